@@ -1,0 +1,65 @@
+"""rightsdesk: data-subject rights requests, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. No database work happens here: migrations and data are CLI steps."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    from .config import load_config
+
+    load_config(app, test_config)
+
+
+def register_extensions(app: Flask) -> None:
+    from . import (
+        i18n,
+        models,  # noqa: F401  (the mappings must be known to migrations)
+    )
+    from .database import init_database, render_item
+    from .extensions import db, mail, migrate
+
+    init_database(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(PROJECT_ROOT / "migrations"),
+        compare_type=True,
+        render_as_batch=True,
+        render_item=render_item,
+    )
+    mail.init_app(app)
+    i18n.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,512 @@
+"""``rightsdesk …``: the operator's commands, thin wrappers over the services.
+
+Bad input gets one line naming the problem and the accepted values, exit status 2, and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, FlaskGroup
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from .domain.deadlines import Deadline, ExtensionNotAllowed, NaiveTimestamp, compute_deadline
+from .domain.holiday_calendar import HolidayCalendar
+from .domain.kinds import RequestKind, parse_kind
+from .domain.lifecycle import OPEN, TERMINAL, Status, parse_status
+from .domain.profiles import Profile
+from .extensions import db
+from .models import OverrideAction, Request
+
+
+class InputError(click.ClickException):
+    """Bad input: one line on standard error, exit status 2."""
+
+    exit_code = 2
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "cli"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def input_errors() -> Iterator[None]:
+    """Turn the domain's ValueErrors into one-line exit-2 errors."""
+    try:
+        yield
+    except (ValueError, LookupError) as error:
+        raise InputError(str(error)) from None
+
+
+def parse_timestamp(value: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(
+            f"malformed timestamp {value!r}; expected ISO 8601 with an offset, "
+            "e.g. 2025-09-24T10:00+09:00 or 2025-09-24T01:00Z"
+        ) from None
+    if instant.tzinfo is None:
+        raise InputError(
+            f"naive timestamp {value!r}: the receipt date depends on the time zone; "
+            "add an offset, e.g. 2025-09-24T10:00+09:00 or 2025-09-24T01:00Z"
+        )
+    return instant
+
+
+def parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"malformed date {value!r}; expected YYYY-MM-DD") from None
+
+
+def _language_option(function: Callable) -> Callable:
+    return click.option(
+        "--lang", "language", default=None,
+        help="Language of the explanation: ko or en (default: RIGHTSDESK_DEFAULT_LOCALE).",
+    )(function)
+
+
+def _language(app_config: dict, language: str | None) -> str:
+    chosen = language or app_config["DEFAULT_LOCALE"]
+    if chosen not in app_config["LOCALES"]:
+        accepted = ", ".join(app_config["LOCALES"])
+        raise InputError(f"unknown language {language!r}; accepted: {accepted}")
+    return chosen
+
+
+# --- deadline ------------------------------------------------------------------------------
+
+
+@click.command("deadline")
+@click.option("--received", required=True, help="When the request reached you, with offset.")
+@click.option("--kind", required=True, help="access, correction, deletion, suspension, …")
+@click.option("--jurisdiction", default=None, help="KR (default), EU, UK, US-CA, BR.")
+@click.option("--extended", is_flag=True, help="With one extension (postponement) granted.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_language_option
+def deadline_command(
+    received: str, kind: str, jurisdiction: str | None, extended: bool, as_json: bool,
+    language: str | None,
+) -> None:
+    """Print the legal due date of a request, then how it was counted."""
+    from flask import current_app
+
+    from .services.context import settings
+
+    instant = parse_timestamp(received)
+    lang = _language(current_app.config, language)
+    with input_errors():
+        request_kind = parse_kind(kind)
+        profile = settings().profile(jurisdiction)
+    calendar, promises = _calendar_and_promises(profile)
+    try:
+        result = compute_deadline(
+            received_at=instant, kind=request_kind, profile=profile, calendar=calendar,
+            tz=settings().tz, extensions=1 if extended else 0, policy=promises,
+        )
+    except (ExtensionNotAllowed, NaiveTimestamp) as error:
+        raise InputError(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    with force_locale(lang):
+        for line in explain(result, profile, lang):
+            click.echo(line)
+
+
+def _calendar_and_promises(profile: Profile) -> tuple[HolidayCalendar, dict]:
+    """The operator's calendar and promises from the database, if it has been set up."""
+    from .services.deadlines import calendar_for, promised_periods
+
+    try:
+        return calendar_for(profile), promised_periods(profile.code)
+    except (OperationalError, ProgrammingError):
+        db.session.rollback()
+        click.echo(
+            "warning: the database is not migrated ('rightsdesk db upgrade'): "
+            "holiday overrides and policy promises were not applied",
+            err=True,
+        )
+        return HolidayCalendar(profile.calendar_country, profile.calendar_subdivision), {}
+
+
+def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:
+    """The due date alone, then one line per step of the count."""
+    tz = str(result.received_local.tzinfo)
+    lines = [result.due.isoformat()]
+    lines.append(
+        _("Received: %(date)s (%(weekday)s) in %(tz)s, at %(time)s",
+          date=result.received_local_date.isoformat(),
+          weekday=_weekday(result.received_local_date, lang), tz=tz,
+          time=result.received_local.strftime("%H:%M"))
+    )
+    lines.append(
+        _("Period: %(amount)s %(unit)s under %(jurisdiction)s (%(basis)s)",
+          amount=result.period.amount, unit=_unit(result.period.unit.value),
+          jurisdiction=profile.code, basis=result.period.basis)
+    )
+    if result.extensions:
+        rule = profile.extension(result.kind)
+        lines.append(
+            _("Extended %(count)s time(s): %(basis)s",
+              count=result.extensions, basis=rule.basis if rule else "")
+        )
+    if result.first_day == result.received_local_date:
+        lines.append(_("Received at 00:00, so the day of receipt counts (Civil Act §157)"))
+    else:
+        lines.append(
+            _("The day of receipt is not counted; day 1 is %(day)s", day=result.first_day)
+        )
+    lines.append(
+        _("Raw last day: %(day)s (%(weekday)s)",
+          day=result.raw_last_day.isoformat(), weekday=_weekday(result.raw_last_day, lang))
+    )
+    for off in result.skipped:
+        lines.append(
+            _("Skipped %(day)s: %(reason)s", day=off.day.isoformat(), reason=off.reason(lang))
+        )
+    if not result.skipped and profile.roll_forward:
+        lines.append(_("The last day is a working day: nothing to skip"))
+    if not profile.roll_forward:
+        lines.append(_("No roll-forward under %(jurisdiction)s", jurisdiction=profile.code))
+    lines.append(
+        _("Due: %(day)s (%(weekday)s), ends at 24:00 %(tz)s",
+          day=result.due.isoformat(), weekday=_weekday(result.due, lang), tz=tz)
+    )
+    if result.promised_due:
+        lines.append(
+            _("Your policy promises %(amount)s days: work to %(day)s",
+              amount=result.promised_period.amount if result.promised_period else "",
+              day=result.promised_due.isoformat())
+        )
+    lines.append(_("Counting rules: %(basis)s", basis=profile.counting_basis))
+    return lines
+
+
+def _weekday(day: date, lang: str) -> str:
+    from .domain.holiday_calendar import WEEKDAY_NAMES
+
+    return WEEKDAY_NAMES[lang][day.weekday()]
+
+
+def _unit(unit: str) -> str:
+    return {
+        "days": _("days"),
+        "months": _("months"),
+        "business_days": _("business days"),
+    }[unit]
+
+
+# --- requests ------------------------------------------------------------------------------
+
+requests_group = AppGroup("requests", help="List and inspect requests.")
+
+
+def _statuses(values: tuple[str, ...]) -> list[Status]:
+    chosen: list[Status] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip().lower()
+            if part == "open":
+                chosen.extend(sorted(OPEN))
+            elif part == "closed":
+                chosen.extend(sorted(TERMINAL))
+            elif part:
+                try:
+                    chosen.append(parse_status(part))
+                except ValueError as error:
+                    raise InputError(f"{error}, open, closed") from None
+    return chosen
+
+
+def _kinds(values: tuple[str, ...]) -> list[RequestKind]:
+    with input_errors():
+        return [parse_kind(p) for v in values for p in v.split(",") if p.strip()]
+
+
+@requests_group.command("list")
+@click.option("--status", "statuses", multiple=True, help="A status, 'open' or 'closed'.")
+@click.option("--kind", "kinds", multiple=True, help="A request kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def list_command(statuses: tuple[str, ...], kinds: tuple[str, ...], as_json: bool) -> None:
+    """One line per request: reference, kind, status, channel, received, due."""
+    from .services.context import settings
+    from .services.requests import list_requests
+
+    wanted_statuses, wanted_kinds = _statuses(statuses), _kinds(kinds)
+    rows = list_requests(statuses=wanted_statuses, kinds=wanted_kinds)
+    tz = settings().tz
+    if as_json:
+        click.echo(json.dumps([_request_json(r, tz) for r in rows], ensure_ascii=False))
+        return
+    for r in rows:
+        received = r.received_at.astimezone(tz).isoformat(timespec="minutes")
+        click.echo(
+            "\t".join(
+                (r.reference, r.kind.value, r.status.value, r.channel.value, received,
+                 r.due_date.isoformat())
+            )
+        )
+
+
+def _request_json(r: Request, tz) -> dict[str, object]:
+    return {
+        "reference": r.reference,
+        "kind": r.kind.value,
+        "status": r.status.value,
+        "channel": r.channel.value,
+        "jurisdiction": r.jurisdiction,
+        "received": r.received_at.astimezone(tz).isoformat(),
+        "due": r.due_date.isoformat(),
+        "promised_due": r.promised_due_date.isoformat() if r.promised_due_date else None,
+        "email": r.subject.email,
+    }
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+audit_group = AppGroup("audit", help="The hash-chained audit trail.")
+
+
+@audit_group.command("verify")
+def verify_command() -> None:
+    """Recompute the chain; exit 1 if any event was edited or deleted."""
+    from .services.audit import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"OK: {report.events} events, chain intact, head {report.head_hash}")
+        return
+    click.echo(f"FAILED: {len(report.problems)} problem(s) in {report.events} events")
+    for problem in report.problems:
+        click.echo(f"  {problem}")
+    sys.exit(1)
+
+
+# --- holidays ------------------------------------------------------------------------------
+
+holidays_group = AppGroup("holidays", help="Public holidays and the operator's overrides.")
+
+
+def _country_option(function: Callable) -> Callable:
+    return click.option(
+        "--country", default="KR", show_default=True, help="Calendar (ISO code)."
+    )(function)
+
+
+@holidays_group.command("list")
+@click.option("--year", type=int, default=None, help="Year (default: this year).")
+@_country_option
+def holidays_list(year: int | None, country: str) -> None:
+    """Every day off of a year that is not a plain weekend, with its source."""
+    from .services.calendars import list_overrides
+
+    year = year or utcnow().year
+    country = country.upper()
+    with input_errors():
+        overrides = {o.day: o for o in list_overrides(country)}
+        calendar = HolidayCalendar(country).with_overrides(
+            {d: o.name for d, o in overrides.items() if o.action is OverrideAction.ADD},
+            [d for d, o in overrides.items() if o.action is OverrideAction.REMOVE],
+        )
+        import holidays as holidays_package
+
+        listed = holidays_package.country_holidays(country, years=year)
+    days = sorted({d for d in listed} | {d for d in overrides if d.year == year})
+    for day in days:
+        off = calendar.day_off(day)
+        override = overrides.get(day)
+        if override and override.action is OverrideAction.REMOVE:
+            click.echo(f"{day}\tworking day (override)\t{override.name}")
+        elif off:
+            source = "override" if override else "holidays"
+            click.echo(f"{day}\t{source}\t{off.reason('ko')}\t{off.reason('en')}")
+
+
+def _report_recompute(result) -> None:
+    click.echo(f"re-dated {len(result.changed)} of {result.checked} open request(s)")
+    for reference, before, after in result.changed:
+        click.echo(f"  {reference}: {before} -> {after}")
+
+
+@holidays_group.command("add")
+@click.argument("day")
+@click.option("--name", required=True, help="e.g. 임시공휴일")
+@_country_option
+def holidays_add(day: str, name: str, country: str) -> None:
+    """Declare DAY a day off (e.g. a temporary holiday); re-dates open requests."""
+    from .services.calendars import set_override
+
+    when = parse_day(day)
+    if not name.strip():
+        raise InputError("--name must not be empty")
+    result = set_override(
+        country=country.upper(), day=when, action=OverrideAction.ADD, name=name.strip(),
+        actor=actor(), now=utcnow(),
+    )
+    _report_recompute(result)
+
+
+@holidays_group.command("remove")
+@click.argument("day")
+@click.option("--reason", required=True, help="Why the listed holiday is a working day.")
+@_country_option
+def holidays_remove(day: str, reason: str, country: str) -> None:
+    """Declare a listed holiday a working day; re-dates open requests."""
+    from .services.calendars import set_override
+
+    when = parse_day(day)
+    if not reason.strip():
+        raise InputError("--reason must not be empty")
+    result = set_override(
+        country=country.upper(), day=when, action=OverrideAction.REMOVE, name=reason.strip(),
+        actor=actor(), now=utcnow(),
+    )
+    _report_recompute(result)
+
+
+@holidays_group.command("clear")
+@click.argument("day")
+@_country_option
+def holidays_clear(day: str, country: str) -> None:
+    """Drop the override of DAY; re-dates open requests."""
+    from .services.calendars import clear_override
+
+    when = parse_day(day)
+    result = clear_override(country=country.upper(), day=when, actor=actor(), now=utcnow())
+    if result is None:
+        raise InputError(f"no override for {when} in {country.upper()}")
+    _report_recompute(result)
+
+
+# --- organisation and policy ---------------------------------------------------------------
+
+org_group = AppGroup("org", help="The operator and its privacy officer.")
+
+
+@org_group.command("setup")
+@click.option("--slug", required=True)
+@click.option("--name-ko", required=True)
+@click.option("--name-en", required=True)
+@click.option("--officer-name", required=True, help="개인정보 보호책임자")
+@click.option("--officer-email", required=True)
+@click.option("--officer-phone", default=None)
+def org_setup(
+    slug: str, name_ko: str, name_en: str, officer_name: str, officer_email: str,
+    officer_phone: str | None,
+) -> None:
+    """Create or update the organisation."""
+    from .domain.identity import normalise_email
+    from .services.organisation import set_up_organisation
+
+    with input_errors():
+        email = normalise_email(officer_email)
+    organisation = set_up_organisation(
+        slug=slug, name_ko=name_ko, name_en=name_en, officer_name=officer_name,
+        officer_email=email, officer_phone=officer_phone, actor=actor(), now=utcnow(),
+    )
+    click.echo(f"organisation {organisation.slug}: {organisation.name_ko} / {organisation.name_en}")
+
+
+policy_group = AppGroup("policy", help="Promises of the operator's privacy policy.")
+
+
+@policy_group.command("promise")
+@click.option("--kind", required=True)
+@click.option("--days", type=int, default=None, help="Days promised; omit with --clear.")
+@click.option("--clear", is_flag=True, help="Drop the promise: the statute's period applies.")
+@click.option("--jurisdiction", default=None)
+def policy_promise(kind: str, days: int | None, clear: bool, jurisdiction: str | None) -> None:
+    """Promise a shorter response period than the statute (never a longer one)."""
+    from .services.organisation import promise_period
+
+    if clear == (days is not None):
+        raise InputError("give either --days N or --clear")
+    if days is not None and days <= 0:
+        raise InputError("--days must be a positive number of days")
+    with input_errors():
+        changed = promise_period(
+            kind=parse_kind(kind), days=days, jurisdiction=jurisdiction, actor=actor(),
+            now=utcnow(),
+        )
+    click.echo(f"saved; {changed} open request(s) re-dated")
+
+
+@policy_group.command("show")
+def policy_show() -> None:
+    """The organisation and every response period, statutory and promised."""
+    from .services.context import settings
+    from .services.deadlines import promised_periods
+    from .services.organisation import current_organisation
+
+    with input_errors():
+        organisation = current_organisation()
+    click.echo(f"{organisation.name_ko} / {organisation.name_en}")
+    click.echo(f"privacy officer: {organisation.privacy_officer_name}")
+    profile = settings().profile()
+    promises = promised_periods(profile.code)
+    for kind in RequestKind:
+        period = profile.period(kind)
+        line = f"{kind.value}\t{period.amount} {period.unit.value}\t{period.basis}"
+        if kind in promises:
+            line += f"\tpromised: {promises[kind].amount} days"
+        click.echo(line)
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+@click.command("demo")
+@click.argument("action", type=click.Choice(["load"]))
+def demo_command(action: str) -> None:
+    """Load the demo organisation and sample requests (once; a second run does nothing)."""
+    from .services.demo import load_demo
+
+    created = load_demo(now=utcnow(), actor=actor())
+    if created:
+        click.echo(f"demo loaded: {created} sample request(s)")
+    else:
+        click.echo("demo already loaded: nothing to do")
+
+
+def register(app: Flask) -> None:
+    for command in (
+        deadline_command, requests_group, audit_group, holidays_group, org_group, policy_group,
+        demo_command,
+    ):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from . import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="rightsdesk",
+    create_app=_create_app,
+    add_version_option=True,
+    set_debug_flag=False,
+    load_dotenv=False,
+    help="rightsdesk: data-subject rights requests to the letter of the law.",
+)

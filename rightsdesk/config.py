@@ -1,0 +1,92 @@
+"""Configuration from the environment: ``RIGHTSDESK_*`` for rightsdesk, ``MAIL_*`` for Flask-Mail.
+
+Every variable is optional; the defaults give the embedded demo (SQLite under ``instance/``,
+Asia/Seoul, Korean). Values are read as JSON where they parse as JSON (``true``, ``587``),
+as plain strings otherwise, as Flask's ``from_prefixed_env`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+
+PREFIX = "RIGHTSDESK"
+
+DEFAULTS: dict[str, Any] = {
+    "TIMEZONE": "Asia/Seoul",
+    "DEFAULT_JURISDICTION": "KR",
+    "PROFILES_FILE": None,
+    "DEFAULT_LOCALE": "ko",
+    "LOCALES": ["ko", "en"],
+    "DATABASE_URL": None,
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting that cannot work; raised at start-up, naming the variable."""
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env(PREFIX)
+    _load_mail_env(app)
+    if overrides:
+        app.config.update(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _instance_secret(app)
+    app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LOCALE"]
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
+    try:
+        ZoneInfo(app.config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{PREFIX}_TIMEZONE={app.config['TIMEZONE']!r} is not an IANA time zone "
+            "(e.g. Asia/Seoul)"
+        ) from None
+
+
+def database_url(app: Flask) -> str:
+    url = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{Path(app.instance_path) / 'rightsdesk.db'}"
+    url = str(url)
+    # A bare postgresql:// URL would make SQLAlchemy look for psycopg2; we ship psycopg 3.
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare) :]
+    return url
+
+
+def _load_mail_env(app: Flask) -> None:
+    for key, value in os.environ.items():
+        if key.startswith("MAIL_"):
+            try:
+                app.config[key] = json.loads(value)
+            except json.JSONDecodeError:
+                app.config[key] = value
+
+
+def _instance_secret(app: Flask) -> str:
+    """A random key kept in ``instance/secret_key`` for the embedded default.
+
+    Production sets ``RIGHTSDESK_SECRET_KEY``; the file keeps sessions and signed links valid
+    across restarts of a demo without anyone choosing a key.
+    """
+    path = Path(app.instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

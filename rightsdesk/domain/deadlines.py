@@ -1,0 +1,240 @@
+"""Statutory deadlines: the response period of a request, counted by its jurisdiction's rules.
+
+Korea (민법 §155–§161): the day of receipt is not counted unless the period starts at 00:00
+(§157); the period ends at 24:00 of its last day (§159); a last day on a Saturday or public
+holiday moves to the next day that is neither (§161); holidays inside the period count.
+EU/UK (Regulation 1182/71 Art. 3): a month ends on the same date of the following month, or
+that month's last day, moved off weekends and holidays. US-CA: calendar days, no roll-forward,
+business days where the regulation says so. The receipt date is always taken in the operator's
+time zone, never in UTC.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from .holiday_calendar import DayOff, HolidayCalendar
+from .kinds import RequestKind
+from .profiles import ExtensionRule, Period, Profile, Unit
+
+
+class NaiveTimestamp(ValueError):
+    """A receipt time without a UTC offset: its local date would be a guess."""
+
+
+class ExtensionNotAllowed(ValueError):
+    """An extension the jurisdiction does not allow for this kind, or one too many."""
+
+
+class PolicyLongerThanLaw(ValueError):
+    """An operator's promised period that would end after the statutory one."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A computed due date and everything needed to explain it."""
+
+    jurisdiction: str
+    kind: RequestKind
+    received_at: datetime
+    received_local: datetime
+    first_day: date
+    period: Period
+    promised_period: Period | None
+    promised_due: date | None
+    extensions: int
+    paused_days: int
+    raw_last_day: date
+    skipped: tuple[DayOff, ...]
+    due: date
+    counting_basis: str
+
+    @property
+    def received_local_date(self) -> date:
+        return self.received_local.date()
+
+    @property
+    def effective_due(self) -> date:
+        """The date the operator works to: its own promise where shorter, else the law's."""
+        return self.promised_due or self.due
+
+    def ends_at(self) -> datetime:
+        """The instant the period ends: 24:00 of the due date in the operator's time zone."""
+        tz = self.received_local.tzinfo
+        return datetime.combine(self.due + timedelta(days=1), time(0), tzinfo=tz)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "due": self.due.isoformat(),
+            "received_at": self.received_at.isoformat(),
+            "received_local": self.received_local.isoformat(),
+            "received_local_date": self.received_local_date.isoformat(),
+            "timezone": str(self.received_local.tzinfo),
+            "jurisdiction": self.jurisdiction,
+            "kind": self.kind.value,
+            "period": {"amount": self.period.amount, "unit": self.period.unit.value},
+            "promised_due": self.promised_due.isoformat() if self.promised_due else None,
+            "extensions": self.extensions,
+            "paused_days": self.paused_days,
+            "basis": self.period.basis,
+            "counting_basis": self.counting_basis,
+            "first_day": self.first_day.isoformat(),
+            "raw_last_day": self.raw_last_day.isoformat(),
+            "skipped": [
+                {"date": off.day.isoformat(), "reason_ko": off.reason("ko"),
+                 "reason_en": off.reason("en"), "source": off.source}
+                for off in self.skipped
+            ],
+            "ends_at": self.ends_at().isoformat(),
+        }
+
+
+def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise NaiveTimestamp(
+            f"timestamp {instant.isoformat()} has no UTC offset; give one, e.g. +09:00 or Z"
+        )
+    return instant.astimezone(tz)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same date ``months`` later, or the last day of that month if it has no such date."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    last = _calendar.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last))
+
+
+def compute_deadline(
+    *,
+    received_at: datetime,
+    kind: RequestKind,
+    profile: Profile,
+    calendar: HolidayCalendar,
+    tz: ZoneInfo,
+    extensions: int = 0,
+    paused_days: int = 0,
+    policy: Mapping[RequestKind, Period] | None = None,
+) -> Deadline:
+    """The due date of a ``kind`` request received at ``received_at`` under ``profile``.
+
+    ``extensions`` counts the postponements granted; ``paused_days`` the days the clock stood
+    still while waiting on the subject (only where the profile allows it); ``policy`` holds
+    the operator's own promises: they give ``promised_due``, never later than ``due``.
+    """
+    received_local = to_local(received_at, tz)
+    statutory = _extended(profile, kind, extensions)
+    end = _period_end(received_local, statutory, profile, calendar, paused_days)
+    promised_due: date | None = None
+    promised = (policy or {}).get(kind)
+    # A promise in another unit than the statute's cannot take the statutory extension.
+    if promised is not None and (extensions == 0 or promised.unit is statutory.unit):
+        promised = _extended(profile, kind, extensions, base=promised)
+        promised_end = _period_end(received_local, promised, profile, calendar, paused_days)
+        promised_due = min(promised_end.due, end.due)
+    return Deadline(
+        jurisdiction=profile.code,
+        kind=kind,
+        received_at=received_at,
+        received_local=received_local,
+        first_day=end.first_day,
+        period=statutory,
+        promised_period=promised,
+        promised_due=promised_due,
+        extensions=extensions,
+        paused_days=paused_days,
+        raw_last_day=end.raw_last_day,
+        skipped=end.skipped,
+        due=end.due,
+        counting_basis=profile.counting_basis,
+    )
+
+
+def compute_notice_deadline(
+    *, received_at: datetime, profile: Profile, calendar: HolidayCalendar, tz: ZoneInfo
+) -> date:
+    """The last day to send a postponement or refusal notice (reason + how to object)."""
+    return _period_end(to_local(received_at, tz), profile.notice, profile, calendar, 0).due
+
+
+def check_policy_period(profile: Profile, kind: RequestKind, promised: Period) -> None:
+    """Refuse an operator promise that could end later than the law allows."""
+    statutory = profile.period(kind)
+    if promised.unit == statutory.unit:
+        longer = promised.amount > statutory.amount
+    elif promised.unit is Unit.DAYS and statutory.unit is Unit.MONTHS:
+        longer = promised.amount > 28 * statutory.amount
+    elif promised.unit is Unit.DAYS and statutory.unit is Unit.BUSINESS_DAYS:
+        longer = promised.amount > statutory.amount
+    else:
+        longer = True
+    if longer:
+        raise PolicyLongerThanLaw(
+            f"{profile.code} {kind.value}: a promise of {promised.amount} {promised.unit.value} "
+            f"may end after the statutory {statutory.amount} {statutory.unit.value} "
+            f"({statutory.basis}); an operator may shorten a period, never lengthen it"
+        )
+
+
+def _extended(
+    profile: Profile, kind: RequestKind, extensions: int, base: Period | None = None
+) -> Period:
+    period = base or profile.period(kind)
+    if extensions <= 0:
+        return period
+    rule = check_extension(profile, kind, extensions)
+    return period.plus(rule.amount * extensions)
+
+
+def check_extension(profile: Profile, kind: RequestKind, count: int) -> ExtensionRule:
+    """The profile's extension rule for ``kind``, if it allows ``count`` extensions."""
+    rule = profile.extension(kind)
+    if rule is None:
+        allowed = sorted(k.value for k in profile.extensions)
+        raise ExtensionNotAllowed(
+            f"{profile.code} allows no extension of {kind.value} requests"
+            + (f" (only of: {', '.join(allowed)})" if allowed else "")
+        )
+    if count > rule.max_count:
+        raise ExtensionNotAllowed(
+            f"{profile.code} allows at most {rule.max_count} extension(s) of {kind.value} requests"
+        )
+    return rule
+
+
+@dataclass(frozen=True)
+class _PeriodEnd:
+    first_day: date
+    raw_last_day: date
+    skipped: tuple[DayOff, ...]
+    due: date
+
+
+def _period_end(
+    received_local: datetime,
+    period: Period,
+    profile: Profile,
+    calendar: HolidayCalendar,
+    paused_days: int,
+) -> _PeriodEnd:
+    start = received_local.date()
+    starts_at_midnight = profile.midnight_counts and received_local.time() == time(0)
+    first_day = start if starts_at_midnight else start + timedelta(days=1)
+    if period.unit is Unit.DAYS:
+        last = first_day + timedelta(days=period.amount - 1)
+    elif period.unit is Unit.MONTHS:
+        last = add_months(start, period.amount)
+    else:
+        last = calendar.add_working_days(start, period.amount)
+    last += timedelta(days=paused_days)
+    raw_last_day = last
+    skipped: list[DayOff] = []
+    if profile.roll_forward:
+        while (off := calendar.day_off(last)) is not None:
+            skipped.append(off)
+            last += timedelta(days=1)
+    return _PeriodEnd(first_day, raw_last_day, tuple(skipped), last)

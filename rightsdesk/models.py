@@ -1,0 +1,246 @@
+"""Typed SQLAlchemy mappings. Invariants live in constraints; workflow lives in ``services``."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .domain.kinds import RequestKind
+from .domain.lifecycle import Status
+from .extensions import db
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, stored as UTC on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime; times are stored in UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Channel(enum.StrEnum):
+    WEB = "web"
+    EMAIL = "email"
+    STAFF = "staff"
+    API = "api"
+
+
+class RepresentativeRole(enum.StrEnum):
+    LEGAL_GUARDIAN = "legal_guardian"  # 법정대리인, e.g. of a child under 14
+    AGENT = "agent"  # 위임받은 자, with a power of attorney (위임장)
+
+
+class OverrideAction(enum.StrEnum):
+    ADD = "add"  # a day off the holidays package does not know (e.g. 임시공휴일)
+    REMOVE = "remove"  # a listed holiday that is a working day after all
+
+
+class Organisation(db.Model):
+    """The operator running rightsdesk, and the facts its notices must state."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_ko: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    privacy_officer_name: Mapped[str] = mapped_column(String(200))
+    privacy_officer_email: Mapped[str] = mapped_column(String(254))
+    privacy_officer_phone: Mapped[str | None] = mapped_column(String(50))
+    objection_method_ko: Mapped[str] = mapped_column(Text)
+    objection_method_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    promises: Mapped[list[PromisedPeriod]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
+
+
+class PromisedPeriod(db.Model):
+    """A response period the operator's own policy promises, shorter than the statute's."""
+
+    __tablename__ = "promised_periods"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "jurisdiction", "kind"),
+        CheckConstraint("days > 0", name="days_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[RequestKind] = mapped_column(_enum(RequestKind, "request_kind"))
+    days: Mapped[int] = mapped_column(Integer)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="promises")
+
+
+class Subject(db.Model):
+    """The person a request is about, known by a normalised e-mail address."""
+
+    __tablename__ = "subjects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    requests: Mapped[list[Request]] = relationship(back_populates="subject")
+
+
+class Request(db.Model):
+    """A data-subject rights request and its statutory clock."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint("extension_count >= 0", name="extension_count_non_negative"),
+        CheckConstraint("paused_days >= 0", name="paused_days_non_negative"),
+        CheckConstraint(
+            "promised_due_date IS NULL OR promised_due_date <= due_date",
+            name="promise_not_after_law",
+        ),
+        Index("ix_requests_status_due", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[RequestKind] = mapped_column(_enum(RequestKind, "request_kind"))
+    status: Mapped[Status] = mapped_column(_enum(Status, "request_status"))
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "request_channel"))
+    language: Mapped[str] = mapped_column(String(8), default="ko")
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    details: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_date: Mapped[date] = mapped_column(Date)
+    promised_due_date: Mapped[date | None] = mapped_column(Date)
+    notice_due_date: Mapped[date] = mapped_column(Date)
+    extension_count: Mapped[int] = mapped_column(Integer, default=0)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    subject: Mapped[Subject] = relationship(back_populates="requests")
+    representative: Mapped[Representative | None] = relationship(
+        back_populates="request", cascade="all, delete-orphan", uselist=False
+    )
+
+    @property
+    def working_due_date(self) -> date:
+        return self.promised_due_date or self.due_date
+
+
+class Representative(db.Model):
+    """Someone acting for the subject: a legal representative or an agent (영 §45)."""
+
+    __tablename__ = "representatives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
+    role: Mapped[RepresentativeRole] = mapped_column(
+        _enum(RepresentativeRole, "representative_role")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    proof_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    request: Mapped[Request] = relationship(back_populates="representative")
+
+
+class HolidayOverride(db.Model):
+    """An operator's correction to the public-holiday calendar of one country."""
+
+    __tablename__ = "holiday_overrides"
+    __table_args__ = (UniqueConstraint("country", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country: Mapped[str] = mapped_column(String(8))
+    day: Mapped[date] = mapped_column(Date)
+    action: Mapped[OverrideAction] = mapped_column(_enum(OverrideAction, "override_action"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReferenceCounter(db.Model):
+    """The last request number handed out per year (``RD-2026-000123``)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class AuditEvent(db.Model):
+    """One link of the append-only, hash-chained audit trail.
+
+    ``request_ref`` is the request's reference, not a foreign key: events outlive the purge of
+    a request's personal data, and a cascade would rewrite the chain. ``data`` never holds
+    personal data, only what happened.
+    """
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    request_ref: Mapped[str | None] = mapped_column(String(20), index=True)
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(db.Model):
+    """The chain's newest link, one row: locking it serialises appends, and comparing it with
+    the last event reveals a deleted tail."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

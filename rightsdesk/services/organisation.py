@@ -1,0 +1,101 @@
+"""The operator's identity and policy settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..domain.deadlines import check_policy_period
+from ..domain.kinds import RequestKind
+from ..domain.profiles import Period, Unit
+from ..extensions import db
+from ..models import Organisation, PromisedPeriod
+from . import audit
+from .context import settings
+from .deadlines import recompute_open_deadlines
+
+DEFAULT_OBJECTION_KO = (
+    "이 결정에 이의가 있으시면 통지를 받은 날부터 30일 이내에 개인정보 보호책임자에게 "
+    "이의신청서를 이메일로 보내 주십시오. 개인정보침해신고센터(privacy.kisa.or.kr, 국번 없이 118), "
+    "대검찰청(1301), 경찰청(182)에도 신고하거나 상담하실 수 있습니다."
+)
+DEFAULT_OBJECTION_EN = (
+    "If you disagree with this decision, e-mail an objection to our privacy officer within 30 "
+    "days of this notice. You may also report or seek advice from the Personal Information "
+    "Infringement Report Center (privacy.kisa.or.kr, call 118), the Supreme Prosecutors' Office "
+    "(1301) or the Korean National Police Agency (182)."
+)
+
+
+class NoOrganisation(LookupError):
+    pass
+
+
+def current_organisation() -> Organisation:
+    organisation = db.session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    if organisation is None:
+        raise NoOrganisation(
+            "no organisation is set up: run 'rightsdesk org setup' (or 'rightsdesk demo load')"
+        )
+    return organisation
+
+
+def set_up_organisation(
+    *, slug: str, name_ko: str, name_en: str, officer_name: str, officer_email: str,
+    officer_phone: str | None, actor: str, now: datetime,
+) -> Organisation:
+    organisation = db.session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    if organisation is None:
+        organisation = Organisation(
+            slug=slug, created_at=now,
+            objection_method_ko=DEFAULT_OBJECTION_KO, objection_method_en=DEFAULT_OBJECTION_EN,
+        )
+        db.session.add(organisation)
+    organisation.slug = slug
+    organisation.name_ko, organisation.name_en = name_ko, name_en
+    organisation.privacy_officer_name = officer_name
+    organisation.privacy_officer_email = officer_email
+    organisation.privacy_officer_phone = officer_phone
+    db.session.flush()
+    audit.record("organisation.set", actor=actor, now=now, data={"slug": slug})
+    db.session.commit()
+    return organisation
+
+
+def promise_period(
+    *, kind: RequestKind, days: int | None, jurisdiction: str | None, actor: str, now: datetime
+) -> int:
+    """Record (or, with ``days=None``, drop) a shorter period the operator's policy promises.
+
+    Returns how many open requests changed due date. A promise longer than the statute is
+    refused: the law's period is a ceiling.
+    """
+    organisation = current_organisation()
+    profile = settings().profile(jurisdiction)
+    if days is not None:
+        check_policy_period(profile, kind, Period(days, Unit.DAYS))
+    row = db.session.scalar(
+        select(PromisedPeriod).where(
+            PromisedPeriod.organisation_id == organisation.id,
+            PromisedPeriod.jurisdiction == profile.code,
+            PromisedPeriod.kind == kind,
+        )
+    )
+    if days is None:
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        db.session.add(PromisedPeriod(
+            organisation=organisation, jurisdiction=profile.code, kind=kind, days=days
+        ))
+    else:
+        row.days = days
+    db.session.flush()
+    audit.record(
+        "policy.promise", actor=actor, now=now,
+        data={"jurisdiction": profile.code, "kind": kind.value, "days": days},
+    )
+    result = recompute_open_deadlines(actor=actor, now=now)
+    db.session.commit()
+    return len(result.changed)

@@ -1,0 +1,3 @@
+from rightsdesk import create_app
+
+app = create_app()

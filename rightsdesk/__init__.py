@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # the package imports no Flask, so ``rightsdesk.domain`` stays pure
+    from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. No database work happens here: migrations and data are CLI steps."""
+    from flask import Flask
+
     app = Flask(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),

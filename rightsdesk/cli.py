@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -103,6 +103,7 @@ def _language(app_config: dict, language: str | None) -> str:
 @click.option("--extended", is_flag=True, help="With one extension (postponement) granted.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_language_option
+@with_appcontext
 def deadline_command(
     received: str, kind: str, jurisdiction: str | None, extended: bool, as_json: bool,
     language: str | None,
@@ -477,6 +478,7 @@ def policy_show() -> None:
 
 @click.command("demo")
 @click.argument("action", type=click.Choice(["load"]))
+@with_appcontext
 def demo_command(action: str) -> None:
     """Load the demo organisation and sample requests (once; a second run does nothing)."""
     from .services.demo import load_demo

@@ -96,8 +96,9 @@ def submit_request(
         request.representative = Representative(
             role=role, name=rep_name, email=normalise_email(rep_email)
         )
-    db.session.add(request)
-    apply_deadline(request)
+    with db.session.no_autoflush:  # the due date must be set before the row is written
+        db.session.add(request)
+        apply_deadline(request)
     db.session.flush()
     audit.record(
         "request.received", actor=actor, now=now, request_ref=request.reference,

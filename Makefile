@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test lint translations
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rightsdesk needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/rightsdesk db upgrade
+	$(BIN)/rightsdesk demo load
+	@echo "rightsdesk is serving the demo on http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	$(BIN)/rightsdesk run --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+# Re-extract messages after changing user-facing text; then translate and compile.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -o rightsdesk/translations/messages.pot --no-location --sort-output --project rightsdesk .
+	$(BIN)/pybabel update -i rightsdesk/translations/messages.pot -d rightsdesk/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d rightsdesk/translations

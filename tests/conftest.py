@@ -1,0 +1,96 @@
+"""Fixtures: a migrated database per test (SQLite file copy, or a truncated PostgreSQL).
+
+Set RIGHTSDESK_TEST_DATABASE_URL to run the suite on PostgreSQL (CI does); by default every
+test gets its own SQLite file, copied from one migrated at the start of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, inspect, text
+
+from rightsdesk import create_app
+from rightsdesk.extensions import db
+
+PG_URL = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL")
+
+
+def make_app(database_url: str, **config: object) -> Flask:
+    return create_app(
+        {"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url, **config}
+    )
+
+
+def utc(text_value: str) -> datetime:
+    """An aware datetime from ISO text; a bare time is taken as UTC."""
+    value = datetime.fromisoformat(text_value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str | Path:
+    if PG_URL:
+        app = make_app(PG_URL)
+        with app.app_context():
+            flask_migrate.upgrade()
+            db.engine.dispose()
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    app = make_app(f"sqlite:///{path}")
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+        if tables:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(migrated_template: str | Path, tmp_path: Path) -> str:
+    if PG_URL:
+        _truncate_all(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        return PG_URL
+    target = tmp_path / "rightsdesk.db"
+    shutil.copy(migrated_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    app = make_app(database_url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Flask]:
+    """An app context, for calling services directly."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()

@@ -1,0 +1,127 @@
+"""Stored requests: references, due dates, lifecycle moves, and `rightsdesk requests list`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from rightsdesk.domain.deadlines import ExtensionNotAllowed
+from rightsdesk.domain.identity import InvalidEmail
+from rightsdesk.domain.kinds import RequestKind as K
+from rightsdesk.domain.lifecycle import IllegalTransition, Status
+from rightsdesk.extensions import db
+from rightsdesk.models import AuditEvent, Channel, Request, RepresentativeRole, Subject
+from rightsdesk.services.requests import change_status, submit_request
+
+from .conftest import utc
+
+
+def submit(kind=K.ACCESS, email="Kim.MinJi@Example.COM ", when="2025-09-24T01:00:00Z", **kw):
+    return submit_request(
+        kind=kind, email=email, name=kw.pop("name", "김민지"), channel=kw.pop("channel", Channel.WEB),
+        now=utc(when), actor="test", **kw,
+    )
+
+
+def test_a_request_gets_a_yearly_reference_its_due_dates_and_an_audit_event(ctx):
+    first = submit()
+    second = submit(K.DELETION, when="2025-09-25T01:00:00Z")
+    assert first.reference == "RD-2025-000001"
+    assert second.reference == "RD-2025-000002"
+    assert first.due_date == date(2025, 10, 10)
+    assert first.notice_due_date == date(2025, 10, 10)
+    assert first.status is Status.RECEIVED_UNVERIFIED
+    assert first.subject.email == "kim.minji@example.com"
+    assert first.subject is second.subject
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    assert [e.action for e in events] == ["request.received", "request.received"]
+    assert "example.com" not in events[0].data and "김민지" not in events[0].data
+
+
+def test_the_reference_year_is_the_seoul_year(ctx):
+    request = submit(when="2025-12-31T16:00:00Z")  # 2026-01-01 01:00 in Seoul
+    assert request.reference == "RD-2026-000001"
+
+
+def test_a_representative_is_stored_with_a_normalised_address(ctx):
+    request = submit(
+        representative=(RepresentativeRole.LEGAL_GUARDIAN, "정우성", " Guardian@Example.com")
+    )
+    assert request.representative.role is RepresentativeRole.LEGAL_GUARDIAN
+    assert request.representative.email == "guardian@example.com"
+
+
+def test_a_bad_email_is_refused_and_nothing_is_stored(ctx):
+    with pytest.raises(InvalidEmail):
+        submit(email="not an address")
+    db.session.rollback()
+    assert db.session.scalars(select(Subject)).all() == []
+    assert db.session.scalars(select(Request)).all() == []
+
+
+def test_moving_through_the_lifecycle_and_extending_moves_the_due_date(ctx):
+    request = submit()
+    change_status(request, Status.VERIFIED, actor="test", now=utc("2025-09-24T02:00:00Z"))
+    change_status(request, Status.IN_PROGRESS, actor="test", now=utc("2025-09-25T02:00:00Z"))
+    change_status(
+        request, Status.EXTENDED, actor="test", now=utc("2025-09-26T02:00:00Z"),
+        reason="archived order records must be restored first",
+    )
+    assert request.extension_count == 1
+    assert request.due_date == date(2025, 10, 14)
+    assert request.verified_at == utc("2025-09-24T02:00:00Z")
+    change_status(request, Status.COMPLETED, actor="test", now=utc("2025-10-01T02:00:00Z"))
+    assert request.closed_at == utc("2025-10-01T02:00:00Z")
+    actions = db.session.scalars(select(AuditEvent.data).order_by(AuditEvent.seq)).all()
+    assert json.loads(actions[-1])["to"] == "completed"
+
+
+def test_illegal_moves_and_extensions_change_nothing(ctx):
+    request = submit(K.DELETION)
+    with pytest.raises(IllegalTransition):
+        change_status(request, Status.COMPLETED, actor="test", now=utc("2025-09-24T02:00:00Z"))
+    change_status(request, Status.VERIFIED, actor="test", now=utc("2025-09-24T02:00:00Z"))
+    with pytest.raises(ExtensionNotAllowed):
+        change_status(request, Status.EXTENDED, actor="test", now=utc("2025-09-24T03:00:00Z"),
+                      reason="busy")
+    db.session.rollback()
+    stored = db.session.get(Request, request.id)
+    assert stored.status is Status.VERIFIED
+    assert stored.extension_count == 0
+
+
+def test_requests_list_prints_one_line_per_request_sorted_by_due_date(app, runner):
+    with app.app_context():
+        late = submit(K.ACCESS, when="2025-09-24T01:00:00Z")
+        early = submit(K.DELETION, email="park@example.com", when="2025-09-01T01:00:00Z",
+                       channel=Channel.EMAIL)
+        change_status(early, Status.VERIFIED, actor="t", now=utc("2025-09-01T02:00:00Z"))
+        refs = (early.reference, late.reference)
+    result = runner.invoke(args=["requests", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split("\t")[0] for line in lines] == list(refs)
+    assert lines[0].split("\t") == [
+        refs[0], "deletion", "verified", "email", "2025-09-01T10:00+09:00", "2025-09-11",
+    ]
+
+    filtered = runner.invoke(args=["requests", "list", "--status", "received-unverified"])
+    assert [line.split("\t")[0] for line in filtered.output.splitlines()] == [refs[1]]
+    by_kind = runner.invoke(args=["requests", "list", "--kind", "deletion"])
+    assert [line.split("\t")[0] for line in by_kind.output.splitlines()] == [refs[0]]
+
+    as_json = json.loads(runner.invoke(args=["requests", "list", "--json"]).output)
+    assert as_json[0]["reference"] == refs[0]
+    assert set(as_json[0]) >= {"reference", "kind", "status", "channel", "received", "due", "email"}
+    assert as_json[1]["email"] == "kim.minji@example.com"
+
+
+def test_requests_list_rejects_unknown_filters(runner):
+    result = runner.invoke(args=["requests", "list", "--status", "pending"])
+    assert result.exit_code == 2
+    assert "unknown status 'pending'; accepted:" in result.output
+    result = runner.invoke(args=["requests", "list", "--kind", "erase"])
+    assert result.exit_code == 2

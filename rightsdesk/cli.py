@@ -80,7 +80,9 @@ def parse_day(value: str) -> date:
 
 def _language_option(function: Callable) -> Callable:
     return click.option(
-        "--lang", "language", default=None,
+        "--lang",
+        "language",
+        default=None,
         help="Language of the explanation: ko or en (default: RIGHTSDESK_DEFAULT_LOCALE).",
     )(function)
 
@@ -105,7 +107,11 @@ def _language(app_config: dict, language: str | None) -> str:
 @_language_option
 @with_appcontext
 def deadline_command(
-    received: str, kind: str, jurisdiction: str | None, extended: bool, as_json: bool,
+    received: str,
+    kind: str,
+    jurisdiction: str | None,
+    extended: bool,
+    as_json: bool,
     language: str | None,
 ) -> None:
     """Print the legal due date of a request, then how it was counted."""
@@ -121,8 +127,13 @@ def deadline_command(
     calendar, promises = _calendar_and_promises(profile)
     try:
         result = compute_deadline(
-            received_at=instant, kind=request_kind, profile=profile, calendar=calendar,
-            tz=settings().tz, extensions=1 if extended else 0, policy=promises,
+            received_at=instant,
+            kind=request_kind,
+            profile=profile,
+            calendar=calendar,
+            tz=settings().tz,
+            extensions=1 if extended else 0,
+            policy=promises,
         )
     except (ExtensionNotAllowed, NaiveTimestamp) as error:
         raise InputError(str(error)) from None
@@ -155,31 +166,42 @@ def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:
     tz = str(result.received_local.tzinfo)
     lines = [result.due.isoformat()]
     lines.append(
-        _("Received: %(date)s (%(weekday)s) in %(tz)s, at %(time)s",
-          date=result.received_local_date.isoformat(),
-          weekday=_weekday(result.received_local_date, lang), tz=tz,
-          time=result.received_local.strftime("%H:%M"))
+        _(
+            "Received: %(date)s (%(weekday)s) in %(tz)s, at %(time)s",
+            date=result.received_local_date.isoformat(),
+            weekday=_weekday(result.received_local_date, lang),
+            tz=tz,
+            time=result.received_local.strftime("%H:%M"),
+        )
     )
     lines.append(
-        _("Period: %(amount)s %(unit)s under %(jurisdiction)s (%(basis)s)",
-          amount=result.period.amount, unit=_unit(result.period.unit.value),
-          jurisdiction=profile.code, basis=result.period.basis)
+        _(
+            "Period: %(amount)s %(unit)s under %(jurisdiction)s (%(basis)s)",
+            amount=result.period.amount,
+            unit=_unit(result.period.unit.value),
+            jurisdiction=profile.code,
+            basis=result.period.basis,
+        )
     )
     if result.extensions:
         rule = profile.extension(result.kind)
         lines.append(
-            _("Extended %(count)s time(s): %(basis)s",
-              count=result.extensions, basis=rule.basis if rule else "")
+            _(
+                "Extended %(count)s time(s): %(basis)s",
+                count=result.extensions,
+                basis=rule.basis if rule else "",
+            )
         )
     if result.first_day == result.received_local_date:
         lines.append(_("Received at 00:00, so the day of receipt counts (Civil Act §157)"))
     else:
-        lines.append(
-            _("The day of receipt is not counted; day 1 is %(day)s", day=result.first_day)
-        )
+        lines.append(_("The day of receipt is not counted; day 1 is %(day)s", day=result.first_day))
     lines.append(
-        _("Raw last day: %(day)s (%(weekday)s)",
-          day=result.raw_last_day.isoformat(), weekday=_weekday(result.raw_last_day, lang))
+        _(
+            "Raw last day: %(day)s (%(weekday)s)",
+            day=result.raw_last_day.isoformat(),
+            weekday=_weekday(result.raw_last_day, lang),
+        )
     )
     for off in result.skipped:
         lines.append(
@@ -190,14 +212,20 @@ def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:
     if not profile.roll_forward:
         lines.append(_("No roll-forward under %(jurisdiction)s", jurisdiction=profile.code))
     lines.append(
-        _("Due: %(day)s (%(weekday)s), ends at 24:00 %(tz)s",
-          day=result.due.isoformat(), weekday=_weekday(result.due, lang), tz=tz)
+        _(
+            "Due: %(day)s (%(weekday)s), ends at 24:00 %(tz)s",
+            day=result.due.isoformat(),
+            weekday=_weekday(result.due, lang),
+            tz=tz,
+        )
     )
     if result.promised_due:
         lines.append(
-            _("Your policy promises %(amount)s days: work to %(day)s",
-              amount=result.promised_period.amount if result.promised_period else "",
-              day=result.promised_due.isoformat())
+            _(
+                "Your policy promises %(amount)s days: work to %(day)s",
+                amount=result.promised_period.amount if result.promised_period else "",
+                day=result.promised_due.isoformat(),
+            )
         )
     lines.append(_("Counting rules: %(basis)s", basis=profile.counting_basis))
     return lines
@@ -263,8 +291,14 @@ def list_command(statuses: tuple[str, ...], kinds: tuple[str, ...], as_json: boo
         received = r.received_at.astimezone(tz).isoformat(timespec="minutes")
         click.echo(
             "\t".join(
-                (r.reference, r.kind.value, r.status.value, r.channel.value, received,
-                 r.due_date.isoformat())
+                (
+                    r.reference,
+                    r.kind.value,
+                    r.status.value,
+                    r.channel.value,
+                    received,
+                    r.due_date.isoformat(),
+                )
             )
         )
 
@@ -309,9 +343,9 @@ holidays_group = AppGroup("holidays", help="Public holidays and the operator's o
 
 
 def _country_option(function: Callable) -> Callable:
-    return click.option(
-        "--country", default="KR", show_default=True, help="Calendar (ISO code)."
-    )(function)
+    return click.option("--country", default="KR", show_default=True, help="Calendar (ISO code).")(
+        function
+    )
 
 
 @holidays_group.command("list")
@@ -361,8 +395,12 @@ def holidays_add(day: str, name: str, country: str) -> None:
     if not name.strip():
         raise InputError("--name must not be empty")
     result = set_override(
-        country=country.upper(), day=when, action=OverrideAction.ADD, name=name.strip(),
-        actor=actor(), now=utcnow(),
+        country=country.upper(),
+        day=when,
+        action=OverrideAction.ADD,
+        name=name.strip(),
+        actor=actor(),
+        now=utcnow(),
     )
     _report_recompute(result)
 
@@ -379,8 +417,12 @@ def holidays_remove(day: str, reason: str, country: str) -> None:
     if not reason.strip():
         raise InputError("--reason must not be empty")
     result = set_override(
-        country=country.upper(), day=when, action=OverrideAction.REMOVE, name=reason.strip(),
-        actor=actor(), now=utcnow(),
+        country=country.upper(),
+        day=when,
+        action=OverrideAction.REMOVE,
+        name=reason.strip(),
+        actor=actor(),
+        now=utcnow(),
     )
     _report_recompute(result)
 
@@ -412,7 +454,11 @@ org_group = AppGroup("org", help="The operator and its privacy officer.")
 @click.option("--officer-email", required=True)
 @click.option("--officer-phone", default=None)
 def org_setup(
-    slug: str, name_ko: str, name_en: str, officer_name: str, officer_email: str,
+    slug: str,
+    name_ko: str,
+    name_en: str,
+    officer_name: str,
+    officer_email: str,
     officer_phone: str | None,
 ) -> None:
     """Create or update the organisation."""
@@ -422,8 +468,14 @@ def org_setup(
     with input_errors():
         email = normalise_email(officer_email)
     organisation = set_up_organisation(
-        slug=slug, name_ko=name_ko, name_en=name_en, officer_name=officer_name,
-        officer_email=email, officer_phone=officer_phone, actor=actor(), now=utcnow(),
+        slug=slug,
+        name_ko=name_ko,
+        name_en=name_en,
+        officer_name=officer_name,
+        officer_email=email,
+        officer_phone=officer_phone,
+        actor=actor(),
+        now=utcnow(),
     )
     click.echo(f"organisation {organisation.slug}: {organisation.name_ko} / {organisation.name_en}")
 
@@ -446,7 +498,10 @@ def policy_promise(kind: str, days: int | None, clear: bool, jurisdiction: str |
         raise InputError("--days must be a positive number of days")
     with input_errors():
         changed = promise_period(
-            kind=parse_kind(kind), days=days, jurisdiction=jurisdiction, actor=actor(),
+            kind=parse_kind(kind),
+            days=days,
+            jurisdiction=jurisdiction,
+            actor=actor(),
             now=utcnow(),
         )
     click.echo(f"saved; {changed} open request(s) re-dated")
@@ -492,7 +547,12 @@ def demo_command(action: str) -> None:
 
 def register(app: Flask) -> None:
     for command in (
-        deadline_command, requests_group, audit_group, holidays_group, org_group, policy_group,
+        deadline_command,
+        requests_group,
+        audit_group,
+        holidays_group,
+        org_group,
+        policy_group,
         demo_command,
     ):
         app.cli.add_command(command)

@@ -17,7 +17,15 @@ from rightsdesk.models import AuditEvent
 
 def test_first_line_is_the_due_date_and_the_rest_explains_it(runner):
     result = runner.invoke(
-        args=["deadline", "--received", "2025-09-24T10:00+09:00", "--kind", "access", "--lang", "ko"]
+        args=[
+            "deadline",
+            "--received",
+            "2025-09-24T10:00+09:00",
+            "--kind",
+            "access",
+            "--lang",
+            "ko",
+        ]
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -26,7 +34,9 @@ def test_first_line_is_the_due_date_and_the_rest_explains_it(runner):
     assert "2025-09-24" in body and "Asia/Seoul" in body
     assert "기간 말일: 2025-10-04" in body
     for skipped, reason in [
-        ("2025-10-04", "토요일"), ("2025-10-06", "추석"), ("2025-10-08", "추석 대체 휴일"),
+        ("2025-10-04", "토요일"),
+        ("2025-10-06", "추석"),
+        ("2025-10-08", "추석 대체 휴일"),
         ("2025-10-09", "한글날"),
     ]:
         assert any(skipped in line and reason in line for line in lines), (skipped, lines)
@@ -35,8 +45,15 @@ def test_first_line_is_the_due_date_and_the_rest_explains_it(runner):
 
 def test_english_explanation(runner):
     result = runner.invoke(
-        args=["deadline", "--received", "2025-09-24T10:00+09:00", "--kind", "access",
-              "--lang", "en"]
+        args=[
+            "deadline",
+            "--received",
+            "2025-09-24T10:00+09:00",
+            "--kind",
+            "access",
+            "--lang",
+            "en",
+        ]
     )
     assert result.exit_code == 0
     assert "Skipped 2025-10-06: Chuseok" in result.output
@@ -58,13 +75,19 @@ def test_json_has_the_contract_keys(runner):
 
 def test_extended_and_other_jurisdictions(runner):
     extended = runner.invoke(
-        args=["deadline", "--received", "2025-09-24T10:00+09:00", "--kind", "access",
-              "--extended"]
+        args=["deadline", "--received", "2025-09-24T10:00+09:00", "--kind", "access", "--extended"]
     )
     assert extended.output.splitlines()[0] == "2025-10-14"
     eu = runner.invoke(
-        args=["deadline", "--received", "2025-01-31T10:00+09:00", "--kind", "access",
-              "--jurisdiction", "EU"]
+        args=[
+            "deadline",
+            "--received",
+            "2025-01-31T10:00+09:00",
+            "--kind",
+            "access",
+            "--jurisdiction",
+            "EU",
+        ]
     )
     assert eu.output.splitlines()[0] == "2025-02-28"
 
@@ -72,15 +95,21 @@ def test_extended_and_other_jurisdictions(runner):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--received", "2025-09-24T10:00+09:00", "--kind", "erasure"],
-         "unknown kind 'erasure'; accepted: access, correction, deletion"),
-        (["--received", "2025-09-24T10:00+09:00", "--kind", "access", "--jurisdiction", "JP"],
-         "unknown jurisdiction 'JP'; accepted: BR, EU, KR, UK, US-CA"),
+        (
+            ["--received", "2025-09-24T10:00+09:00", "--kind", "erasure"],
+            "unknown kind 'erasure'; accepted: access, correction, deletion",
+        ),
+        (
+            ["--received", "2025-09-24T10:00+09:00", "--kind", "access", "--jurisdiction", "JP"],
+            "unknown jurisdiction 'JP'; accepted: BR, EU, KR, UK, US-CA",
+        ),
         (["--received", "2025-09-24T10:00", "--kind", "access"], "naive timestamp"),
         (["--received", "2025-13-45T10:00+09:00", "--kind", "access"], "malformed timestamp"),
         (["--received", "yesterday", "--kind", "access"], "malformed timestamp"),
-        (["--received", "2025-09-24T10:00+09:00", "--kind", "deletion", "--extended"],
-         "KR allows no extension of deletion requests"),
+        (
+            ["--received", "2025-09-24T10:00+09:00", "--kind", "deletion", "--extended"],
+            "KR allows no extension of deletion requests",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(app, runner, args, message):
@@ -97,19 +126,30 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(app, runner, args, mess
 
 def test_installed_script_works_without_app_and_without_a_database(tmp_path: Path):
     script = Path(sys.executable).with_name("rightsdesk")
-    env = {**os.environ, "RIGHTSDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
-           "RIGHTSDESK_SECRET_KEY": "x"}
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+        "RIGHTSDESK_SECRET_KEY": "x",
+    }
     env.pop("FLASK_APP", None)
     result = subprocess.run(
         [str(script), "deadline", "--received", "2025-09-24T10:00+09:00", "--kind", "access"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "2025-10-10"
     assert "not migrated" in result.stderr
     bad = subprocess.run(
         [str(script), "deadline", "--received", "2025-09-24", "--kind", "access"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("Error: naive timestamp")

@@ -18,8 +18,12 @@ def compute(code: str, received: str, kind: K = K.ACCESS, tz=BRUSSELS, **kw):
     profile = PROFILES[code]
     calendar = HolidayCalendar(profile.calendar_country, profile.calendar_subdivision)
     return compute_deadline(
-        received_at=datetime.fromisoformat(received), kind=kind, profile=profile,
-        calendar=calendar, tz=tz, **kw,
+        received_at=datetime.fromisoformat(received),
+        kind=kind,
+        profile=profile,
+        calendar=calendar,
+        tz=tz,
+        **kw,
     )
 
 
@@ -36,14 +40,18 @@ EU_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("received", "expected"), [pytest.param(*c[1:], id=c[0]) for c in EU_CASES])
+@pytest.mark.parametrize(
+    ("received", "expected"), [pytest.param(*c[1:], id=c[0]) for c in EU_CASES]
+)
 def test_eu_one_month(received, expected):
     assert compute("EU", received).due == date.fromisoformat(expected)
 
 
 def test_eu_extension_is_two_further_months_from_receipt():
     assert compute("EU", "2025-01-31T10:00+01:00", extensions=1).due == date(2025, 4, 30)
-    assert compute("EU", "2025-11-30T10:00+01:00", extensions=1).due == date(2026, 3, 2)  # 28 Feb is a Saturday
+    assert compute("EU", "2025-11-30T10:00+01:00", extensions=1).due == date(
+        2026, 3, 2
+    )  # 28 Feb is a Saturday
 
 
 def test_eu_receipt_day_is_not_counted_even_at_midnight():
@@ -69,9 +77,7 @@ def test_california_45_calendar_days_without_roll_forward():
     result = compute("US-CA", "2025-01-01T10:00-08:00", tz=LA)
     assert result.due == date(2025, 2, 15)  # a Saturday, and it stays one
     assert result.skipped == ()
-    assert compute("US-CA", "2025-01-01T10:00-08:00", tz=LA, extensions=1).due == date(
-        2025, 4, 1
-    )
+    assert compute("US-CA", "2025-01-01T10:00-08:00", tz=LA, extensions=1).due == date(2025, 4, 1)
 
 
 def test_california_opt_out_counts_business_days_over_thanksgiving():
@@ -96,7 +102,9 @@ def test_brazil_fifteen_days_rolling_over_black_awareness_day():
 def test_notice_deadline_follows_the_profile():
     kr = PROFILES["KR"]
     notice = compute_notice_deadline(
-        received_at=datetime.fromisoformat("2025-09-24T10:00+09:00"), profile=kr,
-        calendar=HolidayCalendar("KR"), tz=ZoneInfo("Asia/Seoul"),
+        received_at=datetime.fromisoformat("2025-09-24T10:00+09:00"),
+        profile=kr,
+        calendar=HolidayCalendar("KR"),
+        tz=ZoneInfo("Asia/Seoul"),
     )
     assert notice == date(2025, 10, 10)

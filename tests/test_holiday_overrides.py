@@ -18,8 +18,9 @@ from .conftest import utc
 def _open_and_closed(app) -> tuple[str, str]:
     with app.app_context():
         kwargs = dict(kind=K.ACCESS, name=None, channel=Channel.WEB, actor="test")
-        open_request = submit_request(email="a@example.com", now=utc("2026-12-21T01:00:00Z"),
-                                      **kwargs)
+        open_request = submit_request(
+            email="a@example.com", now=utc("2026-12-21T01:00:00Z"), **kwargs
+        )
         closed = submit_request(email="b@example.com", now=utc("2026-12-21T02:00:00Z"), **kwargs)
         change_status(closed, Status.WITHDRAWN, actor="test", now=utc("2026-12-22T01:00:00Z"))
         assert open_request.due_date == closed.due_date == date(2026, 12, 31)
@@ -55,9 +56,14 @@ def test_adding_a_temporary_holiday_re_dates_open_requests(app, runner):
 
 def test_removing_a_listed_holiday_makes_it_a_working_day(app, runner):
     with app.app_context():
-        request = submit_request(kind=K.ACCESS, email="a@example.com", name=None,
-                                 channel=Channel.WEB, now=utc("2025-09-24T01:00:00Z"),
-                                 actor="test")
+        request = submit_request(
+            kind=K.ACCESS,
+            email="a@example.com",
+            name=None,
+            channel=Channel.WEB,
+            now=utc("2025-09-24T01:00:00Z"),
+            actor="test",
+        )
         reference = request.reference
     result = runner.invoke(
         args=["holidays", "remove", "2025-10-09", "--reason", "정부 발표 정정 (test)"]
@@ -77,9 +83,14 @@ def test_bad_holiday_input_is_refused(runner):
 def test_a_policy_promise_sets_a_shorter_working_date_but_never_a_longer_one(app, runner):
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     with app.app_context():
-        request = submit_request(kind=K.ACCESS, email="c@example.com", name=None,
-                                 channel=Channel.WEB, now=utc("2025-11-10T01:00:00Z"),
-                                 actor="test")
+        request = submit_request(
+            kind=K.ACCESS,
+            email="c@example.com",
+            name=None,
+            channel=Channel.WEB,
+            now=utc("2025-11-10T01:00:00Z"),
+            actor="test",
+        )
         reference = request.reference
     result = runner.invoke(args=["policy", "promise", "--kind", "access", "--days", "7"])
     assert result.exit_code == 0, result.output

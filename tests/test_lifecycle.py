@@ -69,8 +69,8 @@ def test_moves_whose_notice_states_a_reason_need_one(target):
 
 def test_every_status_has_a_row_and_open_and_terminal_split_them():
     assert set(TRANSITIONS) == set(Status)
-    assert OPEN | TERMINAL == set(Status) and not OPEN & TERMINAL
-    assert TERMINAL == {S.COMPLETED, S.PARTIALLY_COMPLETED, S.REFUSED, S.WITHDRAWN, S.EXPIRED}
+    assert set(Status) == OPEN | TERMINAL and not OPEN & TERMINAL
+    assert {S.COMPLETED, S.PARTIALLY_COMPLETED, S.REFUSED, S.WITHDRAWN, S.EXPIRED} == TERMINAL
 
 
 def test_parsing_accepts_hyphens_and_names_the_accepted_values():

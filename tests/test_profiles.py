@@ -31,7 +31,9 @@ def test_korean_profile_matches_the_statute():
     assert {k: (p.amount, p.unit) for k, p in kr.periods.items() if k != K.AUTOMATED_DECISION} == {
         k: (10, Unit.DAYS) for k in K if k != K.AUTOMATED_DECISION
     }
-    assert kr.period(K.AUTOMATED_DECISION) == Period(30, Unit.DAYS, kr.period(K.AUTOMATED_DECISION).basis)
+    assert kr.period(K.AUTOMATED_DECISION) == Period(
+        30, Unit.DAYS, kr.period(K.AUTOMATED_DECISION).basis
+    )
     assert kr.notice.amount == 10
     assert kr.clock_starts is ClockStart.RECEIPT
     assert not kr.pauses_while_awaiting_subject
@@ -69,13 +71,19 @@ def test_a_broken_profile_names_where():
     with pytest.raises(ProfileError, match=r"\[XX\]: missing 'periods'"):
         load_profiles({"XX": {"name": "x", "roll_forward": True}})
     with pytest.raises(ProfileError, match=r"no period for"):
-        load_profiles({"XX": {"name": "x", "roll_forward": True, "periods": {},
-                              "notice": {"amount": 1, "unit": "days"}}})
+        load_profiles(
+            {
+                "XX": {
+                    "name": "x",
+                    "roll_forward": True,
+                    "periods": {},
+                    "notice": {"amount": 1, "unit": "days"},
+                }
+            }
+        )
 
 
-@pytest.mark.parametrize(
-    ("days", "ok"), [(7, True), (10, True), (11, False), (30, False)]
-)
+@pytest.mark.parametrize(("days", "ok"), [(7, True), (10, True), (11, False), (30, False)])
 def test_a_policy_promise_may_shorten_never_lengthen(days, ok):
     promise = Period(days, Unit.DAYS)
     if ok:

@@ -13,7 +13,7 @@ from rightsdesk.domain.identity import InvalidEmail
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import IllegalTransition, Status
 from rightsdesk.extensions import db
-from rightsdesk.models import AuditEvent, Channel, Request, RepresentativeRole, Subject
+from rightsdesk.models import AuditEvent, Channel, RepresentativeRole, Request, Subject
 from rightsdesk.services.requests import change_status, submit_request
 
 from .conftest import utc
@@ -21,8 +21,13 @@ from .conftest import utc
 
 def submit(kind=K.ACCESS, email="Kim.MinJi@Example.COM ", when="2025-09-24T01:00:00Z", **kw):
     return submit_request(
-        kind=kind, email=email, name=kw.pop("name", "김민지"), channel=kw.pop("channel", Channel.WEB),
-        now=utc(when), actor="test", **kw,
+        kind=kind,
+        email=email,
+        name=kw.pop("name", "김민지"),
+        channel=kw.pop("channel", Channel.WEB),
+        now=utc(when),
+        actor="test",
+        **kw,
     )
 
 
@@ -67,7 +72,10 @@ def test_moving_through_the_lifecycle_and_extending_moves_the_due_date(ctx):
     change_status(request, Status.VERIFIED, actor="test", now=utc("2025-09-24T02:00:00Z"))
     change_status(request, Status.IN_PROGRESS, actor="test", now=utc("2025-09-25T02:00:00Z"))
     change_status(
-        request, Status.EXTENDED, actor="test", now=utc("2025-09-26T02:00:00Z"),
+        request,
+        Status.EXTENDED,
+        actor="test",
+        now=utc("2025-09-26T02:00:00Z"),
         reason="archived order records must be restored first",
     )
     assert request.extension_count == 1
@@ -85,8 +93,9 @@ def test_illegal_moves_and_extensions_change_nothing(ctx):
         change_status(request, Status.COMPLETED, actor="test", now=utc("2025-09-24T02:00:00Z"))
     change_status(request, Status.VERIFIED, actor="test", now=utc("2025-09-24T02:00:00Z"))
     with pytest.raises(ExtensionNotAllowed):
-        change_status(request, Status.EXTENDED, actor="test", now=utc("2025-09-24T03:00:00Z"),
-                      reason="busy")
+        change_status(
+            request, Status.EXTENDED, actor="test", now=utc("2025-09-24T03:00:00Z"), reason="busy"
+        )
     db.session.rollback()
     stored = db.session.get(Request, request.id)
     assert stored.status is Status.VERIFIED
@@ -96,8 +105,9 @@ def test_illegal_moves_and_extensions_change_nothing(ctx):
 def test_requests_list_prints_one_line_per_request_sorted_by_due_date(app, runner):
     with app.app_context():
         late = submit(K.ACCESS, when="2025-09-24T01:00:00Z")
-        early = submit(K.DELETION, email="park@example.com", when="2025-09-01T01:00:00Z",
-                       channel=Channel.EMAIL)
+        early = submit(
+            K.DELETION, email="park@example.com", when="2025-09-01T01:00:00Z", channel=Channel.EMAIL
+        )
         change_status(early, Status.VERIFIED, actor="t", now=utc("2025-09-01T02:00:00Z"))
         refs = (early.reference, late.reference)
     result = runner.invoke(args=["requests", "list"])
@@ -105,7 +115,12 @@ def test_requests_list_prints_one_line_per_request_sorted_by_due_date(app, runne
     lines = result.output.splitlines()
     assert [line.split("\t")[0] for line in lines] == list(refs)
     assert lines[0].split("\t") == [
-        refs[0], "deletion", "verified", "email", "2025-09-01T10:00+09:00", "2025-09-11",
+        refs[0],
+        "deletion",
+        "verified",
+        "email",
+        "2025-09-01T10:00+09:00",
+        "2025-09-11",
     ]
 
     filtered = runner.invoke(args=["requests", "list", "--status", "received-unverified"])

@@ -15,7 +15,13 @@ def test_home_is_korean_by_default_and_lists_every_right(client, runner):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert '<html lang="ko">' in html
-    for label in ("개인정보 열람", "개인정보 정정", "개인정보 삭제", "개인정보 처리정지", "동의 철회"):
+    for label in (
+        "개인정보 열람",
+        "개인정보 정정",
+        "개인정보 삭제",
+        "개인정보 처리정지",
+        "동의 철회",
+    ):
         assert label in html
     assert "10일 이내 답변" in html
     assert "데모 쇼핑" in html
@@ -51,7 +57,11 @@ def test_demo_loads_once_with_requests_in_several_states(app, runner):
     with app.app_context():
         statuses = set(db.session.scalars(select(Request.status)))
     assert len(statuses) >= 6
-    assert {Status.RECEIVED_UNVERIFIED, Status.IN_PROGRESS, Status.EXTENDED,
-            Status.COMPLETED} <= statuses
+    assert {
+        Status.RECEIVED_UNVERIFIED,
+        Status.IN_PROGRESS,
+        Status.EXTENDED,
+        Status.COMPLETED,
+    } <= statuses
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0

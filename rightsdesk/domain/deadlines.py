@@ -85,8 +85,12 @@ class Deadline:
             "first_day": self.first_day.isoformat(),
             "raw_last_day": self.raw_last_day.isoformat(),
             "skipped": [
-                {"date": off.day.isoformat(), "reason_ko": off.reason("ko"),
-                 "reason_en": off.reason("en"), "source": off.source}
+                {
+                    "date": off.day.isoformat(),
+                    "reason_ko": off.reason("ko"),
+                    "reason_en": off.reason("en"),
+                    "source": off.source,
+                }
                 for off in self.skipped
             ],
             "ends_at": self.ends_at().isoformat(),

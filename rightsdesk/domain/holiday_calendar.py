@@ -97,9 +97,7 @@ class HolidayCalendar:
                 remaining -= 1
         return day
 
-    def with_overrides(
-        self, added: Mapping[date, str], removed: Iterable[date]
-    ) -> HolidayCalendar:
+    def with_overrides(self, added: Mapping[date, str], removed: Iterable[date]) -> HolidayCalendar:
         return HolidayCalendar(
             country=self.country,
             subdivision=self.subdivision,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import AuditEvent, AuditHead
@@ -27,7 +28,12 @@ def canonical(data: dict[str, Any]) -> str:
 
 
 def event_hash(
-    seq: int, at: datetime, actor: str, action: str, request_ref: str | None, data: str,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    request_ref: str | None,
+    data: str,
     prev_hash: str,
 ) -> str:
     body = canonical(
@@ -61,8 +67,14 @@ def record(
     payload = canonical(data or {})
     digest = event_hash(seq, now, actor, action, request_ref, payload, head.hash)
     event = AuditEvent(
-        seq=seq, at=now, actor=actor, action=action, request_ref=request_ref, data=payload,
-        prev_hash=head.hash, hash=digest,
+        seq=seq,
+        at=now,
+        actor=actor,
+        action=action,
+        request_ref=request_ref,
+        data=payload,
+        prev_hash=head.hash,
+        hash=digest,
     )
     db.session.add(event)
     db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
@@ -70,19 +82,22 @@ def record(
 
 
 def _lock_head() -> AuditHead:
+    """Advance the head's sequence number, holding its row lock until the caller commits."""
     session = db.session
-    row = session.execute(
+    bump = (
         update(AuditHead)
         .where(AuditHead.id == 1)
         .values(seq=AuditHead.seq + 1)
         .returning(AuditHead.seq, AuditHead.hash)
-    ).first()
+    )
+    row = session.execute(bump).first()
     if row is None:
-        # First event ever: create the head. A concurrent first writer fails on the primary
-        # key and retries its transaction, rather than forking the chain.
-        session.add(AuditHead(id=1, seq=1, hash=GENESIS))
-        session.flush()
-        return AuditHead(id=1, seq=0, hash=GENESIS)
+        try:  # the first event ever: create the head
+            with session.begin_nested():
+                session.execute(insert(AuditHead).values(id=1, seq=1, hash=GENESIS))
+            return AuditHead(id=1, seq=0, hash=GENESIS)
+        except IntegrityError:  # another writer created it first
+            row = session.execute(bump).one()
     return AuditHead(id=1, seq=row.seq - 1, hash=row.hash)
 
 
@@ -110,7 +125,12 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
         if event.prev_hash != expected_prev:
             problems.append(f"event {event.seq}: does not follow the event before it")
         recomputed = event_hash(
-            event.seq, event.at, event.actor, event.action, event.request_ref, event.data,
+            event.seq,
+            event.at,
+            event.actor,
+            event.action,
+            event.request_ref,
+            event.data,
             event.prev_hash,
         )
         if recomputed != event.hash:

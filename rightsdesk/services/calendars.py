@@ -34,7 +34,9 @@ def set_override(
     override.action, override.name = action, name
     db.session.flush()
     audit.record(
-        f"holiday.{action.value}", actor=actor, now=now,
+        f"holiday.{action.value}",
+        actor=actor,
+        now=now,
         data={"country": country, "day": day.isoformat(), "name": name},
     )
     result = recompute_open_deadlines(actor=actor, now=now)

@@ -95,7 +95,10 @@ def recompute_open_deadlines(*, actor: str, now: datetime) -> RecomputeResult:
         if after != before:
             result.changed.append((request.reference, before[0], after[0]))
             audit.record(
-                "request.redated", actor=actor, now=now, request_ref=request.reference,
+                "request.redated",
+                actor=actor,
+                now=now,
+                request_ref=request.reference,
                 data={"from": _dates(before), "to": _dates(after)},
             )
     return result

@@ -42,14 +42,23 @@ def current_organisation() -> Organisation:
 
 
 def set_up_organisation(
-    *, slug: str, name_ko: str, name_en: str, officer_name: str, officer_email: str,
-    officer_phone: str | None, actor: str, now: datetime,
+    *,
+    slug: str,
+    name_ko: str,
+    name_en: str,
+    officer_name: str,
+    officer_email: str,
+    officer_phone: str | None,
+    actor: str,
+    now: datetime,
 ) -> Organisation:
     organisation = db.session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
     if organisation is None:
         organisation = Organisation(
-            slug=slug, created_at=now,
-            objection_method_ko=DEFAULT_OBJECTION_KO, objection_method_en=DEFAULT_OBJECTION_EN,
+            slug=slug,
+            created_at=now,
+            objection_method_ko=DEFAULT_OBJECTION_KO,
+            objection_method_en=DEFAULT_OBJECTION_EN,
         )
         db.session.add(organisation)
     organisation.slug = slug
@@ -86,14 +95,18 @@ def promise_period(
         if row is not None:
             db.session.delete(row)
     elif row is None:
-        db.session.add(PromisedPeriod(
-            organisation=organisation, jurisdiction=profile.code, kind=kind, days=days
-        ))
+        db.session.add(
+            PromisedPeriod(
+                organisation=organisation, jurisdiction=profile.code, kind=kind, days=days
+            )
+        )
     else:
         row.days = days
     db.session.flush()
     audit.record(
-        "policy.promise", actor=actor, now=now,
+        "policy.promise",
+        actor=actor,
+        now=now,
         data={"jurisdiction": profile.code, "kind": kind.value, "days": days},
     )
     result = recompute_open_deadlines(actor=actor, now=now)

@@ -101,10 +101,18 @@ def submit_request(
         apply_deadline(request)
     db.session.flush()
     audit.record(
-        "request.received", actor=actor, now=now, request_ref=request.reference,
-        data={"kind": kind.value, "channel": channel.value, "jurisdiction": profile.code,
-              "status": status.value, "due": request.due_date.isoformat(),
-              "representative": representative[0].value if representative else None},
+        "request.received",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={
+            "kind": kind.value,
+            "channel": channel.value,
+            "jurisdiction": profile.code,
+            "status": status.value,
+            "due": request.due_date.isoformat(),
+            "representative": representative[0].value if representative else None,
+        },
     )
     db.session.commit()
     return request
@@ -135,7 +143,10 @@ def change_status(
     request.status_reason = reason
     request.updated_at = now
     audit.record(
-        "request.status", actor=actor, now=now, request_ref=request.reference,
+        "request.status",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
         data={"from": current.value, "to": target.value, "due": request.due_date.isoformat()},
     )
     db.session.commit()

@@ -192,6 +192,12 @@ def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:
                 basis=rule.basis if rule else "",
             )
         )
+        lines.append(
+            _(
+                "Tell the subject of the extension, with its reason, by %(day)s",
+                day=result.extension_notice_by,
+            )
+        )
     if result.first_day == result.received_local_date:
         lines.append(_("Received at 00:00, so the day of receipt counts (Civil Act §157)"))
     else:

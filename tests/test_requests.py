@@ -140,3 +140,56 @@ def test_requests_list_rejects_unknown_filters(runner):
     assert "unknown status 'pending'; accepted:" in result.output
     result = runner.invoke(args=["requests", "list", "--kind", "erase"])
     assert result.exit_code == 2
+
+
+def test_waiting_on_the_subject_pauses_the_clock_only_where_the_profile_allows(ctx):
+    kr = submit(K.ACCESS, when="2025-11-03T01:00:00Z")
+    eu = submit(K.ACCESS, email="eu@example.com", when="2025-11-03T01:00:00Z", jurisdiction="EU")
+    assert (kr.due_date, eu.due_date) == (date(2025, 11, 13), date(2025, 12, 3))
+    for request in (kr, eu):
+        change_status(request, Status.VERIFIED, actor="t", now=utc("2025-11-03T02:00:00Z"))
+        change_status(request, Status.AWAITING_SUBJECT, actor="t", now=utc("2025-11-04T02:00:00Z"))
+        change_status(request, Status.IN_PROGRESS, actor="t", now=utc("2025-11-09T02:00:00Z"))
+    assert kr.paused_days == 0 and kr.due_date == date(2025, 11, 13)
+    # Five days waiting: 3 Dec + 5 = 8 Dec (a Monday).
+    assert eu.paused_days == 5 and eu.due_date == date(2025, 12, 8)
+    assert eu.awaiting_since is None
+
+
+def test_an_extension_says_by_when_the_subject_must_be_told(runner):
+    result = runner.invoke(
+        args=[
+            "deadline",
+            "--received",
+            "2025-09-24T10:00+09:00",
+            "--kind",
+            "access",
+            "--extended",
+            "--json",
+        ]
+    )
+    data = json.loads(result.output)
+    assert data["due"] == "2025-10-14"
+    assert data["extension_notice_by"] == "2025-10-10"
+
+
+def test_a_profile_may_start_the_clock_at_verification(database_url, tmp_path):
+    from rightsdesk.extensions import db as database
+
+    from .conftest import make_app
+
+    periods = "\n".join(f'{k.value} = {{ amount = 14, unit = "days" }}' for k in K)
+    profile_file = tmp_path / "profiles.toml"
+    profile_file.write_text(
+        '[XV]\nname = "verification clock"\ncalendar = "KR"\nroll_forward = true\n'
+        f'clock_starts = "verification"\n[XV.periods]\n{periods}\n'
+        '[XV.notice]\namount = 14\nunit = "days"\n'
+    )
+    app = make_app(database_url, PROFILES_FILE=str(profile_file))
+    with app.app_context():
+        request = submit(K.ACCESS, when="2025-11-03T01:00:00Z", jurisdiction="XV")
+        assert request.due_date == date(2025, 11, 17)  # provisional: from receipt
+        change_status(request, Status.VERIFIED, actor="t", now=utc("2025-11-06T01:00:00Z"))
+        assert request.due_date == date(2025, 11, 20)
+        database.session.remove()
+        database.engine.dispose()

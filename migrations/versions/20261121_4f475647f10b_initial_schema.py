@@ -110,6 +110,7 @@ def upgrade():
     sa.Column('extension_count', sa.Integer(), nullable=False),
     sa.Column('extension_reason', sa.Text(), nullable=True),
     sa.Column('paused_days', sa.Integer(), nullable=False),
+    sa.Column('awaiting_since', sa.DateTime(timezone=True), nullable=True),
     sa.Column('status_reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

@@ -52,6 +52,7 @@ class Deadline:
     skipped: tuple[DayOff, ...]
     due: date
     counting_basis: str
+    extension_notice_by: date | None = None
 
     @property
     def received_local_date(self) -> date:
@@ -94,6 +95,9 @@ class Deadline:
                 for off in self.skipped
             ],
             "ends_at": self.ends_at().isoformat(),
+            "extension_notice_by": (
+                self.extension_notice_by.isoformat() if self.extension_notice_by else None
+            ),
         }
 
 
@@ -133,6 +137,11 @@ def compute_deadline(
     received_local = to_local(received_at, tz)
     statutory = _extended(profile, kind, extensions)
     end = _period_end(received_local, statutory, profile, calendar, paused_days)
+    notice_by = None
+    if extensions:
+        # The subject must hear of the extension, with reasons, within the original period.
+        unextended = profile.period(kind)
+        notice_by = _period_end(received_local, unextended, profile, calendar, paused_days).due
     promised_due: date | None = None
     promised = (policy or {}).get(kind)
     # A promise in another unit than the statute's cannot take the statutory extension.
@@ -155,7 +164,13 @@ def compute_deadline(
         skipped=end.skipped,
         due=end.due,
         counting_basis=profile.counting_basis,
+        extension_notice_by=notice_by,
     )
+
+
+def paused_days_between(start: datetime, end: datetime, tz: ZoneInfo) -> int:
+    """Whole local days the clock stood still, from asking the subject to their answer."""
+    return max(0, (to_local(end, tz).date() - to_local(start, tz).date()).days)
 
 
 def compute_notice_deadline(

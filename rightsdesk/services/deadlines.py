@@ -11,7 +11,7 @@ from ..domain.deadlines import Deadline, compute_deadline, compute_notice_deadli
 from ..domain.holiday_calendar import HolidayCalendar
 from ..domain.kinds import RequestKind
 from ..domain.lifecycle import OPEN
-from ..domain.profiles import Period, Profile, Unit
+from ..domain.profiles import ClockStart, Period, Profile, Unit
 from ..extensions import db
 from ..models import HolidayOverride, OverrideAction, PromisedPeriod, Request
 from . import audit
@@ -43,7 +43,7 @@ def deadline_for(request: Request, calendar: HolidayCalendar | None = None) -> D
     context = settings()
     profile = context.profile(request.jurisdiction)
     return compute_deadline(
-        received_at=request.received_at,
+        received_at=clock_start(request, profile),
         kind=request.kind,
         profile=profile,
         calendar=calendar or calendar_for(profile),
@@ -63,9 +63,17 @@ def apply_deadline(request: Request, calendar: HolidayCalendar | None = None) ->
     request.due_date = deadline.due
     request.promised_due_date = deadline.promised_due
     request.notice_due_date = compute_notice_deadline(
-        received_at=request.received_at, profile=profile, calendar=calendar, tz=context.tz
+        received_at=clock_start(request, profile), profile=profile, calendar=calendar,
+        tz=context.tz,
     )
     return deadline
+
+
+def clock_start(request: Request, profile: Profile) -> datetime:
+    """Receipt, or verification where the profile starts the clock there (receipt until then)."""
+    if profile.clock_starts is ClockStart.VERIFICATION and request.verified_at:
+        return request.verified_at
+    return request.received_at
 
 
 @dataclass

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.deadlines import check_extension
+from ..domain.deadlines import check_extension, paused_days_between
 from ..domain.identity import normalise_email
 from ..domain.kinds import RequestKind
 from ..domain.lifecycle import TERMINAL, Status, check_transition
@@ -129,14 +129,21 @@ def change_status(
     """Move ``request`` to ``target`` if the lifecycle allows it; extend its clock if asked."""
     current = request.status
     check_transition(current, target, reason)
+    context = settings()
+    profile = context.profile(request.jurisdiction)
     if target is Status.EXTENDED:
-        profile = settings().profile(request.jurisdiction)
         check_extension(profile, request.kind, request.extension_count + 1)
         request.extension_count += 1
         request.extension_reason = reason
-        apply_deadline(request)
     if target is Status.VERIFIED:
         request.verified_at = now
+    if target is Status.AWAITING_SUBJECT:
+        request.awaiting_since = now
+    elif current is Status.AWAITING_SUBJECT:
+        if profile.pauses_while_awaiting_subject and request.awaiting_since:
+            request.paused_days += paused_days_between(request.awaiting_since, now, context.tz)
+        request.awaiting_since = None
+    apply_deadline(request)
     if target in TERMINAL:
         request.closed_at = now
     request.status = target

@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Demo mode: without MAIL_SERVER, mail is delivered to http://$(HOST):$(PORT)/dev/mailbox.
+run: export RIGHTSDESK_DEMO = 1
+run: export RIGHTSDESK_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/rightsdesk db upgrade
 	$(BIN)/rightsdesk demo load
 	@echo "rightsdesk is serving the demo on http://$(HOST):$(PORT) (Ctrl-C stops it)"
+	@echo "its mail: http://$(HOST):$(PORT)/dev/mailbox (or set MAIL_SERVER)"
+	@$(BIN)/rightsdesk mail send --loop --interval 2 & sender=$$!; \
+	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/rightsdesk run --host $(HOST) --port $(PORT)
 
 test: install
@@ -31,6 +37,6 @@ lint: install
 
 # Re-extract messages after changing user-facing text; then translate and compile.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -o rightsdesk/translations/messages.pot --no-location --sort-output --project rightsdesk .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o rightsdesk/translations/messages.pot --no-location --sort-output --project rightsdesk .
 	$(BIN)/pybabel update -i rightsdesk/translations/messages.pot -d rightsdesk/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d rightsdesk/translations

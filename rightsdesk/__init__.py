@@ -41,7 +41,7 @@ def register_extensions(app: Flask) -> None:
         models,  # noqa: F401  (the mappings must be known to migrations)
     )
     from .database import init_database, render_item
-    from .extensions import db, mail, migrate
+    from .extensions import csrf, db, limiter, mail, migrate
 
     init_database(app)
     migrate.init_app(
@@ -53,13 +53,21 @@ def register_extensions(app: Flask) -> None:
         render_item=render_item,
     )
     mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
     i18n.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from .inbound import bp as inbound_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(inbound_bp)
+    if app.config["DEMO"]:
+        from .public.mailbox import bp as mailbox_bp
+
+        app.register_blueprint(mailbox_bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -551,6 +551,114 @@ def demo_command(action: str) -> None:
         click.echo("demo already loaded: nothing to do")
 
 
+# --- mail ----------------------------------------------------------------------------------
+
+mail_group = AppGroup("mail", help="The outbox and inbound e-mail.")
+
+
+@mail_group.command("send")
+@click.option("--loop", is_flag=True, help="Keep sending as mail becomes due (a worker).")
+@click.option(
+    "--interval", type=float, default=5.0, show_default=True, help="Seconds between polls."
+)
+@click.option("--batch", type=int, default=50, show_default=True)
+@click.option("--max-runs", type=int, default=None, hidden=True)
+def mail_send(loop: bool, interval: float, batch: int, max_runs: int | None) -> None:
+    """Deliver due mail from the outbox; failures wait with back-off and are retried."""
+    import os
+    import socket
+    import time
+
+    from .mail.outbox import deliver_due
+
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    runs = 0
+    while True:
+        report = deliver_due(now=utcnow(), worker=worker, batch=batch)
+        runs += 1
+        if report.attempted or not loop:
+            click.echo(
+                f"sent {report.sent}, waiting to retry {report.retrying}, failed {report.failed}"
+            )
+        for error in report.errors:
+            click.echo(f"  {error}", err=True)
+        if not loop or (max_runs is not None and runs >= max_runs):
+            break
+        if report.attempted < batch:
+            time.sleep(interval)
+    if not loop and report.failed:
+        sys.exit(1)
+
+
+@mail_group.command("ingest")
+@click.argument("sources", nargs=-1)
+@click.option("--imap", is_flag=True, help="Read unseen mail from RIGHTSDESK_IMAP_HOST.")
+def mail_ingest(sources: tuple[str, ...], imap: bool) -> None:
+    """Take requests from e-mail: a .eml file, a Maildir, an mbox, '-' (stdin) or IMAP."""
+    from .mail.inbound import read_source
+    from .services.inbound import ingest
+
+    if not sources and not imap:
+        raise InputError("give a file, Maildir, mbox or '-' for standard input, or --imap")
+    counts: dict[str, int] = {}
+
+    def take(label: str, raw: bytes) -> None:
+        result = ingest(raw, now=utcnow())
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        click.echo(f"{label}\t{result.outcome}\t{result.reference or '-'}")
+
+    for source in sources:
+        try:
+            for label, raw in read_source(source):
+                take(label, raw)
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+            raise InputError(str(error)) from None
+    if imap:
+        _ingest_imap(take)
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    click.echo(summary or "no messages")
+
+
+def _ingest_imap(take: Callable[[str, bytes], None]) -> None:
+    """Unseen IMAP mail; each message is marked seen only once it is stored."""
+    from flask import current_app
+
+    from .mail import inbound
+
+    config = current_app.config
+    if not (config.get("IMAP_HOST") and config.get("IMAP_USER")):
+        raise InputError(
+            "set RIGHTSDESK_IMAP_HOST, RIGHTSDESK_IMAP_USER and RIGHTSDESK_IMAP_PASSWORD"
+        )
+    account = {
+        "host": config["IMAP_HOST"],
+        "user": config["IMAP_USER"],
+        "password": config.get("IMAP_PASSWORD") or "",
+        "mailbox": config["IMAP_MAILBOX"],
+    }
+    for label, raw in inbound.read_imap(**account):
+        take(label, raw)
+        inbound.mark_imap_seen(label=label, **account)
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+jobs_group = AppGroup("jobs", help="Scheduled jobs (run them from cron).")
+
+
+@jobs_group.command("expire-unverified")
+@click.option("--dry-run", is_flag=True, help="Only say which requests would expire.")
+def expire_unverified_command(dry_run: bool) -> None:
+    """Expire requests never confirmed in time and purge their personal data."""
+    from .services.intake import expire_unverified
+
+    report = expire_unverified(now=utcnow(), dry_run=dry_run)
+    verb = "would expire" if dry_run else "expired"
+    click.echo(f"{verb} {len(report.expired)} unverified request(s)")
+    for reference in report.expired:
+        click.echo(f"  {reference}")
+
+
 def register(app: Flask) -> None:
     for command in (
         deadline_command,
@@ -560,6 +668,8 @@ def register(app: Flask) -> None:
         org_group,
         policy_group,
         demo_command,
+        mail_group,
+        jobs_group,
     ):
         app.cli.add_command(command)
 

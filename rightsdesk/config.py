@@ -25,6 +25,26 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_LOCALE": "ko",
     "LOCALES": ["ko", "en"],
     "DATABASE_URL": None,
+    # Links in e-mails are built on it: the address people reach this service at.
+    "BASE_URL": "http://127.0.0.1:5000",
+    # Demo mode (the README's run command): without MAIL_SERVER, mail goes to /dev/mailbox.
+    "DEMO": False,
+    # "production" refuses demo mode and insists on a secret key.
+    "ENV": "development",
+    "VERIFY_TTL_HOURS": 24,
+    "UNVERIFIED_EXPIRY_DAYS": 7,
+    "RESEND_LIMIT": "3 per hour",
+    "SUBMIT_LIMIT": "10 per hour",
+    "VERIFY_LIMIT": "30 per hour",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "INBOUND_SECRET": None,
+    "UPLOAD_DIR": None,
+    "MAX_UPLOAD_MB": 10,
+    "MESSAGE_ID_DOMAIN": "rightsdesk.local",
+    "IMAP_HOST": None,
+    "IMAP_USER": None,
+    "IMAP_PASSWORD": None,
+    "IMAP_MAILBOX": "INBOX",
 }
 
 
@@ -38,11 +58,24 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     _load_mail_env(app)
     if overrides:
         app.config.update(overrides)
+    app.config["MAIL_SERVER_CONFIGURED"] = bool(app.config.get("MAIL_SERVER"))
+    app.config.setdefault("MAIL_DEFAULT_SENDER", "privacy@rightsdesk.local")
+    app.config["UPLOAD_DIR"] = app.config["UPLOAD_DIR"] or str(Path(app.instance_path) / "uploads")
+    # Whole request bodies: the proof upload plus the form around it.
+    app.config["MAX_CONTENT_LENGTH"] = (int(app.config["MAX_UPLOAD_MB"]) + 1) * 1024 * 1024
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _instance_secret(app)
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LOCALE"]
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
+    if app.config["ENV"] == "production":
+        if app.config["DEMO"]:
+            raise ConfigError(f"{PREFIX}_DEMO cannot be on when {PREFIX}_ENV=production")
+        if not os.environ.get(f"{PREFIX}_SECRET_KEY") and not (overrides or {}).get("SECRET_KEY"):
+            raise ConfigError(f"{PREFIX}_SECRET_KEY must be set when {PREFIX}_ENV=production")
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
     try:
         ZoneInfo(app.config["TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError):

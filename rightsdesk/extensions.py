@@ -1,9 +1,12 @@
 """Extensions, unbound: each is attached to an app by its ``init_app`` in the factory."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -25,3 +28,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 babel = Babel()
 mail = Mail()
+csrf = CSRFProtect()
+# Behind a proxy, run with ProxyFix so remote_addr is the client's (see README).
+limiter = Limiter(key_func=get_remote_address)

@@ -32,7 +32,15 @@ def _remember_choice(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.after_request(_remember_choice)
-    app.jinja_env.globals.update(kind_label=kind_label, unit_label=unit_label)
+    from flask_babel import format_datetime
+
+    app.jinja_env.globals.update(
+        kind_label=kind_label,
+        unit_label=unit_label,
+        status_label=status_label,
+        lang_url=lang_url,
+        format_datetime=format_datetime,
+    )
 
     @app.context_processor
     def _locale_context() -> dict[str, object]:
@@ -51,6 +59,7 @@ def kind_label(kind: object) -> str:
         "suspension": _("Suspension of processing"),
         "consent_withdrawal": _("Withdrawal of consent"),
         "automated_decision": _("Objection to an automated decision"),
+        "unclassified": _("Request to be classified by our staff"),
     }
     return labels.get(str(kind), str(kind))
 
@@ -63,3 +72,30 @@ def unit_label(unit: object, amount: int) -> str:
     if str(unit) == "business_days":
         return ngettext("%(num)d business day", "%(num)d business days", amount)
     return ngettext("%(num)d day", "%(num)d days", amount)
+
+
+def lang_url(language: str) -> str:
+    """The current page in another language (keeps the query, e.g. ``?kind=access``)."""
+    args = request.args.to_dict()
+    args["lang"] = language
+    from urllib.parse import urlencode
+
+    return f"{request.path}?{urlencode(args)}"
+
+
+def status_label(status: object) -> str:
+    from flask_babel import gettext as _
+
+    labels = {
+        "received_unverified": _("Received — waiting for your confirmation"),
+        "verified": _("Confirmed — in the queue"),
+        "in_progress": _("Being handled"),
+        "awaiting_subject": _("Waiting for your answer"),
+        "extended": _("Postponed, with the reason we sent you"),
+        "completed": _("Completed"),
+        "partially_completed": _("Partly completed, partly refused"),
+        "refused": _("Refused"),
+        "withdrawn": _("Withdrawn by you"),
+        "expired": _("Expired: never confirmed"),
+    }
+    return labels.get(str(status), str(status))

@@ -6,6 +6,7 @@ import enum
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     DateTime,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -149,8 +151,14 @@ class Request(db.Model):
     jurisdiction: Mapped[str] = mapped_column(String(8))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "request_channel"))
     language: Mapped[str] = mapped_column(String(8), default="ko")
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    # Nullable: the subject row goes when an expired or purged request was their only one.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id"), index=True)
     details: Mapped[str | None] = mapped_column(Text)
+    # Deletion/suspension scope: {"all": true} or {"purposes": ["marketing", ...]}.
+    scope: Mapped[dict | None] = mapped_column(JSON)
+    # Rotating it revokes every status link already sent (the link carries it, signed).
+    status_secret: Mapped[str] = mapped_column(String(64))
+    personal_data_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -165,10 +173,23 @@ class Request(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    subject: Mapped[Subject] = relationship(back_populates="requests")
+    subject: Mapped[Subject | None] = relationship(back_populates="requests")
     representative: Mapped[Representative | None] = relationship(
         back_populates="request", cascade="all, delete-orphan", uselist=False
     )
+    corrections: Mapped[list[CorrectionItem]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="CorrectionItem.id"
+    )
+    questions: Mapped[list[Question]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="Question.id"
+    )
+
+    @property
+    def contact_email(self) -> str | None:
+        """Where notices go: the representative acting for the subject, else the subject."""
+        if self.representative is not None:
+            return self.representative.email
+        return self.subject.email if self.subject else None
 
     @property
     def working_due_date(self) -> date:
@@ -187,9 +208,117 @@ class Representative(db.Model):
     )
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
+    # The proof (위임장, family register …): a random file name under instance/uploads/.
+    proof_file: Mapped[str | None] = mapped_column(String(100))
+    proof_content_type: Mapped[str | None] = mapped_column(String(100))
+    proof_size: Mapped[int | None] = mapped_column(Integer)
     proof_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     request: Mapped[Request] = relationship(back_populates="representative")
+
+
+class CorrectionItem(db.Model):
+    """One item a correction request asks to change (정정 요구 항목)."""
+
+    __tablename__ = "correction_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    item: Mapped[str] = mapped_column(String(200))
+    current_value: Mapped[str | None] = mapped_column(Text)
+    correct_value: Mapped[str] = mapped_column(Text)
+
+    request: Mapped[Request] = relationship(back_populates="corrections")
+
+
+class Question(db.Model):
+    """A question from staff that the subject answers on the status page."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    asked_by: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answer_file: Mapped[str | None] = mapped_column(String(100))
+    answer_content_type: Mapped[str | None] = mapped_column(String(100))
+
+    request: Mapped[Request] = relationship(back_populates="questions")
+
+
+class VerificationNonce(db.Model):
+    """The server-side half of an e-mailed verification link: consumed on use."""
+
+    __tablename__ = "verification_nonces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxState(enum.StrEnum):
+    QUEUED = "queued"  # waiting for its next attempt
+    SENDING = "sending"  # claimed by a sender; reclaimed if the claim grows old
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (e.g. the recipient does not exist): staff see it
+
+
+class OutboxMessage(db.Model):
+    """An e-mail as it was rendered, kept as evidence of the notice and when it went out."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_ref: Mapped[str | None] = mapped_column(String(20), index=True)
+    template: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    recipient: Mapped[str] = mapped_column(String(254))
+    sender: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(500))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "outbox_state"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    transport: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InboundOutcome(enum.StrEnum):
+    CREATED = "created"  # a new request
+    AUTOMATED = "automated"  # auto-reply or bounce: recorded, never answered
+    UNUSABLE = "unusable"  # no usable sender address: kept for staff
+
+
+class InboundMessage(db.Model):
+    """Every e-mail taken in, once: the fingerprint (Message-ID, else a hash) is unique."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(250), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    from_address: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[InboundOutcome] = mapped_column(_enum(InboundOutcome, "inbound_outcome"))
+    detail: Mapped[str | None] = mapped_column(String(200))
+    request_ref: Mapped[str | None] = mapped_column(String(20), index=True)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class HolidayOverride(db.Model):

@@ -25,7 +25,13 @@ PG_URL = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL")
 
 def make_app(database_url: str, **config: object) -> Flask:
     return create_app(
-        {"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url, **config}
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "MAIL_SUPPRESS_SEND": False,  # Flask-Mail would skip SMTP under TESTING
+            **config,
+        }
     )
 
 
@@ -71,8 +77,15 @@ def database_url(migrated_template: str | Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    app = make_app(database_url)
+def app(database_url: str, smtp_port: int, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(
+        database_url,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        MAIL_TIMEOUT=5,
+        UPLOAD_DIR=str(tmp_path / "uploads"),
+        BASE_URL="http://rightsdesk.test",
+    )
     yield app
     with app.app_context():
         db.session.remove()
@@ -94,3 +107,57 @@ def client(app: Flask):
 @pytest.fixture
 def runner(app: Flask):
     return app.test_cli_runner()
+
+
+# --- a real SMTP server on loopback ---------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_port() -> int:
+    return free_port()
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1: what the outbox sends arrives here, parsed."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.messages: list = []
+        self.envelopes: list = []
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        import email
+        import email.policy
+
+        self.envelopes.append(envelope)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp(smtp_port: int) -> Iterator[SmtpServer]:
+    server = SmtpServer(smtp_port)
+    server.start()
+    yield server
+    server.stop()
+

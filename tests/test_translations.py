@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "rightsdesk" / "translations"
-METHOD_MAP = [("rightsdesk/**.py", "python"), ("templates/**.html", "jinja2")]
+METHOD_MAP = [
+    ("rightsdesk/**.py", "python"),
+    ("templates/**.html", "jinja2"),
+    ("templates/**.txt", "jinja2"),
+]
 
 
 def _source_messages() -> set[str]:

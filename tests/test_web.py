@@ -25,7 +25,7 @@ def test_home_is_korean_by_default_and_lists_every_right(client, runner):
         assert label in html
     assert "10일 이내 답변" in html
     assert "데모 쇼핑" in html
-    assert 'href="?lang=en"' in html
+    assert 'href="/?lang=en"' in html
 
 
 def test_english_is_chosen_by_the_switch_and_remembered(client):

@@ -1,8 +1,8 @@
-"""initial schema: organisation, subjects, requests, holiday overrides, audit trail
+"""initial schema: organisation, subjects, requests, intake, outbox, inbound mail, audit trail
 
 Revision ID: 4f475647f10b
 Revises:
-Create Date: 2026-11-21 23:44:21.900944
+Create Date: 2026-11-21
 
 Reviewed by hand: audit_events is made append-only by triggers on both databases, so an
 UPDATE or DELETE fails in the database itself, not only in rightsdesk's code.
@@ -53,6 +53,23 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_holiday_overrides')),
     sa.UniqueConstraint('country', 'day', name=op.f('uq_holiday_overrides_country'))
     )
+    op.create_table('inbound_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('fingerprint', sa.String(length=250), nullable=False),
+    sa.Column('message_id', sa.String(length=998), nullable=True),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('from_address', sa.String(length=254), nullable=True),
+    sa.Column('subject', sa.String(length=500), nullable=True),
+    sa.Column('outcome', sa.Enum('created', 'automated', 'unusable', name='inbound_outcome', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('detail', sa.String(length=200), nullable=True),
+    sa.Column('request_ref', sa.String(length=20), nullable=True),
+    sa.Column('raw', sa.LargeBinary(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_messages')),
+    sa.UniqueConstraint('fingerprint', name=op.f('uq_inbound_messages_fingerprint'))
+    )
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbound_messages_request_ref'), ['request_ref'], unique=False)
+
     op.create_table('organisations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=64), nullable=False),
@@ -67,6 +84,35 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisations')),
     sa.UniqueConstraint('slug', name=op.f('uq_organisations_slug'))
     )
+    op.create_table('outbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_ref', sa.String(length=20), nullable=True),
+    sa.Column('template', sa.String(length=64), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('recipient', sa.String(length=254), nullable=False),
+    sa.Column('sender', sa.String(length=254), nullable=False),
+    sa.Column('subject', sa.String(length=500), nullable=False),
+    sa.Column('body_text', sa.Text(), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=True),
+    sa.Column('message_id', sa.String(length=250), nullable=False),
+    sa.Column('in_reply_to', sa.String(length=998), nullable=True),
+    sa.Column('references', sa.Text(), nullable=True),
+    sa.Column('state', sa.Enum('queued', 'sending', 'sent', 'failed', name='outbox_state', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=100), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('transport', sa.String(length=20), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
+    sa.UniqueConstraint('message_id', name=op.f('uq_outbox_message_id'))
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_request_ref'), ['request_ref'], unique=False)
+        batch_op.create_index('ix_outbox_state_next', ['state', 'next_attempt_at'], unique=False)
+
     op.create_table('reference_counters',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
@@ -84,7 +130,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
     sa.Column('jurisdiction', sa.String(length=8), nullable=False),
-    sa.Column('kind', sa.Enum('access', 'correction', 'deletion', 'suspension', 'consent_withdrawal', 'automated_decision', name='request_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('kind', sa.Enum('access', 'correction', 'deletion', 'suspension', 'consent_withdrawal', 'automated_decision', 'unclassified', name='request_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('days', sa.Integer(), nullable=False),
     sa.CheckConstraint('days > 0', name=op.f('ck_promised_periods_days_positive')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_promised_periods_organisation_id_organisations')),
@@ -94,13 +140,16 @@ def upgrade():
     op.create_table('requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reference', sa.String(length=20), nullable=False),
-    sa.Column('kind', sa.Enum('access', 'correction', 'deletion', 'suspension', 'consent_withdrawal', 'automated_decision', name='request_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('kind', sa.Enum('access', 'correction', 'deletion', 'suspension', 'consent_withdrawal', 'automated_decision', 'unclassified', name='request_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('status', sa.Enum('received_unverified', 'verified', 'in_progress', 'awaiting_subject', 'extended', 'completed', 'partially_completed', 'refused', 'withdrawn', 'expired', name='request_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('jurisdiction', sa.String(length=8), nullable=False),
     sa.Column('channel', sa.Enum('web', 'email', 'staff', 'api', name='request_channel', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=False),
-    sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=True),
     sa.Column('details', sa.Text(), nullable=True),
+    sa.Column('scope', sa.JSON(), nullable=True),
+    sa.Column('status_secret', sa.String(length=64), nullable=False),
+    sa.Column('personal_data_purged_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('verified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
@@ -125,17 +174,62 @@ def upgrade():
         batch_op.create_index('ix_requests_status_due', ['status', 'due_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_requests_subject_id'), ['subject_id'], unique=False)
 
+    op.create_table('correction_items',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('item', sa.String(length=200), nullable=False),
+    sa.Column('current_value', sa.Text(), nullable=True),
+    sa.Column('correct_value', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['request_id'], ['requests.id'], name=op.f('fk_correction_items_request_id_requests')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_correction_items'))
+    )
+    with op.batch_alter_table('correction_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_correction_items_request_id'), ['request_id'], unique=False)
+
+    op.create_table('questions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('asked_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('asked_by', sa.String(length=200), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('answer_text', sa.Text(), nullable=True),
+    sa.Column('answer_file', sa.String(length=100), nullable=True),
+    sa.Column('answer_content_type', sa.String(length=100), nullable=True),
+    sa.ForeignKeyConstraint(['request_id'], ['requests.id'], name=op.f('fk_questions_request_id_requests')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_questions'))
+    )
+    with op.batch_alter_table('questions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_questions_request_id'), ['request_id'], unique=False)
+
     op.create_table('representatives',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.Enum('legal_guardian', 'agent', name='representative_role', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('proof_file', sa.String(length=100), nullable=True),
+    sa.Column('proof_content_type', sa.String(length=100), nullable=True),
+    sa.Column('proof_size', sa.Integer(), nullable=True),
     sa.Column('proof_checked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['request_id'], ['requests.id'], name=op.f('fk_representatives_request_id_requests')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_representatives')),
     sa.UniqueConstraint('request_id', name=op.f('uq_representatives_request_id'))
     )
+    op.create_table('verification_nonces',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('nonce_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['request_id'], ['requests.id'], name=op.f('fk_verification_nonces_request_id_requests')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_verification_nonces')),
+    sa.UniqueConstraint('nonce_hash', name=op.f('uq_verification_nonces_nonce_hash'))
+    )
+    with op.batch_alter_table('verification_nonces', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_verification_nonces_request_id'), ['request_id'], unique=False)
+
     # ### end Alembic commands ###
     _make_audit_append_only()
 
@@ -170,7 +264,19 @@ def downgrade():
         op.execute("DROP TRIGGER audit_events_no_update")
         op.execute("DROP TRIGGER audit_events_no_delete")
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('verification_nonces', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_verification_nonces_request_id'))
+
+    op.drop_table('verification_nonces')
     op.drop_table('representatives')
+    with op.batch_alter_table('questions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_questions_request_id'))
+
+    op.drop_table('questions')
+    with op.batch_alter_table('correction_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_correction_items_request_id'))
+
+    op.drop_table('correction_items')
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_requests_subject_id'))
         batch_op.drop_index('ix_requests_status_due')
@@ -179,7 +285,16 @@ def downgrade():
     op.drop_table('promised_periods')
     op.drop_table('subjects')
     op.drop_table('reference_counters')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_state_next')
+        batch_op.drop_index(batch_op.f('ix_outbox_request_ref'))
+
+    op.drop_table('outbox')
     op.drop_table('organisations')
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbound_messages_request_ref'))
+
+    op.drop_table('inbound_messages')
     op.drop_table('holiday_overrides')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:

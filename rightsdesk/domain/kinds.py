@@ -17,6 +17,13 @@ class RequestKind(StrEnum):
     SUSPENSION = "suspension"  # 처리정지 — PIPA §37
     CONSENT_WITHDRAWAL = "consent_withdrawal"  # 동의철회 — PIPA §37①
     AUTOMATED_DECISION = "automated_decision"  # 자동화된 결정 — PIPA §37-2
+    UNCLASSIFIED = "unclassified"  # arrived by e-mail in words no rule recognised: staff triage
+
+
+#: What a data subject can choose on the form (staff reclassify the unclassified).
+SUBJECT_KINDS: tuple[RequestKind, ...] = tuple(
+    k for k in RequestKind if k is not RequestKind.UNCLASSIFIED
+)
 
 
 def parse_kind(value: str) -> RequestKind:

@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from .kinds import RequestKind
+from .kinds import SUBJECT_KINDS, RequestKind
 
 DEFAULT_JURISDICTION = "KR"
 
@@ -67,6 +67,10 @@ class Profile:
     extensions: Mapping[RequestKind, ExtensionRule]
 
     def period(self, kind: RequestKind) -> Period:
+        """The response period of ``kind``; an unclassified request gets the profile's
+        ``unclassified`` period, by default the access period."""
+        if kind is RequestKind.UNCLASSIFIED and kind not in self.periods:
+            return self.periods[RequestKind.ACCESS]
         return self.periods[kind]
 
     def extension(self, kind: RequestKind) -> ExtensionRule | None:
@@ -115,13 +119,13 @@ def _profile(code: str, raw: object, source: str) -> Profile:
         periods = {
             RequestKind(k): _period(v, f"{where}.periods.{k}") for k, v in raw["periods"].items()
         }
-        missing = set(RequestKind) - set(periods)
+        missing = set(SUBJECT_KINDS) - set(periods)
         if missing:
             names = ", ".join(sorted(k.value for k in missing))
             raise ProfileError(f"{where}: no period for {names}")
         extensions: dict[RequestKind, ExtensionRule] = {}
         for key, rule in raw.get("extensions", {}).items():
-            kinds = list(RequestKind) if key == "all" else [RequestKind(key)]
+            kinds = list(SUBJECT_KINDS) if key == "all" else [RequestKind(key)]
             for kind in kinds:
                 extensions[kind] = ExtensionRule(
                     amount=int(rule["amount"]),

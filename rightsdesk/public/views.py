@@ -1,28 +1,255 @@
 from __future__ import annotations
 
-from flask import render_template
+from datetime import UTC, datetime
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from ..domain.kinds import RequestKind
-from ..extensions import db
+from ..domain.identity import InvalidEmail, normalise_email
+from ..domain.kinds import SUBJECT_KINDS, RequestKind
+from ..domain.lifecycle import OPEN
+from ..extensions import db, limiter
+from ..models import RepresentativeRole
 from ..services.context import settings
+from ..services.intake import (
+    CorrectionInput,
+    IntakeInput,
+    RepresentativeInput,
+    answer_question,
+    confirm_verification,
+    file_request,
+    public_timeline,
+    resend_verification,
+    withdraw,
+)
 from ..services.organisation import NoOrganisation, current_organisation
+from ..services.tokens import (
+    TokenError,
+    consume_verification,
+    peek_verification,
+    resolve_status,
+)
+from ..services.uploads import UploadRejected, check_upload
 from . import bp
+from .forms import SCOPED_KINDS, RequestForm
+
+UPLOAD_ERRORS = {
+    "empty": lambda: _("The file is empty."),
+    "too_large": lambda: _("The file is larger than 10 MB."),
+    "type": lambda: _("Only PDF, JPEG or PNG files are accepted."),
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _organisation():
+    try:
+        return current_organisation()
+    except (NoOrganisation, OperationalError, ProgrammingError):
+        db.session.rollback()
+        return None
+
+
+def _email_key() -> str:
+    """Rate-limit key: the address typed into the form, so one inbox cannot be flooded."""
+    try:
+        return "email:" + normalise_email(request.form.get("email", ""))
+    except InvalidEmail:
+        return "email:-"
+
+
+def _limit(name: str):
+    return lambda: current_app.config[name]
 
 
 @bp.get("/")
 def home() -> str:
     """The rights the operator offers, with the law's period for each."""
     profile = settings().profile()
-    try:
-        organisation = current_organisation()
-    except (NoOrganisation, OperationalError, ProgrammingError):
-        db.session.rollback()
-        organisation = None
-    rights = [(kind, profile.period(kind)) for kind in RequestKind]
+    rights = [(kind, profile.period(kind)) for kind in SUBJECT_KINDS]
     return render_template(
-        "public/home.html", organisation=organisation, rights=rights, profile=profile
+        "public/home.html", organisation=_organisation(), rights=rights, profile=profile
     )
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@limiter.limit(_limit("SUBMIT_LIMIT"), methods=["POST"])
+@limiter.limit(_limit("SUBMIT_LIMIT"), methods=["POST"], key_func=_email_key)
+def new_request():
+    form = RequestForm()
+    if request.method == "GET" and request.args.get("kind") in {k.value for k in SUBJECT_KINDS}:
+        form.kind.data = request.args["kind"]
+    if request.method == "POST" and form.add_item.data:
+        form.corrections.append_entry()
+        return render_template("public/new.html", form=form)
+    if request.method == "POST":
+        valid = form.validate_on_submit()
+        proof = _read_proof(form)  # after validation, which would clear its error
+        if valid and proof is not False:
+            file_request(_intake_input(form, proof or None), now=utcnow())
+            return redirect(url_for("public.request_sent"))
+        return render_template("public/new.html", form=form), 400
+    return render_template("public/new.html", form=form)
+
+
+def _read_proof(form: RequestForm) -> bytes | bool | None:
+    """The uploaded proof's bytes; ``False`` (with the error beside the field) if unusable."""
+    if not form.on_behalf.data:
+        return None
+    upload = request.files.get("proof")
+    data = upload.read() if upload else b""
+    try:
+        check_upload(data)
+    except UploadRejected as problem:
+        message = UPLOAD_ERRORS[problem.code]() if data else _("Please attach the proof.")
+        form.proof.errors = [message]
+        return False
+    return data
+
+
+def _intake_input(form: RequestForm, proof: bytes | None) -> IntakeInput:
+    kind = RequestKind(form.kind.data)
+    corrections: tuple[CorrectionInput, ...] = ()
+    if kind is RequestKind.CORRECTION:
+        corrections = tuple(
+            CorrectionInput(e.form.item.data, e.form.current_value.data, e.form.correct_value.data)
+            for e in form.corrections
+            if (e.form.item.data or "").strip()
+        )
+    scope = None
+    if kind.value in SCOPED_KINDS:
+        scope = (
+            {"purposes": sorted(form.purposes.data)}
+            if form.scope.data == "purposes"
+            else {"all": True}
+        )
+    representative = None
+    if form.on_behalf.data:
+        representative = RepresentativeInput(
+            role=RepresentativeRole(form.representative_role.data),
+            name=form.representative_name.data,
+            email=form.representative_email.data,
+            proof=proof,
+        )
+    return IntakeInput(
+        kind=kind,
+        name=form.name.data,
+        email=form.email.data,
+        details=(form.details.data or "").strip() or None,
+        language=str(get_locale()),
+        corrections=corrections,
+        scope=scope,
+        representative=representative,
+    )
+
+
+@bp.get("/requests/sent")
+def request_sent() -> str:
+    return render_template("public/sent.html")
+
+
+@bp.get("/requests/verify/<token>")
+@limiter.limit(_limit("VERIFY_LIMIT"))
+def verify(token: str):
+    """Show a confirm button: the GET confirms nothing, so link scanners cannot."""
+    try:
+        pending = peek_verification(token, now=utcnow())
+    except TokenError as error:
+        return render_template("public/token_problem.html", problem=error.problem.value), 400
+    return render_template("public/verify.html", token=token, pending=pending)
+
+
+@bp.post("/requests/verify/<token>")
+@limiter.limit(_limit("VERIFY_LIMIT"))
+def confirm(token: str):
+    now = utcnow()
+    try:
+        verified = consume_verification(token, now=now)
+    except TokenError as error:
+        return render_template("public/token_problem.html", problem=error.problem.value), 400
+    link_token = confirm_verification(verified, now=now)
+    return redirect(url_for("public.status", token=link_token, confirmed=1))
+
+
+@bp.route("/requests/resend", methods=["GET", "POST"])
+@limiter.limit(_limit("RESEND_LIMIT"), methods=["POST"])
+@limiter.limit(_limit("RESEND_LIMIT"), methods=["POST"], key_func=_email_key)
+def resend():
+    """The same answer whether or not the address is known: nobody learns who asked."""
+    if request.method == "POST":
+        resend_verification(request.form.get("email", ""), now=utcnow())
+        return render_template("public/resent.html")
+    return render_template("public/resend.html")
+
+
+def _status_request(token: str):
+    found = resolve_status(token)
+    if found is None or found.personal_data_purged_at is not None:
+        abort(404)
+    return found
+
+
+@bp.get("/requests/status/<token>")
+def status(token: str) -> str:
+    found = _status_request(token)
+    return render_template(
+        "public/status.html",
+        token=token,
+        item=found,
+        timeline=public_timeline(found),
+        open_questions=[q for q in found.questions if q.answered_at is None],
+        can_withdraw=found.status in OPEN,
+        confirmed=request.args.get("confirmed") == "1",
+    )
+
+
+@bp.post("/requests/status/<token>/withdraw")
+def withdraw_request(token: str):
+    found = _status_request(token)
+    if found.status in OPEN:
+        withdraw(found, now=utcnow())
+    return redirect(url_for("public.status", token=token))
+
+
+@bp.post("/requests/status/<token>/questions/<int:question_id>")
+def answer(token: str, question_id: int):
+    found = _status_request(token)
+    if found.status not in OPEN:
+        abort(409)
+    text = (request.form.get("answer") or "").strip()
+    upload = request.files.get("file")
+    data = upload.read() if upload and upload.filename else None
+    error = None
+    if not text and not data:
+        error = _("Please write an answer or attach a file.")
+    elif len(text) > 5000:
+        error = _("This is too long.")
+    elif data is not None:
+        try:
+            check_upload(data)
+        except UploadRejected as problem:
+            error = UPLOAD_ERRORS[problem.code]()
+    if error:
+        return render_template(
+            "public/status.html",
+            token=token,
+            item=found,
+            timeline=public_timeline(found),
+            open_questions=[q for q in found.questions if q.answered_at is None],
+            can_withdraw=found.status in OPEN,
+            confirmed=False,
+            answer_error=(question_id, error),
+            answer_text=text,
+        ), 400
+    try:
+        answer_question(found, question_id, text=text, file=data, now=utcnow())
+    except LookupError:
+        abort(404)
+    return redirect(url_for("public.status", token=token))
 
 
 @bp.get("/healthz")

@@ -63,7 +63,9 @@ def apply_deadline(request: Request, calendar: HolidayCalendar | None = None) ->
     request.due_date = deadline.due
     request.promised_due_date = deadline.promised_due
     request.notice_due_date = compute_notice_deadline(
-        received_at=clock_start(request, profile), profile=profile, calendar=calendar,
+        received_at=clock_start(request, profile),
+        profile=profile,
+        calendar=calendar,
         tz=context.tz,
     )
     return deadline

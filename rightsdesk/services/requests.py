@@ -17,6 +17,7 @@ from ..models import Channel, ReferenceCounter, Representative, RepresentativeRo
 from . import audit
 from .context import settings
 from .deadlines import apply_deadline
+from .tokens import new_status_secret
 
 REFERENCE_PREFIX = "RD"
 
@@ -70,8 +71,14 @@ def submit_request(
     received_at: datetime | None = None,
     representative: tuple[RepresentativeRole, str, str] | None = None,
     status: Status = Status.RECEIVED_UNVERIFIED,
+    scope: dict | None = None,
+    commit: bool = True,
 ) -> Request:
-    """Store a new request with its statutory due dates, audited, in one commit."""
+    """Store a new request with its statutory due dates, audited, in one commit.
+
+    ``commit=False`` leaves the commit to a caller that adds more to the same transaction
+    (the verification mail, say), so the request and its mail exist together or not at all.
+    """
     profile = settings().profile(jurisdiction)
     received = received_at or now
     local_year = received.astimezone(settings().tz).year
@@ -84,6 +91,8 @@ def submit_request(
         language=language,
         subject=find_or_create_subject(email, name, now),
         details=details,
+        scope=scope,
+        status_secret=new_status_secret(),
         received_at=received,
         verified_at=now if status is not Status.RECEIVED_UNVERIFIED else None,
         extension_count=0,
@@ -114,7 +123,8 @@ def submit_request(
             "representative": representative[0].value if representative else None,
         },
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return request
 
 
@@ -125,6 +135,7 @@ def change_status(
     actor: str,
     now: datetime,
     reason: str | None = None,
+    commit: bool = True,
 ) -> Request:
     """Move ``request`` to ``target`` if the lifecycle allows it; extend its clock if asked."""
     current = request.status
@@ -156,7 +167,8 @@ def change_status(
         request_ref=request.reference,
         data={"from": current.value, "to": target.value, "due": request.due_date.isoformat()},
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return request
 
 

@@ -1,0 +1,1 @@
+"""E-mail: the durable outbox (``outbox``) and requests that arrive by mail (``inbound``)."""

@@ -1,0 +1,366 @@
+"""Intake: a data subject files a request, proves their e-mail, and follows it.
+
+Every use-case here stores first and answers after: the request, its verification nonce and the
+mail that carries the link are committed together, and the outbox sends the mail later, so an
+SMTP outage delays a message but never loses one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, or_, select, update
+
+from ..domain.kinds import RequestKind
+from ..domain.lifecycle import Status
+from ..extensions import db
+from ..mail.outbox import queue
+from ..models import (
+    AuditEvent,
+    Channel,
+    CorrectionItem,
+    InboundMessage,
+    OutboxMessage,
+    Question,
+    Representative,
+    RepresentativeRole,
+    Request,
+    Subject,
+    VerificationNonce,
+)
+from . import audit
+from .organisation import current_organisation
+from .requests import change_status, submit_request
+from .tokens import issue_verification, status_token
+from .uploads import StoredFile, delete_upload, store_upload
+from .urls import external_url
+
+RESEND_AT_MOST = 3  # requests whose link is re-sent by one resend
+
+
+@dataclass(frozen=True)
+class CorrectionInput:
+    item: str
+    current_value: str | None
+    correct_value: str
+
+
+@dataclass(frozen=True)
+class RepresentativeInput:
+    role: RepresentativeRole
+    name: str
+    email: str
+    proof: bytes | None = None
+
+
+@dataclass(frozen=True)
+class IntakeInput:
+    """What a person asked for, already validated by the form or the mail parser."""
+
+    kind: RequestKind
+    name: str | None
+    email: str
+    details: str | None = None
+    language: str = "ko"
+    corrections: tuple[CorrectionInput, ...] = ()
+    scope: dict | None = None
+    representative: RepresentativeInput | None = None
+    channel: Channel = Channel.WEB
+    # Threading for a request that arrived by e-mail: the verification mail replies to it.
+    reply_to_message_id: str | None = None
+    reply_references: tuple[str, ...] = field(default_factory=tuple)
+
+
+def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") -> Request:
+    """Store the request (received, unverified) and queue its verification mail; one commit."""
+    stored: StoredFile | None = None
+    if data.representative and data.representative.proof:
+        stored = store_upload(data.representative.proof)
+    try:
+        representative = None
+        if data.representative:
+            rep = data.representative
+            representative = (rep.role, rep.name.strip(), rep.email)
+        request = submit_request(
+            kind=data.kind,
+            email=data.email,
+            name=(data.name or "").strip() or None,
+            channel=data.channel,
+            now=now,
+            actor=actor,
+            details=data.details,
+            language=data.language,
+            representative=representative,
+            scope=data.scope,
+            commit=False,
+        )
+        if stored and request.representative:
+            request.representative.proof_file = stored.name
+            request.representative.proof_content_type = stored.content_type
+            request.representative.proof_size = stored.size
+        for item in data.corrections:
+            request.corrections.append(
+                CorrectionItem(
+                    item=item.item.strip(),
+                    current_value=(item.current_value or "").strip() or None,
+                    correct_value=item.correct_value.strip(),
+                )
+            )
+        db.session.flush()
+        _queue_verification(
+            request,
+            now=now,
+            in_reply_to=data.reply_to_message_id,
+            references=data.reply_references,
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if stored:
+            delete_upload(stored.name)
+        raise
+    return request
+
+
+def _queue_verification(
+    request: Request,
+    *,
+    now: datetime,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+) -> None:
+    token = issue_verification(request, now=now)
+    queue(
+        "verify",
+        recipient=request.contact_email or "",
+        language=request.language,
+        context={
+            "item": request,
+            "organisation": _organisation(),
+            "verify_url": external_url("public.verify", token=token),
+            "resend_url": external_url("public.resend"),
+            "hours": current_app.config["VERIFY_TTL_HOURS"],
+        },
+        now=now,
+        request_ref=request.reference,
+        in_reply_to=in_reply_to,
+        references=(*references, in_reply_to) if in_reply_to else references,
+    )
+
+
+def _organisation():
+    try:
+        return current_organisation()
+    except LookupError:
+        return None
+
+
+def confirm_verification(request: Request, *, now: datetime) -> str:
+    """After the token was consumed: verify, acknowledge by mail, return the status link."""
+    if request.status is Status.RECEIVED_UNVERIFIED:
+        change_status(request, Status.VERIFIED, actor="subject", now=now, commit=False)
+        link = external_url("public.status", token=status_token(request))
+        queue(
+            "acknowledge",
+            recipient=request.contact_email or "",
+            language=request.language,
+            context={"item": request, "organisation": _organisation(), "status_url": link},
+            now=now,
+            request_ref=request.reference,
+        )
+    db.session.commit()
+    return status_token(request)
+
+
+def resend_verification(email: str, *, now: datetime) -> int:
+    """Send fresh links for the address's unverified, unexpired requests; the caller shows the
+    same page whatever this returns, so nobody learns which addresses are known."""
+    from ..domain.identity import InvalidEmail, normalise_email
+
+    try:
+        address = normalise_email(email)
+    except InvalidEmail:
+        return 0
+    cutoff = now - timedelta(days=int(current_app.config["UNVERIFIED_EXPIRY_DAYS"]))
+    query = (
+        select(Request)
+        .outerjoin(Request.subject)
+        .outerjoin(Request.representative)
+        .where(
+            Request.status == Status.RECEIVED_UNVERIFIED,
+            Request.received_at > cutoff,
+            or_(
+                (Representative.email == address),
+                (Representative.id.is_(None) & (Subject.email == address)),
+            ),
+        )
+        .order_by(Request.received_at.desc())
+        .limit(RESEND_AT_MOST)
+    )
+    requests = list(db.session.scalars(query))
+    for request in requests:
+        _queue_verification(request, now=now)
+        audit.record("request.link_resent", actor="subject", now=now, request_ref=request.reference)
+    db.session.commit()
+    return len(requests)
+
+
+def withdraw(request: Request, *, now: datetime) -> None:
+    change_status(request, Status.WITHDRAWN, actor="subject", now=now, commit=False)
+    queue(
+        "withdrawn",
+        recipient=request.contact_email or "",
+        language=request.language,
+        context={"item": request, "organisation": _organisation()},
+        now=now,
+        request_ref=request.reference,
+    )
+    db.session.commit()
+
+
+def ask_subject(request: Request, text: str, *, actor: str, now: datetime) -> Question:
+    """Staff ask the subject something; the status page takes the answer."""
+    question = Question(request=request, asked_at=now, asked_by=actor, text=text.strip())
+    db.session.add(question)
+    if request.status is not Status.AWAITING_SUBJECT:
+        change_status(request, Status.AWAITING_SUBJECT, actor=actor, now=now, commit=False)
+    db.session.flush()
+    queue(
+        "question",
+        recipient=request.contact_email or "",
+        language=request.language,
+        context={
+            "item": request,
+            "organisation": _organisation(),
+            "question": question,
+            "status_url": external_url("public.status", token=status_token(request)),
+        },
+        now=now,
+        request_ref=request.reference,
+    )
+    audit.record(
+        "request.question",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={"question": question.id},
+    )
+    db.session.commit()
+    return question
+
+
+def answer_question(
+    request: Request, question_id: int, *, text: str | None, file: bytes | None, now: datetime
+) -> None:
+    question = db.session.get(Question, question_id)
+    if question is None or question.request_id != request.id or question.answered_at:
+        raise LookupError("no open question with that number on this request")
+    stored = store_upload(file) if file else None
+    try:
+        question.answer_text = (text or "").strip() or None
+        question.answered_at = now
+        if stored:
+            question.answer_file = stored.name
+            question.answer_content_type = stored.content_type
+        audit.record(
+            "request.answered",
+            actor="subject",
+            now=now,
+            request_ref=request.reference,
+            data={"question": question.id, "file": bool(stored)},
+        )
+        still_open = [q for q in request.questions if q.answered_at is None]
+        if request.status is Status.AWAITING_SUBJECT and not still_open:
+            change_status(request, Status.IN_PROGRESS, actor="subject", now=now, commit=False)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if stored:
+            delete_upload(stored.name)
+        raise
+
+
+PUBLIC_ACTIONS = ("request.received", "request.status", "request.answered", "request.question")
+
+
+def public_timeline(request: Request) -> list[tuple[datetime, str, dict]]:
+    """What the subject may see of the history: receipt, status changes, questions, answers."""
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.request_ref == request.reference, AuditEvent.action.in_(PUBLIC_ACTIONS))
+        .order_by(AuditEvent.seq)
+    )
+    return [(event.at, event.action, json.loads(event.data)) for event in events]
+
+
+@dataclass
+class ExpiryReport:
+    expired: list[str] = field(default_factory=list)
+
+
+def expire_unverified(*, now: datetime, dry_run: bool = False) -> ExpiryReport:
+    """Requests never verified within the expiry period: mark expired, purge personal data.
+
+    Kept: the reference, kind, channel, dates and the audit chain (which holds no personal
+    data), so statistics and the proof of what happened survive.
+    """
+    cutoff = now - timedelta(days=int(current_app.config["UNVERIFIED_EXPIRY_DAYS"]))
+    stale = db.session.scalars(
+        select(Request)
+        .where(Request.status == Status.RECEIVED_UNVERIFIED, Request.received_at <= cutoff)
+        .order_by(Request.id)
+    ).all()
+    report = ExpiryReport(expired=[r.reference for r in stale])
+    if dry_run:
+        return report
+    for request in stale:
+        change_status(request, Status.EXPIRED, actor="system:expiry", now=now, commit=False)
+        files = purge_personal_data(request, now=now)
+        db.session.commit()
+        for name in files:  # only once the database no longer points at them
+            delete_upload(name)
+    return report
+
+
+def purge_personal_data(request: Request, *, now: datetime) -> list[str | None]:
+    """Destroy what identifies the person on this request; return the upload files to delete
+    once the caller has committed."""
+    files: list[str | None] = []
+    if request.representative:
+        files.append(request.representative.proof_file)
+        db.session.delete(request.representative)
+    for question in request.questions:
+        files.append(question.answer_file)
+        question.answer_text = None
+        question.answer_file = None
+    request.corrections.clear()
+    request.details = None
+    request.scope = None
+    db.session.execute(delete(VerificationNonce).where(VerificationNonce.request_id == request.id))
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.request_ref == request.reference)
+        .values(recipient="purged", body_text="", body_html=None)
+    )
+    db.session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.request_ref == request.reference)
+        .values(from_address=None, subject=None, raw=None)
+    )
+    subject = request.subject
+    request.subject = None
+    request.personal_data_purged_at = now
+    request.status_secret = "purged"
+    db.session.flush()
+    if subject is not None and not subject.requests:
+        db.session.delete(subject)
+    audit.record(
+        "request.purged",
+        actor="system:expiry",
+        now=now,
+        request_ref=request.reference,
+    )
+    return files

@@ -139,7 +139,9 @@ class SmtpServer:
         import email.policy
 
         self.envelopes.append(envelope)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
         return "250 OK"
 
     def start(self) -> None:
@@ -160,4 +162,3 @@ def smtp(smtp_port: int) -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
-

@@ -66,7 +66,13 @@ def test_the_form_is_korean_and_deep_linkable(client):
     page = client.get("/requests/new?kind=deletion").get_data(as_text=True)
     assert '<html lang="ko">' in page
     assert '<input checked id="kind-2" name="kind" required type="radio" value="deletion">' in page
-    for label in ("개인정보 열람", "이름", "이메일 주소", "다른 사람을 대신하여 요청합니다", "위임장"):
+    for label in (
+        "개인정보 열람",
+        "이름",
+        "이메일 주소",
+        "다른 사람을 대신하여 요청합니다",
+        "위임장",
+    ):
         assert label in page
     english = client.get("/requests/new?kind=access&lang=en").get_data(as_text=True)
     assert "I am acting for someone else" in english
@@ -93,7 +99,7 @@ def test_korean_access_request_end_to_end(app, client, smtp):
 
     # A mail scanner's GET confirms nothing.
     page = client.get(verify_path)
-    assert page.status_code == 200 and "id=\"confirm\"" in page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="confirm"' in page.get_data(as_text=True)
     assert only_request(app).status is Status.RECEIVED_UNVERIFIED
 
     confirmed = client.post(verify_path, data={"csrf_token": csrf(client, verify_path)})
@@ -184,7 +190,10 @@ def test_correction_with_several_items_and_the_add_button(app, client, smtp):
     with app.app_context():
         stored = db.session.scalars(select(Request)).one()
         items = [(c.item, c.current_value, c.correct_value) for c in stored.corrections]
-    assert items == [("주소", "서울시 강남구", "서울시 마포구"), ("전화번호", None, "010-1234-5678")]
+    assert items == [
+        ("주소", "서울시 강남구", "서울시 마포구"),
+        ("전화번호", None, "010-1234-5678"),
+    ]
 
 
 def test_deletion_limited_to_chosen_purposes(app, client):
@@ -219,7 +228,8 @@ def _representative_form(client, proof: bytes, filename: str) -> dict:
 
 def test_a_legal_representative_uploads_proof_and_verifies_their_own_email(app, client, smtp):
     response = client.post(
-        "/requests/new", data=_representative_form(client, PDF, "가족관계증명서.pdf"),
+        "/requests/new",
+        data=_representative_form(client, PDF, "가족관계증명서.pdf"),
         content_type="multipart/form-data",
     )
     assert response.status_code == 302
@@ -240,7 +250,8 @@ def test_a_legal_representative_uploads_proof_and_verifies_their_own_email(app, 
 
 def test_proof_is_checked_by_content_and_size(app, client):
     fake = client.post(
-        "/requests/new", data=_representative_form(client, b"just text", "proof.pdf"),
+        "/requests/new",
+        data=_representative_form(client, b"just text", "proof.pdf"),
         content_type="multipart/form-data",
     )
     assert fake.status_code == 400
@@ -278,8 +289,12 @@ def test_tampered_and_expired_links_get_a_clear_page_with_a_resend_form(app, cli
 def test_resend_answers_the_same_for_known_and_unknown_addresses(app, client, smtp):
     file_access_request(client)
     token = csrf(client, "/requests/resend")
-    known = client.post("/requests/resend", data={"csrf_token": token, "email": "kim.minji@example.com"})
-    unknown = client.post("/requests/resend", data={"csrf_token": token, "email": "nobody@example.com"})
+    known = client.post(
+        "/requests/resend", data={"csrf_token": token, "email": "kim.minji@example.com"}
+    )
+    unknown = client.post(
+        "/requests/resend", data={"csrf_token": token, "email": "nobody@example.com"}
+    )
     assert known.status_code == unknown.status_code == 200
     assert known.get_data() == unknown.get_data()
     send_mail(app)
@@ -290,8 +305,12 @@ def test_rate_limits_on_submit_and_resend(database_url, smtp_port, tmp_path):
     from .conftest import make_app
 
     app = make_app(
-        database_url, SUBMIT_LIMIT="2 per hour", RESEND_LIMIT="1 per hour",
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_port, UPLOAD_DIR=str(tmp_path),
+        database_url,
+        SUBMIT_LIMIT="2 per hour",
+        RESEND_LIMIT="1 per hour",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        UPLOAD_DIR=str(tmp_path),
     )
     client = app.test_client()
     codes = [file_access_request(client, email=f"p{n}@example.com").status_code for n in range(3)]
@@ -310,7 +329,9 @@ def test_a_name_with_line_breaks_cannot_inject_headers(app, client, smtp):
     response = client.post(
         "/requests/new",
         data={
-            "csrf_token": token, "kind": "access", "email": "kim@example.com",
+            "csrf_token": token,
+            "kind": "access",
+            "email": "kim@example.com",
             "name": "Kim\r\nBcc: attacker@evil.example\r\nSubject: pwned",
         },
     )
@@ -329,7 +350,9 @@ def test_withdrawing_from_the_status_page(app, client, smtp):
     client.post(verify_path, data={"csrf_token": csrf(client, verify_path)})
     send_mail(app)
     status_path = link_in(smtp.messages[1], "/requests/status/")
-    withdraw = client.post(status_path + "/withdraw", data={"csrf_token": csrf(client, status_path)})
+    withdraw = client.post(
+        status_path + "/withdraw", data={"csrf_token": csrf(client, status_path)}
+    )
     assert withdraw.status_code == 302
     assert only_request(app).status is Status.WITHDRAWN
     send_mail(app)
@@ -386,8 +409,8 @@ def test_unverified_requests_expire_and_lose_their_personal_data(app, client, ru
 
     file_access_request(client)
     client.post(
-        "/requests/new", data={**_representative_form(client, PDF, "p.pdf"),
-                               "proof": (BytesIO(PDF), "p.pdf")},
+        "/requests/new",
+        data={**_representative_form(client, PDF, "p.pdf"), "proof": (BytesIO(PDF), "p.pdf")},
         content_type="multipart/form-data",
     )
     with app.app_context():

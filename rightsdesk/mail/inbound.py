@@ -325,7 +325,7 @@ def _automated_reason(msg: Message, raw_address: str) -> str | None:
     if local_part.lower() in _BOUNCE_SENDERS:
         return f"bounce from {local_part}"
     return_path = _raw_header(msg, "Return-Path")
-    if False and "".join(return_path.split()) == "<>":
+    if return_path is not None and "".join(return_path.split()) == "<>":
         return "empty Return-Path"
     for name in ("X-Autoreply", "X-Autorespond"):
         value = _raw_header(msg, name)

@@ -562,15 +562,23 @@ mail_group = AppGroup("mail", help="The outbox and inbound e-mail.")
     "--interval", type=float, default=5.0, show_default=True, help="Seconds between polls."
 )
 @click.option("--batch", type=int, default=50, show_default=True)
+@click.option(
+    "--retry-now", is_flag=True, help="Send mail waiting on a back-off now (outage fixed)."
+)
 @click.option("--max-runs", type=int, default=None, hidden=True)
-def mail_send(loop: bool, interval: float, batch: int, max_runs: int | None) -> None:
+def mail_send(
+    loop: bool, interval: float, batch: int, retry_now: bool, max_runs: int | None
+) -> None:
     """Deliver due mail from the outbox; failures wait with back-off and are retried."""
     import os
     import socket
     import time
 
-    from .mail.outbox import deliver_due
+    from .mail import outbox
 
+    deliver_due = outbox.deliver_due
+    if retry_now:
+        click.echo(f"{outbox.retry_now(now=utcnow())} waiting message(s) made due")
     worker = f"{socket.gethostname()}:{os.getpid()}"
     runs = 0
     while True:

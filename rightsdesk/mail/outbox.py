@@ -12,6 +12,7 @@ leaves a claim that is retried after the lease, so that message may go out twice
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,11 +23,11 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_mail import Message
+from flask_mail import Connection, Message
 from sqlalchemy import and_, or_, select, update
 
 from ..domain.identity import normalise_email
-from ..extensions import db, mail
+from ..extensions import db
 from ..models import OutboxMessage, OutboxState
 
 LEASE = timedelta(minutes=10)
@@ -110,6 +111,17 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_WAIT)
 
 
+def retry_now(*, now: datetime) -> int:
+    """Make every message waiting on a back-off due at once (after an outage is fixed)."""
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.state == OutboxState.QUEUED, OutboxMessage.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+    db.session.commit()
+    return result.rowcount
+
+
 def claim(*, now: datetime, worker: str, batch: int = 50) -> list[int]:
     """Mark up to ``batch`` due messages as this sender's; return their ids."""
     due = or_(
@@ -140,30 +152,77 @@ def deliver_due(
     """Send what is due; commit after each message so a crash repeats at most one."""
     clock = clock or (lambda: datetime.now(UTC))
     report = DeliveryReport()
-    for message_id in claim(now=now, worker=worker, batch=batch):
-        message = db.session.get(OutboxMessage, message_id)
-        if message is None or message.state is not OutboxState.SENDING:
-            continue
-        message.attempts += 1
-        try:
-            message.transport = transmit(message)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
-            _fail(message, error, report)
-        except smtplib.SMTPResponseException as error:
-            if 500 <= error.smtp_code < 600:
+    with SmtpSession() as smtp:
+        for message_id in claim(now=now, worker=worker, batch=batch):
+            message = db.session.get(OutboxMessage, message_id)
+            if message is None or message.state is not OutboxState.SENDING:
+                continue
+            message.attempts += 1
+            try:
+                message.transport = transmit(message, smtp)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
                 _fail(message, error, report)
-            else:
+            except smtplib.SMTPResponseException as error:
+                smtp.reset()
+                if 500 <= error.smtp_code < 600:
+                    _fail(message, error, report)
+                else:
+                    _retry(message, error, now, report)
+            except (OSError, smtplib.SMTPException) as error:  # refused, reset, timed out, …
+                smtp.reset()
                 _retry(message, error, now, report)
-        except (OSError, smtplib.SMTPException) as error:  # refused, reset, timed out, …
-            _retry(message, error, now, report)
-        else:
-            message.state = OutboxState.SENT
-            message.sent_at = clock()
-            message.last_error = None
-            report.sent += 1
-        message.claimed_by = None
-        db.session.commit()
+            else:
+                message.state = OutboxState.SENT
+                message.sent_at = clock()
+                message.last_error = None
+                report.sent += 1
+            message.claimed_by = None
+            db.session.commit()
     return report
+
+
+class SmtpSession:
+    """One SMTP connection for a batch, opened on first use, with a time-out on every step.
+
+    Flask-Mail's own connection has no time-out (a silent server would hang the sender) and
+    treats a failed QUIT after an accepted message as a failure (which would send it twice).
+    """
+
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> SmtpSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.reset()
+
+    def connection(self) -> Connection:
+        if self._connection is None:
+            connection = _TimedConnection(current_app.extensions["mail"])
+            connection.__enter__()
+            self._connection = connection
+        return self._connection
+
+    def reset(self) -> None:
+        """Drop the connection; the next message opens a new one."""
+        if self._connection is not None and self._connection.host is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._connection.host.quit()
+        self._connection = None
+
+
+class _TimedConnection(Connection):
+    def configure_host(self) -> smtplib.SMTP:
+        timeout = float(current_app.config.get("MAIL_TIMEOUT", 30))
+        state = self.mail
+        smtp_class = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+        host = smtp_class(state.server, state.port, timeout=timeout)
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
 
 
 def _describe(error: BaseException) -> str:
@@ -192,7 +251,7 @@ def demo_mailbox_active() -> bool:
     return bool(config.get("DEMO")) and not config.get("MAIL_SERVER_CONFIGURED")
 
 
-def transmit(message: OutboxMessage) -> str:
+def transmit(message: OutboxMessage, smtp: SmtpSession) -> str:
     if demo_mailbox_active():
         return DEMO_TRANSPORT
     headers = {"Auto-Submitted": "auto-generated"}  # RFC 3834: auto-responders stay quiet
@@ -209,5 +268,5 @@ def transmit(message: OutboxMessage) -> str:
         extra_headers=headers,
     )
     outgoing.msgId = message.message_id
-    mail.send(outgoing)
+    smtp.connection().send(outgoing)
     return SMTP_TRANSPORT

@@ -23,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     register_config(app, test_config)
+    register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
@@ -33,6 +34,16 @@ def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     from .config import load_config
 
     load_config(app, test_config)
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind N reverse proxies, trust their X-Forwarded-* headers (rate limits key on the
+    client's address, links use the public scheme and host)."""
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_extensions(app: Flask) -> None:

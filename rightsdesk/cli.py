@@ -309,6 +309,22 @@ def list_command(statuses: tuple[str, ...], kinds: tuple[str, ...], as_json: boo
         )
 
 
+@requests_group.command("revoke-link")
+@click.argument("reference")
+@click.option("--send-new", is_flag=True, help="Mail the subject a new link.")
+def revoke_link_command(reference: str, send_new: bool) -> None:
+    """Revoke every status link sent for REFERENCE (e.g. one was forwarded by mistake)."""
+    from .services.intake import revoke_status_links
+
+    with input_errors():
+        found = revoke_status_links(
+            reference.strip(), send_new=send_new, actor=actor(), now=utcnow()
+        )
+    click.echo(f"{found.reference}: every status link sent so far no longer works")
+    if send_new:
+        click.echo(f"{found.reference}: a new link is queued for the subject")
+
+
 def _request_json(r: Request, tz) -> dict[str, object]:
     return {
         "reference": r.reference,

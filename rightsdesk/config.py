@@ -36,7 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "RESEND_LIMIT": "3 per hour",
     "SUBMIT_LIMIT": "10 per hour",
     "VERIFY_LIMIT": "30 per hour",
+    # Several web nodes share limits through Redis: redis://host:6379 (pip install '.[redis]').
     "RATELIMIT_STORAGE_URI": "memory://",
+    "PROXY_HOPS": 0,
     "INBOUND_SECRET": None,
     "UPLOAD_DIR": None,
     "MAX_UPLOAD_MB": 10,

@@ -440,3 +440,87 @@ def test_home_page_links_each_right_to_the_form(client):
     html = client.get("/").get_data(as_text=True)
     assert 'href="/requests/new?kind=access"' in html
     assert 'href="/requests/new?kind=correction"' in html
+
+
+def test_revoke_link_command_kills_old_links_and_mails_a_new_one(app, client, runner, smtp):
+    from rightsdesk.services.tokens import status_token
+
+    file_access_request(client)
+    with app.app_context():
+        stored = db.session.scalars(select(Request)).one()
+        old, reference = status_token(stored), stored.reference
+    assert client.get(f"/requests/status/{old}").status_code == 200
+    result = runner.invoke(args=["requests", "revoke-link", reference, "--send-new"])
+    assert result.exit_code == 0, result.output
+    assert client.get(f"/requests/status/{old}").status_code == 404
+    send_mail(app)
+    new_link = link_in(smtp.messages[-1], "/requests/status/")
+    assert "새 링크" in smtp.messages[-1]["Subject"]
+    assert client.get(new_link).status_code == 200
+    missing = runner.invoke(args=["requests", "revoke-link", "RD-1999-000001"])
+    assert missing.exit_code == 2 and "no request" in missing.output
+
+
+def test_rate_limits_can_be_shared_through_redis(database_url, smtp_port, tmp_path):
+    """Two web nodes (two apps) count against one limit when they share Redis."""
+    import os
+    import uuid
+
+    import pytest
+
+    from .conftest import make_app
+
+    redis_url = os.environ.get("RIGHTSDESK_TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("set RIGHTSDESK_TEST_REDIS_URL (CI does) to test Redis-backed rate limits")
+    prefix = f"rd-test-{uuid.uuid4().hex[:8]}"
+    config = dict(
+        SUBMIT_LIMIT="2 per hour",
+        RATELIMIT_STORAGE_URI=redis_url,
+        RATELIMIT_KEY_PREFIX=prefix,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        UPLOAD_DIR=str(tmp_path),
+    )
+    codes = []
+    for n in range(3):
+        node = make_app(database_url, **config)  # a fresh process's worth of state each time
+        codes.append(file_access_request(node.test_client(), email=f"r{n}@example.com").status_code)
+        with node.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert codes == [302, 302, 429]
+
+
+def test_behind_a_proxy_links_and_limits_use_the_forwarded_client(
+    database_url, smtp_port, tmp_path
+):
+    from .conftest import make_app
+
+    app = make_app(
+        database_url,
+        PROXY_HOPS=1,
+        SUBMIT_LIMIT="1 per hour",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        UPLOAD_DIR=str(tmp_path),
+    )
+    client = app.test_client()
+    first = file_access_request(
+        client,
+        email="a@example.com",
+    )
+    assert first.status_code == 302
+    token = csrf(client, "/requests/new")
+    form = {"csrf_token": token, "kind": "access", "name": "x", "email": "b@example.com"}
+    other_client = client.post(
+        "/requests/new", data=form, headers={"X-Forwarded-For": "203.0.113.9"}
+    )
+    assert other_client.status_code == 302  # another client address: its own limit
+    same_client = client.post(
+        "/requests/new", data=form, headers={"X-Forwarded-For": "203.0.113.9"}
+    )
+    assert same_client.status_code == 429
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

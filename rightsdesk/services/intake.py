@@ -34,7 +34,7 @@ from ..models import (
 from . import audit
 from .organisation import current_organisation
 from .requests import change_status, submit_request
-from .tokens import issue_verification, status_token
+from .tokens import issue_verification, new_status_secret, status_token
 from .uploads import StoredFile, delete_upload, store_upload
 from .urls import external_url
 
@@ -219,6 +219,30 @@ def withdraw(request: Request, *, now: datetime) -> None:
         request_ref=request.reference,
     )
     db.session.commit()
+
+
+def revoke_status_links(reference: str, *, send_new: bool, actor: str, now: datetime) -> Request:
+    """Rotate the request's status secret, so every link sent so far stops working."""
+    request = db.session.scalar(select(Request).where(Request.reference == reference))
+    if request is None or request.personal_data_purged_at is not None:
+        raise LookupError(f"no request {reference!r}")
+    request.status_secret = new_status_secret()
+    audit.record("request.link_revoked", actor=actor, now=now, request_ref=request.reference)
+    if send_new:
+        queue(
+            "status_link",
+            recipient=request.contact_email or "",
+            language=request.language,
+            context={
+                "item": request,
+                "organisation": _organisation(),
+                "status_url": external_url("public.status", token=status_token(request)),
+            },
+            now=now,
+            request_ref=request.reference,
+        )
+    db.session.commit()
+    return request
 
 
 def ask_subject(request: Request, text: str, *, actor: str, now: datetime) -> Question:

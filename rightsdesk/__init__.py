@@ -50,7 +50,9 @@ def register_extensions(app: Flask) -> None:
     from . import (
         i18n,
         models,  # noqa: F401  (the mappings must be known to migrations)
+        security,
     )
+    from .admin import init_login
     from .database import init_database, render_item
     from .extensions import csrf, db, limiter, mail, migrate
 
@@ -67,14 +69,18 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)
+    security.init_app(app)
+    init_login(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
     from .inbound import bp as inbound_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(inbound_bp)
+    app.register_blueprint(admin_bp)
     if app.config["DEMO"]:
         from .public.mailbox import bp as mailbox_bp
 

@@ -558,13 +558,21 @@ def policy_show() -> None:
 @with_appcontext
 def demo_command(action: str) -> None:
     """Load the demo organisation and sample requests (once; a second run does nothing)."""
-    from .services.demo import load_demo
+    from flask import current_app
 
+    from .services.demo import DEMO_LOGIN, load_demo
+
+    if current_app.config["ENV"] == "production":
+        raise InputError("the demo is never loaded in production (RIGHTSDESK_ENV=production)")
     created = load_demo(now=utcnow(), actor=actor())
     if created:
         click.echo(f"demo loaded: {created} sample request(s)")
     else:
         click.echo("demo already loaded: nothing to do")
+    click.echo(
+        f"demo admin console: {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} at /admin/ "
+        "(a demo account: never use it for real data)"
+    )
 
 
 # --- mail ----------------------------------------------------------------------------------
@@ -683,6 +691,60 @@ def expire_unverified_command(dry_run: bool) -> None:
         click.echo(f"  {reference}")
 
 
+# --- staff ---------------------------------------------------------------------------------
+
+staff_group = AppGroup("staff", help="Staff accounts of the admin console.")
+
+
+@staff_group.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, help="admin, handler or auditor")
+@click.option("--name", default=None, help="Display name (default: the e-mail address).")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+def staff_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
+    """Create a staff account; the password is prompted for (never an argument)."""
+    from .models import StaffRole
+    from .services.staff import StaffError, create_staff
+
+    try:
+        staff_role = StaffRole(role.strip().lower())
+    except ValueError:
+        accepted = ", ".join(r.value for r in StaffRole)
+        raise InputError(f"unknown role {role!r}; accepted: {accepted}") from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with input_errors():
+        try:
+            user = create_staff(
+                email=email,
+                name=name or email,
+                role=staff_role,
+                password=password,
+                actor=actor(),
+                now=utcnow(),
+            )
+        except StaffError as error:
+            raise InputError(str(error)) from None
+    click.echo(f"created {user.role.value} {user.email}")
+
+
+@staff_group.command("list")
+def staff_list() -> None:
+    """One line per account: e-mail, role, active, two-step."""
+    from sqlalchemy import select
+
+    from .models import StaffUser
+
+    for user in db.session.scalars(select(StaffUser).order_by(StaffUser.email)):
+        active = "active" if user.active else "inactive"
+        totp = "totp" if user.totp_enabled else "-"
+        click.echo(f"{user.email}\t{user.role.value}\t{active}\t{totp}")
+
+
 def register(app: Flask) -> None:
     for command in (
         deadline_command,
@@ -694,6 +756,7 @@ def register(app: Flask) -> None:
         demo_command,
         mail_group,
         jobs_group,
+        staff_group,
     ):
         app.cli.add_command(command)
 

@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     # Several web nodes share limits through Redis: redis://host:6379 (pip install '.[redis]').
     "RATELIMIT_STORAGE_URI": "memory://",
     "PROXY_HOPS": 0,
+    # Admins must set up a TOTP second factor before anything else.
+    "REQUIRE_ADMIN_TOTP": False,
+    "TOTP_ISSUER": "rightsdesk",
     "INBOUND_SECRET": None,
     "UPLOAD_DIR": None,
     "MAX_UPLOAD_MB": 10,

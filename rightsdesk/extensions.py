@@ -3,6 +3,7 @@
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -29,5 +30,6 @@ migrate = Migrate()
 babel = Babel()
 mail = Mail()
 csrf = CSRFProtect()
+login_manager = LoginManager()
 # Behind a proxy, run with ProxyFix so remote_addr is the client's (see README).
 limiter = Limiter(key_func=get_remote_address)

@@ -73,6 +73,12 @@ class RepresentativeRole(enum.StrEnum):
     AGENT = "agent"  # 위임받은 자, with a power of attorney (위임장)
 
 
+class StaffRole(enum.StrEnum):
+    ADMIN = "admin"  # everything, settings and staff included
+    HANDLER = "handler"  # works requests
+    AUDITOR = "auditor"  # reads everything, the audit trail included; changes nothing
+
+
 class OverrideAction(enum.StrEnum):
     ADD = "add"  # a day off the holidays package does not know (e.g. 임시공휴일)
     REMOVE = "remove"  # a listed holiday that is a working day after all
@@ -170,10 +176,19 @@ class Request(db.Model):
     paused_days: Mapped[int] = mapped_column(Integer, default=0)
     awaiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # A refusal (or the refused part of a partial completion): the ground's code in the
+    # jurisdiction profile, and what the subject was told.
+    refusal_ground: Mapped[str | None] = mapped_column(String(64))
+    outcome_text: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     subject: Mapped[Subject | None] = relationship(back_populates="requests")
+    assignee: Mapped[StaffUser | None] = relationship()
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="Note.id"
+    )
     representative: Mapped[Representative | None] = relationship(
         back_populates="request", cascade="all, delete-orphan", uselist=False
     )
@@ -215,6 +230,58 @@ class Representative(db.Model):
     proof_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     request: Mapped[Request] = relationship(back_populates="representative")
+
+
+class StaffUser(db.Model):
+    """A member of staff. Passwords are scrypt hashes; the TOTP secret is optional."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped on password change or deactivation: every session of the old value ends.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # Flask-Login's interface.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+class Note(db.Model):
+    """An internal note on a request: staff only, never shown to the subject."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text)
+
+    request: Mapped[Request] = relationship(back_populates="notes")
+    author: Mapped[StaffUser | None] = relationship()
 
 
 class CorrectionItem(db.Model):

@@ -50,6 +50,29 @@ class ExtensionRule:
 
 
 @dataclass(frozen=True)
+class RefusalGround:
+    """A legal ground to refuse or limit a request, with the article the notice cites."""
+
+    code: str
+    kinds: frozenset[RequestKind]
+    basis: str
+    ko: str
+    en: str
+
+    def label(self, language: str) -> str:
+        return self.ko if language == "ko" else self.en
+
+
+OTHER_GROUND = RefusalGround(
+    code="other",
+    kinds=frozenset(RequestKind),
+    basis="",
+    ko="그 밖의 법적 근거 (설명에 적음)",
+    en="Another legal ground (stated in the explanation)",
+)
+
+
+@dataclass(frozen=True)
 class Profile:
     code: str
     name: str
@@ -65,6 +88,20 @@ class Profile:
     notice: Period
     acknowledgement: Period | None
     extensions: Mapping[RequestKind, ExtensionRule]
+    refusal_grounds: tuple[RefusalGround, ...] = ()
+
+    def grounds_for(self, kind: RequestKind) -> list[RefusalGround]:
+        """The grounds this jurisdiction allows for refusing ``kind``, and "other" last."""
+        return [g for g in self.refusal_grounds if kind in g.kinds] + [OTHER_GROUND]
+
+    def ground(self, code: str, kind: RequestKind) -> RefusalGround:
+        for ground in self.grounds_for(kind):
+            if ground.code == code:
+                return ground
+        accepted = ", ".join(g.code for g in self.grounds_for(kind))
+        raise ValueError(
+            f"{code!r} is not a ground for refusing {kind.value}; accepted: {accepted}"
+        )
 
     def period(self, kind: RequestKind) -> Period:
         """The response period of ``kind``; an unclassified request gets the profile's
@@ -150,6 +187,16 @@ def _profile(code: str, raw: object, source: str) -> Profile:
             if acknowledgement
             else None,
             extensions=extensions,
+            refusal_grounds=tuple(
+                RefusalGround(
+                    code=str(g["code"]),
+                    kinds=frozenset(RequestKind(k) for k in g["kinds"]),
+                    basis=str(g.get("basis", "")),
+                    ko=str(g["ko"]),
+                    en=str(g["en"]),
+                )
+                for g in raw.get("refusal_grounds", [])
+            ),
         )
     except KeyError as error:
         raise ProfileError(f"{where}: missing {error.args[0]!r}") from None

@@ -39,7 +39,10 @@ def promised_periods(jurisdiction: str) -> dict[RequestKind, Period]:
     return {row.kind: Period(row.days, Unit.DAYS, "operator policy") for row in rows}
 
 
-def deadline_for(request: Request, calendar: HolidayCalendar | None = None) -> Deadline:
+def deadline_for(
+    request: Request, calendar: HolidayCalendar | None = None, extensions: int | None = None
+) -> Deadline:
+    """The request's deadline; ``extensions`` asks what it would be with that many."""
     context = settings()
     profile = context.profile(request.jurisdiction)
     return compute_deadline(
@@ -48,7 +51,7 @@ def deadline_for(request: Request, calendar: HolidayCalendar | None = None) -> D
         profile=profile,
         calendar=calendar or calendar_for(profile),
         tz=context.tz,
-        extensions=request.extension_count,
+        extensions=request.extension_count if extensions is None else extensions,
         paused_days=request.paused_days,
         policy=promised_periods(request.jurisdiction),
     )

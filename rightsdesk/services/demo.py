@@ -9,11 +9,15 @@ from sqlalchemy import select
 from ..domain.kinds import RequestKind
 from ..domain.lifecycle import Status
 from ..extensions import db
-from ..models import Channel, Organisation, RepresentativeRole
+from ..models import Channel, Organisation, RepresentativeRole, StaffRole
 from .organisation import set_up_organisation
 from .requests import change_status, submit_request
+from .staff import create_staff
 
 DEMO_SLUG = "demo-shop"
+# Printed by `rightsdesk demo load`; refused in production, like the demo itself.
+DEMO_LOGIN = ("admin@demo-shop.example", "demo-admin-password")
+DEMO_HANDLER = ("handler@demo-shop.example", "demo-handler-password")
 
 # (days before now, kind, channel, e-mail, name, path through the lifecycle, representative)
 SAMPLES: list[tuple] = [
@@ -99,6 +103,11 @@ def load_demo(*, now: datetime, actor: str) -> int:
     """Create the demo once; return how many requests it made (0 if it was there already)."""
     if db.session.scalar(select(Organisation).where(Organisation.slug == DEMO_SLUG)):
         return 0
+    for (email, password), role, name in (
+        (DEMO_LOGIN, StaffRole.ADMIN, "데모 관리자"),
+        (DEMO_HANDLER, StaffRole.HANDLER, "데모 담당자"),
+    ):
+        create_staff(email=email, name=name, role=role, password=password, actor=actor, now=now)
     set_up_organisation(
         slug=DEMO_SLUG,
         name_ko="데모 쇼핑",

@@ -16,15 +16,13 @@ from .context import settings
 from .deadlines import recompute_open_deadlines
 
 DEFAULT_OBJECTION_KO = (
-    "이 결정에 이의가 있으시면 통지를 받은 날부터 30일 이내에 개인정보 보호책임자에게 "
-    "이의신청서를 이메일로 보내 주십시오. 개인정보침해신고센터(privacy.kisa.or.kr, 국번 없이 118), "
-    "대검찰청(1301), 경찰청(182)에도 신고하거나 상담하실 수 있습니다."
+    "이 결정에 이의가 있으시면 통지를 받은 날부터 30일 이내에 개인정보 보호책임자에게 이메일로 "
+    "이의를 신청해 주십시오. 이의신청을 받은 날부터 10일 이내에 검토 결과를 알려 드립니다."
 )
 DEFAULT_OBJECTION_EN = (
     "If you disagree with this decision, e-mail an objection to our privacy officer within 30 "
-    "days of this notice. You may also report or seek advice from the Personal Information "
-    "Infringement Report Center (privacy.kisa.or.kr, call 118), the Supreme Prosecutors' Office "
-    "(1301) or the Korean National Police Agency (182)."
+    "days of this notice. We will tell you the outcome of our review within 10 days of receiving "
+    "it."
 )
 
 

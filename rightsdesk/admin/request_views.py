@@ -1,0 +1,222 @@
+"""One request: its details, timeline, notes, evidence of notices, and the actions on it.
+
+Actions that send a notice go in two steps: the first POST shows the exact notice (preview),
+the second sends it. Every view of a request's personal data is an audit event.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..domain.deadlines import ExtensionNotAllowed
+from ..domain.lifecycle import OPEN, IllegalTransition, Status
+from ..extensions import db
+from ..models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
+from ..services import decisions
+from ..services.context import settings
+from ..services.decisions import Actor, DecisionError
+from ..services.uploads import upload_dir
+from . import ALL_STAFF, WORKERS, bp, roles
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor() -> Actor:
+    return Actor(current_user._get_current_object(), request.remote_addr)
+
+
+def _load(reference: str) -> Request:
+    found = db.session.scalar(select(Request).where(Request.reference == reference))
+    if found is None:
+        abort(404)
+    return found
+
+
+def _page(item: Request, **extra):
+    profile = settings().profile(item.jurisdiction)
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.request_ref == item.reference).order_by(AuditEvent.seq)
+    ).all()
+    notices = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.request_ref == item.reference)
+        .order_by(OutboxMessage.id)
+    ).all()
+    handlers = db.session.scalars(
+        select(StaffUser)
+        .where(StaffUser.active.is_(True), StaffUser.role != StaffRole.AUDITOR)
+        .order_by(StaffUser.name)
+    ).all()
+    return render_template(
+        "admin/request.html",
+        item=item,
+        profile=profile,
+        grounds=profile.grounds_for(item.kind),
+        extension=profile.extension(item.kind),
+        events=[(e, json.loads(e.data)) for e in events],
+        notices=notices,
+        handlers=handlers,
+        is_open=item.status in OPEN,
+        can_act=current_user.role in WORKERS,
+        Status=Status,
+        **extra,
+    )
+
+
+@bp.get("/requests/<reference>")
+@roles(*ALL_STAFF)
+def request_detail(reference: str):
+    item = _load(reference)
+    decisions.view(item, _actor(), utcnow())
+    return _page(item)
+
+
+@bp.get("/requests/<reference>/proof")
+@roles(*ALL_STAFF)
+def proof(reference: str):
+    item = _load(reference)
+    rep = item.representative
+    if rep is None or not rep.proof_file:
+        abort(404)
+    decisions._audit("staff.proof_downloaded", item, _actor(), utcnow())
+    db.session.commit()
+    return _send_upload(rep.proof_file, rep.proof_content_type, f"{item.reference}-proof")
+
+
+@bp.get("/requests/<reference>/answers/<int:question_id>")
+@roles(*ALL_STAFF)
+def answer_file(reference: str, question_id: int):
+    item = _load(reference)
+    question = db.session.get(Question, question_id)
+    if question is None or question.request_id != item.id or not question.answer_file:
+        abort(404)
+    decisions._audit("staff.answer_downloaded", item, _actor(), utcnow(), question=question.id)
+    db.session.commit()
+    return _send_upload(
+        question.answer_file, question.answer_content_type, f"{item.reference}-answer"
+    )
+
+
+def _send_upload(name: str, content_type: str | None, download_name: str):
+    directory = upload_dir().resolve()
+    path = (directory / name).resolve()
+    if path.parent != directory or not path.is_file():  # no path traversal, ever
+        abort(404)
+    extension = Path(name).suffix
+    return send_file(
+        path,
+        mimetype=content_type or "application/octet-stream",
+        as_attachment=True,
+        download_name=f"{download_name}{extension}",
+    )
+
+
+@bp.get("/requests/<reference>/notices/<int:message_id>")
+@roles(*ALL_STAFF)
+def notice(reference: str, message_id: int):
+    item = _load(reference)
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.request_ref != item.reference:
+        abort(404)
+    return render_template("admin/notice.html", item=item, message=message)
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+NOTICE_ACTIONS = {"extend", "refuse", "partial", "complete", "withdraw"}
+
+
+@bp.post("/requests/<reference>/actions/<action>")
+@roles(*WORKERS)
+def act(reference: str, action: str):
+    item = _load(reference)
+    form = request.form
+    now = utcnow()
+    actor = _actor()
+    try:
+        if action in NOTICE_ACTIONS and form.get("step") != "send":
+            notice_ = _notice_for(item, action, form)
+            subject, text = decisions.preview(item, notice_)
+            return _page(
+                item,
+                preview={
+                    "action": action,
+                    "subject": subject,
+                    "text": text,
+                    "form": form.to_dict(),
+                },
+            )
+        _perform(item, action, form, actor, now)
+    except (DecisionError, IllegalTransition, ExtensionNotAllowed) as error:
+        db.session.rollback()
+        flash(_("Not done: %(reason)s", reason=str(error)), "error")
+        return redirect(url_for("admin.request_detail", reference=reference))
+    except KeyError:
+        abort(404)
+    flash(_("Done."))
+    return redirect(url_for("admin.request_detail", reference=reference))
+
+
+def _notice_for(item: Request, action: str, form) -> decisions.Notice:
+    if action == "extend":
+        return decisions.extension_notice(item, form.get("reason", ""))
+    if action in ("refuse", "partial"):
+        return decisions.refusal_notice(
+            item,
+            form.get("ground", ""),
+            form.get("explanation", ""),
+            partial=action == "partial",
+            done=form.get("done"),
+        )
+    if action == "complete":
+        return decisions.completion_notice(item, form.get("outcome", ""))
+    if action == "withdraw":
+        return decisions.withdrawal_notice(item)
+    raise KeyError(action)
+
+
+def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> None:
+    if action == "verify":
+        decisions.verify_by_hand(item, actor, now)
+    elif action == "start":
+        decisions.start(item, actor, now)
+    elif action == "assign":
+        assignee = None
+        if form.get("assignee"):
+            if not form["assignee"].isdigit():
+                raise DecisionError("choose a handler or an admin")
+            assignee = db.session.get(StaffUser, int(form["assignee"]))
+            if assignee is None or assignee.role is StaffRole.AUDITOR:
+                raise DecisionError("choose a handler or an admin")
+        decisions.assign(item, assignee, actor, now)
+    elif action == "note":
+        decisions.add_note(item, form.get("text", ""), actor, now)
+    elif action == "ask":
+        decisions.ask(item, form.get("question", ""), actor, now)
+    elif action == "extend":
+        decisions.extend(item, form.get("reason", ""), actor, now)
+    elif action in ("refuse", "partial"):
+        decisions.refuse(
+            item,
+            form.get("ground", ""),
+            form.get("explanation", ""),
+            actor,
+            now,
+            partial=action == "partial",
+            done=form.get("done"),
+        )
+    elif action == "complete":
+        decisions.complete(item, form.get("outcome", ""), actor, now)
+    elif action == "withdraw":
+        decisions.withdraw_for_subject(item, form.get("note", ""), actor, now)
+    else:
+        raise KeyError(action)

@@ -1,0 +1,192 @@
+"""Settings, for admins: the operator's identity, policy periods, holidays and staff."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..domain.deadlines import PolicyLongerThanLaw
+from ..domain.identity import InvalidEmail, normalise_email
+from ..domain.kinds import SUBJECT_KINDS, RequestKind
+from ..extensions import db
+from ..models import OverrideAction, StaffRole, StaffUser
+from ..services import calendars
+from ..services import staff as staff_service
+from ..services.context import settings
+from ..services.deadlines import promised_periods
+from ..services.organisation import (
+    NoOrganisation,
+    current_organisation,
+    promise_period,
+    set_up_organisation,
+)
+from ..services.staff import StaffError, staff_actor
+from . import ADMINS, bp, roles
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor() -> str:
+    return staff_actor(current_user)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles(*ADMINS)
+def settings_page():
+    try:
+        organisation = current_organisation()
+    except NoOrganisation:
+        organisation = None
+    if request.method == "POST":
+        form = request.form
+        required = (
+            "slug",
+            "name_ko",
+            "name_en",
+            "officer_name",
+            "officer_email",
+            "objection_ko",
+            "objection_en",
+        )
+        if any(not form.get(key, "").strip() for key in required):
+            flash(_("Every field except the telephone is required."), "error")
+        else:
+            try:
+                email = normalise_email(form["officer_email"])
+            except InvalidEmail:
+                flash(_("Please enter a valid e-mail address."), "error")
+            else:
+                organisation = set_up_organisation(
+                    slug=form["slug"].strip(),
+                    name_ko=form["name_ko"].strip(),
+                    name_en=form["name_en"].strip(),
+                    officer_name=form["officer_name"].strip(),
+                    officer_email=email,
+                    officer_phone=form.get("officer_phone") or None,
+                    actor=_actor(),
+                    now=utcnow(),
+                )
+                organisation.objection_method_ko = form["objection_ko"].strip()
+                organisation.objection_method_en = form["objection_en"].strip()
+                db.session.commit()
+                flash(_("Saved."))
+                return redirect(url_for("admin.settings_page"))
+    profile = settings().profile()
+    promises = promised_periods(profile.code) if organisation else {}
+    return render_template(
+        "admin/settings.html",
+        organisation=organisation,
+        profile=profile,
+        kinds=SUBJECT_KINDS,
+        promises=promises,
+        config_jurisdiction=profile.code,
+    )
+
+
+@bp.post("/settings/promises")
+@roles(*ADMINS)
+def save_promise():
+    try:
+        kind = RequestKind(request.form.get("kind", ""))
+        days_text = request.form.get("days", "").strip()
+        days = int(days_text) if days_text else None
+        if days is not None and days <= 0:
+            raise ValueError("days")
+        changed = promise_period(
+            kind=kind, days=days, jurisdiction=None, actor=_actor(), now=utcnow()
+        )
+    except PolicyLongerThanLaw:
+        db.session.rollback()
+        flash(_("A policy may promise a shorter period than the law, never a longer one."), "error")
+    except (ValueError, NoOrganisation):
+        db.session.rollback()
+        flash(
+            _("Give a positive number of days, or leave it empty for the statute's period."),
+            "error",
+        )
+    else:
+        flash(_("Saved; %(count)s open request(s) re-dated.", count=changed))
+    return redirect(url_for("admin.settings_page"))
+
+
+@bp.route("/settings/holidays", methods=["GET", "POST"])
+@roles(*ADMINS)
+def holidays_page():
+    country = settings().profile().calendar_country or "KR"
+    if request.method == "POST":
+        form = request.form
+        try:
+            day = date.fromisoformat(form.get("day", ""))
+        except ValueError:
+            flash(_("Use the form YYYY-MM-DD."), "error")
+            return redirect(url_for("admin.holidays_page"))
+        action = form.get("action")
+        if action == "clear":
+            result = calendars.clear_override(
+                country=country, day=day, actor=_actor(), now=utcnow()
+            )
+        elif action in ("add", "remove") and form.get("name", "").strip():
+            result = calendars.set_override(
+                country=country,
+                day=day,
+                action=OverrideAction(action),
+                name=form["name"].strip(),
+                actor=_actor(),
+                now=utcnow(),
+            )
+        else:
+            flash(_("Give a name or a reason."), "error")
+            return redirect(url_for("admin.holidays_page"))
+        count = len(result.changed) if result else 0
+        flash(_("Saved; %(count)s open request(s) re-dated.", count=count))
+        return redirect(url_for("admin.holidays_page"))
+    return render_template(
+        "admin/holidays.html", country=country, overrides=calendars.list_overrides(country)
+    )
+
+
+@bp.route("/settings/staff", methods=["GET", "POST"])
+@roles(*ADMINS)
+def staff_page():
+    if request.method == "POST":
+        form = request.form
+        try:
+            staff_service.create_staff(
+                email=form.get("email", ""),
+                name=form.get("name", ""),
+                role=StaffRole(form.get("role", "")),
+                password=form.get("password", ""),
+                actor=_actor(),
+                now=utcnow(),
+            )
+        except (StaffError, InvalidEmail, ValueError) as error:
+            db.session.rollback()
+            flash(_("Not created: %(reason)s", reason=str(error)), "error")
+        else:
+            flash(_("Account created."))
+        return redirect(url_for("admin.staff_page"))
+    accounts = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
+    return render_template("admin/staff.html", accounts=accounts, roles=list(StaffRole))
+
+
+@bp.post("/settings/staff/<int:staff_id>/<action>")
+@roles(*ADMINS)
+def staff_action(staff_id: int, action: str):
+    user = db.session.get(StaffUser, staff_id)
+    if user is None or action not in ("deactivate", "activate", "reset-totp"):
+        return redirect(url_for("admin.staff_page"))
+    if user.id == current_user.id and action == "deactivate":
+        flash(_("You cannot deactivate your own account."), "error")
+        return redirect(url_for("admin.staff_page"))
+    if action == "reset-totp":
+        staff_service.reset_totp(user, actor=_actor(), now=utcnow())
+    else:
+        staff_service.set_active(user, action == "activate", actor=_actor(), now=utcnow())
+    flash(_("Saved."))
+    return redirect(url_for("admin.staff_page"))

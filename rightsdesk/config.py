@@ -68,8 +68,11 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config["UPLOAD_DIR"] = app.config["UPLOAD_DIR"] or str(Path(app.instance_path) / "uploads")
     # Whole request bodies: the proof upload plus the form around it.
     app.config["MAX_CONTENT_LENGTH"] = (int(app.config["MAX_UPLOAD_MB"]) + 1) * 1024 * 1024
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Flask's defaults exist already (SameSite unset), so these are set, not defaulted.
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["REMEMBER_COOKIE_HTTPONLY"] = True
+    app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _instance_secret(app)
@@ -80,7 +83,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             raise ConfigError(f"{PREFIX}_DEMO cannot be on when {PREFIX}_ENV=production")
         if not os.environ.get(f"{PREFIX}_SECRET_KEY") and not (overrides or {}).get("SECRET_KEY"):
             raise ConfigError(f"{PREFIX}_SECRET_KEY must be set when {PREFIX}_ENV=production")
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
     try:
         ZoneInfo(app.config["TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError):

@@ -1,0 +1,730 @@
+"""The admin console: sign-in, roles, the queue, every action and the notices it sends."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import select, update
+
+from rightsdesk.domain.kinds import RequestKind as K
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.extensions import db
+from rightsdesk.mail.outbox import deliver_due
+from rightsdesk.models import AuditEvent, Channel, Request, StaffRole, StaffUser
+from rightsdesk.services.organisation import set_up_organisation
+from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.services.staff import create_staff
+
+PASSWORD = "correct horse battery"
+
+
+def csrf(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def make_staff(app, role: StaffRole, email: str | None = None) -> str:
+    email = email or f"{role.value}@operator.example"
+    with app.app_context():
+        create_staff(
+            email=email,
+            name=f"{role.value} 담당",
+            role=role,
+            password=PASSWORD,
+            actor="test",
+            now=datetime.now(UTC),
+        )
+    return email
+
+
+def sign_in(app, role: StaffRole, email: str | None = None):
+    email = make_staff(app, role, email)
+    client = app.test_client()
+    response = client.post(
+        "/admin/login",
+        data={"csrf_token": csrf(client, "/admin/login"), "email": email, "password": PASSWORD},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def organisation(app) -> None:
+    with app.app_context():
+        set_up_organisation(
+            slug="shop",
+            name_ko="테스트 쇼핑",
+            name_en="Test Shop",
+            officer_name="홍길동",
+            officer_email="privacy@shop.example",
+            officer_phone=None,
+            actor="test",
+            now=datetime.now(UTC),
+        )
+
+
+def new_request(
+    app,
+    kind=K.ACCESS,
+    email="kim@example.com",
+    days_ago=1,
+    verified=True,
+    name="김민지",
+    details=None,
+) -> str:
+    with app.app_context():
+        received = datetime.now(UTC) - timedelta(days=days_ago)
+        request = submit_request(
+            kind=kind,
+            email=email,
+            name=name,
+            channel=Channel.WEB,
+            now=received,
+            actor="test",
+            details=details,
+        )
+        if verified:
+            change_status(request, Status.VERIFIED, actor="test", now=received)
+        return request.reference
+
+
+def stored(app, reference: str) -> Request:
+    with app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        db.session.expunge_all()
+        return found
+
+
+def send(app) -> None:
+    with app.app_context():
+        report = deliver_due(now=datetime.now(UTC), worker="test")
+        assert report.failed == 0
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+# --- accounts and sign-in ----------------------------------------------------------------------
+
+
+def test_staff_create_command_reads_the_password_from_stdin(app, runner):
+    result = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "--email",
+            "Officer@Shop.example",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created admin officer@shop.example" in result.output
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser))
+        assert user.password_hash.startswith("scrypt:") and PASSWORD not in user.password_hash
+    listed = runner.invoke(args=["staff", "list"])
+    assert "officer@shop.example\tadmin\tactive\t-" in listed.output
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--email", "a@b.example", "--role", "boss"], PASSWORD, "unknown role 'boss'"),
+        (["--email", "a@b.example", "--role", "handler"], "short", "at least 12 characters"),
+        (["--email", "not-an-email", "--role", "handler"], PASSWORD, "not an e-mail address"),
+    ],
+)
+def test_staff_create_refuses_bad_input(runner, args, stdin, message):
+    result = runner.invoke(args=["staff", "create", *args, "--password-stdin"], input=stdin + "\n")
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(app):
+    client = sign_in(app, StaffRole.HANDLER)
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    assert client.get("/admin/").status_code == 200
+    client.post("/admin/logout", data={"csrf_token": csrf(client, "/admin/")})
+    assert client.get("/admin/").status_code == 302
+
+
+def test_wrong_passwords_lock_the_account_for_a_while(app):
+    email = make_staff(app, StaffRole.HANDLER)
+    client = app.test_client()
+    token = csrf(client, "/admin/login")
+    for _attempt in range(5):
+        bad = client.post(
+            "/admin/login",
+            data={"csrf_token": token, "email": email, "password": "wrong password!"},
+        )
+        assert bad.status_code == 401
+    locked = client.post(
+        "/admin/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+    )
+    assert locked.status_code == 401
+    assert "잠겼습니다" in locked.get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(update(StaffUser).values(locked_until=datetime.now(UTC)))
+        db.session.commit()
+    ok = client.post(
+        "/admin/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+    )
+    assert ok.status_code == 302
+
+
+def test_unknown_and_wrong_answer_the_same(app):
+    email = make_staff(app, StaffRole.HANDLER)
+    client = app.test_client()
+    token = csrf(client, "/admin/login")
+    unknown = client.post(
+        "/admin/login", data={"csrf_token": token, "email": "x@y.example", "password": PASSWORD}
+    )
+    wrong = client.post(
+        "/admin/login", data={"csrf_token": token, "email": email, "password": "not the password"}
+    )
+    strip = lambda r: re.sub(r'value="[^"]*"', "", r.get_data(as_text=True))  # noqa: E731
+    assert unknown.status_code == wrong.status_code == 401
+    assert strip(unknown) == strip(wrong)
+
+
+def test_totp_second_factor(app):
+    client = sign_in(app, StaffRole.ADMIN)
+    page = client.get("/admin/account/totp").get_data(as_text=True)
+    secret = re.search(r"<code>([A-Z2-7]+)</code>", page).group(1)
+    assert "<svg" in page
+    wrong = client.post(
+        "/admin/account/totp",
+        data={"csrf_token": csrf(client, "/admin/account/totp"), "code": "000000"},
+    )
+    assert wrong.status_code == 302
+    right = client.post(
+        "/admin/account/totp",
+        data={"csrf_token": csrf(client, "/admin/account/totp"), "code": pyotp.TOTP(secret).now()},
+    )
+    assert right.status_code == 302
+    fresh = app.test_client()
+    token = csrf(fresh, "/admin/login")
+    base = {"csrf_token": token, "email": "admin@operator.example", "password": PASSWORD}
+    no_code = fresh.post("/admin/login", data=base)
+    assert no_code.status_code == 401 and "autofocus" in no_code.get_data(as_text=True)
+    with_code = fresh.post("/admin/login", data={**base, "code": pyotp.TOTP(secret).now()})
+    assert with_code.status_code == 302
+
+
+def test_admins_must_set_up_totp_when_the_operator_requires_it(database_url, smtp_port, tmp_path):
+    from .conftest import make_app
+
+    app = make_app(
+        database_url,
+        REQUIRE_ADMIN_TOTP=True,
+        UPLOAD_DIR=str(tmp_path),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+    )
+    admin = sign_in(app, StaffRole.ADMIN)
+    assert admin.get("/admin/").headers["Location"].endswith("/admin/account/totp")
+    handler = sign_in(app, StaffRole.HANDLER)
+    assert handler.get("/admin/").status_code == 200
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_sign_in_never_redirects_off_site(app, target):
+    email = make_staff(app, StaffRole.HANDLER)
+    client = app.test_client()
+    response = client.post(
+        "/admin/login",
+        data={
+            "csrf_token": csrf(client, "/admin/login"),
+            "email": email,
+            "password": PASSWORD,
+            "next": target,
+        },
+    )
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_deactivating_an_account_ends_its_sessions(app):
+    handler = sign_in(app, StaffRole.HANDLER)
+    admin = sign_in(app, StaffRole.ADMIN)
+    with app.app_context():
+        handler_id = db.session.scalar(
+            select(StaffUser.id).where(StaffUser.role == StaffRole.HANDLER)
+        )
+    admin.post(
+        f"/admin/settings/staff/{handler_id}/deactivate",
+        data={"csrf_token": csrf(admin, "/admin/settings/staff")},
+    )
+    assert handler.get("/admin/").status_code == 302
+
+
+# --- the queue ---------------------------------------------------------------------------------
+
+
+def test_queue_is_sorted_by_legal_due_date_and_marks_what_is_late(app):
+    late = new_request(app, email="late@example.com", days_ago=30)
+    fresh = new_request(app, email="fresh@example.com", days_ago=0)
+    soon = new_request(app, email="soon@example.com", days_ago=9)
+    client = sign_in(app, StaffRole.HANDLER)
+    page = client.get("/admin/").get_data(as_text=True)
+    order = re.findall(r'data-reference="(RD-[0-9-]+)"', page)
+    assert order == [late, soon, fresh]
+    row = page[page.index(f'data-reference="{late}"') :]
+    assert 'class="due overdue"' in row[: row.index("</tr>")]
+    row = page[page.index(f'data-reference="{soon}"') :]
+    assert 'class="due soon"' in row[: row.index("</tr>")]
+
+
+def test_queue_filters_search_and_pages(app):
+    refs = [new_request(app, email=f"p{n}@example.com", days_ago=n % 5) for n in range(55)]
+    deletion = new_request(app, kind=K.DELETION, email="del@example.com")
+    client = sign_in(app, StaffRole.AUDITOR)
+    first = client.get("/admin/").get_data(as_text=True)
+    first_refs = re.findall(r'data-reference="(RD-[0-9-]+)"', first)
+    assert len(first_refs) == 50
+    next_link = re.search(r'href="(/admin/\?[^"]*after=[^"]+)" rel="next"', first).group(1)
+    second = client.get(next_link.replace("&amp;", "&")).get_data(as_text=True)
+    second_refs = re.findall(r'data-reference="(RD-[0-9-]+)"', second)
+    assert sorted(first_refs + second_refs) == sorted([*refs, deletion])
+    by_kind = client.get("/admin/?kind=deletion").get_data(as_text=True)
+    assert re.findall(r'data-reference="(RD-[0-9-]+)"', by_kind) == [deletion]
+    by_email = client.get("/admin/?q=DEL@example.com").get_data(as_text=True)
+    assert re.findall(r'data-reference="(RD-[0-9-]+)"', by_email) == [deletion]
+    by_ref = client.get(f"/admin/?q={deletion.lower()}").get_data(as_text=True)
+    assert re.findall(r'data-reference="(RD-[0-9-]+)"', by_ref) == [deletion]
+    assert client.get("/admin/?status=nonsense").status_code == 400
+
+
+def test_staff_enter_a_request_taken_by_phone(app):
+    client = sign_in(app, StaffRole.HANDLER)
+    token = csrf(client, "/admin/requests/new")
+    missing = client.post(
+        "/admin/requests/new",
+        data={"csrf_token": token, "kind": "access", "email": "phone@example.com"},
+    )
+    assert missing.status_code == 400
+    response = client.post(
+        "/admin/requests/new",
+        data={
+            "csrf_token": token,
+            "kind": "deletion",
+            "email": "phone@example.com",
+            "name": "전화 고객",
+            "received_at": "2025-09-24T10:00",
+            "identity_checked": "y",
+            "details": "전화로 접수",
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        entered = db.session.scalar(select(Request))
+        assert entered.channel is Channel.STAFF and entered.status is Status.VERIFIED
+        assert entered.due_date.isoformat() == "2025-10-10"  # received 24 Sep in Seoul
+
+
+# --- the request page and its actions ----------------------------------------------------------
+
+
+def test_viewing_a_request_is_audited_with_the_staff_member_and_address(app):
+    reference = new_request(app)
+    client = sign_in(app, StaffRole.AUDITOR)
+    page = client.get(f"/admin/requests/{reference}")
+    assert page.status_code == 200 and "kim@example.com" in page.get_data(as_text=True)
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "staff.viewed")
+        ).one()
+        assert event.actor == "staff:auditor@operator.example"
+        assert '"ip":"127.0.0.1"' in event.data and event.request_ref == reference
+
+
+def _act(client, reference, action, **fields):
+    path = f"/admin/requests/{reference}"
+    return client.post(
+        f"{path}/actions/{action}", data={"csrf_token": csrf(client, path), **fields}
+    )
+
+
+def test_refusal_is_previewed_then_sent_with_ground_and_objection_procedure(app, smtp):
+    organisation(app)
+    reference = new_request(app, kind=K.DELETION)
+    client = sign_in(app, StaffRole.HANDLER)
+    no_reason = _act(
+        client, reference, "refuse", ground="retention_required_by_law", explanation=""
+    )
+    assert no_reason.status_code == 302
+    assert stored(app, reference).status is Status.VERIFIED
+    preview = _act(
+        client,
+        reference,
+        "refuse",
+        ground="retention_required_by_law",
+        explanation="주문·결제 기록은 전자상거래법에 따라 5년간 보관해야 합니다.",
+    )
+    html = preview.get_data(as_text=True)
+    assert 'id="send-notice"' in html and "법 §36① 단서" in html and "118" in html
+    assert stored(app, reference).status is Status.VERIFIED  # a preview changes nothing
+    sent = _act(
+        client,
+        reference,
+        "refuse",
+        ground="retention_required_by_law",
+        explanation="주문·결제 기록은 전자상거래법에 따라 5년간 보관해야 합니다.",
+        step="send",
+    )
+    assert sent.status_code == 302
+    after = stored(app, reference)
+    assert after.status is Status.REFUSED and after.refusal_ground == "retention_required_by_law"
+    send(app)
+    notice = text_of(smtp.messages[-1])
+    assert smtp.messages[-1]["To"] == "kim@example.com"
+    for expected in (
+        "법 §36① 단서",
+        "5년간 보관",
+        "이의",
+        "privacy.kisa.or.kr",
+        "118",
+        "1301",
+        "182",
+        "홍길동",
+        reference,
+    ):
+        assert expected in notice, expected
+
+
+def test_a_ground_from_another_kind_is_refused(app):
+    reference = new_request(app, kind=K.ACCESS)
+    client = sign_in(app, StaffRole.HANDLER)
+    response = _act(
+        client,
+        reference,
+        "refuse",
+        ground="retention_required_by_law",
+        explanation="x",
+        step="send",
+    )
+    assert response.status_code == 302
+    assert stored(app, reference).status is Status.VERIFIED
+
+
+def test_postponement_sends_reason_new_date_and_how_to_object(app, smtp):
+    organisation(app)
+    reference = new_request(app, kind=K.ACCESS)
+    before = stored(app, reference).due_date
+    client = sign_in(app, StaffRole.HANDLER)
+    preview = _act(client, reference, "extend", reason="보관 서버 복구가 필요합니다")
+    assert "보관 서버 복구가 필요합니다" in preview.get_data(as_text=True)
+    _act(client, reference, "extend", reason="보관 서버 복구가 필요합니다", step="send")
+    after = stored(app, reference)
+    assert after.status is Status.EXTENDED and after.extension_count == 1
+    assert after.due_date > before
+    send(app)
+    notice = text_of(smtp.messages[-1])
+    assert after.due_date.isoformat() in notice and "보관 서버 복구가 필요합니다" in notice
+    assert "이의" in notice and "118" in notice
+    again = _act(client, reference, "extend", reason="또", step="send")
+    assert again.status_code == 302 and stored(app, reference).extension_count == 1
+
+
+def test_deletion_cannot_be_postponed_under_pipa(app):
+    reference = new_request(app, kind=K.DELETION)
+    client = sign_in(app, StaffRole.HANDLER)
+    _act(client, reference, "extend", reason="바쁨", step="send")
+    assert stored(app, reference).status is Status.VERIFIED
+
+
+def test_partial_completion_names_what_was_done_and_what_was_refused(app, smtp):
+    organisation(app)
+    reference = new_request(app, kind=K.DELETION)
+    client = sign_in(app, StaffRole.HANDLER)
+    _act(client, reference, "start")
+    _act(
+        client,
+        reference,
+        "partial",
+        ground="retention_required_by_law",
+        step="send",
+        done="회원 정보와 마케팅 수신 정보를 삭제했습니다.",
+        explanation="결제 기록은 5년간 분리 보관합니다.",
+    )
+    assert stored(app, reference).status is Status.PARTIALLY_COMPLETED
+    send(app)
+    notice = text_of(smtp.messages[-1])
+    assert "회원 정보와 마케팅 수신 정보를 삭제했습니다." in notice
+    assert "결제 기록은 5년간 분리 보관합니다." in notice and "118" in notice
+
+
+def test_completion_assignment_notes_questions_and_withdrawal(app, smtp):
+    organisation(app)
+    first, second = new_request(app), new_request(app, email="lee@example.com")
+    client = sign_in(app, StaffRole.ADMIN)
+    with app.app_context():
+        admin_id = db.session.scalar(select(StaffUser.id))
+    _act(client, first, "assign", assignee=str(admin_id))
+    _act(client, first, "note", text="전화로 본인 확인 완료")
+    _act(client, first, "ask", question="주문 번호를 알려 주세요.")
+    assert stored(app, first).status is Status.AWAITING_SUBJECT
+    with app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == first))
+        change_status(found, Status.IN_PROGRESS, actor="test", now=datetime.now(UTC))
+    _act(client, first, "complete", outcome="열람 자료를 첨부해 보내 드렸습니다.", step="send")
+    done = stored(app, first)
+    assert done.status is Status.COMPLETED and done.assignee_id == admin_id
+    _act(client, second, "withdraw", note="전화로 철회 의사를 밝힘", step="send")
+    assert stored(app, second).status is Status.WITHDRAWN
+    send(app)
+    subjects = [m["Subject"] for m in smtp.messages]
+    assert any("문의" in s for s in subjects)
+    assert any("처리" in s and first in s for s in subjects)
+    assert any("철회" in s and second in s for s in subjects)
+    page = client.get(f"/admin/requests/{first}").get_data(as_text=True)
+    assert "전화로 본인 확인 완료" in page and "sent" in page
+
+
+def test_manual_verification_after_checking_the_proof(app):
+    reference = new_request(app, verified=False)
+    client = sign_in(app, StaffRole.HANDLER)
+    _act(client, reference, "verify")
+    assert stored(app, reference).status is Status.VERIFIED
+
+
+# --- roles, routes and escaping ----------------------------------------------------------------
+
+ROLE_TABLE = {
+    # endpoint: (method, path, {role: expected status})
+    "admin.queue": ("GET", "/admin/", {"admin": 200, "handler": 200, "auditor": 200}),
+    "admin.new_request": (
+        "GET",
+        "/admin/requests/new",
+        {"admin": 200, "handler": 200, "auditor": 403},
+    ),
+    "admin.request_detail": (
+        "GET",
+        "/admin/requests/{ref}",
+        {"admin": 200, "handler": 200, "auditor": 200},
+    ),
+    "admin.act": (
+        "POST",
+        "/admin/requests/{ref}/actions/note",
+        {"admin": 302, "handler": 302, "auditor": 403},
+    ),
+    "admin.proof": (
+        "GET",
+        "/admin/requests/{ref}/proof",
+        {"admin": 404, "handler": 404, "auditor": 404},
+    ),
+    "admin.answer_file": (
+        "GET",
+        "/admin/requests/{ref}/answers/1",
+        {"admin": 404, "handler": 404, "auditor": 404},
+    ),
+    "admin.notice": (
+        "GET",
+        "/admin/requests/{ref}/notices/999",
+        {"admin": 404, "handler": 404, "auditor": 404},
+    ),
+    "admin.settings_page": (
+        "GET",
+        "/admin/settings",
+        {"admin": 200, "handler": 403, "auditor": 403},
+    ),
+    "admin.save_promise": (
+        "POST",
+        "/admin/settings/promises",
+        {"admin": 302, "handler": 403, "auditor": 403},
+    ),
+    "admin.holidays_page": (
+        "GET",
+        "/admin/settings/holidays",
+        {"admin": 200, "handler": 403, "auditor": 403},
+    ),
+    "admin.staff_page": (
+        "GET",
+        "/admin/settings/staff",
+        {"admin": 200, "handler": 403, "auditor": 403},
+    ),
+    "admin.staff_action": (
+        "POST",
+        "/admin/settings/staff/999/activate",
+        {"admin": 302, "handler": 403, "auditor": 403},
+    ),
+    "admin.audit_trail": ("GET", "/admin/audit", {"admin": 200, "handler": 403, "auditor": 200}),
+    "admin.audit_export": (
+        "GET",
+        "/admin/audit.csv",
+        {"admin": 200, "handler": 403, "auditor": 200},
+    ),
+    "admin.totp_setup": (
+        "GET",
+        "/admin/account/totp",
+        {"admin": 200, "handler": 200, "auditor": 200},
+    ),
+    "admin.change_password": (
+        "GET",
+        "/admin/account/password",
+        {"admin": 200, "handler": 200, "auditor": 200},
+    ),
+    "admin.logout": ("POST", "/admin/logout", {"admin": 302, "handler": 302, "auditor": 302}),
+    "admin.login": ("GET", "/admin/login", {"admin": 200, "handler": 200, "auditor": 200}),
+    "admin.reports": ("GET", "/admin/reports", {"admin": 200, "handler": 200, "auditor": 200}),
+    "admin.reports_register": (
+        "GET",
+        "/admin/reports/register.csv",
+        {"admin": 200, "handler": 200, "auditor": 200},
+    ),
+}
+
+
+def test_every_admin_route_is_in_the_role_table(app):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.")}
+    assert endpoints == set(ROLE_TABLE)
+
+
+def test_role_by_route(app):
+    """Every admin route against every role and anonymous (one sign-in per role: scrypt is slow
+    on purpose)."""
+    reference = new_request(app)
+    clients = {role: sign_in(app, StaffRole(role)) for role in ("admin", "handler", "auditor")}
+    anonymous = app.test_client()
+    failures = []
+    for endpoint, (method, path, expected) in sorted(ROLE_TABLE.items()):
+        path = path.format(ref=reference)
+        if endpoint != "admin.login":
+            response = anonymous.open(
+                path, method=method, data={"csrf_token": csrf(anonymous, "/admin/login")}
+            )
+            if response.status_code != 302 or "/admin/login" not in response.headers["Location"]:
+                failures.append((endpoint, "anonymous", response.status_code))
+        for role, status in expected.items():
+            client = clients[role]
+            data = {"csrf_token": csrf(client, "/admin/account/password"), "text": "memo"}
+            if endpoint == "admin.logout":
+                continue  # signing out would end the session the other rows need
+            response = client.open(path, method=method, data=data if method == "POST" else None)
+            if response.status_code != status:
+                failures.append((endpoint, role, response.status_code))
+    assert failures == []
+    for role, client in clients.items():
+        token = csrf(client, "/admin/account/password")
+        assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 302, role
+
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_subject_supplied_text_is_escaped_on_every_staff_page(app, client):
+    reference = new_request(app, name=XSS, email="xss@example.com", details=XSS)
+    with app.app_context():
+        from rightsdesk.services.intake import ask_subject
+
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        question = ask_subject(found, "질문", actor="test", now=datetime.now(UTC))
+        question.answer_text = XSS
+        db.session.commit()
+    staff = sign_in(app, StaffRole.ADMIN)
+    _act(staff, reference, "note", text=XSS)
+    for path in ("/admin/", f"/admin/requests/{reference}", "/admin/audit"):
+        html = staff.get(path).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html, path
+    detail = staff.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(" in detail
+
+
+def test_admin_pages_carry_a_csp_without_inline_script(app):
+    client = sign_in(app, StaffRole.ADMIN)
+    reference = new_request(app)
+    for path in (
+        "/admin/",
+        f"/admin/requests/{reference}",
+        "/admin/settings",
+        "/admin/audit",
+        "/admin/account/totp",
+    ):
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert response.headers["X-Frame-Options"] == "DENY"
+        html = response.get_data(as_text=True)
+        assert "<script" not in html and "<style" not in html and " style=" not in html, path
+
+
+def test_an_uploaded_proof_is_served_only_to_staff_and_never_outside_the_folder(app):
+    from pathlib import Path
+
+    from rightsdesk.models import Representative, RepresentativeRole
+
+    reference = new_request(app)
+    upload_dir = Path(app.config["UPLOAD_DIR"])
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    (upload_dir / "abc.pdf").write_bytes(b"%PDF-1.4 proof")
+    with app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        found.representative = Representative(
+            role=RepresentativeRole.AGENT,
+            name="대리인",
+            email="agent@example.com",
+            proof_file="abc.pdf",
+            proof_content_type="application/pdf",
+            proof_size=14,
+        )
+        db.session.commit()
+    assert app.test_client().get(f"/admin/requests/{reference}/proof").status_code == 302
+    staff = sign_in(app, StaffRole.HANDLER)
+    download = staff.get(f"/admin/requests/{reference}/proof")
+    assert download.status_code == 200 and download.data == b"%PDF-1.4 proof"
+    assert "attachment" in download.headers["Content-Disposition"]
+    download.close()
+    with app.app_context():
+        db.session.execute(update(Representative).values(proof_file="../../../../etc/passwd"))
+        db.session.commit()
+    assert staff.get(f"/admin/requests/{reference}/proof").status_code == 404
+
+
+def test_settings_save_the_operator_and_refuse_a_longer_promise(app):
+    client = sign_in(app, StaffRole.ADMIN)
+    token = csrf(client, "/admin/settings")
+    saved = client.post(
+        "/admin/settings",
+        data={
+            "csrf_token": token,
+            "slug": "shop",
+            "name_ko": "쇼핑",
+            "name_en": "Shop",
+            "officer_name": "홍길동",
+            "officer_email": "privacy@shop.example",
+            "objection_ko": "이메일로 이의신청",
+            "objection_en": "Object by e-mail",
+        },
+    )
+    assert saved.status_code == 302
+    longer = client.post(
+        "/admin/settings/promises",
+        data={"csrf_token": token, "kind": "access", "days": "30"},
+        follow_redirects=True,
+    )
+    assert "법보다 짧은" in longer.get_data(as_text=True)
+    shorter = client.post(
+        "/admin/settings/promises",
+        data={"csrf_token": token, "kind": "access", "days": "7"},
+        follow_redirects=True,
+    )
+    assert shorter.status_code == 200
+    with app.app_context():
+        from rightsdesk.services.deadlines import promised_periods
+
+        assert promised_periods("KR")[K.ACCESS].amount == 7
+    holiday = client.post(
+        "/admin/settings/holidays",
+        data={"csrf_token": token, "day": "2026-12-31", "name": "임시공휴일", "action": "add"},
+        follow_redirects=True,
+    )
+    assert "2026-12-31" in holiday.get_data(as_text=True)

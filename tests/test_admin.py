@@ -471,7 +471,7 @@ def test_completion_assignment_notes_questions_and_withdrawal(app, smtp):
         admin_id = db.session.scalar(select(StaffUser.id))
     _act(client, first, "assign", assignee=str(admin_id))
     _act(client, first, "note", text="전화로 본인 확인 완료")
-    _act(client, first, "ask", question="주문 번호를 알려 주세요.")
+    _act(client, first, "ask", question="주문 번호를 알려 주세요.", step="send")
     assert stored(app, first).status is Status.AWAITING_SUBJECT
     with app.app_context():
         found = db.session.scalar(select(Request).where(Request.reference == first))
@@ -602,6 +602,7 @@ def test_role_by_route(app):
             response = anonymous.open(
                 path, method=method, data={"csrf_token": csrf(anonymous, "/admin/login")}
             )
+            response.close()  # a streamed body holds its request context until closed
             if response.status_code != 302 or "/admin/login" not in response.headers["Location"]:
                 failures.append((endpoint, "anonymous", response.status_code))
         for role, status in expected.items():
@@ -610,6 +611,7 @@ def test_role_by_route(app):
             if endpoint == "admin.logout":
                 continue  # signing out would end the session the other rows need
             response = client.open(path, method=method, data=data if method == "POST" else None)
+            response.close()
             if response.status_code != status:
                 failures.append((endpoint, role, response.status_code))
     assert failures == []
@@ -728,3 +730,51 @@ def test_settings_save_the_operator_and_refuse_a_longer_promise(app):
         follow_redirects=True,
     )
     assert "2026-12-31" in holiday.get_data(as_text=True)
+
+
+def test_a_phone_request_gets_its_mail_and_manual_verification_acknowledges(app, smtp):
+    client = sign_in(app, StaffRole.HANDLER)
+    token = csrf(client, "/admin/requests/new")
+    client.post(
+        "/admin/requests/new",
+        data={
+            "csrf_token": token,
+            "kind": "access",
+            "email": "phone2@example.com",
+            "received_at": "2026-11-20T10:00",
+        },
+    )
+    client.post(
+        "/admin/requests/new",
+        data={
+            "csrf_token": token,
+            "kind": "access",
+            "email": "counter@example.com",
+            "received_at": "2026-11-20T11:00",
+            "identity_checked": "y",
+        },
+    )
+    send(app)
+    by_recipient = {m["To"]: m["Subject"] for m in smtp.messages}
+    assert "확인해 주세요" in by_recipient["phone2@example.com"]  # verification link
+    assert "접수되었습니다" in by_recipient["counter@example.com"]  # acknowledgement
+    with app.app_context():
+        reference = db.session.scalar(
+            select(Request.reference).where(Request.status == Status.RECEIVED_UNVERIFIED)
+        )
+    _act(client, reference, "verify")
+    send(app)
+    assert "접수되었습니다" in smtp.messages[-1]["Subject"]
+    assert smtp.messages[-1]["To"] == "phone2@example.com"
+
+
+def test_a_question_is_previewed_before_it_is_sent(app, smtp):
+    reference = new_request(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    preview = _act(client, reference, "ask", question="영수증 사본을 보내 주세요")
+    assert "영수증 사본을 보내 주세요" in preview.get_data(as_text=True)
+    assert stored(app, reference).status is Status.VERIFIED
+    _act(client, reference, "ask", question="영수증 사본을 보내 주세요", step="send")
+    assert stored(app, reference).status is Status.AWAITING_SUBJECT
+    send(app)
+    assert "영수증 사본을 보내 주세요" in text_of(smtp.messages[-1])

@@ -74,4 +74,4 @@ def init_login(app) -> None:
     login_manager.session_protection = "strong"
 
 
-from . import audit_views, auth, queue, request_views, settings_views  # noqa: E402,F401
+from . import audit_views, auth, queue, reports_views, request_views, settings_views  # noqa: E402,F401

@@ -16,8 +16,8 @@ from ..domain.lifecycle import OPEN, Status
 from ..extensions import db
 from ..models import Channel, StaffUser
 from ..services.context import settings
+from ..services.intake import enter_by_staff
 from ..services.queue import QueueFilter, QueuePage, due_marks, load_queue_page, parse_cursor
-from ..services.requests import submit_request
 from ..services.staff import staff_actor
 from . import ALL_STAFF, WORKERS, bp, roles
 
@@ -99,23 +99,21 @@ def new_request():
         return render_template(
             "admin/new_request.html", kinds=SUBJECT_KINDS, form=form, errors=errors
         ), 400
-    now = datetime.now(UTC)
-    verified = form.get("identity_checked") == "y"
     try:
-        created = submit_request(
+        created = enter_by_staff(
             kind=kind,
             email=form["email"],
             name=form.get("name") or None,
-            channel=Channel.STAFF,
-            now=now,
-            actor=staff_actor(current_user),
             details=(form.get("details") or "").strip() or None,
-            jurisdiction=form.get("jurisdiction") or None,
             language=form.get("language") if form.get("language") in ("ko", "en") else "ko",
+            jurisdiction=form.get("jurisdiction") or None,
             received_at=received,
-            status=Status.VERIFIED if verified else Status.RECEIVED_UNVERIFIED,
+            identity_checked=form.get("identity_checked") == "y",
+            actor=staff_actor(current_user),
+            now=datetime.now(UTC),
         )
     except InvalidEmail:
+        db.session.rollback()
         errors["email"] = _("Please enter a valid e-mail address.")
         return render_template(
             "admin/new_request.html", kinds=SUBJECT_KINDS, form=form, errors=errors

@@ -132,7 +132,7 @@ def notice(reference: str, message_id: int):
 
 # --- actions ---------------------------------------------------------------------------------
 
-NOTICE_ACTIONS = {"extend", "refuse", "partial", "complete", "withdraw"}
+NOTICE_ACTIONS = {"ask", "extend", "refuse", "partial", "complete", "withdraw"}
 
 
 @bp.post("/requests/<reference>/actions/<action>")
@@ -167,6 +167,8 @@ def act(reference: str, action: str):
 
 
 def _notice_for(item: Request, action: str, form) -> decisions.Notice:
+    if action == "ask":
+        return decisions.question_notice(item, form.get("question", ""))
     if action == "extend":
         return decisions.extension_notice(item, form.get("reason", ""))
     if action in ("refuse", "partial"):

@@ -62,9 +62,12 @@ def record(
 
     ``data`` says what happened, never to whom: no names, e-mails or free text of the subject.
     """
+    data = dict(data or {})
+    if actor.startswith("staff:"):
+        data.setdefault("ip", _client_address())  # staff actions say where they came from
     head = _lock_head()
     seq = head.seq + 1
-    payload = canonical(data or {})
+    payload = canonical(data)
     digest = event_hash(seq, now, actor, action, request_ref, payload, head.hash)
     event = AuditEvent(
         seq=seq,
@@ -79,6 +82,12 @@ def record(
     db.session.add(event)
     db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
     return event
+
+
+def _client_address() -> str | None:
+    from flask import has_request_context, request
+
+    return request.remote_addr if has_request_context() else None
 
 
 def _lock_head() -> AuditHead:

@@ -15,7 +15,7 @@ from ..domain.deadlines import check_extension
 from ..domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
 from ..extensions import db
 from ..mail.outbox import queue, render
-from ..models import Note, Request, StaffUser
+from ..models import Note, Question, Request, StaffUser
 from . import audit
 from .context import settings
 from .deadlines import deadline_for
@@ -112,11 +112,13 @@ def view(request: Request, actor: Actor, now: datetime) -> None:
 
 
 def verify_by_hand(request: Request, actor: Actor, now: datetime) -> None:
-    """Identity confirmed by staff (e.g. a representative's 위임장 checked)."""
+    """Identity confirmed by staff (e.g. a representative's 위임장 checked); the subject gets
+    the acknowledgement with the due date and their status link, as after a web confirmation."""
     if request.representative is not None and request.representative.proof_checked_at is None:
         request.representative.proof_checked_at = now
     if request.status is Status.RECEIVED_UNVERIFIED:
         change_status(request, Status.VERIFIED, actor=actor.name, now=now, commit=False)
+        _send(request, Notice("acknowledge", _base_context(request)), now)
     _audit("request.verified_by_staff", request, actor, now)
     db.session.commit()
 
@@ -142,11 +144,17 @@ def add_note(request: Request, text: str, actor: Actor, now: datetime) -> Note:
     return note
 
 
-def ask(request: Request, question: str, actor: Actor, now: datetime) -> None:
+def question_notice(request: Request, question: str) -> Notice:
     _require_open(request)
     if request.status is Status.RECEIVED_UNVERIFIED:
         raise DecisionError("confirm the requester's identity before asking them anything")
-    ask_subject(request, _require_text(question, "The question"), actor=actor.name, now=now)
+    text = _require_text(question, "The question")
+    return Notice("question", {**_base_context(request), "question": Question(text=text)})
+
+
+def ask(request: Request, question: str, actor: Actor, now: datetime) -> None:
+    question_notice(request, question)
+    ask_subject(request, question.strip(), actor=actor.name, now=now)
 
 
 # --- decisions that send a statutory notice ----------------------------------------------

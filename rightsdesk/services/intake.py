@@ -125,6 +125,49 @@ def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") ->
     return request
 
 
+def enter_by_staff(
+    *,
+    kind: RequestKind,
+    email: str,
+    name: str | None,
+    details: str | None,
+    language: str,
+    jurisdiction: str | None,
+    received_at: datetime,
+    identity_checked: bool,
+    actor: str,
+    now: datetime,
+) -> Request:
+    """A request taken by phone, letter or at the counter, dated from its real receipt.
+
+    If staff confirmed the identity, the subject gets the acknowledgement at once; otherwise
+    the same verification mail as a web request, so identity is still confirmed (영 §46).
+    """
+    request = submit_request(
+        kind=kind, email=email, name=name, channel=Channel.STAFF, now=now, actor=actor,
+        details=details, jurisdiction=jurisdiction, language=language, received_at=received_at,
+        status=Status.VERIFIED if identity_checked else Status.RECEIVED_UNVERIFIED, commit=False,
+    )
+    db.session.flush()
+    if identity_checked:
+        queue(
+            "acknowledge",
+            recipient=request.contact_email or "",
+            language=request.language,
+            context={
+                "item": request,
+                "organisation": _organisation(),
+                "status_url": external_url("public.status", token=status_token(request)),
+            },
+            now=now,
+            request_ref=request.reference,
+        )
+    else:
+        _queue_verification(request, now=now)
+    db.session.commit()
+    return request
+
+
 def _queue_verification(
     request: Request,
     *,

@@ -1,0 +1,166 @@
+"""``rightsdesk notify …``: mail to staff.
+
+``notify digest`` is the daily reminder (run it from cron on working mornings): every active
+admin and handler with open requests that are overdue or due within two business days gets
+one mail listing them, and admins also get the unassigned ones. The mail carries references,
+kinds, due dates and links to the admin console, never a data subject's name or address: it
+sits in staff mailboxes, outside the access control and the audit trail of the console.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import or_, select
+
+from .domain.kinds import RequestKind
+from .domain.lifecycle import OPEN
+from .extensions import db
+from .mail.outbox import queue
+from .models import Request, StaffRole, StaffUser
+from .services.context import settings
+from .services.organisation import current_organisation
+from .services.queue import due_marks
+from .services.urls import external_url
+
+DIGEST_ROLES = (StaffRole.ADMIN, StaffRole.HANDLER)
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """What a digest says about one request: nothing that identifies its subject."""
+
+    reference: str
+    kind: RequestKind
+    due_date: date
+    promised_due_date: date | None
+    overdue: bool
+    unassigned: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    staff: StaffUser
+    overdue: list[DigestItem]
+    soon: list[DigestItem]
+
+
+def _item(request: Request, overdue: bool) -> DigestItem:
+    return DigestItem(
+        reference=request.reference,
+        kind=request.kind,
+        due_date=request.due_date,
+        promised_due_date=request.promised_due_date,
+        overdue=overdue,
+        unassigned=request.assignee_id is None,
+        url=external_url("admin.request_detail", reference=request.reference),
+    )
+
+
+def _due_items(recipients: list[StaffUser], today: date) -> list[tuple[int | None, DigestItem]]:
+    """(assignee id, item) for every open request of the recipients, or unassigned, that is
+    overdue or due soon by the queue's own rule, soonest first."""
+    ids = [user.id for user in recipients]
+    query = (
+        select(Request)
+        .where(
+            Request.status.in_(sorted(OPEN)),
+            or_(Request.assignee_id.in_(ids), Request.assignee_id.is_(None)),
+        )
+        .order_by(Request.due_date, Request.id)
+    )
+    rows = list(db.session.scalars(query))
+    marks = due_marks(rows, today)
+    return [
+        (row.assignee_id, _item(row, marks[row.id] == "overdue")) for row in rows if marks[row.id]
+    ]
+
+
+def gather_digests(today: date) -> list[Digest]:
+    """One digest per active admin or handler with something due, by e-mail address."""
+    recipients = list(
+        db.session.scalars(
+            select(StaffUser)
+            .where(StaffUser.role.in_(DIGEST_ROLES))
+            .order_by(StaffUser.email)
+        )
+    )
+    items = _due_items(recipients, today)
+    digests = []
+    for user in recipients:
+        mine = [
+            item
+            for assignee, item in items
+            if assignee == user.id or (assignee is None and user.role is StaffRole.ADMIN)
+        ]
+        if mine:
+            digests.append(
+                Digest(
+                    staff=user,
+                    overdue=[item for item in mine if item.overdue],
+                    soon=[item for item in mine if not item.overdue],
+                )
+            )
+    return digests
+
+
+def _organisation():
+    try:
+        return current_organisation()
+    except LookupError:
+        return None
+
+
+def queue_digests(digests: list[Digest], *, today: date, now: datetime) -> None:
+    """Queue every digest (Korean, the staff's language) and commit once."""
+    organisation = _organisation()
+    for digest in digests:
+        queue(
+            "digest",
+            recipient=digest.staff.email,
+            language="ko",
+            context={
+                "staff": digest.staff,
+                "overdue": digest.overdue,
+                "soon": digest.soon,
+                "today": today,
+                "organisation": organisation,
+                "queue_url": external_url("admin.queue", assignee="me"),
+            },
+            now=now,
+            request_ref=None,
+        )
+    db.session.commit()
+
+
+notify_group = AppGroup("notify", help="Mail to staff.")
+
+
+@notify_group.command("digest")
+@click.option("--dry-run", is_flag=True, help="Only print who would get a digest; queue nothing.")
+@click.option(
+    "--today",
+    "today_value",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    hidden=True,
+    help="Count as of this local day instead of today (for tests).",
+)
+def digest_command(dry_run: bool, today_value: datetime | None) -> None:
+    """Mail each admin and handler the open requests overdue or due within two business days."""
+    now = datetime.now(UTC)
+    today = today_value.date() if today_value else now.astimezone(settings().tz).date()
+    digests = gather_digests(today)
+    for digest in digests:
+        click.echo(
+            f"{digest.staff.email}\t{len(digest.soon)} due soon\t{len(digest.overdue)} overdue"
+        )
+    if dry_run:
+        click.echo(f"dry run: {len(digests)} digest(s) would be queued; nothing was queued")
+        return
+    queue_digests(digests, today=today, now=now)
+    click.echo(f"queued {len(digests)} digest(s)")

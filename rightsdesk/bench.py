@@ -336,6 +336,8 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
             QueueFilter(statuses=open_statuses, search=email),
             note=f"open + q={email}",
         ),
+        # Not one of the issue's four: "All" + an e-mail, a subject's whole history.
+        Case("e-mail, all", QueueFilter(search=email), note=f"all statuses + q={email}"),
     ]
 
 
@@ -580,8 +582,16 @@ def echo_results(results: list[Result], runs: int) -> None:
 
 
 @bench_group.command("queue")
-@click.option("--rows", default=1_000_000, show_default=True, type=click.IntRange(min=100))
-@click.option("--runs", default=200, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--rows",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(min=100),
+    help="Requests to load.",
+)
+@click.option(
+    "--runs", default=200, show_default=True, type=click.IntRange(min=1), help="Timed runs."
+)
 @click.option(
     "--database-url",
     default=ADMIN_URL,
@@ -591,7 +601,7 @@ def echo_results(results: list[Result], runs: int) -> None:
 @click.option("--keep", is_flag=True, help="Keep the bench database afterwards.")
 @click.option("--explain", is_flag=True, help="Summarise EXPLAIN (ANALYZE, BUFFERS) plans.")
 def queue_command(rows: int, runs: int, database_url: str, keep: bool, explain: bool) -> None:
-    """Load ROWS requests into a new database and time the staff queue against raw SQL."""
+    """Load requests into a new database; time the staff queue against the raw-SQL floor."""
     admin = admin_url(database_url)
     with scratch_database(admin, keep=keep) as url:
         app = bench_app(url)

@@ -746,7 +746,10 @@ def staff_list() -> None:
 
 
 def register(app: Flask) -> None:
+    from .notify import notify_group
+
     for command in (
+        notify_group,
         deadline_command,
         requests_group,
         audit_group,

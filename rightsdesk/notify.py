@@ -85,7 +85,7 @@ def gather_digests(today: date) -> list[Digest]:
     recipients = list(
         db.session.scalars(
             select(StaffUser)
-            .where(StaffUser.role.in_(DIGEST_ROLES))
+            .where(StaffUser.active.is_(True), StaffUser.role.in_(DIGEST_ROLES))
             .order_by(StaffUser.email)
         )
     )

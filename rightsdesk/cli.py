@@ -745,6 +745,14 @@ def staff_list() -> None:
         click.echo(f"{user.email}\t{user.role.value}\t{active}\t{totp}")
 
 
+@jobs_group.command("purge-downloads")
+def purge_downloads_command() -> None:
+    """Delete expired files offered to subjects (the record of each stays)."""
+    from .services.downloads import purge_expired
+
+    click.echo(f"deleted {purge_expired(now=utcnow())} expired download(s)")
+
+
 def register(app: Flask) -> None:
     from .notify import notify_group
 

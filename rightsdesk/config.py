@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "INBOUND_SECRET": None,
     "UPLOAD_DIR": None,
     "MAX_UPLOAD_MB": 10,
+    "DOWNLOAD_TTL_DAYS": 30,
     "MESSAGE_ID_DOMAIN": "rightsdesk.local",
     "IMAP_HOST": None,
     "IMAP_USER": None,

@@ -98,6 +98,8 @@ class Organisation(db.Model):
     privacy_officer_phone: Mapped[str | None] = mapped_column(String(50))
     objection_method_ko: Mapped[str] = mapped_column(Text)
     objection_method_en: Mapped[str] = mapped_column(Text)
+    # Overrides RIGHTSDESK_DEFAULT_JURISDICTION for new requests when set in the console.
+    default_jurisdiction: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     promises: Mapped[list[PromisedPeriod]] = relationship(
@@ -197,6 +199,9 @@ class Request(db.Model):
     )
     questions: Mapped[list[Question]] = relationship(
         back_populates="request", cascade="all, delete-orphan", order_by="Question.id"
+    )
+    downloads: Mapped[list[Download]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="Download.id"
     )
 
     @property
@@ -314,6 +319,28 @@ class Question(db.Model):
     answer_content_type: Mapped[str | None] = mapped_column(String(100))
 
     request: Mapped[Request] = relationship(back_populates="questions")
+
+
+class Download(db.Model):
+    """A file for the subject (e.g. the copy an access request asked for), offered on the status
+    page until it expires. Stored like uploads: random name, outside the web root."""
+
+    __tablename__ = "downloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    file: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    request: Mapped[Request] = relationship(back_populates="downloads")
 
 
 class VerificationNonce(db.Model):

@@ -778,3 +778,89 @@ def test_a_question_is_previewed_before_it_is_sent(app, smtp):
     assert stored(app, reference).status is Status.AWAITING_SUBJECT
     send(app)
     assert "영수증 사본을 보내 주세요" in text_of(smtp.messages[-1])
+
+
+def test_a_file_offered_by_staff_is_downloaded_from_the_status_page(app, client, smtp):
+    from io import BytesIO
+
+    from rightsdesk.services.tokens import status_token
+
+    organisation(app)
+    reference = new_request(app)
+    staff = sign_in(app, StaffRole.HANDLER)
+    path = f"/admin/requests/{reference}"
+    bad = staff.post(
+        f"{path}/actions/offer",
+        content_type="multipart/form-data",
+        data={"csrf_token": csrf(staff, path), "file": (BytesIO(b"\x00\x01binary"), "x.bin")},
+    )
+    assert bad.status_code == 302
+    zip_bytes = bytes.fromhex("504b0506") + b"\0" * 18  # an empty ZIP archive
+    offered = staff.post(
+        f"{path}/actions/offer",
+        content_type="multipart/form-data",
+        data={"csrf_token": csrf(staff, path), "file": (BytesIO(zip_bytes), "../../열람자료.zip")},
+    )
+    assert offered.status_code == 302
+    with app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        assert [d.filename for d in found.downloads] == ["열람자료.zip"]
+        token = status_token(found)
+    page = client.get(f"/requests/status/{token}").get_data(as_text=True)
+    link = re.search(r'href="(/requests/status/[^"]+/downloads/\d+)"', page).group(1)
+    got = client.get(link)
+    assert got.status_code == 200 and got.data == zip_bytes
+    got.close()
+    assert client.get(link.replace(token, token[:-2] + "xx")).status_code == 404
+    _act(staff, reference, "complete", outcome="열람 자료를 준비했습니다.", step="send")
+    send(app)
+    assert "열람자료.zip" in text_of(smtp.messages[-1])
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+    assert "request.download_offered" in actions and "subject.downloaded" in actions
+
+
+def test_expired_downloads_are_deleted_by_the_job(app, runner):
+    from pathlib import Path
+
+    from rightsdesk.models import Download
+    from rightsdesk.services.downloads import offer
+
+    reference = new_request(app)
+    with app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        item = offer(
+            found,
+            b"%PDF-1.4 x",
+            "copy.pdf",
+            actor="test",
+            now=datetime.now(UTC) - timedelta(days=31),
+        )
+        path = Path(app.config["UPLOAD_DIR"]) / item.file
+        assert path.exists()
+    result = runner.invoke(args=["jobs", "purge-downloads"])
+    assert "deleted 1 expired download(s)" in result.output
+    assert not path.exists()
+    with app.app_context():
+        assert db.session.scalar(select(Download.deleted_at)) is not None
+
+
+def test_the_jurisdiction_for_new_requests_is_a_setting(app):
+    client = sign_in(app, StaffRole.ADMIN)
+    token = csrf(client, "/admin/settings")
+    client.post(
+        "/admin/settings",
+        data={
+            "csrf_token": token,
+            "slug": "shop",
+            "name_ko": "쇼핑",
+            "name_en": "Shop",
+            "officer_name": "홍길동",
+            "officer_email": "privacy@shop.example",
+            "objection_ko": "이메일",
+            "objection_en": "e-mail",
+            "jurisdiction": "EU",
+        },
+    )
+    reference = new_request(app, verified=False)
+    assert stored(app, reference).jurisdiction == "EU"

@@ -22,7 +22,9 @@ from ..models import AuditEvent, OutboxMessage, Question, Request, StaffRole, St
 from ..services import decisions
 from ..services.context import settings
 from ..services.decisions import Actor, DecisionError
-from ..services.uploads import upload_dir
+from ..services.downloads import DownloadRejected
+from ..services.downloads import offer as offer_download
+from ..services.uploads import stored_path
 from . import ALL_STAFF, WORKERS, bp, roles
 
 
@@ -107,9 +109,8 @@ def answer_file(reference: str, question_id: int):
 
 
 def _send_upload(name: str, content_type: str | None, download_name: str):
-    directory = upload_dir().resolve()
-    path = (directory / name).resolve()
-    if path.parent != directory or not path.is_file():  # no path traversal, ever
+    path = stored_path(name)
+    if path is None:
         abort(404)
     extension = Path(name).suffix
     return send_file(
@@ -156,7 +157,7 @@ def act(reference: str, action: str):
                 },
             )
         _perform(item, action, form, actor, now)
-    except (DecisionError, IllegalTransition, ExtensionNotAllowed) as error:
+    except (DecisionError, IllegalTransition, ExtensionNotAllowed, DownloadRejected) as error:
         db.session.rollback()
         flash(_("Not done: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.request_detail", reference=reference))
@@ -220,5 +221,10 @@ def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> N
         decisions.complete(item, form.get("outcome", ""), actor, now)
     elif action == "withdraw":
         decisions.withdraw_for_subject(item, form.get("note", ""), actor, now)
+    elif action == "offer":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise DecisionError("choose a file")
+        offer_download(item, upload.read(), upload.filename, actor=actor.name, now=now)
     else:
         raise KeyError(action)

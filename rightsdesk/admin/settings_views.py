@@ -74,6 +74,10 @@ def settings_page():
                 )
                 organisation.objection_method_ko = form["objection_ko"].strip()
                 organisation.objection_method_en = form["objection_en"].strip()
+                chosen = form.get("jurisdiction", "")
+                organisation.default_jurisdiction = (
+                    chosen if chosen in settings().profiles else None
+                )
                 db.session.commit()
                 flash(_("Saved."))
                 return redirect(url_for("admin.settings_page"))
@@ -86,6 +90,7 @@ def settings_page():
         kinds=SUBJECT_KINDS,
         promises=promises,
         config_jurisdiction=profile.code,
+        profiles=settings().profiles,
     )
 
 

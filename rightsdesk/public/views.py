@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -13,6 +13,8 @@ from ..domain.lifecycle import OPEN
 from ..extensions import db, limiter
 from ..models import RepresentativeRole
 from ..services.context import settings
+from ..services.downloads import available as available_downloads
+from ..services.downloads import fetch as fetch_download
 from ..services.intake import (
     CorrectionInput,
     IntakeInput,
@@ -204,7 +206,19 @@ def status(token: str) -> str:
         open_questions=[q for q in found.questions if q.answered_at is None],
         can_withdraw=found.status in OPEN,
         confirmed=request.args.get("confirmed") == "1",
+        downloads=available_downloads(found, utcnow()),
     )
+
+
+@bp.get("/requests/status/<token>/downloads/<int:download_id>")
+def download(token: str, download_id: int):
+    found = _status_request(token)
+    fetched = fetch_download(found, download_id, now=utcnow())
+    if fetched is None:
+        abort(404)
+    item, path = fetched
+    return send_file(path, mimetype=item.content_type, as_attachment=True,
+                     download_name=item.filename)
 
 
 @bp.post("/requests/status/<token>/withdraw")
@@ -242,6 +256,7 @@ def answer(token: str, question_id: int):
             open_questions=[q for q in found.questions if q.answered_at is None],
             can_withdraw=found.status in OPEN,
             confirmed=False,
+            downloads=available_downloads(found, utcnow()),
             answer_error=(question_id, error),
             answer_text=text,
         ), 400

@@ -18,7 +18,24 @@ class Settings:
     default_jurisdiction: str
 
     def profile(self, code: str | None = None) -> Profile:
-        return parse_jurisdiction(code or self.default_jurisdiction, self.profiles)
+        """A named profile, or the default: the console's setting, else the configuration's."""
+        return parse_jurisdiction(code or self.default_code(), self.profiles)
+
+    def default_code(self) -> str:
+        from sqlalchemy import select
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        from ..extensions import db
+        from ..models import Organisation
+
+        try:
+            chosen = db.session.scalar(
+                select(Organisation.default_jurisdiction).order_by(Organisation.id).limit(1)
+            )
+        except (OperationalError, ProgrammingError):  # not migrated yet (e.g. `deadline`)
+            db.session.rollback()
+            chosen = None
+        return chosen if chosen in self.profiles else self.default_jurisdiction
 
 
 def settings() -> Settings:

@@ -8,7 +8,7 @@ very notice an action would send, from the same context, without storing anythin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.deadlines import check_extension
@@ -238,8 +238,13 @@ def refuse(
 def completion_notice(request: Request, outcome: str) -> Notice:
     _require_open(request)
     check_transition(request.status, Status.COMPLETED)
+    from .downloads import available
+
+    files = available(request, datetime.now(UTC))
     return Notice(
-        "completed", {**_base_context(request), "outcome": _require_text(outcome, "The outcome")}
+        "completed",
+        {**_base_context(request), "outcome": _require_text(outcome, "The outcome"),
+         "files": files},
     )
 
 

@@ -53,11 +53,25 @@ def check_upload(data: bytes) -> str:
 
 def store_upload(data: bytes) -> StoredFile:
     content_type = check_upload(data)
-    name = f"{secrets.token_hex(16)}.{ALLOWED_TYPES[content_type]}"
+    return store_bytes(data, content_type, ALLOWED_TYPES[content_type])
+
+
+def store_bytes(data: bytes, content_type: str, extension: str) -> StoredFile:
+    """Write ``data`` under a fresh random name, readable by this process only."""
+    name = f"{secrets.token_hex(16)}.{extension}"
     fd = os.open(upload_dir() / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return StoredFile(name=name, content_type=content_type, size=len(data))
+
+
+def stored_path(name: str) -> Path | None:
+    """The file's path, if ``name`` is a plain name of a file in the upload folder."""
+    directory = upload_dir().resolve()
+    path = (directory / name).resolve()
+    if path.parent != directory or not path.is_file():  # no path traversal, ever
+        return None
+    return path
 
 
 def delete_upload(name: str | None) -> None:

@@ -25,7 +25,7 @@ run: install
 	$(BIN)/rightsdesk demo load
 	@echo "rightsdesk is serving the demo on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	@echo "its mail: http://$(HOST):$(PORT)/dev/mailbox (or set MAIL_SERVER)"
-	@$(BIN)/rightsdesk mail send --loop --interval 2 & sender=$$!; \
+	@$(BIN)/rightsdesk worker --interval 2 & sender=$$!; \
 	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/rightsdesk run --host $(HOST) --port $(PORT)
 

@@ -74,6 +74,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from . import api
     from .admin import bp as admin_bp
     from .inbound import bp as inbound_bp
     from .public import bp as public_bp
@@ -81,6 +82,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(inbound_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api.bp)
+    api.init_app(app)
     if app.config["DEMO"]:
         from .public.mailbox import bp as mailbox_bp
 

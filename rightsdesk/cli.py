@@ -753,11 +753,147 @@ def purge_downloads_command() -> None:
     click.echo(f"deleted {purge_expired(now=utcnow())} expired download(s)")
 
 
+# --- API keys and webhooks ------------------------------------------------------------------
+
+apikey_group = AppGroup("apikey", help="Keys of host applications for the JSON API.")
+
+
+@apikey_group.command("create")
+@click.option("--name", required=True, help="The host application, e.g. shop.")
+@click.option(
+    "--scopes",
+    default="requests:create,requests:read,restrictions:read",
+    show_default=True,
+    help="Comma-separated.",
+)
+@click.option("--webhook-url", default=None, help="Where status changes are POSTed (HTTPS).")
+def apikey_create(name: str, scopes: str, webhook_url: str | None) -> None:
+    """Create a key; the key and its signing secret are printed once and never again."""
+    from .services.api import ApiKeyError, create_key
+
+    try:
+        issued = create_key(
+            name=name,
+            scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+            webhook_url=webhook_url,
+            actor=actor(),
+            now=utcnow(),
+        )
+    except ApiKeyError as error:
+        raise InputError(str(error)) from None
+    click.echo(f"key for {issued.key.name} ({issued.key.scopes}); store both now, shown once:")
+    click.echo(f"api key:        {issued.secret_key}")
+    click.echo(f"signing secret: {issued.signing_secret}")
+
+
+@apikey_group.command("list")
+def apikey_list() -> None:
+    """One line per key: name, prefix, scopes, state, webhook URL."""
+    from sqlalchemy import select
+
+    from .models import ApiKey
+
+    for key in db.session.scalars(select(ApiKey).order_by(ApiKey.name)):
+        state = "revoked" if key.revoked_at else "active"
+        click.echo(
+            f"{key.name}\trdk_{key.prefix}_…\t{key.scopes}\t{state}\t{key.webhook_url or '-'}"
+        )
+
+
+@apikey_group.command("revoke")
+@click.argument("name")
+def apikey_revoke(name: str) -> None:
+    """Revoke a key at once (its requests and their history stay)."""
+    from .services.api import ApiKeyError, revoke_key
+
+    try:
+        revoke_key(name, actor=actor(), now=utcnow())
+    except ApiKeyError as error:
+        raise InputError(str(error)) from None
+    click.echo(f"revoked {name}")
+
+
+@apikey_group.command("subject-key")
+def apikey_subject_key() -> None:
+    """The key host apps use to name subjects: HMAC-SHA256(key, normalised e-mail), hex."""
+    from .services.api import subject_hash_key
+
+    click.echo(subject_hash_key().hex())
+
+
+@apikey_group.command("rehash-subjects")
+def apikey_rehash_subjects() -> None:
+    """Recompute every subject's lookup hash (after an upgrade or a new subject-hash key)."""
+    from sqlalchemy import select
+
+    from .models import Subject
+    from .services.api import subject_hash
+
+    count = 0
+    for subject in db.session.scalars(select(Subject)):
+        subject.lookup_hash = subject_hash(subject.email)
+        count += 1
+    db.session.commit()
+    click.echo(f"rehashed {count} subject(s)")
+
+
+webhooks_group = AppGroup("webhooks", help="Status webhooks to host applications.")
+
+
+@webhooks_group.command("send")
+@click.option("--retry-now", is_flag=True, help="Send what waits on a back-off now.")
+def webhooks_send(retry_now: bool) -> None:
+    """Deliver due webhooks once, in order per request."""
+    import os
+    import socket
+
+    from .services import webhooks
+
+    if retry_now:
+        click.echo(f"{webhooks.retry_now(now=utcnow())} waiting webhook(s) made due")
+    report = webhooks.deliver_due(now=utcnow(), worker=f"{socket.gethostname()}:{os.getpid()}")
+    click.echo(f"delivered {report.sent}, waiting to retry {report.retrying}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+
+
+@click.command("worker")
+@click.option("--interval", type=float, default=2.0, show_default=True)
+@click.option("--once", is_flag=True, help="One round, then exit (for cron).")
+@with_appcontext
+def worker_command(interval: float, once: bool) -> None:
+    """The background worker: the mail outbox and the webhooks, until stopped."""
+    import os
+    import socket
+    import time
+
+    from .mail import outbox
+    from .services import webhooks
+
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    while True:
+        mail = outbox.deliver_due(now=utcnow(), worker=name)
+        hooks = webhooks.deliver_due(now=utcnow(), worker=name)
+        if mail.attempted or hooks.attempted:
+            click.echo(
+                f"mail: sent {mail.sent}, retrying {mail.retrying}, failed {mail.failed}; "
+                f"webhooks: delivered {hooks.sent}, retrying {hooks.retrying}"
+            )
+        for error in mail.errors + hooks.errors:
+            click.echo(f"  {error}", err=True)
+        if once:
+            break
+        time.sleep(interval)
+
+
 def register(app: Flask) -> None:
     from .notify import notify_group
 
     for command in (
         notify_group,
+        apikey_group,
+        webhooks_group,
+        worker_command,
         deadline_command,
         requests_group,
         audit_group,

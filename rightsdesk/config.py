@@ -43,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "REQUIRE_ADMIN_TOTP": False,
     "TOTP_ISSUER": "rightsdesk",
     "INBOUND_SECRET": None,
+    # Host apps name subjects by HMAC(key, e-mail); by default derived from SECRET_KEY.
+    "SUBJECT_HASH_KEY": None,
+    "WEBHOOK_ALLOW_HTTP": False,
+    "WEBHOOK_TIMEOUT": 10,
+    "API_MAX_BODY_KB": 64,
     "UPLOAD_DIR": None,
     "MAX_UPLOAD_MB": 10,
     "DOWNLOAD_TTL_DAYS": 30,

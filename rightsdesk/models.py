@@ -84,6 +84,13 @@ class StaffRole(enum.StrEnum):
     AUDITOR = "auditor"  # reads everything, the audit trail included; changes nothing
 
 
+class OutboxState(enum.StrEnum):
+    QUEUED = "queued"  # waiting for its next attempt
+    SENDING = "sending"  # claimed by a sender; reclaimed if the claim grows old
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (e.g. the recipient does not exist): staff see it
+
+
 class OverrideAction(enum.StrEnum):
     ADD = "add"  # a day off the holidays package does not know (e.g. 임시공휴일)
     REMOVE = "remove"  # a listed holiday that is a working day after all
@@ -138,6 +145,9 @@ class Subject(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    # HMAC-SHA256 of the e-mail under the subject-hash key: host apps ask about restrictions
+    # by this value, so the API never needs the address in a URL.
+    lookup_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     requests: Mapped[list[Request]] = relationship(back_populates="subject")
@@ -204,6 +214,8 @@ class Request(db.Model):
     refusal_ground: Mapped[str | None] = mapped_column(String(64))
     outcome_text: Mapped[str | None] = mapped_column(Text)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # The host application that filed it through the API: it may read it and gets its webhooks.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -295,6 +307,69 @@ class StaffUser(db.Model):
         return f"{self.id}:{self.session_version}"
 
 
+class ApiKey(db.Model):
+    """A host application's key. Only a hash of the key is kept; the signing secret (for
+    identity assertions it sends and webhooks it receives) is kept to sign with."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated
+    signing_secret: Mapped[str] = mapped_column(String(100))
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+
+class IdempotentResponse(db.Model):
+    """The first answer to a POST with an Idempotency-Key, replayed for every retry."""
+
+    __tablename__ = "idempotent_responses"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # of the request body
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(db.Model):
+    """A status event for a host application, delivered in order per request, never lost."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("request_ref", "sequence"),
+        Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    request_ref: Mapped[str] = mapped_column(String(20))
+    sequence: Mapped[int] = mapped_column(Integer)  # 1, 2, … per request: the delivery order
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)  # the exact JSON that is signed and sent
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "webhook_state"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class Note(db.Model):
     """An internal note on a request: staff only, never shown to the subject."""
 
@@ -375,13 +450,6 @@ class VerificationNonce(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class OutboxState(enum.StrEnum):
-    QUEUED = "queued"  # waiting for its next attempt
-    SENDING = "sending"  # claimed by a sender; reclaimed if the claim grows old
-    SENT = "sent"
-    FAILED = "failed"  # refused for good (e.g. the recipient does not exist): staff see it
 
 
 class OutboxMessage(db.Model):

@@ -217,8 +217,9 @@ def download(token: str, download_id: int):
     if fetched is None:
         abort(404)
     item, path = fetched
-    return send_file(path, mimetype=item.content_type, as_attachment=True,
-                     download_name=item.filename)
+    return send_file(
+        path, mimetype=item.content_type, as_attachment=True, download_name=item.filename
+    )
 
 
 @bp.post("/requests/status/<token>/withdraw")

@@ -243,8 +243,11 @@ def completion_notice(request: Request, outcome: str) -> Notice:
     files = available(request, datetime.now(UTC))
     return Notice(
         "completed",
-        {**_base_context(request), "outcome": _require_text(outcome, "The outcome"),
-         "files": files},
+        {
+            **_base_context(request),
+            "outcome": _require_text(outcome, "The outcome"),
+            "files": files,
+        },
     )
 
 

@@ -20,8 +20,12 @@ from ..models import Download, Request
 from . import audit
 from .uploads import delete_upload, store_bytes, stored_path
 
-BINARY_TYPES = {"application/pdf": "pdf", "application/zip": "zip", "image/png": "png",
-                "image/jpeg": "jpg"}
+BINARY_TYPES = {
+    "application/pdf": "pdf",
+    "application/zip": "zip",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+}
 TEXT_EXTENSIONS = {".csv": "text/csv", ".json": "application/json", ".txt": "text/plain"}
 
 
@@ -55,9 +59,7 @@ def safe_filename(filename: str, reference: str, extension: str) -> str:
     return f"{stem or reference}.{extension}"
 
 
-def offer(
-    request: Request, data: bytes, filename: str, *, actor: str, now: datetime
-) -> Download:
+def offer(request: Request, data: bytes, filename: str, *, actor: str, now: datetime) -> Download:
     if request.status not in OPEN:
         raise DownloadRejected(f"{request.reference} is closed: offer files before completing it")
     content_type, extension = _kind_of(data, filename)
@@ -77,7 +79,10 @@ def offer(
     db.session.add(download)
     db.session.flush()
     audit.record(
-        "request.download_offered", actor=actor, now=now, request_ref=request.reference,
+        "request.download_offered",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
         data={"download": download.id, "size": stored.size, "sha256": download.sha256},
     )
     db.session.commit()
@@ -96,7 +101,10 @@ def fetch(request: Request, download_id: int, *, now: datetime) -> tuple[Downloa
         return None
     download.downloaded_at = download.downloaded_at or now
     audit.record(
-        "subject.downloaded", actor="subject", now=now, request_ref=request.reference,
+        "subject.downloaded",
+        actor="subject",
+        now=now,
+        request_ref=request.reference,
         data={"download": download.id},
     )
     db.session.commit()
@@ -111,8 +119,11 @@ def purge_expired(*, now: datetime) -> int:
     for download in expired:
         download.deleted_at = now
         audit.record(
-            "request.download_deleted", actor="system:downloads", now=now,
-            request_ref=download.request.reference, data={"download": download.id},
+            "request.download_deleted",
+            actor="system:downloads",
+            now=now,
+            request_ref=download.request.reference,
+            data={"download": download.id},
         )
     db.session.commit()
     for download in expired:

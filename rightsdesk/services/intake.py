@@ -69,6 +69,7 @@ class IntakeInput:
     scope: dict | None = None
     representative: RepresentativeInput | None = None
     channel: Channel = Channel.WEB
+    jurisdiction: str | None = None
     # Threading for a request that arrived by e-mail: the verification mail replies to it.
     reply_to_message_id: str | None = None
     reply_references: tuple[str, ...] = field(default_factory=tuple)
@@ -95,6 +96,7 @@ def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") ->
             language=data.language,
             representative=representative,
             scope=data.scope,
+            jurisdiction=data.jurisdiction,
             commit=False,
         )
         if stored and request.representative:
@@ -125,6 +127,80 @@ def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") ->
     return request
 
 
+def file_api_request(
+    data: IntakeInput,
+    *,
+    api_key,
+    vouched: bool,
+    now: datetime,
+    idempotency: tuple[str, str] | None,
+    response,
+) -> Request:
+    """A request from a host application, in one transaction with its idempotency record.
+
+    ``vouched``: the host app signed an assertion that this is its signed-in user's e-mail, so
+    the identity is confirmed at once (acknowledgement); otherwise the usual verification mail.
+    A concurrent retry with the same Idempotency-Key loses on the unique constraint and gets the
+    first request back.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from .api import remember_response, stored_response
+
+    try:
+        request = submit_request(
+            kind=data.kind,
+            email=data.email,
+            name=(data.name or "").strip() or None,
+            channel=Channel.API,
+            now=now,
+            actor=f"api:{api_key.name}",
+            details=data.details,
+            language=data.language,
+            scope=data.scope,
+            api_key_id=api_key.id,
+            jurisdiction=data.jurisdiction,
+            status=Status.VERIFIED if vouched else Status.RECEIVED_UNVERIFIED,
+            commit=False,
+        )
+        for item in data.corrections:
+            request.corrections.append(
+                CorrectionItem(
+                    item=item.item.strip(),
+                    current_value=item.current_value,
+                    correct_value=item.correct_value.strip(),
+                )
+            )
+        db.session.flush()
+        if vouched:
+            queue(
+                "acknowledge",
+                recipient=request.contact_email or "",
+                language=request.language,
+                context={
+                    "item": request,
+                    "organisation": _organisation(),
+                    "status_url": external_url("public.status", token=status_token(request)),
+                },
+                now=now,
+                request_ref=request.reference,
+            )
+        else:
+            _queue_verification(request, now=now)
+        if idempotency:
+            key, fingerprint = idempotency
+            remember_response(api_key, key, fingerprint, 201, response(request), now)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        earlier = stored_response(api_key, idempotency[0]) if idempotency else None
+        if earlier is None:
+            raise
+        reference = json.loads(earlier.body)["reference"]
+        return db.session.scalar(select(Request).where(Request.reference == reference))
+    return request
+
+
 def enter_by_staff(
     *,
     kind: RequestKind,
@@ -144,9 +220,18 @@ def enter_by_staff(
     the same verification mail as a web request, so identity is still confirmed (영 §46).
     """
     request = submit_request(
-        kind=kind, email=email, name=name, channel=Channel.STAFF, now=now, actor=actor,
-        details=details, jurisdiction=jurisdiction, language=language, received_at=received_at,
-        status=Status.VERIFIED if identity_checked else Status.RECEIVED_UNVERIFIED, commit=False,
+        kind=kind,
+        email=email,
+        name=name,
+        channel=Channel.STAFF,
+        now=now,
+        actor=actor,
+        details=details,
+        jurisdiction=jurisdiction,
+        language=language,
+        received_at=received_at,
+        status=Status.VERIFIED if identity_checked else Status.RECEIVED_UNVERIFIED,
+        commit=False,
     )
     db.session.flush()
     if identity_checked:

@@ -15,9 +15,11 @@ from ..domain.lifecycle import TERMINAL, Status, check_transition
 from ..extensions import db
 from ..models import Channel, ReferenceCounter, Representative, RepresentativeRole, Request, Subject
 from . import audit
+from .api import subject_hash
 from .context import settings
 from .deadlines import apply_deadline
 from .tokens import new_status_secret
+from .webhooks import enqueue_status_event
 
 REFERENCE_PREFIX = "RD"
 
@@ -49,7 +51,9 @@ def find_or_create_subject(email: str, name: str | None, now: datetime) -> Subje
     address = normalise_email(email)
     subject = db.session.scalar(select(Subject).where(Subject.email == address))
     if subject is None:
-        subject = Subject(email=address, name=name, created_at=now)
+        subject = Subject(
+            email=address, name=name, created_at=now, lookup_hash=subject_hash(address)
+        )
         db.session.add(subject)
         db.session.flush()
     elif name and not subject.name:
@@ -72,6 +76,7 @@ def submit_request(
     representative: tuple[RepresentativeRole, str, str] | None = None,
     status: Status = Status.RECEIVED_UNVERIFIED,
     scope: dict | None = None,
+    api_key_id: int | None = None,
     commit: bool = True,
 ) -> Request:
     """Store a new request with its statutory due dates, audited, in one commit.
@@ -92,6 +97,7 @@ def submit_request(
         subject=find_or_create_subject(email, name, now),
         details=details,
         scope=scope,
+        api_key_id=api_key_id,
         status_secret=new_status_secret(),
         received_at=received,
         verified_at=now if status is not Status.RECEIVED_UNVERIFIED else None,
@@ -123,6 +129,7 @@ def submit_request(
             "representative": representative[0].value if representative else None,
         },
     )
+    enqueue_status_event(request, previous=None, now=now)
     if commit:
         db.session.commit()
     return request
@@ -167,6 +174,7 @@ def change_status(
         request_ref=request.reference,
         data={"from": current.value, "to": target.value, "due": request.due_date.isoformat()},
     )
+    enqueue_status_event(request, previous=current, now=now)
     if commit:
         db.session.commit()
     return request

@@ -1,0 +1,312 @@
+"""JSON API for host applications (``/api/v1``): thin — parse, authorise, call a service.
+
+Errors are JSON ``{"error": {"code": ..., "message": ...}}`` with a stable code; bad JSON,
+unknown fields, oversized bodies and wrong content types are 4xx, never 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..domain.identity import InvalidEmail, normalise_email
+from ..domain.kinds import SUBJECT_KINDS, RequestKind
+from ..extensions import csrf, db, limiter
+from ..models import Channel
+from ..services import api as api_service
+from ..services.context import settings
+from ..services.intake import (
+    CorrectionInput,
+    IntakeInput,
+    file_api_request,
+    public_timeline,
+)
+from ..services.tokens import status_token
+from ..services.urls import external_url
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+limiter.limit("300 per minute", key_func=lambda: request.headers.get("Authorization", "-"))(bp)
+
+CREATE_FIELDS = {
+    "kind",
+    "email",
+    "name",
+    "details",
+    "language",
+    "jurisdiction",
+    "assertion",
+    "scope",
+    "corrections",
+}
+PURPOSES = {"marketing", "personalisation", "analytics", "third_party"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError):
+    return error_response(error.status, error.code, error.message)
+
+
+def json_http_errors(error: HTTPException):
+    """Every HTTP error under /api/ as JSON (registered on the app by ``init_app``)."""
+    if not request.path.startswith(bp.url_prefix or "/api/"):
+        return error
+    code = (error.name or "error").lower().replace(" ", "_")
+    return error_response(error.code or 500, code, error.description or error.name)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def requires(scope: str) -> Callable:
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            key = api_service.authenticate(request.headers.get("Authorization"), now=utcnow())
+            if key is None:
+                raise ApiError(401, "unauthorized", "send a valid key: Authorization: Bearer …")
+            if scope not in key.scope_set:
+                raise ApiError(403, "forbidden", f"this key lacks the {scope} scope")
+            g.api_key = key
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _json_body() -> dict:
+    limit = int(current_app.config["API_MAX_BODY_KB"]) * 1024
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send application/json")
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    return body
+
+
+def _string(body: dict, name: str, *, required: bool = False, limit: int = 5000) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(422, "missing_field", f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(422, "invalid_field", f"{name} must be a string")
+    if len(value) > limit:
+        raise ApiError(422, "invalid_field", f"{name} is longer than {limit} characters")
+    return value
+
+
+def _parse_create(body: dict) -> tuple[IntakeInput, str | None]:
+    unknown = sorted(set(body) - CREATE_FIELDS)
+    if unknown:
+        raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
+    kind_text = _string(body, "kind", required=True, limit=40) or ""
+    try:
+        kind = RequestKind(kind_text)
+        if kind not in SUBJECT_KINDS:
+            raise ValueError(kind_text)
+    except ValueError:
+        accepted = ", ".join(k.value for k in SUBJECT_KINDS)
+        raise ApiError(422, "invalid_field", f"kind must be one of: {accepted}") from None
+    email = _string(body, "email", required=True, limit=254) or ""
+    try:
+        normalise_email(email)
+    except InvalidEmail:
+        raise ApiError(422, "invalid_field", "email is not an e-mail address") from None
+    language = _string(body, "language", limit=2) or "ko"
+    if language not in ("ko", "en"):
+        raise ApiError(422, "invalid_field", "language must be ko or en")
+    jurisdiction = _string(body, "jurisdiction", limit=8)
+    if jurisdiction is not None and jurisdiction.upper() not in settings().profiles:
+        raise ApiError(422, "invalid_field", "unknown jurisdiction")
+    data = IntakeInput(
+        kind=kind,
+        name=_string(body, "name", limit=200),
+        email=email,
+        details=_string(body, "details"),
+        language=language,
+        corrections=_corrections(body, kind),
+        scope=_scope(body),
+        channel=Channel.API,
+        jurisdiction=jurisdiction.upper() if jurisdiction else None,
+    )
+    return data, _string(body, "assertion", limit=2000)
+
+
+def _scope(body: dict) -> dict | None:
+    scope = body.get("scope")
+    if scope is None:
+        return None
+    if scope == {"all": True}:
+        return scope
+    purposes = scope.get("purposes") if isinstance(scope, dict) else None
+    if (
+        not isinstance(scope, dict)
+        or set(scope) != {"purposes"}
+        or not isinstance(purposes, list)
+        or not purposes
+        or not all(isinstance(p, str) and p in PURPOSES for p in purposes)
+    ):
+        raise ApiError(
+            422,
+            "invalid_field",
+            'scope must be {"all": true} or {"purposes": [...]} with purposes from: '
+            + ", ".join(sorted(PURPOSES)),
+        )
+    return {"purposes": sorted(set(purposes))}
+
+
+def _corrections(body: dict, kind: RequestKind):
+    items = body.get("corrections")
+    if items is None:
+        if kind is RequestKind.CORRECTION:
+            raise ApiError(422, "missing_field", "corrections is required for a correction")
+        return ()
+    if not isinstance(items, list) or not 1 <= len(items) <= 20:
+        raise ApiError(422, "invalid_field", "corrections must be a list of 1 to 20 items")
+    parsed = []
+    for item in items:
+        fields = {"item", "current_value", "correct_value"}
+        if not isinstance(item, dict) or not set(item) <= fields:
+            raise ApiError(
+                422, "invalid_field", "each correction has item, current_value, correct_value"
+            )
+        name, correct = item.get("item"), item.get("correct_value")
+        current = item.get("current_value")
+        if not (
+            isinstance(name, str)
+            and name.strip()
+            and isinstance(correct, str)
+            and correct.strip()
+            and (current is None or isinstance(current, str))
+        ):
+            raise ApiError(422, "invalid_field", "item and correct_value are required strings")
+        parsed.append(CorrectionInput(name[:200], current, correct[:1000]))
+    return tuple(parsed)
+
+
+def _request_json(item) -> dict:
+    return {
+        "reference": item.reference,
+        "kind": item.kind.value,
+        "status": item.status.value,
+        "jurisdiction": item.jurisdiction,
+        "received": item.received_at.isoformat(),
+        "due": item.due_date.isoformat(),
+        "promised_due": item.promised_due_date.isoformat() if item.promised_due_date else None,
+        "status_url": external_url("public.status", token=status_token(item)),
+    }
+
+
+@bp.post("/requests")
+@requires("requests:create")
+def create_request():
+    key = g.api_key
+    idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+    if len(idempotency_key) > 200:
+        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200")
+    body = _json_body()
+    fingerprint = api_service.request_fingerprint(request.get_data(cache=True))
+    if idempotency_key:
+        earlier = api_service.stored_response(key, idempotency_key)
+        if earlier is not None:
+            if earlier.fingerprint != fingerprint:
+                raise ApiError(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different body",
+                )
+            return Response(earlier.body, status=earlier.status_code, mimetype="application/json")
+    data, assertion = _parse_create(body)
+    vouched = bool(assertion) and api_service.verify_assertion(key, assertion, data.email)
+    if assertion and not vouched:
+        raise ApiError(
+            422,
+            "invalid_assertion",
+            "the assertion is not valid, has expired, or is for another e-mail",
+        )
+    now = utcnow()
+    item = file_api_request(
+        data,
+        api_key=key,
+        vouched=vouched,
+        now=now,
+        idempotency=(idempotency_key, fingerprint) if idempotency_key else None,
+        response=_request_json,
+    )
+    return jsonify(_request_json(item)), 201
+
+
+@bp.get("/requests/<reference>")
+@requires("requests:read")
+def get_request(reference: str):
+    from sqlalchemy import select
+
+    from ..models import Request
+
+    item = db.session.scalar(select(Request).where(Request.reference == reference))
+    if item is None or item.api_key_id != g.api_key.id:
+        raise ApiError(404, "not_found", "no request with this reference for this key")
+    timeline = [
+        {
+            "at": at.isoformat(),
+            "event": action.split(".", 1)[1],
+            **({"status": data["to"]} if action == "request.status" else {}),
+        }
+        for at, action, data in public_timeline(item)
+    ]
+    db.session.commit()
+    return jsonify({**_request_json(item), "timeline": timeline})
+
+
+@bp.get("/restrictions")
+@requires("restrictions:read")
+def get_restrictions():
+    lookup = (request.args.get("subject") or "").strip().lower()
+    if len(lookup) != 64 or any(c not in "0123456789abcdef" for c in lookup):
+        raise ApiError(
+            422,
+            "invalid_subject",
+            "subject is the hex HMAC-SHA256 of the normalised e-mail (64 characters)",
+        )
+    result = api_service.restrictions(lookup)
+    db.session.commit()
+    return jsonify(result)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    from .openapi import spec
+
+    return jsonify(spec())
+
+
+def init_app(app) -> None:
+    app.register_error_handler(HTTPException, json_http_errors)

@@ -260,7 +260,7 @@ class Representative(db.Model):
         _enum(RepresentativeRole, "representative_role")
     )
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254))
+    email: Mapped[str] = mapped_column(String(254), index=True)  # the queue searches by it
     # The proof (위임장, family register …): a random file name under instance/uploads/.
     proof_file: Mapped[str | None] = mapped_column(String(100))
     proof_content_type: Mapped[str | None] = mapped_column(String(100))

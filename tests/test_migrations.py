@@ -49,3 +49,13 @@ def test_upgrade_from_empty_matches_the_models_and_downgrade_removes_everything(
         flask_migrate.downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_the_partial_index_condition_is_the_one_the_migration_wrote():
+    """Alembic does not compare WHERE clauses: pin the open statuses the indexes cover."""
+    from rightsdesk.models import OPEN_SQL
+
+    assert OPEN_SQL == (
+        "status IN ('awaiting_subject', 'extended', 'in_progress', 'received_unverified', "
+        "'verified')"
+    )

@@ -7,15 +7,33 @@ from __future__ import annotations
 
 from typing import Any
 
-KINDS = ["access", "correction", "deletion", "suspension", "consent_withdrawal",
-         "automated_decision"]
-STATUSES = ["received_unverified", "verified", "in_progress", "awaiting_subject", "extended",
-            "completed", "partially_completed", "refused", "withdrawn", "expired"]
+KINDS = [
+    "access",
+    "correction",
+    "deletion",
+    "suspension",
+    "consent_withdrawal",
+    "automated_decision",
+]
+STATUSES = [
+    "received_unverified",
+    "verified",
+    "in_progress",
+    "awaiting_subject",
+    "extended",
+    "completed",
+    "partially_completed",
+    "refused",
+    "withdrawn",
+    "expired",
+]
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 ERRORS = {
@@ -37,7 +55,7 @@ def spec() -> dict[str, Any]:
                 "follow them, and ask whether a subject's data is restricted. Authenticate "
                 "with `Authorization: Bearer <API key>`. Status changes of requests a key "
                 "filed are POSTed to its webhook URL, signed: `X-Rightsdesk-Signature: "
-                "t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the key's signing "
+                't=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the key\'s signing '
                 "secret>`, with `X-Rightsdesk-Event-Id` for de-duplication; events of one "
                 "request arrive in order."
             ),
@@ -49,21 +67,33 @@ def spec() -> dict[str, Any]:
                 "post": {
                     "operationId": "createRequest",
                     "summary": "File a request for a user of the host application",
-                    "parameters": [{
-                        "name": "Idempotency-Key", "in": "header", "required": False,
-                        "description": "A retried POST with the same key and body creates one "
-                                       "request and gets the first answer.",
-                        "schema": {"type": "string", "maxLength": 200},
-                    }],
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "A retried POST with the same key and body creates one "
+                            "request and gets the first answer.",
+                            "schema": {"type": "string", "maxLength": 200},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {
-                            "schema": {"$ref": "#/components/schemas/NewRequest"}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/NewRequest"}
+                            }
+                        },
                     },
                     "responses": {
-                        "201": {"description": "Created (or replayed for an Idempotency-Key)",
-                                "content": {"application/json": {"schema": {
-                                    "$ref": "#/components/schemas/Request"}}}},
+                        "201": {
+                            "description": "Created (or replayed for an Idempotency-Key)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Request"}
+                                }
+                            },
+                        },
                         "400": _error("Bad JSON or an unknown field"),
                         "413": _error("The body is too large"),
                         "415": _error("Not application/json"),
@@ -76,11 +106,23 @@ def spec() -> dict[str, Any]:
                 "get": {
                     "operationId": "getRequest",
                     "summary": "Status, due date and public timeline of a request this key filed",
-                    "parameters": [{"name": "reference", "in": "path", "required": True,
-                                    "schema": {"type": "string", "maxLength": 40}}],
+                    "parameters": [
+                        {
+                            "name": "reference",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "maxLength": 40},
+                        }
+                    ],
                     "responses": {
-                        "200": {"description": "The request", "content": {"application/json": {
-                            "schema": {"$ref": "#/components/schemas/RequestWithTimeline"}}}},
+                        "200": {
+                            "description": "The request",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/RequestWithTimeline"}
+                                }
+                            },
+                        },
                         "404": _error("No such request for this key"),
                         **ERRORS,
                     },
@@ -90,17 +132,26 @@ def spec() -> dict[str, Any]:
                 "get": {
                     "operationId": "getRestrictions",
                     "summary": "Suspensions, pending corrections and withdrawn consents in force",
-                    "parameters": [{
-                        "name": "subject", "in": "query", "required": True,
-                        "description": "hex HMAC-SHA256 of the normalised (trimmed, lower-case) "
-                                       "e-mail under the subject-hash key "
-                                       "(`rightsdesk apikey subject-key`)",
-                        "schema": {"type": "string"},
-                    }],
+                    "parameters": [
+                        {
+                            "name": "subject",
+                            "in": "query",
+                            "required": True,
+                            "description": "hex HMAC-SHA256 of the trimmed, lower-case "
+                            "e-mail under the subject-hash key "
+                            "(`rightsdesk apikey subject-key`)",
+                            "schema": {"type": "string"},
+                        }
+                    ],
                     "responses": {
-                        "200": {"description": "What must be respected now",
-                                "content": {"application/json": {"schema": {
-                                    "$ref": "#/components/schemas/Restrictions"}}}},
+                        "200": {
+                            "description": "What must be respected now",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Restrictions"}
+                                }
+                            },
+                        },
                         "422": _error("subject is not a 64-character hex digest"),
                         **ERRORS,
                     },
@@ -111,9 +162,12 @@ def spec() -> dict[str, Any]:
                     "operationId": "getOpenApi",
                     "summary": "This description",
                     "security": [],
-                    "responses": {"200": {"description": "OpenAPI 3",
-                                          "content": {"application/json": {
-                                              "schema": {"type": "object"}}}}},
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
                 }
             },
         },
@@ -121,11 +175,18 @@ def spec() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Error": {
-                    "type": "object", "required": ["error"],
-                    "properties": {"error": {
-                        "type": "object", "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"},
-                                       "message": {"type": "string"}}}},
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
                 },
                 "NewRequest": {
                     "type": "object",
@@ -137,29 +198,55 @@ def spec() -> dict[str, Any]:
                         "name": {"type": "string", "maxLength": 200},
                         "details": {"type": "string", "maxLength": 5000},
                         "language": {"type": "string", "enum": ["ko", "en"]},
-                        "jurisdiction": {"type": "string",
-                                         "enum": ["KR", "EU", "UK", "US-CA", "BR"]},
-                        "assertion": {
-                            "type": "string", "maxLength": 2000,
-                            "description": "itsdangerous URLSafeTimedSerializer token, salt "
-                                           "'rightsdesk.assertion', over {\"email\": ...}, signed "
-                                           "with the key's signing secret, at most 5 minutes "
-                                           "old: the identity is then confirmed at once.",
+                        "jurisdiction": {
+                            "type": "string",
+                            "enum": ["KR", "EU", "UK", "US-CA", "BR"],
                         },
-                        "scope": {"oneOf": [
-                            {"type": "object", "additionalProperties": False,
-                             "required": ["all"], "properties": {"all": {"enum": [True]}}},
-                            {"type": "object", "additionalProperties": False,
-                             "required": ["purposes"], "properties": {"purposes": {
-                                 "type": "array", "minItems": 1, "items": {
-                                     "type": "string",
-                                     "enum": ["marketing", "personalisation", "analytics",
-                                              "third_party"]}}}},
-                        ]},
+                        "assertion": {
+                            "type": "string",
+                            "maxLength": 2000,
+                            "description": "itsdangerous URLSafeTimedSerializer token, salt "
+                            "'rightsdesk.assertion', over {\"email\": ...}, signed "
+                            "with the key's signing secret, at most 5 minutes "
+                            "old: the identity is then confirmed at once.",
+                        },
+                        "scope": {
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["all"],
+                                    "properties": {"all": {"enum": [True]}},
+                                },
+                                {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["purposes"],
+                                    "properties": {
+                                        "purposes": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "items": {
+                                                "type": "string",
+                                                "enum": [
+                                                    "marketing",
+                                                    "personalisation",
+                                                    "analytics",
+                                                    "third_party",
+                                                ],
+                                            },
+                                        }
+                                    },
+                                },
+                            ]
+                        },
                         "corrections": {
-                            "type": "array", "minItems": 1, "maxItems": 20,
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 20,
                             "items": {
-                                "type": "object", "additionalProperties": False,
+                                "type": "object",
+                                "additionalProperties": False,
                                 "required": ["item", "correct_value"],
                                 "properties": {
                                     "item": {"type": "string", "minLength": 1},
@@ -172,8 +259,15 @@ def spec() -> dict[str, Any]:
                 },
                 "Request": {
                     "type": "object",
-                    "required": ["reference", "kind", "status", "jurisdiction", "received",
-                                 "due", "status_url"],
+                    "required": [
+                        "reference",
+                        "kind",
+                        "status",
+                        "jurisdiction",
+                        "received",
+                        "due",
+                        "status_url",
+                    ],
                     "properties": {
                         "reference": {"type": "string"},
                         "kind": {"type": "string", "enum": [*KINDS, "unclassified"]},
@@ -188,35 +282,61 @@ def spec() -> dict[str, Any]:
                 "RequestWithTimeline": {
                     "allOf": [
                         {"$ref": "#/components/schemas/Request"},
-                        {"type": "object", "required": ["timeline"], "properties": {
-                            "timeline": {"type": "array", "items": {
-                                "type": "object", "required": ["at", "event"],
-                                "properties": {"at": {"type": "string", "format": "date-time"},
-                                               "event": {"type": "string"},
-                                               "status": {"type": "string"}}}}}},
+                        {
+                            "type": "object",
+                            "required": ["timeline"],
+                            "properties": {
+                                "timeline": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["at", "event"],
+                                        "properties": {
+                                            "at": {"type": "string", "format": "date-time"},
+                                            "event": {"type": "string"},
+                                            "status": {"type": "string"},
+                                        },
+                                    },
+                                }
+                            },
+                        },
                     ]
                 },
                 "Restriction": {
-                    "type": "object", "required": ["reference", "status", "since"],
-                    "properties": {"reference": {"type": "string"},
-                                   "status": {"type": "string", "enum": STATUSES},
-                                   "since": {"type": "string", "format": "date-time"},
-                                   "scope": {"type": "object"},
-                                   "items": {"type": "array", "items": {"type": "string"}}},
+                    "type": "object",
+                    "required": ["reference", "status", "since"],
+                    "properties": {
+                        "reference": {"type": "string"},
+                        "status": {"type": "string", "enum": STATUSES},
+                        "since": {"type": "string", "format": "date-time"},
+                        "scope": {"type": "object"},
+                        "items": {"type": "array", "items": {"type": "string"}},
+                    },
                 },
                 "Restrictions": {
                     "type": "object",
-                    "required": ["subject", "restricted", "suspensions", "pending_corrections",
-                                 "withdrawn_consents"],
+                    "required": [
+                        "subject",
+                        "restricted",
+                        "suspensions",
+                        "pending_corrections",
+                        "withdrawn_consents",
+                    ],
                     "properties": {
                         "subject": {"type": "string"},
                         "restricted": {"type": "boolean"},
-                        "suspensions": {"type": "array", "items": {
-                            "$ref": "#/components/schemas/Restriction"}},
-                        "pending_corrections": {"type": "array", "items": {
-                            "$ref": "#/components/schemas/Restriction"}},
-                        "withdrawn_consents": {"type": "array", "items": {
-                            "$ref": "#/components/schemas/Restriction"}},
+                        "suspensions": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Restriction"},
+                        },
+                        "pending_corrections": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Restriction"},
+                        },
+                        "withdrawn_consents": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Restriction"},
+                        },
                     },
                 },
             },

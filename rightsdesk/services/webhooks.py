@@ -120,37 +120,59 @@ def claim(*, now: datetime, worker: str, batch: int) -> list[int]:
     )
 
 
+MAX_ROUNDS = 20
+
+
 def deliver_due(*, now: datetime, worker: str, batch: int = 50) -> DeliveryReport:
-    """Post what is due, one request's events strictly in order; commit after each."""
+    """Post what is due, one request's events strictly in order; commit after each.
+
+    A request's next event becomes claimable only once the one before it went through, so
+    rounds repeat while the last one delivered something (bounded).
+    """
     report = DeliveryReport()
     timeout = float(current_app.config["WEBHOOK_TIMEOUT"])
     failed_refs: set[str] = set()
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        for delivery_id in claim(now=now, worker=worker, batch=batch):
-            delivery = db.session.get(WebhookDelivery, delivery_id)
-            if delivery is None or delivery.state is not OutboxState.SENDING:
-                continue
-            if delivery.request_ref in failed_refs:  # an earlier one just failed: keep order
-                delivery.state, delivery.claimed_by = OutboxState.QUEUED, None
-                db.session.commit()
-                continue
-            delivery.attempts += 1
-            error = _post(client, delivery)
-            if error is None:
-                delivery.state = OutboxState.SENT
-                delivery.delivered_at = datetime.now(UTC)
-                delivery.last_error = None
-                report.sent += 1
-            else:
-                failed_refs.add(delivery.request_ref)
-                delivery.state = OutboxState.QUEUED
-                delivery.next_attempt_at = now + backoff(delivery.attempts)
-                delivery.last_error = error
-                report.retrying += 1
-                report.errors.append(f"webhook {delivery.id}: {error}")
-            delivery.claimed_by = None
-            db.session.commit()
+        for _round in range(MAX_ROUNDS):
+            sent_before = report.sent
+            _deliver_round(client, now, worker, batch, failed_refs, report)
+            if report.sent == sent_before:
+                break
     return report
+
+
+def _deliver_round(
+    client: httpx.Client,
+    now: datetime,
+    worker: str,
+    batch: int,
+    failed_refs: set[str],
+    report: DeliveryReport,
+) -> None:
+    for delivery_id in claim(now=now, worker=worker, batch=batch):
+        delivery = db.session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.state is not OutboxState.SENDING:
+            continue
+        if delivery.request_ref in failed_refs:  # an earlier one just failed: keep order
+            delivery.state, delivery.claimed_by = OutboxState.QUEUED, None
+            db.session.commit()
+            continue
+        delivery.attempts += 1
+        error = _post(client, delivery)
+        if error is None:
+            delivery.state = OutboxState.SENT
+            delivery.delivered_at = datetime.now(UTC)
+            delivery.last_error = None
+            report.sent += 1
+        else:
+            failed_refs.add(delivery.request_ref)
+            delivery.state = OutboxState.QUEUED
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
+            delivery.last_error = error
+            report.retrying += 1
+            report.errors.append(f"webhook {delivery.id}: {error}")
+        delivery.claimed_by = None
+        db.session.commit()
 
 
 def _post(client: httpx.Client, delivery: WebhookDelivery) -> str | None:

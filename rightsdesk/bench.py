@@ -407,13 +407,14 @@ def floor_where(case: Case, *, with_cursor: bool = True) -> tuple[str, list[Any]
         params.append(int(filters.assignee))
     if filters.search:
         clauses.append(
-            "(r.subject_id IN (SELECT id FROM subjects WHERE email = %s)"
-            " OR r.id IN (SELECT request_id FROM representatives WHERE email = %s))"
+            "r.id IN (SELECT id FROM requests WHERE subject_id IN"
+            " (SELECT id FROM subjects WHERE email = %s)"
+            " UNION SELECT request_id FROM representatives WHERE email = %s)"
         )
         params += [filters.search, filters.search]
     if with_cursor and case.after:
-        clauses.append("(r.due_date > %s OR (r.due_date = %s AND r.id > %s))")
-        params += [case.after[0], case.after[0], case.after[1]]
+        clauses.append("(r.due_date, r.id) > (%s, %s)")
+        params += [case.after[0], case.after[1]]
     return " AND ".join(clauses) or "true", params
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..domain.identity import InvalidEmail, normalise_email
+from ..domain.identity import InvalidEmail, has_control_characters, normalise_email
 from ..domain.kinds import SUBJECT_KINDS, RequestKind
 from ..extensions import csrf, db, limiter
 from ..models import Channel
@@ -32,7 +32,20 @@ from ..services.urls import external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-limiter.limit("300 per minute", key_func=lambda: request.headers.get("Authorization", "-"))(bp)
+
+
+def _key_prefix() -> str:
+    """The limit's key: the API key's public prefix when the header is well formed (however
+    it is padded), else the client's address, so junk headers cannot open fresh buckets."""
+    header = (request.headers.get("Authorization") or "").strip()
+    token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+    if token.startswith(api_service.KEY_PREFIX) and "_" in token[len(api_service.KEY_PREFIX) :]:
+        return "key:" + token[len(api_service.KEY_PREFIX) :].split("_", 1)[0]
+    return "addr:" + (request.remote_addr or "-")
+
+
+limiter.limit("300 per minute", key_func=_key_prefix, per_method=False, scope="api-key")(bp)
+limiter.limit("600 per minute", scope="api-address")(bp)
 
 CREATE_FIELDS = {
     "kind",
@@ -60,7 +73,10 @@ def error_response(status: int, code: str, message: str) -> tuple[Response, int]
 
 @bp.errorhandler(ApiError)
 def _api_error(error: ApiError):
-    return error_response(error.status, error.code, error.message)
+    response, status = error_response(error.status, error.code, error.message)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="rightsdesk"'
+    return response, status
 
 
 def json_http_errors(error: HTTPException):
@@ -68,7 +84,11 @@ def json_http_errors(error: HTTPException):
     if not request.path.startswith(bp.url_prefix or "/api/"):
         return error
     code = (error.name or "error").lower().replace(" ", "_")
-    return error_response(error.code or 500, code, error.description or error.name)
+    response, status = error_response(error.code or 500, code, error.description or error.name)
+    for name, value in error.get_headers():  # e.g. Allow on a 405, Retry-After on a 429
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
 
 
 def utcnow() -> datetime:
@@ -103,7 +123,9 @@ def _json_body() -> dict:
         raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # Escapes like "\ud800" parse to text no database can store: refuse them here.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeDecodeError, UnicodeEncodeError, RecursionError):
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
@@ -111,15 +133,21 @@ def _json_body() -> dict:
 
 
 def _string(body: dict, name: str, *, required: bool = False, limit: int = 5000) -> str | None:
-    value = body.get(name)
-    if value is None:
+    if name not in body:
         if required:
             raise ApiError(422, "missing_field", f"{name} is required")
         return None
+    return _text(body[name], name, limit)
+
+
+def _text(value: object, name: str, limit: int) -> str:
+    """A string without NUL or other control characters (line breaks and tabs allowed)."""
     if not isinstance(value, str):
         raise ApiError(422, "invalid_field", f"{name} must be a string")
     if len(value) > limit:
         raise ApiError(422, "invalid_field", f"{name} is longer than {limit} characters")
+    if has_control_characters(value):
+        raise ApiError(422, "invalid_field", f"{name} contains control characters")
     return value
 
 
@@ -137,15 +165,19 @@ def _parse_create(body: dict) -> tuple[IntakeInput, str | None]:
         raise ApiError(422, "invalid_field", f"kind must be one of: {accepted}") from None
     email = _string(body, "email", required=True, limit=254) or ""
     try:
+        if email != email.strip():
+            raise InvalidEmail(email)
         normalise_email(email)
     except InvalidEmail:
         raise ApiError(422, "invalid_field", "email is not an e-mail address") from None
-    language = _string(body, "language", limit=2) or "ko"
+    language = _string(body, "language", limit=2)
+    language = "ko" if language is None else language
     if language not in ("ko", "en"):
         raise ApiError(422, "invalid_field", "language must be ko or en")
     jurisdiction = _string(body, "jurisdiction", limit=8)
-    if jurisdiction is not None and jurisdiction.upper() not in settings().profiles:
-        raise ApiError(422, "invalid_field", "unknown jurisdiction")
+    if jurisdiction is not None and jurisdiction not in settings().profiles:
+        accepted = ", ".join(sorted(settings().profiles))
+        raise ApiError(422, "invalid_field", f"jurisdiction must be one of: {accepted}")
     data = IntakeInput(
         kind=kind,
         name=_string(body, "name", limit=200),
@@ -155,17 +187,17 @@ def _parse_create(body: dict) -> tuple[IntakeInput, str | None]:
         corrections=_corrections(body, kind),
         scope=_scope(body),
         channel=Channel.API,
-        jurisdiction=jurisdiction.upper() if jurisdiction else None,
+        jurisdiction=jurisdiction,
     )
     return data, _string(body, "assertion", limit=2000)
 
 
 def _scope(body: dict) -> dict | None:
-    scope = body.get("scope")
-    if scope is None:
+    if "scope" not in body:
         return None
-    if scope == {"all": True}:
-        return scope
+    scope = body["scope"]
+    if isinstance(scope, dict) and set(scope) == {"all"} and scope["all"] is True:
+        return {"all": True}
     purposes = scope.get("purposes") if isinstance(scope, dict) else None
     if (
         not isinstance(scope, dict)
@@ -184,11 +216,11 @@ def _scope(body: dict) -> dict | None:
 
 
 def _corrections(body: dict, kind: RequestKind):
-    items = body.get("corrections")
-    if items is None:
+    if "corrections" not in body:
         if kind is RequestKind.CORRECTION:
             raise ApiError(422, "missing_field", "corrections is required for a correction")
         return ()
+    items = body["corrections"]
     if not isinstance(items, list) or not 1 <= len(items) <= 20:
         raise ApiError(422, "invalid_field", "corrections must be a list of 1 to 20 items")
     parsed = []
@@ -198,17 +230,16 @@ def _corrections(body: dict, kind: RequestKind):
             raise ApiError(
                 422, "invalid_field", "each correction has item, current_value, correct_value"
             )
-        name, correct = item.get("item"), item.get("correct_value")
+        if "item" not in item or "correct_value" not in item:
+            raise ApiError(422, "missing_field", "each correction needs item and correct_value")
+        name = _text(item["item"], "item", 200)
+        correct = _text(item["correct_value"], "correct_value", 1000)
         current = item.get("current_value")
-        if not (
-            isinstance(name, str)
-            and name.strip()
-            and isinstance(correct, str)
-            and correct.strip()
-            and (current is None or isinstance(current, str))
-        ):
-            raise ApiError(422, "invalid_field", "item and correct_value are required strings")
-        parsed.append(CorrectionInput(name[:200], current, correct[:1000]))
+        if current is not None:
+            current = _text(current, "current_value", 1000)
+        if not name.strip() or not correct.strip():
+            raise ApiError(422, "invalid_field", "item and correct_value must not be blank")
+        parsed.append(CorrectionInput(name, current, correct))
     return tuple(parsed)
 
 
@@ -253,7 +284,7 @@ def create_request():
             "the assertion is not valid, has expired, or is for another e-mail",
         )
     now = utcnow()
-    item = file_api_request(
+    _item, answer = file_api_request(
         data,
         api_key=key,
         vouched=vouched,
@@ -261,7 +292,7 @@ def create_request():
         idempotency=(idempotency_key, fingerprint) if idempotency_key else None,
         response=_request_json,
     )
-    return jsonify(_request_json(item)), 201
+    return jsonify(answer), 201
 
 
 @bp.get("/requests/<reference>")
@@ -289,7 +320,7 @@ def get_request(reference: str):
 @bp.get("/restrictions")
 @requires("restrictions:read")
 def get_restrictions():
-    lookup = (request.args.get("subject") or "").strip().lower()
+    lookup = (request.args.get("subject") or "").lower()
     if len(lookup) != 64 or any(c not in "0123456789abcdef" for c in lookup):
         raise ApiError(
             422,

@@ -43,6 +43,19 @@ ERRORS = {
 }
 
 
+SUBJECT_EXAMPLE = "5f1d3c0e9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
+
+#: Text without control characters (line breaks and tabs allowed): what the API stores.
+CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+TEXT_PATTERN = f"^[^{CONTROLS}]*$"
+#: The same, with at least one character that is not a space.
+NONBLANK_PATTERN = f"^[^{CONTROLS}]*[^\\s{CONTROLS}][^{CONTROLS}]*$"
+
+
+def _text(max_length: int, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, "pattern": TEXT_PATTERN} | extra
+
+
 def spec() -> dict[str, Any]:
     date = {"type": "string", "format": "date"}
     return {
@@ -192,11 +205,22 @@ def spec() -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["kind", "email"],
+                    # A correction names what to correct.
+                    "anyOf": [
+                        {"properties": {"kind": {"not": {"enum": ["correction"]}}}},
+                        {"required": ["corrections"]},
+                    ],
                     "properties": {
                         "kind": {"type": "string", "enum": KINDS},
-                        "email": {"type": "string", "format": "email", "maxLength": 254},
-                        "name": {"type": "string", "maxLength": 200},
-                        "details": {"type": "string", "maxLength": 5000},
+                        "email": {
+                            "type": "string",
+                            "format": "email",
+                            "maxLength": 254,
+                            "pattern": r'^[^@\s",;<>\x00-\x1f\x7f]+@[^@\s",;<>\x00-\x1f\x7f]+'
+                            r'\.[^@\s",;<>\x00-\x1f\x7f]+$',
+                        },
+                        "name": _text(200),
+                        "details": _text(5000),
                         "language": {"type": "string", "enum": ["ko", "en"]},
                         "jurisdiction": {
                             "type": "string",
@@ -249,9 +273,11 @@ def spec() -> dict[str, Any]:
                                 "additionalProperties": False,
                                 "required": ["item", "correct_value"],
                                 "properties": {
-                                    "item": {"type": "string", "minLength": 1},
-                                    "current_value": {"type": "string", "nullable": True},
-                                    "correct_value": {"type": "string", "minLength": 1},
+                                    "item": _text(200, minLength=1, pattern=NONBLANK_PATTERN),
+                                    "current_value": _text(1000, nullable=True),
+                                    "correct_value": _text(
+                                        1000, minLength=1, pattern=NONBLANK_PATTERN
+                                    ),
                                 },
                             },
                         },

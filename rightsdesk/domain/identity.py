@@ -23,6 +23,18 @@ def normalise_email(value: str) -> str:
     email = unicodedata.normalize("NFC", value).strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
         raise InvalidEmail(f"not an e-mail address: {value!r}")
-    if any(ch in email for ch in "\r\n,;<>\"'"):
+    if any(ch in email for ch in ',;<>"') or has_control_characters(email, allow_breaks=False):
         raise InvalidEmail(f"not an e-mail address: {value!r}")
     return email
+
+
+def has_control_characters(text: str, *, allow_breaks: bool = True) -> bool:
+    """NUL and other control characters (which PostgreSQL text, or a mail header, refuses);
+    line breaks and tabs pass where ``allow_breaks``."""
+    allowed = "\n\r\t" if allow_breaks else ""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in text)
+
+
+def strip_control_characters(text: str) -> str:
+    """The text without control characters other than line breaks and tabs."""
+    return "".join(ch for ch in text if not has_control_characters(ch))

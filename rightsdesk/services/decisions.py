@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.deadlines import check_extension
+from ..domain.identity import strip_control_characters
 from ..domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
 from ..extensions import db
 from ..mail.outbox import queue, render
@@ -96,7 +97,7 @@ def _require_open(request: Request) -> None:
 
 
 def _require_text(value: str | None, what: str) -> str:
-    text = (value or "").strip()
+    text = strip_control_characters(value or "").strip()
     if not text:
         raise DecisionError(f"{what} is required: the subject must be told")
     return text

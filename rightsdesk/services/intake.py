@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
+from ..domain.identity import strip_control_characters
 from ..domain.kinds import RequestKind
 from ..domain.lifecycle import Status
 from ..extensions import db
@@ -75,8 +76,16 @@ class IntakeInput:
     reply_references: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _clean(text: str | None) -> str | None:
+    return strip_control_characters(text) if text is not None else None
+
+
 def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") -> Request:
-    """Store the request (received, unverified) and queue its verification mail; one commit."""
+    """Store the request (received, unverified) and queue its verification mail; one commit.
+
+    Control characters (NUL above all, which PostgreSQL refuses) are dropped from what people
+    typed; nothing else is changed.
+    """
     stored: StoredFile | None = None
     if data.representative and data.representative.proof:
         stored = store_upload(data.representative.proof)
@@ -84,15 +93,15 @@ def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") ->
         representative = None
         if data.representative:
             rep = data.representative
-            representative = (rep.role, rep.name.strip(), rep.email)
+            representative = (rep.role, (_clean(rep.name) or "").strip(), rep.email)
         request = submit_request(
             kind=data.kind,
             email=data.email,
-            name=(data.name or "").strip() or None,
+            name=(_clean(data.name) or "").strip() or None,
             channel=data.channel,
             now=now,
             actor=actor,
-            details=data.details,
+            details=_clean(data.details),
             language=data.language,
             representative=representative,
             scope=data.scope,
@@ -106,9 +115,9 @@ def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") ->
         for item in data.corrections:
             request.corrections.append(
                 CorrectionItem(
-                    item=item.item.strip(),
-                    current_value=(item.current_value or "").strip() or None,
-                    correct_value=item.correct_value.strip(),
+                    item=(_clean(item.item) or "").strip(),
+                    current_value=(_clean(item.current_value) or "").strip() or None,
+                    correct_value=(_clean(item.correct_value) or "").strip(),
                 )
             )
         db.session.flush()
@@ -135,8 +144,9 @@ def file_api_request(
     now: datetime,
     idempotency: tuple[str, str] | None,
     response,
-) -> Request:
-    """A request from a host application, in one transaction with its idempotency record.
+) -> tuple[Request, dict]:
+    """A request from a host application, in one transaction with its idempotency record;
+    returns the request and the answer (the one stored for replays, so both are the same).
 
     ``vouched``: the host app signed an assertion that this is its signed-in user's e-mail, so
     the identity is confirmed at once (acknowledgement); otherwise the usual verification mail.
@@ -187,18 +197,20 @@ def file_api_request(
             )
         else:
             _queue_verification(request, now=now)
+        answer = response(request)
         if idempotency:
             key, fingerprint = idempotency
-            remember_response(api_key, key, fingerprint, 201, response(request), now)
+            remember_response(api_key, key, fingerprint, 201, answer, now)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         earlier = stored_response(api_key, idempotency[0]) if idempotency else None
         if earlier is None:
             raise
-        reference = json.loads(earlier.body)["reference"]
-        return db.session.scalar(select(Request).where(Request.reference == reference))
-    return request
+        answer = json.loads(earlier.body)
+        found = db.session.scalar(select(Request).where(Request.reference == answer["reference"]))
+        return found, answer
+    return request, answer
 
 
 def enter_by_staff(

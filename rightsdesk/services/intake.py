@@ -182,21 +182,7 @@ def file_api_request(
                 )
             )
         db.session.flush()
-        if vouched:
-            queue(
-                "acknowledge",
-                recipient=request.contact_email or "",
-                language=request.language,
-                context={
-                    "item": request,
-                    "organisation": _organisation(),
-                    "status_url": external_url("public.status", token=status_token(request)),
-                },
-                now=now,
-                request_ref=request.reference,
-            )
-        else:
-            _queue_verification(request, now=now)
+        _queue_first_mail(request, confirmed=vouched, now=now)
         answer = response(request)
         if idempotency:
             key, fingerprint = idempotency
@@ -246,23 +232,33 @@ def enter_by_staff(
         commit=False,
     )
     db.session.flush()
-    if identity_checked:
-        queue(
-            "acknowledge",
-            recipient=request.contact_email or "",
-            language=request.language,
-            context={
-                "item": request,
-                "organisation": _organisation(),
-                "status_url": external_url("public.status", token=status_token(request)),
-            },
-            now=now,
-            request_ref=request.reference,
-        )
-    else:
-        _queue_verification(request, now=now)
+    _queue_first_mail(request, confirmed=identity_checked, now=now)
     db.session.commit()
     return request
+
+
+def _queue_first_mail(request: Request, *, confirmed: bool, now: datetime) -> None:
+    """The acknowledgement if the identity is confirmed already, else the verification link."""
+    if confirmed:
+        _queue_acknowledgement(request, now=now)
+    else:
+        _queue_verification(request, now=now)
+
+
+def _queue_acknowledgement(request: Request, *, now: datetime) -> None:
+    """Reference, legal due date and the private status link (after identity is confirmed)."""
+    queue(
+        "acknowledge",
+        recipient=request.contact_email or "",
+        language=request.language,
+        context={
+            "item": request,
+            "organisation": _organisation(),
+            "status_url": external_url("public.status", token=status_token(request)),
+        },
+        now=now,
+        request_ref=request.reference,
+    )
 
 
 def _queue_verification(
@@ -302,15 +298,7 @@ def confirm_verification(request: Request, *, now: datetime) -> str:
     """After the token was consumed: verify, acknowledge by mail, return the status link."""
     if request.status is Status.RECEIVED_UNVERIFIED:
         change_status(request, Status.VERIFIED, actor="subject", now=now, commit=False)
-        link = external_url("public.status", token=status_token(request))
-        queue(
-            "acknowledge",
-            recipient=request.contact_email or "",
-            language=request.language,
-            context={"item": request, "organisation": _organisation(), "status_url": link},
-            now=now,
-            request_ref=request.reference,
-        )
+        _queue_acknowledgement(request, now=now)
     db.session.commit()
     return status_token(request)
 

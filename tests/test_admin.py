@@ -864,3 +864,19 @@ def test_the_jurisdiction_for_new_requests_is_a_setting(app):
     )
     reference = new_request(app, verified=False)
     assert stored(app, reference).jurisdiction == "EU"
+
+
+def test_offered_files_are_encrypted_at_rest(app):
+    from pathlib import Path
+
+    from rightsdesk.services.downloads import fetch, offer
+
+    reference = new_request(app)
+    secret = b"%PDF-1.4 the subject's own data"
+    with app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        item = offer(found, secret, "copy.pdf", actor="test", now=datetime.now(UTC))
+        on_disk = (Path(app.config["UPLOAD_DIR"]) / item.file).read_bytes()
+        assert secret not in on_disk and b"PDF" not in on_disk
+        _download, data = fetch(found, item.id, now=datetime.now(UTC))
+        assert data == secret

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from io import BytesIO
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
@@ -216,9 +217,9 @@ def download(token: str, download_id: int):
     fetched = fetch_download(found, download_id, now=utcnow())
     if fetched is None:
         abort(404)
-    item, path = fetched
+    item, data = fetched
     return send_file(
-        path, mimetype=item.content_type, as_attachment=True, download_name=item.filename
+        BytesIO(data), mimetype=item.content_type, as_attachment=True, download_name=item.filename
     )
 
 

@@ -1,17 +1,21 @@
 """Files for the subject: the copy an access request asked for, offered on the status page.
 
-Staff (or, later, the fulfilment jobs) offer a file; it is kept outside the web root under a
-random name, offered until it expires (30 days by default), and every download is audited.
-The completion notice lists what is waiting.
+Staff (or the fulfilment jobs) offer a file; it is encrypted at rest (Fernet, under
+``RIGHTSDESK_PACKAGE_KEY``, by default derived from the secret key), kept outside the web root
+under a random name, offered until it expires (30 days by default), and every download is
+audited. The completion notice lists what is waiting.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import filetype
+from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
 from ..domain.lifecycle import OPEN
@@ -59,18 +63,27 @@ def safe_filename(filename: str, reference: str, extension: str) -> str:
     return f"{stem or reference}.{extension}"
 
 
+def _cipher() -> Fernet:
+    configured = current_app.config.get("PACKAGE_KEY")
+    if configured:
+        return Fernet(str(configured).encode())
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    derived = hmac.new(secret, b"rightsdesk.packages", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
 def offer(request: Request, data: bytes, filename: str, *, actor: str, now: datetime) -> Download:
     if request.status not in OPEN:
         raise DownloadRejected(f"{request.reference} is closed: offer files before completing it")
     content_type, extension = _kind_of(data, filename)
-    stored = store_bytes(data, content_type, extension)
+    stored = store_bytes(_cipher().encrypt(data), content_type, extension)
     ttl = timedelta(days=int(current_app.config["DOWNLOAD_TTL_DAYS"]))
     download = Download(
         request=request,
         file=stored.name,
         filename=safe_filename(filename, request.reference, extension),
         content_type=content_type,
-        size=stored.size,
+        size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         created_at=now,
         created_by=actor,
@@ -83,7 +96,7 @@ def offer(request: Request, data: bytes, filename: str, *, actor: str, now: date
         actor=actor,
         now=now,
         request_ref=request.reference,
-        data={"download": download.id, "size": stored.size, "sha256": download.sha256},
+        data={"download": download.id, "size": len(data), "sha256": download.sha256},
     )
     db.session.commit()
     return download
@@ -93,11 +106,16 @@ def available(request: Request, now: datetime) -> list[Download]:
     return [d for d in request.downloads if d.deleted_at is None and d.expires_at > now]
 
 
-def fetch(request: Request, download_id: int, *, now: datetime) -> tuple[Download, Path] | None:
-    """The file for the subject, audited; ``None`` if it is not theirs, gone or expired."""
+def fetch(request: Request, download_id: int, *, now: datetime) -> tuple[Download, bytes] | None:
+    """The file for the subject, decrypted and audited; ``None`` if it is not theirs, gone,
+    expired, or no longer decrypts (the key changed)."""
     download = next((d for d in available(request, now) if d.id == download_id), None)
     path = stored_path(download.file) if download else None
     if download is None or path is None:
+        return None
+    try:
+        data = _cipher().decrypt(path.read_bytes())
+    except InvalidToken:
         return None
     download.downloaded_at = download.downloaded_at or now
     audit.record(
@@ -108,7 +126,7 @@ def fetch(request: Request, download_id: int, *, now: datetime) -> tuple[Downloa
         data={"download": download.id},
     )
     db.session.commit()
-    return download, path
+    return download, data
 
 
 def purge_expired(*, now: datetime) -> int:

@@ -1,0 +1,767 @@
+"""The data map: where a data subject's personal data lives, and what to do with it.
+
+A TOML file names the *systems* that hold personal data and the *recipients* it is provided to
+(제3자 제공, PIPA §17). A system is one of three kinds:
+
+- ``sql``: a database reached through a SQLAlchemy URL kept in an environment variable (never
+  in the file); its tables, how each finds a subject's rows (identity columns, or a relation to
+  a parent table followed back to one that has them), the data category of each column, the
+  statutory retention category, the erasure strategy, and the action per processing purpose
+  that a suspension or consent withdrawal takes (delete rows, or set columns).
+- ``webhook``: an HTTPS endpoint of the host application that does the work itself.
+- ``manual``: instructions for staff, for what no program can reach (paper forms, …).
+
+:func:`load_datamap` reads the file and refuses what is not a map (bad TOML, a wrong type, a
+missing or unknown key) with :class:`DataMapError`; :func:`check_structure` lists what is
+wrong inside a well-formed map (an unknown strategy, a relation cycle, …). Both name the line:
+``tomllib`` keeps no positions, so :func:`index_lines` scans the text once for every
+``[header]`` and ``key =`` and the map remembers where each key path was written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+KeyPath = tuple[str | int, ...]
+Scalar = str | int | float | bool
+
+
+class SystemKind(StrEnum):
+    SQL = "sql"
+    WEBHOOK = "webhook"
+    MANUAL = "manual"
+
+
+class Erasure(StrEnum):
+    """What erasing a subject does to a table's rows."""
+
+    DELETE = "delete"  # delete the rows
+    ANONYMISE = "anonymise"  # replace the listed columns by non-identifying values
+    NULL = "null"  # set the listed columns to NULL
+
+
+IDENTITY_KINDS = ("email", "phone", "user_id")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+DEFAULT_WEBHOOK_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class RetentionCategory:
+    """A statutory duty to keep records after the purpose ends (the default period)."""
+
+    code: str
+    months: int
+    basis: str
+
+
+RETENTION_CATEGORIES: Mapping[str, RetentionCategory] = {
+    c.code: c
+    for c in (
+        RetentionCategory("none", 0, "법정 보존 의무 없음: 요청 시 지체 없이 파기 (PIPA §21①)"),
+        RetentionCategory("display_advertising", 6, "전자상거래법 시행령 §6①1 (표시·광고)"),
+        RetentionCategory("contract", 60, "전자상거래법 시행령 §6①2 (계약 또는 청약철회)"),
+        RetentionCategory("payment", 60, "전자상거래법 시행령 §6①3 (대금결제 및 재화 공급)"),
+        RetentionCategory("complaint", 36, "전자상거래법 시행령 §6①4 (소비자 불만·분쟁처리)"),
+        RetentionCategory("access_log", 3, "통신비밀보호법 시행령 §41② (로그기록·접속지 자료)"),
+    )
+}
+
+
+# --- the map ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Relation:
+    """This table's rows belong to a subject through ``column`` = ``table``.``parent_column``."""
+
+    table: str
+    column: str
+    parent_column: str
+
+
+@dataclass(frozen=True)
+class PurposeAction:
+    """What stopping one processing purpose (e.g. marketing) does to a table's rows."""
+
+    delete_rows: bool = False
+    set_values: Mapping[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    path: KeyPath
+    retention: str
+    erasure: str
+    identity: Mapping[str, str] = field(default_factory=dict)
+    via: Relation | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    anonymise: tuple[str, ...] = ()
+    null: tuple[str, ...] = ()
+    purposes: Mapping[str, PurposeAction] = field(default_factory=dict)
+
+    def named_columns(self) -> list[tuple[str, KeyPath]]:
+        """Every column of this table the map names, with the key path that names it."""
+        named = [(c, (*self.path, "identity", k)) for k, c in self.identity.items()]
+        if self.via is not None:
+            named.append((self.via.column, (*self.path, "via")))
+        named += [(c, (*self.path, "fields", c)) for c in self.fields]
+        named += [(c, (*self.path, "anonymise")) for c in self.anonymise]
+        named += [(c, (*self.path, "null")) for c in self.null]
+        for purpose, action in self.purposes.items():
+            named += [(c, (*self.path, "purposes", purpose, "set", c)) for c in action.set_values]
+        return named
+
+
+@dataclass(frozen=True)
+class System:
+    """One place personal data lives; the fields of other kinds stay empty."""
+
+    name: str
+    kind: str
+    path: KeyPath
+    description: str = ""
+    categories: tuple[str, ...] = ()  # webhook and manual: what the system holds
+    url_env: str = ""  # sql
+    tables: tuple[Table, ...] = ()  # sql
+    url: str = ""  # webhook
+    secret_env: str = ""  # webhook
+    timeout: float = DEFAULT_WEBHOOK_TIMEOUT  # webhook, seconds
+    instructions: Mapping[str, str] = field(default_factory=dict)  # manual, by language
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+    def held_categories(self) -> set[str]:
+        held = set(self.categories)
+        for table in self.tables:
+            held.update(table.fields.values())
+        return held
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A third party personal data is provided to, and which categories of it."""
+
+    name: str
+    path: KeyPath
+    categories: tuple[str, ...]
+    purpose: str
+    contact: str = ""
+
+
+@dataclass(frozen=True)
+class DataMap:
+    source: str
+    systems: tuple[System, ...]
+    recipients: tuple[Recipient, ...] = ()
+    lines: Mapping[KeyPath, int] = field(default_factory=dict, repr=False)
+
+    def line_of(self, path: KeyPath) -> int:
+        return line_of(self.lines, path)
+
+    def system(self, name: str) -> System:
+        for system in self.systems:
+            if system.name == name:
+                return system
+        accepted = ", ".join(s.name for s in self.systems)
+        raise LookupError(f"no system {name!r} in the data map; it has: {accepted}")
+
+    @property
+    def table_count(self) -> int:
+        return sum(len(s.tables) for s in self.systems)
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    line: int
+    message: str
+
+    def format(self, source: str) -> str:
+        return f"{source}:{self.line}: {self.message}"
+
+
+class DataMapError(ValueError):
+    """A file that is not a data map at all: bad TOML, a wrong type, a missing key."""
+
+    def __init__(self, source: str, line: int, problem: str) -> None:
+        super().__init__(f"{source}:{line}: {problem}")
+        self.source = source
+        self.line = line
+        self.problem = problem
+
+
+def dotted(path: KeyPath) -> str:
+    return ".".join(str(part) for part in path)
+
+
+# --- where each key was written --------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+
+
+def line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
+    """The line that wrote ``path``, or failing that its nearest written ancestor's."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return 1
+
+
+@dataclass
+class _ScanState:
+    table: KeyPath = ()
+    depth: int = 0  # open brackets and braces of a value spanning lines
+    string: str | None = None  # the delimiter of an open multi-line string
+    arrays: dict[tuple[str, ...], int] = field(default_factory=dict)  # [[x]] seen: last index
+
+
+def index_lines(text: str) -> dict[KeyPath, int]:
+    """The 1-based line of every table header and key of a valid TOML document.
+
+    Keys inside inline tables and arrays are not indexed: their value's key stands for them.
+    """
+    lines: dict[KeyPath, int] = {}
+    state = _ScanState()
+    for number, line in enumerate(text.splitlines(), start=1):
+        start = 0
+        if state.string is None and state.depth == 0:
+            start = _index_line(line, number, state, lines)
+        _scan_value(line, start, state)
+    return lines
+
+
+def _index_line(line: str, number: int, state: _ScanState, lines: dict[KeyPath, int]) -> int:
+    """Record a header or key on ``line``; return where its value (if any) starts."""
+    stripped = line.lstrip()
+    offset = len(line) - len(stripped)
+    if not stripped or stripped.startswith("#"):
+        return len(line)
+    if stripped.startswith("["):
+        is_array = stripped.startswith("[[")
+        parsed = _parse_key(stripped, 2 if is_array else 1)
+        if parsed is None:
+            return len(line)
+        state.table = _header_path(tuple(parsed[0]), is_array, state)
+        _record(lines, state.table, number)
+        return len(line)  # a comment may follow the header, never a value
+    parsed = _parse_key(stripped, 0)
+    if parsed is None or not stripped[parsed[1] :].startswith("="):
+        return len(line)
+    _record(lines, (*state.table, *parsed[0]), number)
+    return offset + parsed[1] + 1
+
+
+def _header_path(parts: tuple[str, ...], is_array: bool, state: _ScanState) -> KeyPath:
+    """The full path of a header, with the current index after every array of tables in it."""
+    path: list[str | int] = []
+    for end in range(1, len(parts) + 1):
+        path.append(parts[end - 1])
+        if is_array and end == len(parts):
+            state.arrays[parts] = state.arrays.get(parts, -1) + 1
+            path.append(state.arrays[parts])
+        elif parts[:end] in state.arrays:
+            path.append(state.arrays[parts[:end]])
+    return tuple(path)
+
+
+def _record(lines: dict[KeyPath, int], path: KeyPath, number: int) -> None:
+    for end in range(1, len(path) + 1):
+        lines.setdefault(path[:end], number)
+
+
+def _parse_key(text: str, start: int) -> tuple[list[str], int] | None:
+    """A dotted key (bare or quoted parts) at ``text[start:]``, and the index after it."""
+    parts: list[str] = []
+    i = start
+    while True:
+        i = _skip_blanks(text, i)
+        if i < len(text) and text[i] in "\"'":
+            end = _string_end(text, i + 1, text[i])
+            if end < 0:
+                return None
+            parts.append(tomllib.loads(f"k = {text[i:end]}")["k"])
+            i = end
+        else:
+            match = _BARE_KEY.match(text, i)
+            if match is None:
+                return None
+            parts.append(match.group())
+            i = match.end()
+        i = _skip_blanks(text, i)
+        if i < len(text) and text[i] == ".":
+            i += 1
+            continue
+        return parts, i
+
+
+def _skip_blanks(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t":
+        i += 1
+    return i
+
+
+def _string_end(text: str, i: int, quote: str) -> int:
+    """The index after the one-line string closing at ``quote`` from ``i``; -1 if none."""
+    while i < len(text):
+        if quote == '"' and text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            return i + 1
+        i += 1
+    return -1
+
+
+def _scan_value(line: str, i: int, state: _ScanState) -> None:
+    """Follow strings, brackets and comments to know whether a value goes on past the line."""
+    while i < len(line):
+        if state.string is not None:
+            i = _multiline_end(line, i, state.string)
+            if i < 0:
+                return
+            state.string = None
+            continue
+        char = line[i]
+        if char == "#":
+            return
+        if line.startswith(('"""', "'''"), i):
+            state.string = line[i : i + 3]
+            i += 3
+        elif char in "\"'":
+            i = _string_end(line, i + 1, char)
+            if i < 0:
+                return
+        else:
+            state.depth += (char in "[{") - (char in "]}")
+            i += 1
+
+
+def _multiline_end(line: str, i: int, delimiter: str) -> int:
+    while i < len(line):
+        if delimiter == '"""' and line[i] == "\\":
+            i += 2
+            continue
+        if line.startswith(delimiter, i):
+            end = i + 3
+            while end < len(line) and line[end] == delimiter[0]:  # """"" ends with content quotes
+                end += 1
+            return end
+        i += 1
+    return -1
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_datamap(text: str, source: str) -> DataMap:
+    """The map in ``text`` (TOML); :class:`DataMapError` names the line of the first problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        found = _TOML_ERROR_LINE.search(message)
+        line = int(found.group(1)) if found else 1
+        problem = _TOML_ERROR_LINE.sub("", message) if found else message
+        raise DataMapError(source, line, f"not valid TOML: {problem}") from None
+    return _Reader(source, index_lines(text)).datamap(data)
+
+
+class _Reader:
+    """Turns the parsed TOML into the map, refusing wrong shapes at the line that wrote them."""
+
+    def __init__(self, source: str, lines: dict[KeyPath, int]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def fail(self, path: KeyPath, problem: str) -> NoReturn:
+        raise DataMapError(self.source, line_of(self.lines, path), problem)
+
+    def datamap(self, data: dict[str, Any]) -> DataMap:
+        self.only(data, (), ("systems", "recipients"))
+        systems = self.table(data, (), "systems")
+        if not systems:
+            self.fail(("systems",), "the map names no systems; add a [systems.<name>] table")
+        recipients = data.get("recipients", [])
+        if not isinstance(recipients, list):
+            self.fail(("recipients",), "recipients must be an array of tables ([[recipients]])")
+        return DataMap(
+            source=self.source,
+            systems=tuple(self.system(name, raw) for name, raw in systems.items()),
+            recipients=tuple(self.recipient(i, raw) for i, raw in enumerate(recipients)),
+            lines=self.lines,
+        )
+
+    def system(self, name: str, raw: object) -> System:
+        path: KeyPath = ("systems", name)
+        raw = self.as_table(raw, path)
+        kind = self.text(raw, path, "kind")
+        common = {"name": name, "kind": kind, "path": path}
+        common["description"] = self.text(raw, path, "description", "")
+        if kind == SystemKind.SQL:
+            self.only(raw, path, ("kind", "description", "url_env", "tables"))
+            tables = self.table(raw, path, "tables")
+            if not tables:
+                self.fail((*path, "tables"), f"system {name!r} has no tables")
+            return System(
+                **common,
+                url_env=self.text(raw, path, "url_env"),
+                tables=tuple(self.sql_table(path, t, v) for t, v in tables.items()),
+            )
+        categories = self.texts(raw, path, "categories")
+        if kind == SystemKind.WEBHOOK:
+            allowed = ("kind", "description", "categories", "url", "secret_env", "timeout")
+            self.only(raw, path, allowed)
+            return System(
+                **common,
+                categories=categories,
+                url=self.text(raw, path, "url"),
+                secret_env=self.text(raw, path, "secret_env"),
+                timeout=self.timeout(raw, path),
+            )
+        if kind == SystemKind.MANUAL:
+            self.only(raw, path, ("kind", "description", "categories", "instructions"))
+            instructions = self.text_table(raw, path, "instructions", required=True)
+            self.only(instructions, (*path, "instructions"), ("ko", "en"))
+            if "ko" not in instructions:
+                self.fail((*path, "instructions"), f"{dotted(path)}.instructions: missing 'ko'")
+            return System(**common, categories=categories, instructions=instructions)
+        return System(**common)  # an unknown kind: check_structure names it
+
+    def sql_table(self, system_path: KeyPath, name: str, raw: object) -> Table:
+        path: KeyPath = (*system_path, "tables", name)
+        raw = self.as_table(raw, path)
+        allowed = (
+            "identity",
+            "via",
+            "fields",
+            "retention",
+            "erasure",
+            "anonymise",
+            "null",
+            "purposes",
+        )
+        self.only(raw, path, allowed)
+        purposes = self.table(raw, path, "purposes")
+        return Table(
+            name=name,
+            path=path,
+            retention=self.text(raw, path, "retention"),
+            erasure=self.text(raw, path, "erasure"),
+            identity=self.text_table(raw, path, "identity"),
+            via=self.relation(raw, path),
+            fields=self.text_table(raw, path, "fields"),
+            anonymise=self.texts(raw, path, "anonymise"),
+            null=self.texts(raw, path, "null"),
+            purposes={p: self.purpose((*path, "purposes", p), v) for p, v in purposes.items()},
+        )
+
+    def relation(self, raw: dict[str, Any], table_path: KeyPath) -> Relation | None:
+        if "via" not in raw:
+            return None
+        path = (*table_path, "via")
+        via = self.as_table(raw["via"], path)
+        self.only(via, path, ("table", "column", "parent_column"))
+        return Relation(
+            table=self.text(via, path, "table"),
+            column=self.text(via, path, "column"),
+            parent_column=self.text(via, path, "parent_column"),
+        )
+
+    def purpose(self, path: KeyPath, raw: object) -> PurposeAction:
+        raw = self.as_table(raw, path)
+        self.only(raw, path, ("delete_rows", "set"))
+        delete_rows = raw.get("delete_rows", False)
+        if not isinstance(delete_rows, bool):
+            self.fail((*path, "delete_rows"), f"{dotted(path)}.delete_rows must be true or false")
+        values = self.table(raw, path, "set")
+        for column, value in values.items():
+            if not isinstance(value, Scalar):
+                self.fail((*path, "set", column), f"{dotted(path)}.set.{column} must be a scalar")
+        if delete_rows == bool(values):
+            self.fail(path, f"{dotted(path)}: give either delete_rows = true or set = {{…}}")
+        return PurposeAction(delete_rows=delete_rows, set_values=values)
+
+    def recipient(self, index: int, raw: object) -> Recipient:
+        path: KeyPath = ("recipients", index)
+        raw = self.as_table(raw, path)
+        self.only(raw, path, ("name", "categories", "purpose", "contact"))
+        categories = self.texts(raw, path, "categories")
+        if not categories:
+            self.fail((*path, "categories"), f"recipient {index + 1}: list its categories")
+        return Recipient(
+            name=self.text(raw, path, "name"),
+            path=path,
+            categories=categories,
+            purpose=self.text(raw, path, "purpose"),
+            contact=self.text(raw, path, "contact", ""),
+        )
+
+    def timeout(self, raw: dict[str, Any], path: KeyPath) -> float:
+        value = raw.get("timeout", DEFAULT_WEBHOOK_TIMEOUT)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.fail((*path, "timeout"), f"{dotted(path)}.timeout must be a positive number")
+        return float(value)
+
+    # The shapes of values.
+
+    def only(self, raw: dict[str, Any], path: KeyPath, allowed: Iterable[str]) -> None:
+        unknown = [key for key in raw if key not in allowed]
+        if unknown:
+            where = f"{dotted(path)}: " if path else ""
+            self.fail(
+                (*path, unknown[0]),
+                f"{where}unknown key {unknown[0]!r}; accepted: {', '.join(allowed)}",
+            )
+
+    def as_table(self, raw: object, path: KeyPath) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            self.fail(path, f"{dotted(path)} must be a table")
+        return raw
+
+    def table(self, raw: dict[str, Any], path: KeyPath, key: str) -> dict[str, Any]:
+        return self.as_table(raw.get(key, {}), (*path, key))
+
+    def text(self, raw: dict[str, Any], path: KeyPath, key: str, default: str | None = None) -> str:
+        if key not in raw:
+            if default is None:
+                self.fail(path, f"{dotted(path)}: missing {key!r}")
+            return default
+        value = raw[key]
+        if not isinstance(value, str) or (default is None and not value.strip()):
+            self.fail((*path, key), f"{dotted((*path, key))} must be a non-empty string")
+        return value
+
+    def texts(self, raw: dict[str, Any], path: KeyPath, key: str) -> tuple[str, ...]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.fail((*path, key), f"{dotted((*path, key))} must be a list of strings")
+        return tuple(value)
+
+    def text_table(
+        self, raw: dict[str, Any], path: KeyPath, key: str, *, required: bool = False
+    ) -> dict[str, str]:
+        if required and key not in raw:
+            self.fail(path, f"{dotted(path)}: missing {key!r}")
+        value = self.table(raw, path, key)
+        for name, item in value.items():
+            if not isinstance(item, str) or not item.strip():
+                self.fail((*path, key, name), f"{dotted((*path, key, name))} must be a string")
+        return value
+
+
+# --- checking a well-formed map --------------------------------------------------------------
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_structure(datamap: DataMap) -> list[Problem]:
+    """What is wrong inside a loaded map, by line; empty if nothing."""
+    problems: list[Problem] = []
+    for system in datamap.systems:
+        problems += _check_system(datamap, system)
+    problems += _check_recipients(datamap)
+    return sorted(problems)
+
+
+def _check_system(datamap: DataMap, system: System) -> list[Problem]:
+    at = datamap.line_of
+    if system.kind not in tuple(SystemKind):
+        accepted = ", ".join(SystemKind)
+        message = f"system {system.name!r}: unknown kind {system.kind!r}; accepted: {accepted}"
+        return [Problem(at((*system.path, "kind")), message)]
+    problems = []
+    for key in ("url_env", "secret_env"):
+        name = getattr(system, key)
+        if name and not _ENV_NAME.fullmatch(name):
+            problems.append(
+                Problem(
+                    at((*system.path, key)),
+                    f"system {system.name!r}: {key} must name an environment variable "
+                    f"(e.g. RIGHTSDESK_SHOP_DATABASE_URL), not hold the value",
+                )
+            )
+    if system.kind == SystemKind.WEBHOOK and not _acceptable_webhook_url(system.url):
+        problems.append(
+            Problem(
+                at((*system.path, "url")),
+                f"system {system.name!r}: url {system.url!r} must be https:// "
+                f"(http:// only to {', '.join(LOOPBACK_HOSTS)})",
+            )
+        )
+    for table in system.tables:
+        problems += _check_table(datamap, system, table)
+    return problems + _duplicate_tables(datamap, system) + _relation_cycles(datamap, system)
+
+
+def _acceptable_webhook_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError:
+        return False
+    if not host:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host))
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_table(datamap: DataMap, system: System, table: Table) -> list[Problem]:
+    at = datamap.line_of
+    name = f"table {system.name}.{table.name}"
+    problems = []
+    if table.retention not in RETENTION_CATEGORIES:
+        accepted = ", ".join(RETENTION_CATEGORIES)
+        problems.append(
+            Problem(
+                at((*table.path, "retention")),
+                f"{name}: unknown retention category {table.retention!r}; accepted: {accepted}",
+            )
+        )
+    problems += _check_erasure(datamap, name, table)
+    for kind in table.identity:
+        if kind not in IDENTITY_KINDS:
+            problems.append(
+                Problem(
+                    at((*table.path, "identity", kind)),
+                    f"{name}: unknown identity kind {kind!r}; accepted: "
+                    f"{', '.join(IDENTITY_KINDS)}",
+                )
+            )
+    if not table.identity and table.via is None:
+        problems.append(
+            Problem(
+                at(table.path),
+                f"{name}: no identity columns and no via relation, so no row can be "
+                "found for a subject",
+            )
+        )
+    if table.via is not None and system.table(table.via.table) is None:
+        problems.append(
+            Problem(
+                at((*table.path, "via")),
+                f"{name}: via names table {table.via.table!r}, which is not a table of "
+                f"system {system.name!r}",
+            )
+        )
+    return problems
+
+
+def _check_erasure(datamap: DataMap, name: str, table: Table) -> list[Problem]:
+    at = datamap.line_of
+    if table.erasure not in tuple(Erasure):
+        accepted = ", ".join(Erasure)
+        return [
+            Problem(
+                at((*table.path, "erasure")),
+                f"{name}: unknown erasure strategy {table.erasure!r}; accepted: {accepted}",
+            )
+        ]
+    # What each strategy needs: delete takes no columns, anonymise its list (and may null
+    # more columns), null its list.
+    needs = {"anonymise": table.erasure == Erasure.ANONYMISE, "null": table.erasure == Erasure.NULL}
+    allowed = {"anonymise": needs["anonymise"], "null": table.erasure != Erasure.DELETE}
+    problems = []
+    declared = set(table.fields) | set(table.identity.values())
+    for key in ("anonymise", "null"):
+        columns: tuple[str, ...] = getattr(table, key)
+        if needs[key] and not columns:
+            problems.append(
+                Problem(
+                    at((*table.path, "erasure")),
+                    f"{name}: erasure = {table.erasure!r} needs a {key} = [columns] list",
+                )
+            )
+        elif columns and not allowed[key]:
+            problems.append(
+                Problem(
+                    at((*table.path, key)),
+                    f"{name}: a {key} list does nothing with erasure = {table.erasure!r}",
+                )
+            )
+        for column in columns:
+            if column not in declared:
+                problems.append(
+                    Problem(
+                        at((*table.path, key)),
+                        f"{name}: {key} names {column!r}, which is neither in its fields "
+                        "nor an identity column",
+                    )
+                )
+    return problems
+
+
+def _duplicate_tables(datamap: DataMap, system: System) -> list[Problem]:
+    seen: set[str] = set()
+    problems = []
+    for table in system.tables:
+        if table.name in seen:
+            problems.append(
+                Problem(
+                    datamap.line_of(table.path),
+                    f"table {system.name}.{table.name} is described twice",
+                )
+            )
+        seen.add(table.name)
+    return problems
+
+
+def _relation_cycles(datamap: DataMap, system: System) -> list[Problem]:
+    """Each cycle of via relations once, at the via line of its first table in the file."""
+    parent = {t.name: t.via.table for t in system.tables if t.via is not None}
+    reported: set[frozenset[str]] = set()
+    problems = []
+    for table in system.tables:
+        chain = [table.name]
+        while chain[-1] in parent and parent[chain[-1]] not in chain:
+            chain.append(parent[chain[-1]])
+        if chain[-1] not in parent:
+            continue  # the chain ends at a table found by identity (or a missing one)
+        cycle = chain[chain.index(parent[chain[-1]]) :]
+        if table.name not in cycle or frozenset(cycle) in reported:
+            continue
+        reported.add(frozenset(cycle))
+        route = " → ".join([*cycle, cycle[0]])
+        problems.append(
+            Problem(
+                datamap.line_of((*table.path, "via")),
+                f"table {system.name}.{table.name}: via relations form a cycle ({route}), "
+                "so its rows never lead to a subject",
+            )
+        )
+    return problems
+
+
+def _check_recipients(datamap: DataMap) -> list[Problem]:
+    held: set[str] = set()
+    for system in datamap.systems:
+        held |= system.held_categories()
+    problems = []
+    for recipient in datamap.recipients:
+        for category in recipient.categories:
+            if category not in held:
+                problems.append(
+                    Problem(
+                        datamap.line_of((*recipient.path, "categories")),
+                        f"recipient {recipient.name!r}: category {category!r} is held by no "
+                        f"system of the map (known: {', '.join(sorted(held)) or 'none'})",
+                    )
+                )
+    return problems

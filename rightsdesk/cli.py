@@ -888,10 +888,12 @@ def worker_command(interval: float, once: bool) -> None:
 
 def register(app: Flask) -> None:
     from .bench import bench_group
+    from .datamap_cli import datamap_group
     from .notify import notify_group
 
     for command in (
         bench_group,
+        datamap_group,
         notify_group,
         apikey_group,
         webhooks_group,

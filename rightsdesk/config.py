@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     # Fernet key for files offered to subjects (default: derived from SECRET_KEY).
     "PACKAGE_KEY": None,
     "MESSAGE_ID_DOMAIN": "rightsdesk.local",
+    # The data map (TOML) describing where personal data lives: `rightsdesk datamap check`.
+    "DATAMAP_FILE": None,
     "IMAP_HOST": None,
     "IMAP_USER": None,
     "IMAP_PASSWORD": None,

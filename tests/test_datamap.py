@@ -253,6 +253,18 @@ LOAD_CASES = [
         "systems.shop.tables.marketing_consents.purposes.marketing: give either delete_rows",
         id="a purpose that does nothing",
     ),
+    pytest.param(
+        ("[systems.paper.instructions]\nko", "[systems.paper.guide]\nko"),
+        "[systems.paper.guide]",
+        "systems.paper: unknown key 'guide'; accepted: kind, description, categories, instructions",
+        id="unknown key of a manual system",
+    ),
+    pytest.param(
+        ("timeout = 10", "timeout = 0"),
+        "timeout = 0",
+        "systems.app.timeout must be a positive number",
+        id="webhook time-out of zero",
+    ),
 ]
 
 

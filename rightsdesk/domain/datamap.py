@@ -24,7 +24,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -403,38 +403,53 @@ class _Reader:
     def system(self, name: str, raw: object) -> System:
         path: KeyPath = ("systems", name)
         raw = self.as_table(raw, path)
-        kind = self.text(raw, path, "kind")
-        common = {"name": name, "kind": kind, "path": path}
-        common["description"] = self.text(raw, path, "description", "")
-        if kind == SystemKind.SQL:
-            self.only(raw, path, ("kind", "description", "url_env", "tables"))
-            tables = self.table(raw, path, "tables")
-            if not tables:
-                self.fail((*path, "tables"), f"system {name!r} has no tables")
-            return System(
-                **common,
-                url_env=self.text(raw, path, "url_env"),
-                tables=tuple(self.sql_table(path, t, v) for t, v in tables.items()),
-            )
-        categories = self.texts(raw, path, "categories")
-        if kind == SystemKind.WEBHOOK:
-            allowed = ("kind", "description", "categories", "url", "secret_env", "timeout")
-            self.only(raw, path, allowed)
-            return System(
-                **common,
-                categories=categories,
-                url=self.text(raw, path, "url"),
-                secret_env=self.text(raw, path, "secret_env"),
-                timeout=self.timeout(raw, path),
-            )
-        if kind == SystemKind.MANUAL:
-            self.only(raw, path, ("kind", "description", "categories", "instructions"))
-            instructions = self.text_table(raw, path, "instructions", required=True)
-            self.only(instructions, (*path, "instructions"), ("ko", "en"))
-            if "ko" not in instructions:
-                self.fail((*path, "instructions"), f"{dotted(path)}.instructions: missing 'ko'")
-            return System(**common, categories=categories, instructions=instructions)
-        return System(**common)  # an unknown kind: check_structure names it
+        base = System(
+            name=name,
+            kind=self.text(raw, path, "kind"),
+            path=path,
+            description=self.text(raw, path, "description", ""),
+        )
+        build = {
+            SystemKind.SQL: self.sql_system,
+            SystemKind.WEBHOOK: self.webhook_system,
+            SystemKind.MANUAL: self.manual_system,
+        }.get(base.kind)
+        return build(base, raw) if build else base  # an unknown kind: check_structure names it
+
+    def sql_system(self, base: System, raw: dict[str, Any]) -> System:
+        path = base.path
+        self.only(raw, path, ("kind", "description", "url_env", "tables"))
+        tables = self.table(raw, path, "tables")
+        if not tables:
+            self.fail((*path, "tables"), f"system {base.name!r} has no tables")
+        return replace(
+            base,
+            url_env=self.text(raw, path, "url_env"),
+            tables=tuple(self.sql_table(path, t, v) for t, v in tables.items()),
+        )
+
+    def webhook_system(self, base: System, raw: dict[str, Any]) -> System:
+        path = base.path
+        allowed = ("kind", "description", "categories", "url", "secret_env", "timeout")
+        self.only(raw, path, allowed)
+        return replace(
+            base,
+            categories=self.texts(raw, path, "categories"),
+            url=self.text(raw, path, "url"),
+            secret_env=self.text(raw, path, "secret_env"),
+            timeout=self.timeout(raw, path),
+        )
+
+    def manual_system(self, base: System, raw: dict[str, Any]) -> System:
+        path = base.path
+        self.only(raw, path, ("kind", "description", "categories", "instructions"))
+        instructions = self.text_table(raw, path, "instructions", required=True)
+        self.only(instructions, (*path, "instructions"), ("ko", "en"))
+        if "ko" not in instructions:
+            self.fail((*path, "instructions"), f"{dotted(path)}.instructions: missing 'ko'")
+        return replace(
+            base, categories=self.texts(raw, path, "categories"), instructions=instructions
+        )
 
     def sql_table(self, system_path: KeyPath, name: str, raw: object) -> Table:
         path: KeyPath = (*system_path, "tables", name)

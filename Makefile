@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Demo mode: without MAIL_SERVER, mail is delivered to http://$(HOST):$(PORT)/dev/mailbox.
+# The demo shop (the operator's own database, as the demo data map describes it).
 run: export RIGHTSDESK_DEMO = 1
 run: export RIGHTSDESK_BASE_URL ?= http://$(HOST):$(PORT)
+run: export RIGHTSDESK_DATAMAP_FILE ?= $(CURDIR)/rightsdesk/fulfilment/demo_datamap.toml
+run: export RIGHTSDESK_SHOP_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/demo-shop.db
 run: install
 	$(BIN)/rightsdesk db upgrade
 	$(BIN)/rightsdesk demo load
+	@test -f instance/demo-shop.db || $(BIN)/rightsdesk datamap demo-shop --url "$$RIGHTSDESK_SHOP_DATABASE_URL"
 	@echo "rightsdesk is serving the demo on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	@echo "its mail: http://$(HOST):$(PORT)/dev/mailbox (or set MAIL_SERVER)"
 	@$(BIN)/rightsdesk worker --interval 2 & sender=$$!; \

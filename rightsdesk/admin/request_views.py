@@ -24,6 +24,7 @@ from ..services.context import settings
 from ..services.decisions import Actor, DecisionError
 from ..services.downloads import DownloadRejected
 from ..services.downloads import offer as offer_download
+from ..services.fulfilment import FulfilmentError, prepare_access_package
 from ..services.uploads import stored_path
 from . import ALL_STAFF, WORKERS, bp, roles
 
@@ -157,7 +158,13 @@ def act(reference: str, action: str):
                 },
             )
         _perform(item, action, form, actor, now)
-    except (DecisionError, IllegalTransition, ExtensionNotAllowed, DownloadRejected) as error:
+    except (
+        DecisionError,
+        IllegalTransition,
+        ExtensionNotAllowed,
+        DownloadRejected,
+        FulfilmentError,
+    ) as error:
         db.session.rollback()
         flash(_("Not done: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.request_detail", reference=reference))
@@ -221,6 +228,8 @@ def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> N
         decisions.complete(item, form.get("outcome", ""), actor, now)
     elif action == "withdraw":
         decisions.withdraw_for_subject(item, form.get("note", ""), actor, now)
+    elif action == "collect":
+        prepare_access_package(item, actor=actor.name, now=now)
     elif action == "offer":
         upload = request.files.get("file")
         if upload is None or not upload.filename:

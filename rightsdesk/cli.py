@@ -918,7 +918,28 @@ def _create_app() -> Flask:
     return create_app()
 
 
-main = FlaskGroup(
+class RightsdeskGroup(FlaskGroup):
+    """The ``rightsdesk`` command: a database that is not migrated yet gets one clear line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as error:
+            if _looks_unmigrated(error):
+                click.echo(
+                    "Error: the database has no rightsdesk tables yet: run 'rightsdesk db upgrade'",
+                    err=True,
+                )
+                ctx.exit(1)
+            raise
+
+
+def _looks_unmigrated(error: Exception) -> bool:
+    text = str(error).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+main = RightsdeskGroup(
     name="rightsdesk",
     create_app=_create_app,
     add_version_option=True,

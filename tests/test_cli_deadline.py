@@ -153,3 +153,19 @@ def test_installed_script_works_without_app_and_without_a_database(tmp_path: Pat
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("Error: naive timestamp")
+
+
+def test_a_command_on_an_unmigrated_database_says_to_migrate(tmp_path: Path):
+    script = Path(sys.executable).with_name("rightsdesk")
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "RIGHTSDESK_SECRET_KEY": "x",
+    }
+    result = subprocess.run(
+        [str(script), "requests", "list"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Error: the database has no rightsdesk tables yet: run 'rightsdesk db upgrade'"
+    )

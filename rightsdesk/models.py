@@ -395,6 +395,14 @@ class CorrectionItem(db.Model):
     item: Mapped[str] = mapped_column(String(200))
     current_value: Mapped[str | None] = mapped_column(Text)
     correct_value: Mapped[str] = mapped_column(Text)
+    # Staff decide each item: approved ones are applied to the data map's field ``target``
+    # ("system.table.column") in the operator's database.
+    decision: Mapped[str | None] = mapped_column(String(16))  # "approved" or "rejected"
+    target: Mapped[str | None] = mapped_column(String(200))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rows_changed: Mapped[int | None] = mapped_column(Integer)
 
     request: Mapped[Request] = relationship(back_populates="corrections")
 

@@ -136,3 +136,115 @@ def test_an_unconfigured_database_is_listed_not_ignored(mapped_app, monkeypatch)
         _item, data = fetch(found, download.id, now=datetime.now(UTC))
     summary = zipfile.ZipFile(io.BytesIO(data)).read("summary.html").decode()
     assert "RIGHTSDESK_SHOP_DATABASE_URL is not set" in summary
+
+
+def _correction_request(app, item: str, value: str) -> str:
+    from rightsdesk.models import CorrectionItem
+
+    with app.app_context():
+        now = datetime.now(UTC)
+        request = submit_request(
+            kind=RequestKind.CORRECTION,
+            email=SUBJECT,
+            name=None,
+            channel=Channel.WEB,
+            now=now,
+            actor="test",
+            commit=False,
+        )
+        request.corrections.append(CorrectionItem(item=item, correct_value=value))
+        db.session.commit()
+        change_status(request, Status.VERIFIED, actor="test", now=now)
+        return request.reference
+
+
+def test_an_approved_correction_changes_the_shop_and_tells_the_recipients(mapped_app, shop, smtp):
+    from rightsdesk.mail.outbox import deliver_due
+
+    from .test_admin import _act, sign_in
+
+    reference = _correction_request(mapped_app, "전화번호", "010-9999-0000")
+    before = _shop_rows(shop, "SELECT phone FROM users WHERE email = :e", e=SUBJECT)
+    others = _shop_rows(shop, "SELECT id, phone FROM users WHERE email != :e", e=SUBJECT)
+    client = sign_in(mapped_app, StaffRole.HANDLER)
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert '<option value="shop.users.phone">' in page
+    with mapped_app.app_context():
+        item_id = (
+            db.session.scalar(select(Request).where(Request.reference == reference))
+            .corrections[0]
+            .id
+        )
+    _act(
+        client,
+        reference,
+        "correction",
+        item=str(item_id),
+        decision="approve",
+        target="shop.users.phone",
+    )
+    after = _shop_rows(shop, "SELECT phone FROM users WHERE email = :e", e=SUBJECT)
+    assert before != after and after[0].phone == "010-9999-0000"
+    assert _shop_rows(shop, "SELECT id, phone FROM users WHERE email != :e", e=SUBJECT) == others
+    with mapped_app.app_context():
+        decided = db.session.scalar(
+            select(Request).where(Request.reference == reference)
+        ).corrections[0]
+        assert (decided.decision, decided.rows_changed) == ("approved", 1)
+        deliver_due(now=datetime.now(UTC), worker="t")
+    told = [m for m in smtp.messages if m["To"] == "privacy@cj-logistics.example"]
+    assert len(told) == 1  # the recipient of "contact" data, and not the payment processor
+    assert "010-9999-0000" in told[0].get_body(preferencelist=("plain",)).get_content()
+    assert not [m for m in smtp.messages if m["To"] == "privacy@inicis.example"]
+
+
+def test_a_rejection_needs_a_reason_and_an_approval_a_field(mapped_app, shop):
+    from rightsdesk.services.fulfilment import decide_correction
+
+    reference = _correction_request(mapped_app, "이름", "박지운")
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        item_id = found.corrections[0].id
+        with pytest.raises(FulfilmentError, match="say why"):
+            decide_correction(
+                found,
+                item_id,
+                approve=False,
+                target=None,
+                note=" ",
+                actor="t",
+                now=datetime.now(UTC),
+            )
+        with pytest.raises(FulfilmentError, match="choose the field"):
+            decide_correction(
+                found,
+                item_id,
+                approve=True,
+                target="shop.users.nope",
+                note=None,
+                actor="t",
+                now=datetime.now(UTC),
+            )
+        decided = decide_correction(
+            found,
+            item_id,
+            approve=False,
+            target=None,
+            note="가족관계증명서의 이름과 다릅니다",
+            actor="t",
+            now=datetime.now(UTC),
+        )
+        assert decided.decision == "rejected"
+        with pytest.raises(FulfilmentError, match="decided already"):
+            decide_correction(
+                found,
+                item_id,
+                approve=True,
+                target="shop.users.name",
+                note=None,
+                actor="t",
+                now=datetime.now(UTC),
+            )
+    assert (
+        _shop_rows(shop, "SELECT name FROM users WHERE email = :e", e=SUBJECT)[0].name != "박지운"
+    )

@@ -24,7 +24,8 @@ from ..services.context import settings
 from ..services.decisions import Actor, DecisionError
 from ..services.downloads import DownloadRejected
 from ..services.downloads import offer as offer_download
-from ..services.fulfilment import FulfilmentError, prepare_access_package
+from ..services.fulfilment import FulfilmentError, decide_correction, prepare_access_package
+from ..services.fulfilment import targets as correction_targets
 from ..services.uploads import stored_path
 from . import ALL_STAFF, WORKERS, bp, roles
 
@@ -70,9 +71,20 @@ def _page(item: Request, **extra):
         handlers=handlers,
         is_open=item.status in OPEN,
         can_act=current_user.role in WORKERS,
+        targets=_targets(item),
         Status=Status,
         **extra,
     )
+
+
+def _targets(item: Request) -> list[str]:
+    """The data map's fields a correction can go to (none without a data map)."""
+    if not item.corrections:
+        return []
+    try:
+        return correction_targets()
+    except FulfilmentError:
+        return []
 
 
 @bp.get("/requests/<reference>")
@@ -228,6 +240,18 @@ def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> N
         decisions.complete(item, form.get("outcome", ""), actor, now)
     elif action == "withdraw":
         decisions.withdraw_for_subject(item, form.get("note", ""), actor, now)
+    elif action == "correction":
+        if not form.get("item", "").isdigit():
+            raise DecisionError("choose a correction item")
+        decide_correction(
+            item,
+            int(form["item"]),
+            approve=form.get("decision") == "approve",
+            target=form.get("target"),
+            note=form.get("note"),
+            actor=actor.name,
+            now=now,
+        )
     elif action == "collect":
         prepare_access_package(item, actor=actor.name, now=now)
     elif action == "offer":

@@ -183,3 +183,52 @@ def _summary(
         + (f"<h2>별도 확인 중 / Checked separately</h2><ul>{unreached}</ul>" if unreached else "")
         + "</html>"
     )
+
+
+def correction_targets(datamap: DataMap) -> list[str]:
+    """Every field a correction can be applied to: ``system.table.column`` of the SQL systems."""
+    return [
+        f"{system.name}.{table.name}.{column}"
+        for system in datamap.systems
+        if system.kind == "sql"
+        for table in system.tables
+        for column in table.fields
+    ]
+
+
+def apply_correction(
+    system: System,
+    engine: Engine,
+    identities: Mapping[str, str],
+    table_name: str,
+    column: str,
+    value: str,
+) -> int:
+    """Set ``column`` to ``value`` in the subject's rows of ``table_name``; one transaction.
+
+    The rows are found exactly as for access (identity, then relations), then updated by
+    primary key, so a correction never reaches another person's row.
+    """
+    rows = next(
+        (
+            part.rows
+            for part in collect_sql(system, engine, identities)
+            if part.table.name == table_name
+        ),
+        [],
+    )
+    if not rows:
+        return 0
+    reflected = SqlTable(table_name, MetaData(), autoload_with=engine)
+    keys = list(reflected.primary_key.columns)
+    if not keys:
+        raise ValueError(f"{table_name} has no primary key: correct it by hand")
+    with engine.begin() as connection:
+        changed = 0
+        for row in rows:
+            condition = [key == row[key.name] for key in keys]
+            result = connection.execute(
+                reflected.update().where(*condition).values({column: value})
+            )
+            changed += result.rowcount
+    return changed

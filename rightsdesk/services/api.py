@@ -224,9 +224,11 @@ def restrictions(lookup: str) -> dict:
         elif request.kind in WITHDRAWING and in_force:
             result["withdrawn_consents"].append(entry)
         elif request.kind is RequestKind.CORRECTION and request.status in active:
-            entry.pop("scope")
-            entry["items"] = [c.item for c in request.corrections]
-            result["pending_corrections"].append(entry)
+            pending = [c.item for c in request.corrections if c.decision is None]
+            if pending:  # decided items are applied or refused: no longer held back
+                entry.pop("scope")
+                entry["items"] = pending
+                result["pending_corrections"].append(entry)
     result["restricted"] = bool(
         result["suspensions"] or result["pending_corrections"] or result["withdrawn_consents"]
     )

@@ -16,9 +16,17 @@ from flask import current_app
 
 from ..domain.datamap import DataMap, SystemKind, check_structure, load_datamap
 from ..domain.kinds import RequestKind
-from ..fulfilment.access import Collection, build_package, collect_sql
+from ..extensions import db
+from ..fulfilment.access import (
+    Collection,
+    apply_correction,
+    build_package,
+    collect_sql,
+    correction_targets,
+)
 from ..fulfilment.connect import engine_for
-from ..models import Download, Request
+from ..mail.outbox import queue
+from ..models import CorrectionItem, Download, Request
 from . import audit
 from .downloads import offer
 from .organisation import current_organisation
@@ -95,3 +103,102 @@ def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Do
             },
         )
     return offer(request, package, f"{request.reference}-personal-data.zip", actor=actor, now=now)
+
+
+def targets() -> list[str]:
+    return correction_targets(configured_datamap())
+
+
+def decide_correction(
+    request: Request,
+    item_id: int,
+    *,
+    approve: bool,
+    target: str | None,
+    note: str | None,
+    actor: str,
+    now: datetime,
+) -> CorrectionItem:
+    """Approve (and apply) or reject one correction item; recipients of the corrected field's
+    category are told of an applied correction. One commit, after the operator's database
+    accepted the change."""
+    item = db.session.get(CorrectionItem, item_id)
+    if item is None or item.request_id != request.id:
+        raise FulfilmentError("no such correction item on this request")
+    if item.decision is not None:
+        raise FulfilmentError("this item is decided already")
+    note = (note or "").strip() or None
+    if approve:
+        datamap = configured_datamap()
+        if target not in correction_targets(datamap):
+            raise FulfilmentError("choose the field of the data map to correct")
+        system_name, table_name, column = target.split(".", 2)
+        system = datamap.system(system_name)
+        url = os.environ.get(system.url_env)
+        if not url:
+            raise FulfilmentError(f"{system.url_env} is not set: cannot reach {system_name}")
+        if request.subject is None:
+            raise FulfilmentError("the subject's identity is no longer known (purged)")
+        engine = engine_for(url)
+        try:
+            item.rows_changed = apply_correction(
+                system,
+                engine,
+                {"email": request.subject.email},
+                table_name,
+                column,
+                item.correct_value,
+            )
+        finally:
+            engine.dispose()
+        item.target = target
+        _notify_recipients(datamap, request, system_name, table_name, column, item, now)
+    elif not note:
+        raise FulfilmentError("say why the item is rejected: the subject will be told")
+    item.decision = "approved" if approve else "rejected"
+    item.decision_note = note
+    item.decided_by, item.decided_at = actor, now
+    audit.record(
+        "fulfilment.correction",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={
+            "item": item.id,
+            "decision": item.decision,
+            "target": item.target,
+            "rows": item.rows_changed,
+        },
+    )
+    db.session.commit()
+    return item
+
+
+def _notify_recipients(datamap, request, system_name, table_name, column, item, now) -> None:
+    """Recipients of the field's category get the corrected value (they hold the old one)."""
+    table = next(t for t in datamap.system(system_name).tables if t.name == table_name)
+    category = table.fields.get(column)
+    for recipient in datamap.recipients:
+        if category not in recipient.categories or "@" not in (recipient.contact or ""):
+            continue
+        queue(
+            "recipient_correction",
+            recipient=recipient.contact,
+            language="ko",
+            context={
+                "item": request,
+                "organisation": _organisation_or_none(),
+                "recipient": recipient,
+                "field": column,
+                "value": item.correct_value,
+            },
+            now=now,
+            request_ref=request.reference,
+        )
+
+
+def _organisation_or_none():
+    try:
+        return current_organisation()
+    except LookupError:
+        return None

@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_DIR": None,
     "MAX_UPLOAD_MB": 10,
     "DOWNLOAD_TTL_DAYS": 30,
+    "PACKAGE_TTL_DAYS": 7,  # access packages built from the data map
     # Fernet key for files offered to subjects (default: derived from SECRET_KEY).
     "PACKAGE_KEY": None,
     "MESSAGE_ID_DOMAIN": "rightsdesk.local",

@@ -248,3 +248,12 @@ def test_a_rejection_needs_a_reason_and_an_approval_a_field(mapped_app, shop):
     assert (
         _shop_rows(shop, "SELECT name FROM users WHERE email = :e", e=SUBJECT)[0].name != "박지운"
     )
+
+
+def test_an_access_package_is_offered_for_seven_days(mapped_app, shop):
+    reference = _access_request(mapped_app)
+    now = datetime.now(UTC)
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        download = prepare_access_package(found, actor="t", now=now)
+        assert (download.expires_at - now).days == 7

@@ -72,12 +72,20 @@ def _cipher() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
-def offer(request: Request, data: bytes, filename: str, *, actor: str, now: datetime) -> Download:
+def offer(
+    request: Request,
+    data: bytes,
+    filename: str,
+    *,
+    actor: str,
+    now: datetime,
+    ttl_days: int | None = None,
+) -> Download:
     if request.status not in OPEN:
         raise DownloadRejected(f"{request.reference} is closed: offer files before completing it")
     content_type, extension = _kind_of(data, filename)
     stored = store_bytes(_cipher().encrypt(data), content_type, extension)
-    ttl = timedelta(days=int(current_app.config["DOWNLOAD_TTL_DAYS"]))
+    ttl = timedelta(days=int(ttl_days or current_app.config["DOWNLOAD_TTL_DAYS"]))
     download = Download(
         request=request,
         file=stored.name,

@@ -102,7 +102,14 @@ def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Do
                 "fields": sorted(part.table.fields),
             },
         )
-    return offer(request, package, f"{request.reference}-personal-data.zip", actor=actor, now=now)
+    return offer(
+        request,
+        package,
+        f"{request.reference}-personal-data.zip",
+        actor=actor,
+        now=now,
+        ttl_days=int(current_app.config["PACKAGE_TTL_DAYS"]),
+    )
 
 
 def targets() -> list[str]:

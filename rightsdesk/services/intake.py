@@ -247,14 +247,21 @@ def _queue_first_mail(request: Request, *, confirmed: bool, now: datetime) -> No
 
 def _queue_acknowledgement(request: Request, *, now: datetime) -> None:
     """Reference, legal due date and the private status link (after identity is confirmed)."""
+    notify_subject(request, "acknowledge", now=now)
+
+
+def notify_subject(request: Request, template: str, *, now: datetime, **context: object) -> None:
+    """Queue ``template`` to whoever speaks for the request (representative, else subject), in
+    their language, with the request, the operator and a fresh status link in its context."""
     queue(
-        "acknowledge",
+        template,
         recipient=request.contact_email or "",
         language=request.language,
         context={
             "item": request,
             "organisation": _organisation(),
             "status_url": external_url("public.status", token=status_token(request)),
+            **context,
         },
         now=now,
         request_ref=request.reference,
@@ -338,14 +345,7 @@ def resend_verification(email: str, *, now: datetime) -> int:
 
 def withdraw(request: Request, *, now: datetime) -> None:
     change_status(request, Status.WITHDRAWN, actor="subject", now=now, commit=False)
-    queue(
-        "withdrawn",
-        recipient=request.contact_email or "",
-        language=request.language,
-        context={"item": request, "organisation": _organisation()},
-        now=now,
-        request_ref=request.reference,
-    )
+    notify_subject(request, "withdrawn", now=now)
     db.session.commit()
 
 
@@ -357,18 +357,7 @@ def revoke_status_links(reference: str, *, send_new: bool, actor: str, now: date
     request.status_secret = new_status_secret()
     audit.record("request.link_revoked", actor=actor, now=now, request_ref=request.reference)
     if send_new:
-        queue(
-            "status_link",
-            recipient=request.contact_email or "",
-            language=request.language,
-            context={
-                "item": request,
-                "organisation": _organisation(),
-                "status_url": external_url("public.status", token=status_token(request)),
-            },
-            now=now,
-            request_ref=request.reference,
-        )
+        notify_subject(request, "status_link", now=now)
     db.session.commit()
     return request
 
@@ -380,19 +369,7 @@ def ask_subject(request: Request, text: str, *, actor: str, now: datetime) -> Qu
     if request.status is not Status.AWAITING_SUBJECT:
         change_status(request, Status.AWAITING_SUBJECT, actor=actor, now=now, commit=False)
     db.session.flush()
-    queue(
-        "question",
-        recipient=request.contact_email or "",
-        language=request.language,
-        context={
-            "item": request,
-            "organisation": _organisation(),
-            "question": question,
-            "status_url": external_url("public.status", token=status_token(request)),
-        },
-        now=now,
-        request_ref=request.reference,
-    )
+    notify_subject(request, "question", now=now, question=question)
     audit.record(
         "request.question",
         actor=actor,

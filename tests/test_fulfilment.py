@@ -257,3 +257,54 @@ def test_an_access_package_is_offered_for_seven_days(mapped_app, shop):
         found = db.session.scalar(select(Request).where(Request.reference == reference))
         download = prepare_access_package(found, actor="t", now=now)
         assert (download.expires_at - now).days == 7
+
+
+def test_stopping_marketing_deletes_only_the_subjects_marketing_consents(mapped_app, shop):
+    from .test_admin import _act, sign_in
+
+    def consents(where: str, **params) -> list:
+        return _shop_rows(
+            shop,
+            "SELECT c.channel FROM marketing_consents c JOIN users u ON u.id = c.user_id"
+            f" WHERE {where}",
+            **params,
+        )
+
+    others_before = consents("u.email != :e", e=SUBJECT)
+    assert consents("u.email = :e", e=SUBJECT)  # the demo subject has consents to withdraw
+    with mapped_app.app_context():
+        now = datetime.now(UTC)
+        request = submit_request(
+            kind=RequestKind.CONSENT_WITHDRAWAL,
+            email=SUBJECT,
+            name=None,
+            channel=Channel.WEB,
+            now=now,
+            actor="test",
+            scope={"purposes": ["marketing"]},
+        )
+        change_status(request, Status.VERIFIED, actor="test", now=now)
+        reference = request.reference
+    client = sign_in(mapped_app, StaffRole.HANDLER)
+    assert 'id="do-stop"' in client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    _act(client, reference, "stop")
+    assert consents("u.email = :e", e=SUBJECT) == []
+    assert consents("u.email != :e", e=SUBJECT) == others_before
+    assert _shop_rows(shop, "SELECT id FROM users WHERE email = :e", e=SUBJECT)  # user kept
+    with mapped_app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "fulfilment.stop")
+        ).one()
+        data = json.loads(event.data)
+    assert data["table"] == "marketing_consents" and data["rows"] >= 1
+    assert data["purposes"] == ["marketing"]
+
+
+def test_stopping_is_refused_for_other_kinds(mapped_app, shop):
+    from rightsdesk.services.fulfilment import stop_processing
+
+    reference = _access_request(mapped_app)
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        with pytest.raises(FulfilmentError, match="suspension and consent withdrawal"):
+            stop_processing(found, actor="t", now=datetime.now(UTC))

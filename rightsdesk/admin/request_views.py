@@ -24,7 +24,12 @@ from ..services.context import settings
 from ..services.decisions import Actor, DecisionError
 from ..services.downloads import DownloadRejected
 from ..services.downloads import offer as offer_download
-from ..services.fulfilment import FulfilmentError, decide_correction, prepare_access_package
+from ..services.fulfilment import (
+    FulfilmentError,
+    decide_correction,
+    prepare_access_package,
+    stop_processing,
+)
 from ..services.fulfilment import targets as correction_targets
 from ..services.uploads import stored_path
 from . import ALL_STAFF, WORKERS, bp, roles
@@ -252,6 +257,10 @@ def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> N
             actor=actor.name,
             now=now,
         )
+    elif action == "stop":
+        affected = stop_processing(item, actor=actor.name, now=now)
+        total = sum(affected.values())
+        flash(_("%(count)s row(s) changed in the operator's systems.", count=total))
     elif action == "collect":
         prepare_access_package(item, actor=actor.name, now=now)
     elif action == "offer":

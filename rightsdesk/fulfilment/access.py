@@ -232,3 +232,33 @@ def apply_correction(
             )
             changed += result.rowcount
     return changed
+
+
+def stop_purposes(
+    system: System, engine: Engine, identities: Mapping[str, str], purposes: set[str] | None
+) -> dict[str, int]:
+    """Carry out the data map's actions for stopping ``purposes`` (``None``: every purpose) on
+    the subject's rows: delete them or set columns. Returns rows affected per table; one
+    transaction for the system."""
+    found = {part.table.name: part.rows for part in collect_sql(system, engine, identities)}
+    affected: dict[str, int] = {}
+    metadata = MetaData()
+    with engine.begin() as connection:
+        for table in system.tables:
+            actions = [a for p, a in table.purposes.items() if purposes is None or p in purposes]
+            rows = found.get(table.name, [])
+            if not actions or not rows:
+                continue
+            reflected = SqlTable(table.name, metadata, autoload_with=connection)
+            keys = list(reflected.primary_key.columns) or list(reflected.columns)
+            count = 0
+            for row in rows:
+                condition = [key == row[key.name] for key in keys]
+                for action in actions:
+                    if action.delete_rows:
+                        count += connection.execute(reflected.delete().where(*condition)).rowcount
+                    elif action.set_values:
+                        statement = reflected.update().where(*condition).values(action.set_values)
+                        count += connection.execute(statement).rowcount
+            affected[table.name] = count
+    return affected

@@ -23,6 +23,7 @@ from ..fulfilment.access import (
     build_package,
     collect_sql,
     correction_targets,
+    stop_purposes,
 )
 from ..fulfilment.connect import engine_for
 from ..mail.outbox import queue
@@ -209,3 +210,46 @@ def _organisation_or_none():
         return current_organisation()
     except LookupError:
         return None
+
+
+STOPPING = (RequestKind.SUSPENSION, RequestKind.CONSENT_WITHDRAWAL)
+
+
+def stop_processing(request: Request, *, actor: str, now: datetime) -> dict[str, int]:
+    """For a suspension or consent withdrawal: carry out the data map's actions for the purposes
+    in the request's scope (all purposes for "everything") in every reachable SQL system."""
+    if request.kind not in STOPPING:
+        raise FulfilmentError("stopping processing is for suspension and consent withdrawal")
+    if request.subject is None:
+        raise FulfilmentError("the subject's identity is no longer known (purged)")
+    datamap = configured_datamap()
+    scope = request.scope or {"all": True}
+    purposes = None if scope.get("all") else set(scope.get("purposes", []))
+    affected: dict[str, int] = {}
+    for system in datamap.systems:
+        if system.kind != SystemKind.SQL:
+            continue
+        url = os.environ.get(system.url_env)
+        if not url:
+            raise FulfilmentError(f"{system.url_env} is not set: cannot reach {system.name}")
+        engine = engine_for(url)
+        try:
+            done = stop_purposes(system, engine, {"email": request.subject.email}, purposes)
+        finally:
+            engine.dispose()
+        for table, rows in done.items():
+            affected[f"{system.name}.{table}"] = rows
+            audit.record(
+                "fulfilment.stop",
+                actor=actor,
+                now=now,
+                request_ref=request.reference,
+                data={
+                    "system": system.name,
+                    "table": table,
+                    "rows": rows,
+                    "purposes": sorted(purposes) if purposes else "all",
+                },
+            )
+    db.session.commit()
+    return affected

@@ -308,3 +308,18 @@ def test_stopping_is_refused_for_other_kinds(mapped_app, shop):
         found = db.session.scalar(select(Request).where(Request.reference == reference))
         with pytest.raises(FulfilmentError, match="suspension and consent withdrawal"):
             stop_processing(found, actor="t", now=datetime.now(UTC))
+
+
+def test_a_system_that_is_down_fails_the_step_without_a_crash(mapped_app, monkeypatch, tmp_path):
+    from .test_admin import _act, sign_in
+
+    reference = _access_request(mapped_app)
+    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", f"sqlite:///{tmp_path}/missing/shop.db")
+    client = sign_in(mapped_app, StaffRole.HANDLER)
+    response = _act(client, reference, "collect")
+    assert response.status_code == 302
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert "shop failed, nothing was changed" in page
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        assert found.downloads == [] and found.status is Status.VERIFIED

@@ -9,12 +9,16 @@ audit trail. Webhook and manual systems are listed in the package as checked sep
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from ..domain.datamap import DataMap, SystemKind, check_structure, load_datamap
+from ..domain.datamap import DataMap, System, SystemKind, check_structure, load_datamap
 from ..domain.kinds import RequestKind
 from ..extensions import db
 from ..fulfilment.access import (
@@ -52,22 +56,42 @@ def configured_datamap() -> DataMap:
     return datamap
 
 
+@contextmanager
+def system_engine(system: System) -> Iterator[Engine]:
+    """An engine for an SQL system of the map; a missing URL or a database that is down or
+    refuses is a :class:`FulfilmentError` naming the system (the step can be retried), never
+    a crash and never a request marked done."""
+    url = os.environ.get(system.url_env)
+    if not url:
+        raise FulfilmentError(f"{system.url_env} is not set: cannot reach {system.name}")
+    engine = engine_for(url)
+    try:
+        yield engine
+    except SQLAlchemyError as error:
+        reason = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
+        raise FulfilmentError(f"{system.name} failed, nothing was changed: {reason}") from None
+    finally:
+        engine.dispose()
+
+
+def _identities(request: Request) -> dict[str, str]:
+    if request.subject is None:
+        raise FulfilmentError("the subject's identity is no longer known (purged)")
+    return {"email": request.subject.email}
+
+
 def collect(datamap: DataMap, request: Request) -> Collection:
-    identities = {"email": request.subject.email} if request.subject else {}
+    identities = _identities(request)
     collection = Collection()
     for system in datamap.systems:
         if system.kind != SystemKind.SQL:
             collection.unreached.append((system.name, system.description or system.kind))
             continue
-        url = os.environ.get(system.url_env)
-        if not url:
+        if not os.environ.get(system.url_env):
             collection.unreached.append((system.name, f"{system.url_env} is not set"))
             continue
-        engine = engine_for(url)
-        try:
+        with system_engine(system) as engine:
             collection.tables += collect_sql(system, engine, identities)
-        finally:
-            engine.dispose()
     return collection
 
 
@@ -75,8 +99,7 @@ def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Do
     """Collect, package and offer the subject's data for an access request."""
     if request.kind is not RequestKind.ACCESS:
         raise FulfilmentError("an access package is for access requests")
-    if request.subject is None:
-        raise FulfilmentError("the subject's identity is no longer known (purged)")
+    _identities(request)
     datamap = configured_datamap()
     collection = collect(datamap, request)
     try:
@@ -142,23 +165,10 @@ def decide_correction(
             raise FulfilmentError("choose the field of the data map to correct")
         system_name, table_name, column = target.split(".", 2)
         system = datamap.system(system_name)
-        url = os.environ.get(system.url_env)
-        if not url:
-            raise FulfilmentError(f"{system.url_env} is not set: cannot reach {system_name}")
-        if request.subject is None:
-            raise FulfilmentError("the subject's identity is no longer known (purged)")
-        engine = engine_for(url)
-        try:
+        with system_engine(system) as engine:
             item.rows_changed = apply_correction(
-                system,
-                engine,
-                {"email": request.subject.email},
-                table_name,
-                column,
-                item.correct_value,
+                system, engine, _identities(request), table_name, column, item.correct_value
             )
-        finally:
-            engine.dispose()
         item.target = target
         _notify_recipients(datamap, request, system_name, table_name, column, item, now)
     elif not note:
@@ -220,8 +230,7 @@ def stop_processing(request: Request, *, actor: str, now: datetime) -> dict[str,
     in the request's scope (all purposes for "everything") in every reachable SQL system."""
     if request.kind not in STOPPING:
         raise FulfilmentError("stopping processing is for suspension and consent withdrawal")
-    if request.subject is None:
-        raise FulfilmentError("the subject's identity is no longer known (purged)")
+    identities = _identities(request)
     datamap = configured_datamap()
     scope = request.scope or {"all": True}
     purposes = None if scope.get("all") else set(scope.get("purposes", []))
@@ -229,14 +238,8 @@ def stop_processing(request: Request, *, actor: str, now: datetime) -> dict[str,
     for system in datamap.systems:
         if system.kind != SystemKind.SQL:
             continue
-        url = os.environ.get(system.url_env)
-        if not url:
-            raise FulfilmentError(f"{system.url_env} is not set: cannot reach {system.name}")
-        engine = engine_for(url)
-        try:
-            done = stop_purposes(system, engine, {"email": request.subject.email}, purposes)
-        finally:
-            engine.dispose()
+        with system_engine(system) as engine:
+            done = stop_purposes(system, engine, identities, purposes)
         for table, rows in done.items():
             affected[f"{system.name}.{table}"] = rows
             audit.record(

@@ -447,6 +447,133 @@ class Download(db.Model):
     request: Mapped[Request] = relationship(back_populates="downloads")
 
 
+class ErasureStep(db.Model):
+    """One step of an erasure (삭제) run: a table of an SQL system, or a webhook or manual
+    system. Steps are planned once, then done in order; a run that crashed resumes at the
+    first step not done. Counts only, never the data."""
+
+    __tablename__ = "erasure_steps"
+    __table_args__ = (UniqueConstraint("request_id", "system", "table_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    system: Mapped[str] = mapped_column(String(100))
+    table_name: Mapped[str] = mapped_column(String(100), default="")  # "" for a whole system
+    kind: Mapped[str] = mapped_column(String(16))  # sql, webhook, manual
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    anonymised: Mapped[int] = mapped_column(Integer, default=0)
+    retained: Mapped[int] = mapped_column(Integer, default=0)
+    retention: Mapped[str | None] = mapped_column(String(40))  # retention category code
+    basis: Mapped[str | None] = mapped_column(String(200))
+    retained_until: Mapped[date | None] = mapped_column(Date)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    request: Mapped[Request] = relationship()
+
+
+class RetainedRecord(db.Model):
+    """Separated storage (분리 보관, PIPA §21③): a row a statute makes the operator keep after
+    the subject's erasure, moved out of the operator's live tables, encrypted, with its legal
+    basis and the date after which it is destroyed. Read only for that legal purpose."""
+
+    __tablename__ = "retained_records"
+    __table_args__ = (UniqueConstraint("system", "table_name", "row_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_ref: Mapped[str | None] = mapped_column(String(40), index=True)
+    system: Mapped[str] = mapped_column(String(100))
+    table_name: Mapped[str] = mapped_column(String(100))
+    row_key: Mapped[str] = mapped_column(String(200))  # JSON of the primary key
+    category: Mapped[str] = mapped_column(String(40))
+    basis: Mapped[str] = mapped_column(String(200))
+    purge_after: Mapped[date] = mapped_column(Date, index=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConnectorJob(db.Model):
+    """A signed job for a webhook system of the data map (access, erasure, correction, stop),
+    delivered by the worker with retries and back-off. An access result (personal data) is
+    kept encrypted until the package is built; other results are counts."""
+
+    __tablename__ = "connector_jobs"
+    __table_args__ = (
+        UniqueConstraint("request_id", "system", "action"),
+        Index("ix_connector_jobs_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    system: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    counts: Mapped[dict | None] = mapped_column(JSON)
+    result_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    request: Mapped[Request] = relationship()
+
+
+class ChecklistItem(db.Model):
+    """A manual system's instructions turned into an item staff tick, with a note."""
+
+    __tablename__ = "checklist_items"
+    __table_args__ = (UniqueConstraint("request_id", "system", "action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    system: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_by: Mapped[str | None] = mapped_column(String(200))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+
+    request: Mapped[Request] = relationship()
+
+
+class DestructionRecord(db.Model):
+    """A destruction (파기) record (영 §16): what category, how many, when, how and under which
+    rule — never the destroyed data."""
+
+    __tablename__ = "destruction_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40), index=True)
+    job: Mapped[str] = mapped_column(String(60))
+    rule: Mapped[str] = mapped_column(String(60))
+    basis: Mapped[str] = mapped_column(String(200))
+    system: Mapped[str] = mapped_column(String(100))
+    table_name: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(20))  # delete, anonymise
+    count: Mapped[int] = mapped_column(Integer)
+    cutoff: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+
+
+class JobLock(db.Model):
+    """A named lease, so two workers never run the same job at once (on SQLite too; PostgreSQL
+    additionally takes an advisory lock)."""
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class VerificationNonce(db.Model):
     """The server-side half of an e-mailed verification link: consumed on use."""
 

@@ -29,6 +29,8 @@ from enum import StrEnum
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from .retention import DEFAULT_SCHEDULE, Rule
+
 KeyPath = tuple[str | int, ...]
 Scalar = str | int | float | bool
 
@@ -52,26 +54,9 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 
 
-@dataclass(frozen=True)
-class RetentionCategory:
-    """A statutory duty to keep records after the purpose ends (the default period)."""
-
-    code: str
-    months: int
-    basis: str
-
-
-RETENTION_CATEGORIES: Mapping[str, RetentionCategory] = {
-    c.code: c
-    for c in (
-        RetentionCategory("none", 0, "법정 보존 의무 없음: 요청 시 지체 없이 파기 (PIPA §21①)"),
-        RetentionCategory("display_advertising", 6, "전자상거래법 시행령 §6①1 (표시·광고)"),
-        RetentionCategory("contract", 60, "전자상거래법 시행령 §6①2 (계약 또는 청약철회)"),
-        RetentionCategory("payment", 60, "전자상거래법 시행령 §6①3 (대금결제 및 재화 공급)"),
-        RetentionCategory("complaint", 36, "전자상거래법 시행령 §6①4 (소비자 불만·분쟁처리)"),
-        RetentionCategory("access_log", 3, "통신비밀보호법 시행령 §41② (로그기록·접속지 자료)"),
-    )
-}
+# The statutory categories a table may name (the retention schedule's rules; operators may add
+# their own there).
+RETENTION_CATEGORIES: Mapping[str, Rule] = DEFAULT_SCHEDULE.rules
 
 
 # --- the map ---------------------------------------------------------------------------------
@@ -106,6 +91,9 @@ class Table:
     anonymise: tuple[str, ...] = ()
     null: tuple[str, ...] = ()
     purposes: Mapping[str, PurposeAction] = field(default_factory=dict)
+    # The date column the retention period runs from (e.g. an order's date); without it the
+    # period runs from the erasure.
+    retention_from: str = ""
 
     def named_columns(self) -> list[tuple[str, KeyPath]]:
         """Every column of this table the map names, with the key path that names it."""
@@ -115,6 +103,8 @@ class Table:
         named += [(c, (*self.path, "fields", c)) for c in self.fields]
         named += [(c, (*self.path, "anonymise")) for c in self.anonymise]
         named += [(c, (*self.path, "null")) for c in self.null]
+        if self.retention_from:
+            named.append((self.retention_from, (*self.path, "retention_from")))
         for purpose, action in self.purposes.items():
             named += [(c, (*self.path, "purposes", purpose, "set", c)) for c in action.set_values]
         return named
@@ -459,6 +449,7 @@ class _Reader:
             "via",
             "fields",
             "retention",
+            "retention_from",
             "erasure",
             "anonymise",
             "null",
@@ -470,6 +461,7 @@ class _Reader:
             name=name,
             path=path,
             retention=self.text(raw, path, "retention"),
+            retention_from=self.text(raw, path, "retention_from", default=""),
             erasure=self.text(raw, path, "erasure"),
             identity=self.text_table(raw, path, "identity"),
             via=self.relation(raw, path),

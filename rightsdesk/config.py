@@ -54,9 +54,18 @@ DEFAULTS: dict[str, Any] = {
     "PACKAGE_TTL_DAYS": 7,  # access packages built from the data map
     # Fernet key for files offered to subjects (default: derived from SECRET_KEY).
     "PACKAGE_KEY": None,
+    # Fernet key for separately stored records (PIPA §21③; default: derived from SECRET_KEY).
+    "RETAINED_KEY": None,
     "MESSAGE_ID_DOMAIN": "rightsdesk.local",
     # The data map (TOML) describing where personal data lives: `rightsdesk datamap check`.
     "DATAMAP_FILE": None,
+    # The retention schedule's additions and overrides (TOML): `rightsdesk jobs schedule`.
+    "RETENTION_FILE": None,
+    # Purge jobs: rows per batch (one short transaction each), pause between batches (s),
+    # and how often `rightsdesk worker` runs the due jobs (minutes).
+    "RETENTION_BATCH_SIZE": 5000,
+    "RETENTION_BATCH_PAUSE": 0,
+    "RETENTION_EVERY_MINUTES": 60,
     "IMAP_HOST": None,
     "IMAP_USER": None,
     "IMAP_PASSWORD": None,

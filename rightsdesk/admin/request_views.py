@@ -19,7 +19,7 @@ from ..domain.deadlines import ExtensionNotAllowed
 from ..domain.lifecycle import OPEN, IllegalTransition, Status
 from ..extensions import db
 from ..models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
-from ..services import decisions
+from ..services import decisions, erasure
 from ..services.context import settings
 from ..services.decisions import Actor, DecisionError
 from ..services.downloads import DownloadRejected
@@ -77,6 +77,7 @@ def _page(item: Request, **extra):
         is_open=item.status in OPEN,
         can_act=current_user.role in WORKERS,
         targets=_targets(item),
+        erasure_steps=erasure.steps_of(item),
         Status=Status,
         **extra,
     )
@@ -151,7 +152,7 @@ def notice(reference: str, message_id: int):
 
 # --- actions ---------------------------------------------------------------------------------
 
-NOTICE_ACTIONS = {"ask", "extend", "refuse", "partial", "complete", "withdraw"}
+NOTICE_ACTIONS = {"ask", "extend", "refuse", "partial", "complete", "withdraw", "erase-finish"}
 
 
 @bp.post("/requests/<reference>/actions/<action>")
@@ -174,6 +175,8 @@ def act(reference: str, action: str):
                     "form": form.to_dict(),
                 },
             )
+        if action == "erase-preview":
+            return _page(item, erasure_preview=erasure.preview(item, now=now))
         _perform(item, action, form, actor, now)
     except (
         DecisionError,
@@ -208,6 +211,8 @@ def _notice_for(item: Request, action: str, form) -> decisions.Notice:
         return decisions.completion_notice(item, form.get("outcome", ""))
     if action == "withdraw":
         return decisions.withdrawal_notice(item)
+    if action == "erase-finish":
+        return erasure.finish_notice(item)
     raise KeyError(action)
 
 
@@ -263,6 +268,13 @@ def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> N
         flash(_("%(count)s row(s) changed in the operator's systems.", count=total))
     elif action == "collect":
         prepare_access_package(item, actor=actor.name, now=now)
+    elif action == "erase":
+        steps = erasure.run(item, actor=actor.name, now=now)
+        waiting = [s for s in steps if s.state != "done"]
+        if waiting:
+            flash(_("%(count)s step(s) not done yet: see the erasure steps.", count=len(waiting)))
+    elif action == "erase-finish":
+        erasure.finish(item, actor, now)
     elif action == "offer":
         upload = request.files.get("file")
         if upload is None or not upload.filename:

@@ -63,13 +63,19 @@ def safe_filename(filename: str, reference: str, extension: str) -> str:
     return f"{stem or reference}.{extension}"
 
 
-def _cipher() -> Fernet:
-    configured = current_app.config.get("PACKAGE_KEY")
+def fernet_for(config_key: str, label: bytes) -> Fernet:
+    """The Fernet key configured under ``config_key``, else one derived from the secret key
+    for this ``label`` (so each kind of stored data has its own key)."""
+    configured = current_app.config.get(config_key)
     if configured:
         return Fernet(str(configured).encode())
     secret = str(current_app.config["SECRET_KEY"]).encode()
-    derived = hmac.new(secret, b"rightsdesk.packages", hashlib.sha256).digest()
+    derived = hmac.new(secret, label, hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _cipher() -> Fernet:
+    return fernet_for("PACKAGE_KEY", b"rightsdesk.packages")
 
 
 def offer(

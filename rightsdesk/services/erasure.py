@@ -1,0 +1,401 @@
+"""Erasure (삭제) of a subject across the data map, as a recorded, resumable run.
+
+1. **Preview**: per table, how many of the subject's rows will be deleted, anonymised, or kept
+   separately, under which statute and until when; webhook and manual systems are listed.
+2. **Run**: the steps (one per SQL table, children first, and one per webhook or manual system)
+   are planned once and stored; each is done in its own transaction on the operator's database
+   and then marked done here. Rows a statute makes the operator keep are first copied,
+   encrypted, to separated storage (PIPA §21③). A run that crashed, or met a database that was
+   down, is simply run again: steps done stay done, and a step is safe to repeat. A lease keeps
+   two runs of one request from overlapping.
+3. **Finish**: once every step is done, the subject is told what was deleted and what was kept,
+   why and until when: a partial refusal (법 §36① 단서) when anything was kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.datamap import DataMap, System, SystemKind
+from ..domain.kinds import RequestKind
+from ..domain.lifecycle import OPEN
+from ..domain.retention import DEFAULT_SCHEDULE, Schedule
+from ..extensions import db
+from ..fulfilment.erasure import TablePlan, erase_table, erasure_order, plan_system
+from ..models import ErasureStep, Request, RetainedRecord
+from . import audit, leases
+from .context import settings
+from .downloads import fernet_for
+from .fulfilment import FulfilmentError, _identities, configured_datamap, system_engine
+
+LEASE_TTL = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    system: str
+    table: str
+    kind: str
+    rows: int | None
+    strategy: str
+    retained: int
+    retention: str
+    basis: str
+    retained_until: date | None
+
+
+def schedule() -> Schedule:
+    """The retention schedule in force (the operator's, when configured)."""
+    try:
+        from .retention_jobs import current_schedule
+    except ImportError:
+        return DEFAULT_SCHEDULE
+    return current_schedule()
+
+
+def local_today(now: datetime) -> date:
+    return now.astimezone(settings().tz).date()
+
+
+def _require_erasure(request: Request) -> None:
+    if request.kind is not RequestKind.DELETION:
+        raise FulfilmentError("erasure is for deletion requests")
+    if request.status not in OPEN:
+        raise FulfilmentError(f"{request.reference} is closed")
+
+
+def preview(request: Request, *, now: datetime) -> list[PreviewRow]:
+    """What a run would do, read from the operator's databases now; changes nothing."""
+    _require_erasure(request)
+    identities = _identities(request)
+    datamap = configured_datamap()
+    rows: list[PreviewRow] = []
+    for system in datamap.systems:
+        if system.kind != SystemKind.SQL:
+            rows.append(PreviewRow(system.name, "", system.kind, None, "", 0, "", "", None))
+            continue
+        with system_engine(system) as engine:
+            plans = plan_system(system, engine, identities, schedule(), local_today(now))
+        rows += [_preview_row(plan) for plan in plans]
+    return rows
+
+
+def _preview_row(plan: TablePlan) -> PreviewRow:
+    return PreviewRow(
+        plan.system,
+        plan.table,
+        "sql",
+        plan.rows,
+        plan.strategy,
+        plan.retained,
+        plan.retention,
+        plan.basis,
+        plan.retained_until,
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def steps_of(request: Request) -> list[ErasureStep]:
+    return list(
+        db.session.scalars(
+            select(ErasureStep)
+            .where(ErasureStep.request_id == request.id)
+            .order_by(ErasureStep.position)
+        )
+    )
+
+
+def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[ErasureStep]:
+    """The run's steps, stored once: a second planner loses the insert and reads the first's."""
+    existing = steps_of(request)
+    if existing:
+        return existing
+    position = 0
+    for system in datamap.systems:
+        tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
+        for table in tables:
+            rule = rules.rule(table.retention) if table is not None else None
+            db.session.add(
+                ErasureStep(
+                    request_id=request.id,
+                    position=position,
+                    system=system.name,
+                    table_name=table.name if table is not None else "",
+                    kind=system.kind,
+                    state="pending",
+                    deleted=0,
+                    anonymised=0,
+                    retained=0,
+                    attempts=0,
+                    retention=rule.code if rule else None,
+                    basis=rule.basis if rule else None,
+                )
+            )
+            position += 1
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+    return steps_of(request)
+
+
+def run(request: Request, *, actor: str, now: datetime) -> list[ErasureStep]:
+    """Do every step not done yet; returns the steps. A system that fails marks its step failed
+    with the reason (the run goes on with the other systems); run again to retry."""
+    _require_erasure(request)
+    identities = _identities(request)
+    datamap = configured_datamap()
+    rules = schedule()
+    holder = f"{socket.gethostname()}:{os.getpid()}:{actor}"
+    lease = f"erasure:{request.reference}"
+    if not leases.acquire(lease, holder, now=now, ttl=LEASE_TTL):
+        raise FulfilmentError("an erasure of this request is running already: try again shortly")
+    try:
+        steps = _plan_steps(request, datamap, rules)
+        for system in datamap.systems:
+            todo = [s for s in steps if s.system == system.name and s.state != "done"]
+            if not todo:
+                continue
+            if system.kind == SystemKind.SQL:
+                _run_sql(request, system, todo, identities, rules, actor=actor, now=now)
+            else:
+                _run_remote(request, system, todo[0], actor=actor, now=now)
+    finally:
+        leases.release(lease, holder)
+    return steps_of(request)
+
+
+def _run_sql(request, system: System, steps, identities, rules, *, actor, now) -> None:
+    tables = {t.name: t for t in system.tables}
+    today = local_today(now)
+    for step in steps:
+        step.attempts += 1
+        step.started_at = step.started_at or now
+        db.session.commit()
+        table = tables.get(step.table_name)
+        if table is None:
+            _fail(step, f"{system.name}.{step.table_name} is no longer in the data map", now)
+            continue
+        try:
+            with system_engine(system) as engine:
+                _, deleted, anonymised = erase_table(
+                    system,
+                    engine,
+                    identities,
+                    table,
+                    rules,
+                    today,
+                    before=lambda plan, step=step: _before(request, step, plan, now),
+                )
+        except (FulfilmentError, ValueError) as error:
+            db.session.rollback()
+            _fail(step, str(error), now)
+            return  # the parents of a failed table must wait for it
+        _finish_step(request, step, deleted, anonymised, actor=actor, now=now)
+
+
+def _before(request: Request, step: ErasureStep, plan: TablePlan, now: datetime) -> None:
+    """Before the live rows go: store the rows to keep, encrypted, once each, and the counts
+    about to be erased (a repeat after a crash finds the erased rows gone)."""
+    if plan.rows:
+        erased = plan.rows if plan.strategy == "delete" else 0
+        step.deleted, step.anonymised = erased, plan.rows - erased
+    cipher = fernet_for("RETAINED_KEY", b"rightsdesk.retained")
+    known = set(
+        db.session.scalars(
+            select(RetainedRecord.row_key).where(
+                RetainedRecord.system == plan.system,
+                RetainedRecord.table_name == plan.table,
+                RetainedRecord.row_key.in_([k.key for k in plan.kept]),
+            )
+        )
+    )
+    for kept in plan.kept:
+        if kept.key in known:
+            continue
+        data = json.dumps(kept.row, ensure_ascii=False).encode()
+        db.session.add(
+            RetainedRecord(
+                request_ref=request.reference,
+                system=plan.system,
+                table_name=plan.table,
+                row_key=kept.key,
+                category=plan.retention,
+                basis=plan.basis,
+                purge_after=kept.until,
+                ciphertext=cipher.encrypt(data),
+                stored_at=now,
+            )
+        )
+    db.session.commit()
+
+
+def _finish_step(request, step: ErasureStep, deleted: int, anonymised: int, *, actor, now):
+    # A repeat after a crash finds the erased rows gone: the planned counts stand.
+    step.deleted = max(step.deleted, deleted)
+    step.anonymised = max(step.anonymised, anonymised)
+    kept = db.session.execute(
+        select(func.count(), func.max(RetainedRecord.purge_after)).where(
+            RetainedRecord.request_ref == request.reference,
+            RetainedRecord.system == step.system,
+            RetainedRecord.table_name == step.table_name,
+        )
+    ).one()
+    step.retained, step.retained_until = kept[0], kept[1]
+    step.state, step.error, step.finished_at = "done", None, now
+    audit.record(
+        "fulfilment.erasure",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={
+            "system": step.system,
+            "table": step.table_name,
+            "deleted": step.deleted,
+            "anonymised": step.anonymised,
+            "kept_separately": step.retained,
+            "retention": step.retention,
+            "until": step.retained_until.isoformat() if step.retained_until else None,
+        },
+    )
+    db.session.commit()
+
+
+def _fail(step: ErasureStep, reason: str, now: datetime) -> None:
+    step.state, step.error, step.finished_at = "failed", reason[:500], None
+    db.session.commit()
+
+
+def _run_remote(request, system: System, step: ErasureStep, *, actor, now) -> None:
+    """Webhook systems get a signed job; manual ones a checklist item. The step is done when
+    the app answered (or staff ticked the item)."""
+    try:
+        from . import connectors
+    except ImportError:
+        _fail(step, f"{system.name}: {system.kind} systems cannot be reached yet", now)
+        return
+    step.attempts += 1
+    step.started_at = step.started_at or now
+    if system.kind == SystemKind.WEBHOOK:
+        job = connectors.ensure_job(request, system.name, "erasure", now=now)
+        if job.state == "done":
+            counts = job.counts or {}
+            step.deleted = int(counts.get("deleted", 0) or 0)
+            step.anonymised = int(counts.get("anonymised", 0) or 0)
+            _finish_step(request, step, step.deleted, step.anonymised, actor=actor, now=now)
+        elif job.state == "failed":
+            _fail(step, job.last_error or f"{system.name} failed", now)
+        else:
+            step.state = "pending"
+            db.session.commit()
+    else:
+        item = connectors.ensure_checklist(request, system.name, "erasure", now=now)
+        if item.done_at is not None:
+            _finish_step(request, step, 0, 0, actor=actor, now=now)
+        else:
+            step.state = "pending"
+            db.session.commit()
+
+
+# --- the outcome -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: str  # what was deleted or anonymised, as the subject reads it
+    kept: str  # what was kept separately, why and until when ("" when nothing)
+
+
+def outcome(request: Request) -> Outcome:
+    """The subject's account of the run, in their language; every step must be done."""
+    steps = steps_of(request)
+    if not steps:
+        raise FulfilmentError("run the erasure first")
+    waiting = [s for s in steps if s.state != "done"]
+    if waiting:
+        names = ", ".join(f"{s.system}.{s.table_name}".rstrip(".") for s in waiting)
+        raise FulfilmentError(f"the erasure is not finished: {names}")
+    with force_locale(request.language or "ko"):
+        done = [_done_line(s) for s in steps if s.deleted or s.anonymised or s.kind != "sql"]
+        kept = [_kept_line(s) for s in steps if s.retained]
+        if not done:
+            done = [_("We held no personal data about you in our systems.")]
+        return Outcome("\n".join(done), "\n".join(kept))
+
+
+def _where(step: ErasureStep) -> str:
+    return f"{step.system}.{step.table_name}" if step.table_name else step.system
+
+
+def _done_line(step: ErasureStep) -> str:
+    if step.kind == "manual":
+        return _("%(where)s: erased by our staff.", where=_where(step))
+    parts = []
+    if step.deleted:
+        parts.append(_("%(count)s record(s) deleted", count=step.deleted))
+    if step.anonymised:
+        parts.append(_("%(count)s record(s) anonymised", count=step.anonymised))
+    if not parts:
+        parts.append(_("erased"))
+    return f"{_where(step)}: {', '.join(parts)}."
+
+
+def _kept_line(step: ErasureStep) -> str:
+    return _(
+        "%(where)s: %(count)s record(s) kept separately until %(until)s under %(basis)s, "
+        "used for no other purpose, then destroyed.",
+        where=_where(step),
+        count=step.retained,
+        until=step.retained_until.isoformat() if step.retained_until else "—",
+        basis=step.basis or "",
+    )
+
+
+def retention_ground(request: Request) -> str:
+    """The refusal ground for keeping what a statute requires: the profile's own, else the
+    first ground it allows for deletion ("other" with the statute named, at worst)."""
+    grounds = settings().profile(request.jurisdiction).grounds_for(request.kind)
+    codes = [g.code for g in grounds]
+    return "retention_required_by_law" if "retention_required_by_law" in codes else codes[0]
+
+
+def finish_notice(request: Request):
+    """The notice the finish sends: completion, or a partial refusal naming what was kept."""
+    from . import decisions
+
+    result = outcome(request)
+    if not result.kept:
+        return decisions.completion_notice(request, result.done)
+    return decisions.refusal_notice(
+        request, retention_ground(request), result.kept, partial=True, done=result.done
+    )
+
+
+def finish(request: Request, actor, now: datetime) -> None:
+    """Close the request with :func:`finish_notice`'s notice (one commit)."""
+    from . import decisions
+
+    result = outcome(request)
+    if not result.kept:
+        decisions.complete(request, result.done, actor, now)
+    else:
+        decisions.refuse(
+            request,
+            retention_ground(request),
+            result.kept,
+            actor,
+            now,
+            partial=True,
+            done=result.done,
+        )

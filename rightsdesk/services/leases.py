@@ -1,0 +1,42 @@
+"""Named leases in rightsdesk's own database, so one worker at a time runs a given job.
+
+A lease works on SQLite and PostgreSQL alike: a row per name with its holder and expiry. A
+holder that dies (SIGKILL) loses the lease when it expires, and the next runner takes over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import JobLock
+
+
+def acquire(name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+    """Take the lease ``name`` if it is free or expired (or already ours); commits."""
+    taken = db.session.execute(
+        update(JobLock)
+        .where(
+            JobLock.name == name,
+            (JobLock.lease_until < now) | (JobLock.holder == holder),
+        )
+        .values(holder=holder, lease_until=now + ttl)
+    ).rowcount
+    if taken:
+        db.session.commit()
+        return True
+    db.session.add(JobLock(name=name, holder=holder, lease_until=now + ttl))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def release(name: str, holder: str) -> None:
+    db.session.execute(delete(JobLock).where(JobLock.name == name, JobLock.holder == holder))
+    db.session.commit()

@@ -1,0 +1,321 @@
+# ruff: noqa: F811  (the shop fixtures are shared with test_fulfilment by import)
+"""Erasure (삭제) on the demo shop: preview, run, separated storage, resume, the notice."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.domain.retention import DEFAULT_SCHEDULE
+from rightsdesk.extensions import db
+from rightsdesk.models import (
+    AuditEvent,
+    Channel,
+    ErasureStep,
+    OutboxMessage,
+    Request,
+    RetainedRecord,
+    StaffRole,
+)
+from rightsdesk.services import erasure, leases
+from rightsdesk.services.downloads import fernet_for
+from rightsdesk.services.fulfilment import FulfilmentError
+from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.services.tokens import status_token
+
+from .test_fulfilment import SUBJECT, _shop_rows, mapped_app, shop  # noqa: F401
+
+NOW = datetime.now(UTC)
+TODAY = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Seoul")).date()
+
+
+def _deletion_request(app, email: str = SUBJECT, language: str = "ko") -> str:
+    with app.app_context():
+        request = submit_request(
+            kind=RequestKind.DELETION,
+            email=email,
+            name=None,
+            channel=Channel.WEB,
+            now=NOW,
+            actor="test",
+            language=language,
+        )
+        change_status(request, Status.VERIFIED, actor="test", now=NOW)
+        return request.reference
+
+
+def _load(reference: str) -> Request:
+    return db.session.scalar(select(Request).where(Request.reference == reference))
+
+
+def _user_id(url: str, email: str = SUBJECT) -> int:
+    return _shop_rows(url, "SELECT id FROM users WHERE email = :e", e=email)[0].id
+
+
+def _expected(url: str, user_id: int) -> dict[str, list]:
+    """The subject's rows, read by hand-written SQL."""
+    q = {
+        "orders": "SELECT id, created_at FROM orders WHERE user_id = :u",
+        "payments": "SELECT p.id, p.created_at FROM payments p JOIN orders o ON o.id = p.order_id"
+        " WHERE o.user_id = :u",
+        "access_logs": "SELECT id, at FROM access_logs WHERE user_id = :u",
+        "support_tickets": "SELECT id, created_at FROM support_tickets WHERE user_id = :u",
+        "marketing_consents": "SELECT user_id FROM marketing_consents WHERE user_id = :u",
+    }
+    return {table: _shop_rows(url, sql, u=user_id) for table, sql in q.items()}
+
+
+def _day(value) -> date:
+    return (value if isinstance(value, datetime) else datetime.fromisoformat(str(value))).date()
+
+
+def _still_kept(rows, rule: str) -> list:
+    return [r for r in rows if DEFAULT_SCHEDULE.rule(rule).until(_day(r[1])) >= TODAY]
+
+
+def _other_users_rows(url: str, user_id: int) -> tuple:
+    return (
+        _shop_rows(url, "SELECT count(*) AS n FROM orders WHERE user_id <> :u", u=user_id)[0].n,
+        _shop_rows(url, "SELECT count(*) AS n FROM access_logs WHERE user_id <> :u", u=user_id)[
+            0
+        ].n,
+        _shop_rows(url, "SELECT count(*) AS n FROM users WHERE email LIKE 'erased-%'")[0].n,
+    )
+
+
+def test_the_preview_counts_each_table_and_names_what_is_kept_why_and_until_when(mapped_app, shop):
+    reference = _deletion_request(mapped_app)
+    expected = _expected(shop, _user_id(shop))
+    with mapped_app.app_context():
+        rows = {(r.system, r.table): r for r in erasure.preview(_load(reference), now=NOW)}
+        assert not db.session.scalars(select(ErasureStep)).all()  # a preview changes nothing
+    assert rows[("shop", "users")].rows == 1 and rows[("shop", "users")].retained == 0
+    payments = rows[("shop", "payments")]
+    kept = _still_kept(expected["payments"], "payment")
+    assert payments.rows == len(expected["payments"]) and payments.retained == len(kept)
+    assert kept, "the demo subject has recent payments"
+    assert payments.basis.startswith("전자상거래법") and "§6①3" in payments.basis
+    assert payments.retained_until == max(
+        DEFAULT_SCHEDULE.rule("payment").until(_day(r[1])) for r in kept
+    )
+    logs = rows[("shop", "access_logs")]
+    assert logs.rows == len(expected["access_logs"])
+    assert logs.retained == len(_still_kept(expected["access_logs"], "access_log"))
+    assert rows[("shop", "marketing_consents")].retained == 0
+    assert rows[("app", "")].kind == "webhook" and rows[("paper", "")].kind == "manual"
+
+
+def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_one_else(
+    mapped_app, shop
+):
+    reference = _deletion_request(mapped_app)
+    user_id = _user_id(shop)
+    expected = _expected(shop, user_id)
+    others = _other_users_rows(shop, user_id)
+    with mapped_app.app_context():
+        steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
+        sql_steps = {s.table_name: s for s in steps if s.kind == "sql"}
+        assert all(s.state == "done" for s in sql_steps.values())
+        # Children first: payments before orders before users.
+        order = [s.table_name for s in steps if s.kind == "sql"]
+        assert order.index("payments") < order.index("orders") < order.index("users")
+        kept = db.session.scalars(
+            select(RetainedRecord).where(RetainedRecord.request_ref == reference)
+        ).all()
+        cipher = fernet_for("RETAINED_KEY", b"rightsdesk.retained")
+        kept_payments = [
+            json.loads(cipher.decrypt(r.ciphertext)) for r in kept if r.table_name == "payments"
+        ]
+        purge_dates = {r.row_key: r.purge_after for r in kept if r.table_name == "payments"}
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "fulfilment.erasure")
+        ).all()
+    # Live data: the subject is gone from the shop.
+    user = _shop_rows(
+        shop, "SELECT email, name, phone, birth_date FROM users WHERE id = :u", u=user_id
+    )
+    assert user[0].email.startswith("erased-") and user[0].email.endswith("@erased.invalid")
+    assert user[0].phone is None and user[0].birth_date is None and "erased-" in user[0].name
+    assert not _shop_rows(shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
+    after = _expected(shop, user_id)
+    assert after["payments"] == [] and after["access_logs"] == []
+    assert after["support_tickets"] == [] and after["marketing_consents"] == []
+    addresses = _shop_rows(shop, "SELECT address FROM orders WHERE user_id = :u", u=user_id)
+    assert len(addresses) == len(expected["orders"])  # kept as keys for 5 years...
+    assert all(a.address.startswith("erased-") for a in addresses)  # ...identifying nobody
+    # Separated storage: exactly the payments still inside their 5 years, readable only by key.
+    still_kept = _still_kept(expected["payments"], "payment")
+    assert sorted(p["id"] for p in kept_payments) == sorted(r.id for r in still_kept)
+    for row in still_kept:
+        until = DEFAULT_SCHEDULE.rule("payment").until(_day(row[1]))
+        assert purge_dates[json.dumps([row.id])] == until
+    assert sql_steps["payments"].deleted == len(expected["payments"])
+    assert sql_steps["payments"].retained == len(still_kept)
+    assert sql_steps["access_logs"].deleted == len(expected["access_logs"])
+    assert sql_steps["users"].anonymised == 1
+    # Nobody else's rows changed.
+    assert _other_users_rows(shop, user_id)[:2] == others[:2]
+    assert _other_users_rows(shop, user_id)[2] == others[2] + 1
+    # The audit trail has counts per table, never the data.
+    assert {json.loads(e.data)["table"] for e in events} >= {"users", "orders", "payments"}
+    assert all(SUBJECT not in e.data and "erased-" not in e.data for e in events)
+
+
+def test_a_second_run_changes_nothing_and_the_finish_notice_names_what_was_kept(mapped_app, shop):
+    reference = _deletion_request(mapped_app)
+    with mapped_app.app_context():
+        first = [
+            (s.table_name, s.deleted, s.anonymised, s.retained)
+            for s in erasure.run(_load(reference), actor="staff:test", now=NOW)
+            if s.kind == "sql"
+        ]
+        kept_before = db.session.scalar(select(db.func.count()).select_from(RetainedRecord))
+        second = [
+            (s.table_name, s.deleted, s.anonymised, s.retained)
+            for s in erasure.run(_load(reference), actor="staff:test", now=NOW)
+            if s.kind == "sql"
+        ]
+        assert second == first
+        assert db.session.scalar(select(db.func.count()).select_from(RetainedRecord)) == kept_before
+        # The webhook and manual systems are not done: finishing is refused, naming them.
+        with pytest.raises(FulfilmentError, match="not finished: app, paper"):
+            erasure.outcome(_load(reference))
+        for step in erasure.steps_of(_load(reference)):
+            if step.kind != "sql":  # as if the app answered and staff ticked the paper files
+                step.state = "done"
+        db.session.commit()
+        result = erasure.outcome(_load(reference))
+    assert "shop.payments" in result.kept and "전자상거래법" in result.kept
+    assert "shop.payments" in result.done and "삭제" in result.done
+
+
+@pytest.fixture
+def no_remote_map(tmp_path, mapped_app):
+    """The demo map without its webhook and manual systems, so a run can finish on its own."""
+    from .test_fulfilment import DEMO_MAP
+
+    text = DEMO_MAP.read_text(encoding="utf-8")
+    text = text[: text.index("# --- the mobile app")] + text[text.index("# --- third parties") :]
+    path = tmp_path / "shop-only.toml"
+    path.write_text(text, encoding="utf-8")
+    mapped_app.config["DATAMAP_FILE"] = str(path)
+    return mapped_app
+
+
+def test_staff_preview_run_and_finish_from_the_console(no_remote_map, shop, smtp):
+    from .test_admin import _act, sign_in
+
+    app = no_remote_map
+    reference = _deletion_request(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert 'id="do-erase-preview"' in page and 'id="erasure-steps"' not in page
+    preview = _act(client, reference, "erase-preview").get_data(as_text=True)
+    assert 'id="erasure-preview"' in preview and "§6①3" in preview
+    assert _act(client, reference, "erase").status_code == 302
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert 'id="erasure-steps"' in page and "step-failed" not in page
+    # The finish shows the exact notice first, then sends it.
+    shown = _act(client, reference, "erase-finish").get_data(as_text=True)
+    assert "전자상거래법" in shown and 'id="preview"' in shown
+    assert _act(client, reference, "erase-finish", step="send").status_code == 302
+    with app.app_context():
+        found = _load(reference)
+        assert found.status is Status.PARTIALLY_COMPLETED
+        assert found.refusal_ground == "retention_required_by_law"
+        message = db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.request_ref == reference)
+            .order_by(OutboxMessage.id.desc())
+        ).first()
+        token = status_token(found)
+    body = message.body_text
+    assert "shop.payments" in body and "전자상거래법" in body and "shop.orders" in body
+    # The subject's status page shows the same account.
+    page = app.test_client().get(f"/requests/status/{token}").get_data(as_text=True)
+    assert 'id="outcome-done"' in page and 'id="outcome-refused"' in page
+    assert "shop.payments" in page and "§6①3" in page
+
+
+def test_a_database_that_is_down_fails_the_step_and_a_rerun_resumes(
+    no_remote_map, shop, monkeypatch, tmp_path
+):
+    app = no_remote_map
+    reference = _deletion_request(app)
+    user_id = _user_id(shop)
+    expected = _expected(shop, user_id)
+    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", f"sqlite:///{tmp_path}/missing/shop.db")
+    with app.app_context():
+        steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
+        assert steps[0].state == "failed" and "shop" in steps[0].error
+        assert all(s.state == "pending" for s in steps[1:])
+        with pytest.raises(FulfilmentError):
+            erasure.outcome(_load(reference))
+    assert _expected(shop, user_id) == expected  # nothing half done
+    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", shop)
+    with app.app_context():
+        steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
+        assert all(s.state == "done" for s in steps)
+        assert steps[0].attempts == 2
+    assert _expected(shop, user_id)["payments"] == []
+
+
+def test_a_crash_after_the_operator_committed_resumes_with_the_right_counts(no_remote_map, shop):
+    """The shop's transaction committed but the step was never marked done (the process died):
+    the rerun finds those rows gone and keeps the counts it recorded before erasing."""
+    from rightsdesk.fulfilment.erasure import erase_table
+    from rightsdesk.services.fulfilment import configured_datamap, system_engine
+
+    app = no_remote_map
+    reference = _deletion_request(app)
+    expected = _expected(shop, _user_id(shop))
+    with app.app_context():
+        request = _load(reference)
+        datamap = configured_datamap()
+        steps = erasure._plan_steps(request, datamap, DEFAULT_SCHEDULE)
+        first = steps[0]
+        system = datamap.system(first.system)
+        table = next(t for t in system.tables if t.name == first.table_name)
+        with system_engine(system) as engine:
+            erase_table(
+                system,
+                engine,
+                {"email": SUBJECT},
+                table,
+                DEFAULT_SCHEDULE,
+                TODAY,
+                before=lambda plan: erasure._before(request, first, plan, NOW),
+            )
+        # ...killed here. The next run:
+        steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
+        done = {s.table_name: s for s in steps}
+    assert done[first.table_name].state == "done"
+    assert done[first.table_name].deleted == len(expected[first.table_name])
+
+
+def test_two_runs_of_one_request_never_overlap(mapped_app, shop):
+    reference = _deletion_request(mapped_app)
+    with mapped_app.app_context():
+        assert leases.acquire(
+            f"erasure:{reference}", "other-worker", now=NOW, ttl=timedelta(minutes=15)
+        )
+        with pytest.raises(FulfilmentError, match="running already"):
+            erasure.run(_load(reference), actor="staff:test", now=NOW)
+        assert not erasure.steps_of(_load(reference))
+        # Once the other holder's lease has run out, the run goes ahead.
+        later = NOW + timedelta(minutes=16)
+        steps = erasure.run(_load(reference), actor="staff:test", now=later)
+        assert any(s.state == "done" for s in steps)
+
+
+def test_erasure_is_only_for_open_deletion_requests(mapped_app, shop):
+    from .test_fulfilment import _access_request
+
+    reference = _access_request(mapped_app)
+    with mapped_app.app_context(), pytest.raises(FulfilmentError, match="deletion requests"):
+        erasure.preview(_load(reference), now=NOW)

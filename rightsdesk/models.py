@@ -574,6 +574,81 @@ class JobLock(db.Model):
     lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PolicyVersion(db.Model):
+    """A version of the privacy policy (처리방침), in Korean and English Markdown. A material
+    change needs 30 days' notice, a minor one 7, before its effective date."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(40), unique=True)
+    change: Mapped[str] = mapped_column(String(16))  # minor, material
+    body_ko: Mapped[str] = mapped_column(Text)
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    summary_ko: Mapped[str | None] = mapped_column(Text)
+    summary_en: Mapped[str | None] = mapped_column(Text)
+    effective_date: Mapped[date] = mapped_column(Date, index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_by: Mapped[str | None] = mapped_column(String(200))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NoticeCampaign(db.Model):
+    """A mass legal notice (a policy change, a dormancy notice): the exact text, where its
+    recipients are read from, how far reading has got, and the counts — the evidence that
+    the notice went out on time."""
+
+    __tablename__ = "notice_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # policy_change, dormancy
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
+    subject_ko: Mapped[str] = mapped_column(String(300))
+    subject_en: Mapped[str] = mapped_column(String(300), default="")
+    text_ko: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(200))  # system.table of the identity source
+    cursor: Mapped[str | None] = mapped_column(String(200))  # last key read from the source
+    state: Mapped[str] = mapped_column(String(16), default="reading")  # reading, sending, done
+    rate_per_minute: Mapped[int] = mapped_column(Integer, default=600)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    bounced: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    policy_version: Mapped[PolicyVersion | None] = relationship()
+
+
+class CampaignRecipient(db.Model):
+    """One recipient of a campaign: at most once (unique), sent by the worker at the
+    campaign's rate with a lease, like the outbox."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "email"),
+        Index("ix_campaign_recipients_due", "campaign_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("notice_campaigns.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8), default="ko")
+    state: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending, sent, bounced, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
 class VerificationNonce(db.Model):
     """The server-side half of an e-mailed verification link: consumed on use."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -117,6 +118,10 @@ def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_
     user_id = _user_id(shop)
     expected = _expected(shop, user_id)
     others = _other_users_rows(shop, user_id)
+    tickets = _shop_rows(
+        shop, "SELECT id, created_at, body FROM support_tickets WHERE user_id = :u", u=user_id
+    )
+    assert tickets and all(len(t[2]) > 20 for t in tickets)
     with mapped_app.app_context():
         steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
         sql_steps = {s.table_name: s for s in steps if s.kind == "sql"}
@@ -158,6 +163,11 @@ def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_
     assert sql_steps["payments"].retained == len(still_kept)
     assert sql_steps["access_logs"].deleted == len(expected["access_logs"])
     assert sql_steps["users"].anonymised == 1
+    # Destroyed so it cannot be restored (영 §16): not even in the database file's free pages.
+    if shop.startswith("sqlite:///"):
+        raw = Path(shop.removeprefix("sqlite:///")).read_bytes()
+        assert SUBJECT.encode() not in raw
+        assert all(t[2].encode() not in raw for t in tickets)
     # Nobody else's rows changed.
     assert _other_users_rows(shop, user_id)[:2] == others[:2]
     assert _other_users_rows(shop, user_id)[2] == others[2] + 1

@@ -2,16 +2,47 @@
 from which event, under which article, and what happens at the end.
 
 Defaults follow ``legal.md`` §3. Destruction is due at the end of the period plus a grace
-(PIPC reads "지체 없이" as within 5 days, legal.md §4).
+(PIPC reads "지체 없이" as within 5 days, legal.md §4): a record whose period started on day
+``s`` is kept through ``until(s)`` and destroyed on ``destroy_on(s)`` at the latest; the jobs
+destroy every record whose ``destroy_on`` day has come (:meth:`Rule.due_before`).
+
+Operators add or override rules, set the grace and an optional dormancy policy in a TOML file
+(``RIGHTSDESK_RETENTION_FILE``), read by :func:`load_schedule`, which names the line of the
+first problem like the data map's loader does::
+
+    grace_days = 5
+
+    [rules.access_log]            # override a default: give only what changes
+    period = "6 months"
+
+    [rules.membership]            # a new category
+    period = "1 years"
+    start = "account_closed"      # record_date, account_closed, request_closed
+    basis = "회원 약관 §12"
+    action = "destroy"            # or anonymise
+    label_ko = "회원 정보"
+    label_en = "membership records"
+
+    [dormancy]                    # off unless present and enabled
+    enabled = true
+    system = "shop"
+    table = "users"
+    last_active = "last_login_at"
+    days = 365
+    notice_days = 30
+    email_column = "email"
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any, NoReturn
 
 DEFAULT_GRACE_DAYS = 5
 
@@ -73,16 +104,56 @@ class Rule:
         """The day by which destruction is due: the end of the period plus the grace."""
         return self.until(start) + timedelta(days=grace_days)
 
+    def due_before(self, today: date, grace_days: int = DEFAULT_GRACE_DAYS) -> date:
+        """The first start day whose record is not due yet on ``today``: every record that
+        started before it has reached its ``destroy_on`` day (``destroy_on(s) <= today``).
+
+        ``destroy_on`` never decreases as the start moves later, so the answer is found from an
+        estimate (today minus grace minus the period) and a few steps either way.
+        """
+        candidate = subtract_period(today - timedelta(days=grace_days), self.amount, self.unit)
+        while self.destroy_on(candidate, grace_days) <= today:
+            candidate += timedelta(days=1)
+        while self.destroy_on(candidate - timedelta(days=1), grace_days) > today:
+            candidate -= timedelta(days=1)
+        return candidate
+
     def period_text(self, language: str = "ko") -> str:
         if language == "ko":
             return f"{self.amount}" + {"days": "일", "months": "개월", "years": "년"}[self.unit]
         return f"{self.amount} {self.unit.value}"
+
+    def label(self, language: str = "ko") -> str:
+        chosen = self.label_ko if language == "ko" else self.label_en
+        return chosen or self.label_ko or self.label_en or self.code
+
+
+def subtract_period(end: date, amount: int, unit: Unit) -> date:
+    """``end`` minus the period (the inverse of :func:`add_period`, up to month ends)."""
+    return add_period(end, -amount, unit)
+
+
+@dataclass(frozen=True)
+class Dormancy:
+    """The operator's own dormancy policy (the statutory one, former §39-6, was repealed on
+    2023-09-15): accounts inactive for ``days`` are noticed ``notice_days`` before, then
+    separated."""
+
+    system: str
+    table: str
+    last_active: str
+    days: int
+    notice_days: int
+    email_column: str = "email"
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
 class Schedule:
     rules: Mapping[str, Rule]
     grace_days: int = DEFAULT_GRACE_DAYS
+    dormancy: Dormancy | None = None
+    source: str = ""  # the file it was read from; "" for the defaults
 
     def rule(self, code: str) -> Rule:
         try:
@@ -90,8 +161,12 @@ class Schedule:
         except KeyError:
             raise KeyError(f"no retention rule {code!r} in the schedule") from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules.values())
+
+    def cutoff(self, code: str, today: date) -> date:
+        """Records of rule ``code`` that started before this day are due for destruction."""
+        return self.rule(code).due_before(today, self.grace_days)
 
     @classmethod
     def of(cls, rules: Iterable[Rule], grace_days: int = DEFAULT_GRACE_DAYS) -> Schedule:
@@ -167,3 +242,168 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 del R, S
 
 DEFAULT_SCHEDULE = Schedule.of(DEFAULT_RULES)
+
+
+# --- the operator's file ----------------------------------------------------------------------
+
+MAX_GRACE_DAYS = 30
+_PERIOD = re.compile(r"\s*(\d+)\s*(day|days|month|months|year|years)\s*")
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_RULE_KEYS = ("period", "start", "basis", "action", "label_ko", "label_en")
+_DORMANCY_KEYS = (
+    "enabled",
+    "system",
+    "table",
+    "last_active",
+    "days",
+    "notice_days",
+    "email_column",
+)
+
+
+class RetentionFileError(ValueError):
+    """A retention file that cannot be used: the message is ``source:line: problem``."""
+
+    def __init__(self, source: str, line: int, problem: str) -> None:
+        super().__init__(f"{source}:{line}: {problem}")
+        self.source = source
+        self.line = line
+        self.problem = problem
+
+
+def parse_period(text: str) -> tuple[int, Unit]:
+    """``"3 months"`` → ``(3, Unit.MONTHS)``; ``ValueError`` for anything else."""
+    match = _PERIOD.fullmatch(text)
+    if match is None:
+        raise ValueError(f"period {text!r} must be a number and days, months or years")
+    word = match.group(2)
+    return int(match.group(1)), Unit(word if word.endswith("s") else word + "s")
+
+
+def load_schedule(text: str, source: str, defaults: Iterable[Rule] = DEFAULT_RULES) -> Schedule:
+    """The defaults with the file's rules, grace and dormancy applied; the first problem is a
+    :class:`RetentionFileError` naming its line."""
+    from .datamap import index_lines, line_of  # datamap imports this module
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(error))
+        line = int(found.group(1)) if found else 1
+        problem = re.sub(r"\s*\(at line \d+, column \d+\)\s*$", "", str(error))
+        raise RetentionFileError(source, line, f"not valid TOML: {problem}") from None
+    lines = index_lines(text)
+
+    def fail(path: tuple[str, ...], problem: str) -> NoReturn:
+        raise RetentionFileError(source, line_of(lines, path), problem)
+
+    return _ScheduleReader(fail).schedule(data, {r.code: r for r in defaults}, source)
+
+
+@dataclass
+class _ScheduleReader:
+    fail: Any  # (path, problem) -> NoReturn
+    seen: dict[str, Rule] = field(default_factory=dict)
+
+    def schedule(self, data: dict[str, Any], rules: dict[str, Rule], source: str) -> Schedule:
+        self.only(data, (), ("grace_days", "rules", "dormancy"))
+        grace = data.get("grace_days", DEFAULT_GRACE_DAYS)
+        if isinstance(grace, bool) or not isinstance(grace, int):
+            self.fail(("grace_days",), "grace_days must be a whole number of days")
+        if not 1 <= grace <= MAX_GRACE_DAYS:
+            self.fail(
+                ("grace_days",),
+                f"grace_days must be between 1 and {MAX_GRACE_DAYS} (PIPC reads 지체 없이 as "
+                "within 5 days; 0 would destroy on the last day a record must be kept)",
+            )
+        raw_rules = self.table(data.get("rules", {}), ("rules",))
+        for code, raw in raw_rules.items():
+            rules[code] = self.rule(code, raw, rules.get(code))
+        dormancy = None
+        if "dormancy" in data:
+            dormancy = self.dormancy(self.table(data["dormancy"], ("dormancy",)))
+        return Schedule(rules, grace, dormancy if dormancy and dormancy.enabled else None, source)
+
+    def rule(self, code: str, raw: object, base: Rule | None) -> Rule:
+        path = ("rules", code)
+        if not _CODE.fullmatch(code):
+            self.fail(path, f"rule {code!r}: a code is lower-case letters, digits and _")
+        raw = self.table(raw, path)
+        self.only(raw, path, _RULE_KEYS)
+        if base is None:
+            missing = [k for k in ("period", "start", "basis") if k not in raw]
+            if missing:
+                self.fail(path, f"new rule {code!r}: missing {', '.join(map(repr, missing))}")
+            base = Rule(code, 0, Unit.DAYS, StartEvent.RECORD_DATE, "")
+        changes: dict[str, Any] = {}
+        if "period" in raw:
+            try:
+                changes["amount"], changes["unit"] = parse_period(self.text(raw, path, "period"))
+            except ValueError as error:
+                self.fail((*path, "period"), f"rule {code!r}: {error}")
+        for key, kind in (("start", StartEvent), ("action", EndAction)):
+            if key in raw:
+                changes[key] = self.choice(raw, path, key, kind)
+        for key in ("basis", "label_ko", "label_en"):
+            if key in raw:
+                changes[key] = self.text(raw, path, key)
+        return replace(base, **changes)
+
+    def dormancy(self, raw: dict[str, Any]) -> Dormancy:
+        path = ("dormancy",)
+        self.only(raw, path, _DORMANCY_KEYS)
+        enabled = raw.get("enabled", False)
+        if not isinstance(enabled, bool):
+            self.fail((*path, "enabled"), "dormancy.enabled must be true or false")
+        texts = {k: self.text(raw, path, k) for k in ("system", "table", "last_active")}
+        days, notice = (self.whole(raw, path, k) for k in ("days", "notice_days"))
+        if notice >= days:
+            self.fail((*path, "notice_days"), "dormancy.notice_days must be less than days")
+        email = self.text(raw, path, "email_column") if "email_column" in raw else "email"
+        return Dormancy(**texts, days=days, notice_days=notice, email_column=email, enabled=enabled)
+
+    # The shapes of values.
+
+    def only(self, raw: dict[str, Any], path: tuple[str, ...], allowed: Iterable[str]) -> None:
+        allowed = tuple(allowed)
+        for key in raw:
+            if key not in allowed:
+                where = ".".join(path) + ": " if path else ""
+                self.fail(
+                    (*path, key), f"{where}unknown key {key!r}; accepted: {', '.join(allowed)}"
+                )
+
+    def table(self, raw: object, path: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            self.fail(path, f"{'.'.join(path)} must be a table")
+        return raw
+
+    def text(self, raw: dict[str, Any], path: tuple[str, ...], key: str) -> str:
+        if key not in raw:
+            self.fail(path, f"{'.'.join(path)}: missing {key!r}")
+        value = raw[key]
+        if not isinstance(value, str) or not value.strip():
+            self.fail((*path, key), f"{'.'.join((*path, key))} must be a non-empty string")
+        return value.strip()
+
+    def whole(self, raw: dict[str, Any], path: tuple[str, ...], key: str) -> int:
+        value = raw.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.fail(
+                (*path, key) if key in raw else path,
+                f"dormancy.{key} must be a positive whole number of days",
+            )
+        return value
+
+    def choice(
+        self, raw: dict[str, Any], path: tuple[str, ...], key: str, kind: type[StrEnum]
+    ) -> Any:
+        value = self.text(raw, path, key)
+        try:
+            return kind(value)
+        except ValueError:
+            accepted = ", ".join(member.value for member in kind)
+            self.fail(
+                (*path, key),
+                f"{'.'.join((*path, key))}: unknown {key} {value!r}; accepted: {accepted}",
+            )

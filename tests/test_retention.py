@@ -1,0 +1,520 @@
+"""Retention: the schedule, its file, and the purge jobs on real databases (rightsdesk's own and
+the demo shop's, SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import create_engine, func, select, text, update
+
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.domain.retention import (
+    DEFAULT_SCHEDULE,
+    EndAction,
+    RetentionFileError,
+    Unit,
+    load_schedule,
+)
+from rightsdesk.extensions import db
+from rightsdesk.fulfilment import demo_shop
+from rightsdesk.models import (
+    AuditEvent,
+    Channel,
+    DestructionRecord,
+    JobLock,
+    RepresentativeRole,
+    Request,
+    RetainedRecord,
+    StaffRole,
+)
+from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.services.retention_jobs import LEASE, job_lock
+
+from .conftest import PG_URL, make_app
+
+DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
+SEOUL = ZoneInfo("Asia/Seoul")
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+# --- the schedule ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [rule.code for rule in DEFAULT_SCHEDULE if rule.keeps])
+def test_the_cutoff_separates_due_from_kept_records_on_every_day_of_a_year(code):
+    rule = DEFAULT_SCHEDULE.rule(code)
+    for offset in range(0, 366, 7):
+        today = date(2027, 1, 1) + timedelta(days=offset)
+        cutoff = rule.due_before(today, 5)
+        assert rule.destroy_on(cutoff - timedelta(days=1), 5) <= today < rule.destroy_on(cutoff, 5)
+
+
+def test_access_logs_are_due_three_months_and_five_days_on():
+    rule = DEFAULT_SCHEDULE.rule("access_log")
+    # Kept through 2026-11-17 (three months from 08-17), destroyed by the fifth day after.
+    assert rule.until(date(2026, 8, 17)) == date(2026, 11, 17)
+    assert rule.due_before(date(2026, 11, 22), 5) == date(2026, 8, 18)
+    assert rule.due_before(date(2026, 11, 21), 5) == date(2026, 8, 17)
+
+
+def test_the_file_overrides_and_adds_rules():
+    schedule = load_schedule(
+        "grace_days = 3\n"
+        "[rules.access_log]\n"
+        'period = "6 months"\n'
+        "[rules.membership]\n"
+        'period = "1 year"\n'
+        'start = "account_closed"\n'
+        'basis = "회원 약관 §12"\n'
+        'action = "anonymise"\n'
+        'label_ko = "회원 정보"\n',
+        "r.toml",
+    )
+    assert schedule.grace_days == 3
+    access = schedule.rule("access_log")
+    assert (access.amount, access.unit) == (6, Unit.MONTHS)
+    assert access.basis == DEFAULT_SCHEDULE.rule("access_log").basis  # kept from the default
+    membership = schedule.rule("membership")
+    assert (membership.amount, membership.unit, membership.action) == (
+        1,
+        Unit.YEARS,
+        EndAction.ANONYMISE,
+    )
+    assert membership.label("en") == "회원 정보"
+    assert set(DEFAULT_SCHEDULE.rules) < set(schedule.rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("grace_days = 0\n", 1, "between 1 and 30"),
+        ('\n[rules.access_log]\nperiod = "3 weeks"\n', 3, "days, months or years"),
+        ('[rules.new_one]\nperiod = "1 year"\n', 1, "missing 'start', 'basis'"),
+        ('[rules.access_log]\n\nstart = "later"\n', 3, "accepted: record_date"),
+        ('[rules.access_log]\nkeep = "x"\n', 2, "unknown key 'keep'"),
+        ("[rules]\nBad-Code = {}\n", 2, "lower-case"),
+        ("grace_days = [\n", 1, "not valid TOML"),
+        (
+            '[dormancy]\nenabled = true\nsystem = "shop"\ntable = "users"\n'
+            'last_active = "seen"\ndays = 30\nnotice_days = 30\n',
+            7,
+            "less than days",
+        ),
+    ],
+)
+def test_a_bad_file_names_its_line(text, line, words):
+    with pytest.raises(RetentionFileError) as caught:
+        load_schedule(text, "r.toml")
+    assert caught.value.line == line, str(caught.value)
+    assert str(caught.value).startswith(f"r.toml:{line}: ")
+    assert words in str(caught.value)
+
+
+# --- fixtures: rightsdesk with the demo shop ------------------------------------------------
+
+
+@pytest.fixture
+def shop_url(tmp_path) -> Iterator[str]:
+    """An empty database for the demo shop: a PostgreSQL schema when the suite runs on
+    PostgreSQL, else a SQLite file."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'shop.db'}"
+        return
+    schema = f"retention_shop_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def shop(shop_url, monkeypatch) -> str:
+    demo_shop.create_demo_shop(shop_url, users=60)
+    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", shop_url)
+    return shop_url
+
+
+@pytest.fixture
+def mapped(database_url, tmp_path, shop) -> Iterator:
+    app = make_app(
+        database_url,
+        DATAMAP_FILE=str(DEMO_MAP),
+        UPLOAD_DIR=str(tmp_path / "uploads"),
+        RETENTION_BATCH_SIZE=7,  # several batches even on a small shop
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def shop_count(url: str, sql: str, **params) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        value = connection.execute(text(sql), params).scalar_one()
+    engine.dispose()
+    return value
+
+
+def local_cutoff(code: str) -> datetime:
+    today = datetime.now(UTC).astimezone(SEOUL).date()
+    day = DEFAULT_SCHEDULE.cutoff(code, today)
+    return datetime.combine(day, datetime.min.time(), tzinfo=SEOUL).astimezone(UTC)
+
+
+def due_logs(url: str) -> int:
+    cutoff = local_cutoff("access_log")
+    if url.startswith("sqlite"):
+        cutoff = cutoff.replace(tzinfo=None)
+    return shop_count(url, "SELECT count(*) FROM access_logs WHERE at < :c", c=cutoff)
+
+
+def lines_of(output: str, verb: str) -> dict[str, tuple[str, int, str]]:
+    """``place -> (rule, count, basis)`` for each ``verb`` line of a jobs command."""
+    found = {}
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if fields[0] == verb:
+            found[fields[2]] = (fields[3], int(fields[4]), fields[7])
+    return found
+
+
+# --- the demo, end to end -----------------------------------------------------------------------
+
+
+def test_the_demo_dry_run_lists_what_is_due_and_a_real_run_destroys_exactly_that(mapped, shop):
+    runner = mapped.test_cli_runner()
+    logs_before = shop_count(shop, "SELECT count(*) FROM access_logs")
+    users_before = shop_count(shop, "SELECT count(*) FROM users")
+    consents_before = shop_count(shop, "SELECT count(*) FROM marketing_consents")
+    due = due_logs(shop)
+    assert 0 < due < logs_before  # the demo has logs on both sides of three months
+
+    dry = runner.invoke(args=["jobs", "run", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    listed = lines_of(dry.output, "would destroy")
+    assert listed["shop.access_logs"] == ("access_log", due, "통신비밀보호법 §15의2, 시행령 §41②")
+    assert shop_count(shop, "SELECT count(*) FROM access_logs") == logs_before  # nothing gone
+    with mapped.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DestructionRecord)) == 0
+
+    real = runner.invoke(args=["jobs", "run"])
+    assert real.exit_code == 0, real.output
+    assert lines_of(real.output, "destroyed") == listed
+    assert shop_count(shop, "SELECT count(*) FROM access_logs") == logs_before - due
+    assert due_logs(shop) == 0
+    # Live data (retention "none") is never touched by the purge.
+    assert shop_count(shop, "SELECT count(*) FROM users") == users_before
+    assert shop_count(shop, "SELECT count(*) FROM marketing_consents") == consents_before
+    with mapped.app_context():
+        records = db.session.scalars(select(DestructionRecord)).all()
+        by_place = {f"{r.system}.{r.table_name}": r for r in records}
+        assert {p: r.count for p, r in by_place.items()} == {p: v[1] for p, v in listed.items()}
+        log_record = by_place["shop.access_logs"]
+        assert (log_record.rule, log_record.method, log_record.job) == (
+            "access_log",
+            "delete",
+            "purge-operator",
+        )
+        assert log_record.cutoff == local_cutoff("access_log")
+        assert log_record.actor.startswith("cli")
+        actions = set(db.session.scalars(select(AuditEvent.action)))
+        assert {"retention.planned", "retention.run"} <= actions
+
+    again = runner.invoke(args=["jobs", "run"])
+    assert again.exit_code == 0, again.output
+    assert again.output.strip().endswith("nothing to do")
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_a_single_job_command_runs_only_that_job(mapped, shop):
+    result = mapped.test_cli_runner().invoke(args=["jobs", "purge-operator", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert {line.split("\t")[1] for line in result.output.splitlines() if "\t" in line} == {
+        "purge-operator"
+    }
+
+
+def test_a_bad_retention_file_runs_nothing(mapped, shop, tmp_path):
+    path = tmp_path / "retention.toml"
+    path.write_text('grace_days = 5\n\n[rules.access_log]\nperiod = "three months"\n')
+    mapped.config["RETENTION_FILE"] = str(path)
+    logs = shop_count(shop, "SELECT count(*) FROM access_logs")
+
+    result = mapped.test_cli_runner().invoke(args=["jobs", "run"])
+
+    assert result.exit_code == 2
+    assert f"{path}:4: rule 'access_log': period 'three months'" in result.output
+    assert shop_count(shop, "SELECT count(*) FROM access_logs") == logs
+
+
+def test_the_schedule_command_prints_the_file_in_force(mapped, tmp_path):
+    path = tmp_path / "retention.toml"
+    path.write_text(
+        'grace_days = 3\n[rules.membership]\nperiod = "2 years"\nstart = "account_closed"\n'
+        'basis = "회원 약관 §12"\n'
+    )
+    mapped.config["RETENTION_FILE"] = str(path)
+    result = mapped.test_cli_runner().invoke(args=["jobs", "schedule"])
+    assert result.exit_code == 0, result.output
+    assert f"retention schedule: {path}" in result.output
+    assert "grace: 3 day(s)" in result.output
+    assert "membership\t2 years\taccount_closed\tdestroy\t회원 약관 §12" in result.output
+    assert "access_log\t3 months\trecord_date\tdestroy\t통신비밀보호법 §15의2" in result.output
+
+
+def test_an_unreachable_system_fails_the_step_by_name(mapped, monkeypatch):
+    monkeypatch.delenv("RIGHTSDESK_SHOP_DATABASE_URL")
+    result = mapped.test_cli_runner().invoke(args=["jobs", "run"])
+    assert result.exit_code == 1
+    assert "failed: purge-operator: shop.payments: RIGHTSDESK_SHOP_DATABASE_URL is not set" in (
+        result.output
+    )
+
+
+def test_an_anonymising_rule_clears_columns_once_instead_of_deleting(mapped, shop, tmp_path):
+    path = tmp_path / "retention.toml"
+    path.write_text('[rules.contract]\naction = "anonymise"\n')
+    mapped.config["RETENTION_FILE"] = str(path)
+    cutoff = local_cutoff("contract")
+    bound = cutoff.replace(tzinfo=None) if shop.startswith("sqlite") else cutoff
+    old = "SELECT count(*) FROM orders WHERE created_at < :c"
+    due = shop_count(shop, old, c=bound)
+    assert due
+    runner = mapped.test_cli_runner()
+
+    result = runner.invoke(args=["jobs", "run", "--only", "purge-operator"])
+
+    assert result.exit_code == 0, result.output
+    assert lines_of(result.output, "destroyed")["shop.orders"][1] == due
+    assert shop_count(shop, old, c=bound) == due  # the rows stay
+    anonymised = old + " AND address LIKE 'erased-%'"
+    assert shop_count(shop, anonymised, c=bound) == due
+    assert shop_count(shop, "SELECT count(*) FROM orders WHERE address LIKE 'erased-%'") == due
+    again = runner.invoke(args=["jobs", "run", "--only", "purge-operator"])
+    assert "shop.orders" not in again.output
+
+
+# --- rightsdesk's own data ----------------------------------------------------------------
+
+
+def test_separated_records_go_after_their_purge_after_day(ctx):
+    today = datetime.now(UTC).astimezone(SEOUL).date()
+    for key, purge_after in (("1", today - timedelta(days=1)), ("2", today), ("3", today)):
+        db.session.add(
+            RetainedRecord(
+                request_ref="RD-2026-000001",
+                system="shop",
+                table_name="payments",
+                row_key=f"[{key}]",
+                category="payment",
+                basis="전자상거래법 §6, 시행령 §6①3",
+                purge_after=purge_after,
+                ciphertext=b"x",
+                stored_at=datetime.now(UTC),
+            )
+        )
+    db.session.commit()
+    runner = ctx.test_cli_runner()
+
+    dry = runner.invoke(args=["jobs", "purge-separated", "--dry-run"])
+    assert lines_of(dry.output, "would destroy") == {
+        "shop.retained:payments": ("payment", 1, "전자상거래법 §6, 시행령 §6①3")
+    }
+    result = runner.invoke(args=["jobs", "purge-separated"])
+
+    assert result.exit_code == 0, result.output
+    assert sorted(db.session.scalars(select(RetainedRecord.row_key))) == ["[2]", "[3]"]
+    record = db.session.scalars(select(DestructionRecord)).one()
+    assert (record.job, record.rule, record.count) == ("purge-separated", "payment", 1)
+    assert "nothing to do" in runner.invoke(args=["jobs", "purge-separated"]).output
+
+
+def _closed_request(email: str, closed: datetime, proof: str | None = None) -> Request:
+    request = submit_request(
+        kind=RequestKind.ACCESS,
+        email=email,
+        name="김보존",
+        channel=Channel.WEB,
+        now=closed - timedelta(days=5),
+        actor="test",
+        details="예전 요청",
+        representative=(RepresentativeRole.AGENT, "대리인", f"agent.{email}"),
+    )
+    for status in (Status.VERIFIED, Status.IN_PROGRESS, Status.COMPLETED):
+        change_status(request, status, actor="test", now=closed)
+    request.representative.proof_file = proof
+    db.session.commit()
+    return request
+
+
+def test_closed_requests_lose_their_personal_data_after_three_years(ctx):
+    uploads = Path(ctx.config["UPLOAD_DIR"])
+    uploads.mkdir(parents=True, exist_ok=True)
+    (uploads / "old-proof.pdf").write_bytes(PDF)
+    now = datetime.now(UTC)
+    old = _closed_request("old@example.com", now - timedelta(days=3 * 366 + 10), "old-proof.pdf")
+    recent = _closed_request("recent@example.com", now - timedelta(days=400))
+    old_ref, recent_ref = old.reference, recent.reference
+    runner = ctx.test_cli_runner()
+
+    dry = runner.invoke(args=["jobs", "purge-requests", "--dry-run"])
+    assert lines_of(dry.output, "would destroy")["rightsdesk.requests"][:2] == (
+        "request_record",
+        1,
+    )
+    result = runner.invoke(args=["jobs", "purge-requests"])
+
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    old = db.session.scalar(select(Request).where(Request.reference == old_ref))
+    assert old.subject is None and old.details is None and old.representative is None
+    assert old.personal_data_purged_at is not None
+    assert (old.kind, old.status) == (RequestKind.ACCESS, Status.COMPLETED)  # statistics stay
+    assert not (uploads / "old-proof.pdf").exists()
+    recent = db.session.scalar(select(Request).where(Request.reference == recent_ref))
+    assert recent.subject.email == "recent@example.com" and recent.details == "예전 요청"
+    counts = {
+        r.table_name: r.count
+        for r in db.session.scalars(
+            select(DestructionRecord).where(DestructionRecord.job == "purge-requests")
+        )
+    }
+    assert counts == {"requests": 1, "uploads": 1}
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    assert "nothing to do" in runner.invoke(args=["jobs", "purge-requests"]).output
+
+
+def test_expired_unverified_requests_are_recorded_as_destroyed(ctx):
+    request = submit_request(
+        kind=RequestKind.ACCESS,
+        email="never@example.com",
+        name=None,
+        channel=Channel.WEB,
+        now=datetime.now(UTC) - timedelta(days=9),
+        actor="test",
+    )
+    db.session.commit()
+    result = ctx.test_cli_runner().invoke(args=["jobs", "run", "--only", "expire-unverified"])
+    assert result.exit_code == 0, result.output
+    record = db.session.scalars(select(DestructionRecord)).one()
+    assert (record.job, record.table_name, record.count) == ("expire-unverified", "requests", 1)
+    db.session.expire_all()
+    assert db.session.get(Request, request.id).status is Status.EXPIRED
+
+
+# --- locks ----------------------------------------------------------------------------------
+
+
+def test_a_held_job_is_skipped_and_an_expired_lease_is_taken_over(ctx):
+    with job_lock("retention:test", "first") as lease:
+        assert lease is not None
+        with job_lock("retention:test", "second") as other:
+            assert other is None
+    # A runner killed while holding it: its lease stays until it runs out.
+    db.session.add(
+        JobLock(name="retention:test", holder="killed", lease_until=datetime.now(UTC) + LEASE)
+    )
+    db.session.commit()
+    with job_lock("retention:test", "third") as other:
+        assert other is None
+    db.session.execute(update(JobLock).values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+    db.session.commit()
+    with job_lock("retention:test", "third") as taken:
+        assert taken is not None
+        assert db.session.scalar(select(JobLock.holder)) == "third"
+    assert db.session.scalar(select(func.count()).select_from(JobLock)) == 0
+
+
+def test_a_run_skips_a_job_another_runner_holds(mapped, shop):
+    with mapped.app_context():
+        db.session.add(
+            JobLock(
+                name="retention:purge-operator",
+                holder="elsewhere",
+                lease_until=datetime.now(UTC) + LEASE,
+            )
+        )
+        db.session.commit()
+    result = mapped.test_cli_runner().invoke(args=["jobs", "run"])
+    assert result.exit_code == 0, result.output
+    assert "skipped\tpurge-operator\theld by another runner" in result.output
+    assert due_logs(shop) > 0
+
+
+def test_the_worker_runs_the_due_jobs_once_per_period(mapped, shop):
+    runner = mapped.test_cli_runner()
+    first = runner.invoke(args=["worker", "--once"])
+    assert first.exit_code == 0, first.output
+    assert "destroyed\tpurge-operator\tshop.access_logs" in first.output
+    assert due_logs(shop) == 0
+    with mapped.app_context():
+        runs = db.session.scalar(select(func.count(DestructionRecord.run_id.distinct())))
+        slot = db.session.get(JobLock, "retention:worker-slot")
+        assert slot is not None and slot.lease_until > datetime.now(UTC) + timedelta(minutes=50)
+    second = runner.invoke(args=["worker", "--once"])
+    assert second.exit_code == 0
+    with mapped.app_context():
+        assert db.session.scalar(select(func.count(DestructionRecord.run_id.distinct()))) == runs
+        # The run by the worker is audited like any other.
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "retention.run")
+        ).one()
+        assert event.actor.startswith("worker:")
+
+
+# --- the console ------------------------------------------------------------------------------
+
+
+def test_the_console_shows_the_schedule_and_recent_destructions(mapped, shop):
+    from .test_admin import sign_in
+
+    assert mapped.test_cli_runner().invoke(args=["jobs", "run"]).exit_code == 0
+    client = sign_in(mapped, StaffRole.AUDITOR)
+    html = client.get("/admin/retention").get_data(as_text=True)
+    assert 'data-rule="access_log"' in html
+    assert "통신비밀보호법 §15의2, 시행령 §41②" in html
+    assert "3개월" in html  # Korean by default
+    assert "shop.access_logs" in html
+    assert 'id="destruction-records"' in html
+    nav = client.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/retention"' in nav
+
+
+# --- the bench --------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not PG_URL, reason="the bench needs PostgreSQL: set RIGHTSDESK_TEST_DATABASE_URL"
+)
+def test_bench_purge_compares_the_job_with_the_raw_loop_on_a_small_load(tmp_path):
+    from rightsdesk.bench import bench_group
+
+    app = make_app(f"sqlite:///{tmp_path / 'unused.db'}")
+    result = app.test_cli_runner().invoke(
+        bench_group, ["purge", "--url", PG_URL, "--rows", "3000", "--live", "1000"]
+    )
+    assert result.exit_code == 0, result.output
+    number = r"[\d,]+"
+    import re
+
+    assert re.search(
+        rf"^rightsdesk job\s+3,000 rows\s+[\d.]+ s\s+{number} rows/s$", result.output, re.M
+    )
+    assert re.search(
+        rf"^raw DELETE loop\s+3,000 rows\s+[\d.]+ s\s+{number} rows/s$", result.output, re.M
+    )
+    assert re.search(r"^ratio\s+[\d.]+x", result.output, re.M)
+    assert re.search(r"^peak memory\s+\d+ MB", result.output, re.M)
+    assert "live rows left   1,000 (of 1,000)" in result.output
+    assert "dropped database rightsdesk_bench_" in result.output

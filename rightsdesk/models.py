@@ -608,10 +608,17 @@ class NoticeCampaign(db.Model):
     subject_en: Mapped[str] = mapped_column(String(300), default="")
     text_ko: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(200))  # system.table of the identity source
-    cursor: Mapped[str | None] = mapped_column(String(200))  # last key read from the source
+    html_ko: Mapped[str] = mapped_column(Text, default="")
+    html_en: Mapped[str] = mapped_column(Text, default="")
+    # system.table.column of the identity source, or "list" when the caller gave the recipients
+    source: Mapped[str] = mapped_column(String(200))
+    source_filter: Mapped[str | None] = mapped_column(Text)  # JSON: {"column", "before"}
+    cursor: Mapped[str | None] = mapped_column(String(200))  # last key read (JSON)
     state: Mapped[str] = mapped_column(String(16), default="reading")  # reading, sending, done
+    problem: Mapped[str | None] = mapped_column(String(300))  # why reading stopped, for staff
     rate_per_minute: Mapped[int] = mapped_column(Integer, default=600)
+    # The pacing of all senders together: the next free send slot (GCRA), see services/campaigns.
+    paced_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     queued: Mapped[int] = mapped_column(Integer, default=0)
     sent: Mapped[int] = mapped_column(Integer, default=0)
     bounced: Mapped[int] = mapped_column(Integer, default=0)

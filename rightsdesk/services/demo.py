@@ -118,6 +118,9 @@ def load_demo(*, now: datetime, actor: str) -> int:
         actor=actor,
         now=now,
     )
+    from .policy import load_demo_versions
+
+    load_demo_versions(actor=actor)  # the privacy policy in force and its history (/privacy)
     for days_ago, kind, channel, email, name, path, representative in SAMPLES:
         received = now - timedelta(days=days_ago)
         request = submit_request(

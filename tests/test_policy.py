@@ -1,0 +1,334 @@
+"""Privacy policy versions: the notice rule, publishing, /privacy, diffs, generated sections."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from rightsdesk.domain.holiday_calendar import HolidayCalendar
+from rightsdesk.domain.policy import (
+    ChangeKind,
+    NoticeTooShort,
+    check_effective_date,
+    diff,
+    expand,
+    md_escape,
+    notice_period,
+)
+from rightsdesk.extensions import db
+from rightsdesk.models import AuditEvent, NoticeCampaign, PolicyVersion, StaffRole
+from rightsdesk.services import policy
+from rightsdesk.services.demo import load_demo
+
+from .test_admin import csrf, organisation, sign_in
+
+SEOUL = ZoneInfo("Asia/Seoul")
+KR = HolidayCalendar("KR")
+
+
+def period(at: str, change: ChangeKind):
+    return notice_period(notice_at=datetime.fromisoformat(at), change=change, calendar=KR, tz=SEOUL)
+
+
+# --- the notice rule -------------------------------------------------------------------------
+
+
+def test_a_minor_change_announced_on_a_working_day_needs_seven_full_days():
+    p = period("2025-09-24T10:00+09:00", ChangeKind.MINOR)
+    assert (p.first_day, p.last_day) == (date(2025, 9, 25), date(2025, 10, 1))
+    assert p.earliest_effective == date(2025, 10, 2)
+
+
+def test_a_material_change_needs_thirty_days():
+    p = period("2025-09-24T10:00+09:00", ChangeKind.MATERIAL)
+    assert p.last_day == date(2025, 10, 24) and p.earliest_effective == date(2025, 10, 25)
+
+
+def test_a_period_ending_on_chuseok_runs_to_the_next_working_day():
+    """Announced Sat 27 Sep: day 7 is Sat 4 Oct, then 추석, its substitute day and 한글날."""
+    p = period("2025-09-27T10:00+09:00", ChangeKind.MINOR)
+    assert p.raw_last_day == date(2025, 10, 4)
+    assert [off.day.day for off in p.skipped] == [4, 5, 6, 7, 8, 9]
+    assert p.earliest_effective == date(2025, 10, 11)
+
+
+def test_the_day_is_taken_in_seoul_and_midnight_counts():
+    late_utc = period("2025-09-23T16:30Z", ChangeKind.MINOR)  # 01:30 on the 24th in Seoul
+    assert late_utc.first_day == date(2025, 9, 25)
+    midnight = period("2025-09-24T00:00+09:00", ChangeKind.MINOR)
+    assert midnight.first_day == date(2025, 9, 24)
+    assert midnight.earliest_effective == date(2025, 10, 1)
+
+
+def test_an_effective_date_a_day_short_is_refused_naming_the_earliest_date():
+    p = period("2025-09-24T10:00+09:00", ChangeKind.MINOR)
+    check_effective_date(date(2025, 10, 2), p)
+    with pytest.raises(NoticeTooShort) as refused:
+        check_effective_date(date(2025, 10, 1), p)
+    assert "2025-10-02 at the earliest" in str(refused.value)
+    assert "7 days' notice" in str(refused.value)
+
+
+# --- diff and generated sections -----------------------------------------------------------
+
+
+def test_the_diff_pairs_changed_lines_and_marks_the_words():
+    old = "# 방침\n\n보유 기간은 3년입니다.\n\n끝\n"
+    new = "# 방침\n\n보유 기간은 5년입니다.\n\n추가 조항\n\n끝\n"
+    lines = diff(old, new, context=None)
+    changed = [line for line in lines if line.op == "change"]
+    assert len(changed) == 1
+    ops = {(s.op, s.text) for s in changed[0].segments}
+    assert ("delete", "3년입니다.") in ops and ("insert", "5년입니다.") in ops
+    assert sorted(line.segments[0].text for line in lines if line.op == "insert") == [
+        "",
+        "추가 조항",
+    ]
+    assert not [line for line in diff(old, old) if line.op != "equal"]
+
+
+def test_markers_are_replaced_and_missing_sections_appended():
+    sections = {name: f"## {name}" for name in ("retention", "recipients", "rights", "officer")}
+    text = expand("intro\n[[rights]]\noutro", sections)
+    assert text.index("## rights") < text.index("outro") < text.index("## retention")
+    assert text.count("## officer") == 1 and "[[rights]]" not in text
+
+
+def test_values_written_into_the_policy_are_escaped_markdown():
+    assert md_escape("<script>|x") == r"\<script\>\|x"
+    assert md_escape("# not a heading") == r"\# not a heading"
+
+
+# --- publishing ----------------------------------------------------------------------------
+
+
+def _draft(change="material", effective: date | None = None, label="v2", body="새 방침 본문"):
+    today = datetime.now(SEOUL).date()
+    return policy.Draft(
+        label=label,
+        change=change,
+        effective_date=effective or today + timedelta(days=60),
+        body_ko=f"# 개인정보 처리방침\n\n{body}\n\n[[retention]]\n\n[[officer]]\n",
+        body_en=f"# Privacy policy\n\n{body} (en)\n",
+        summary_ko="제3자 제공 항목이 바뀝니다.",
+    )
+
+
+def test_publishing_with_too_little_notice_writes_nothing(ctx):
+    organisation(ctx)
+    now = datetime.now(UTC)
+    earliest = policy.notice_for(ChangeKind.MATERIAL, now).earliest_effective
+    version = policy.create_version(
+        _draft(effective=earliest - timedelta(days=1)), actor="test", now=now
+    )
+    with pytest.raises(NoticeTooShort) as refused:
+        policy.publish(version, actor="test", now=now)
+    db.session.rollback()
+    assert earliest.isoformat() in str(refused.value)
+    assert db.session.get(PolicyVersion, version.id).published_at is None
+    assert db.session.scalar(select(func.count()).select_from(NoticeCampaign)) == 0
+    published = select(func.count()).where(AuditEvent.action == "policy.published")
+    assert db.session.scalar(published) == 0
+
+
+def test_a_published_version_is_frozen_with_its_generated_sections(ctx):
+    organisation(ctx)
+    now = datetime.now(UTC)
+    version = policy.create_version(_draft(), actor="test", now=now)
+    result = policy.publish(version, actor="test", now=now)
+    assert result.campaign is None and "data map" in result.warning  # no data map here
+    body = db.session.get(PolicyVersion, version.id).body_ko
+    assert "[[retention]]" not in body and "전자상거래법" in body  # the retention table
+    assert "## 개인정보 보호책임자" in body and "## 정보주체의 권리와 행사 방법" in body
+    with pytest.raises(policy.PolicyError):
+        policy.update_version(version, _draft(body="고침"), actor="test", now=now)
+    db.session.rollback()
+    # The officer changes: the policy in force would drift only once it is in force.
+    assert policy.drift(version.effective_date) == []
+    from rightsdesk.services.organisation import current_organisation
+
+    current_organisation().privacy_officer_email = "new-officer@shop.example"
+    assert "officer" in policy.drift(version.effective_date)
+
+
+def test_a_new_version_must_come_after_every_published_one(ctx):
+    organisation(ctx)
+    now = datetime.now(UTC)
+    first = policy.create_version(_draft(label="a"), actor="test", now=now)
+    policy.publish(first, actor="test", now=now)
+    earlier = policy.create_version(
+        _draft(label="b", effective=first.effective_date - timedelta(days=1)), actor="t", now=now
+    )
+    with pytest.raises(policy.PolicyError, match="a"):
+        policy.publish(earlier, actor="test", now=now)
+
+
+# --- the console ---------------------------------------------------------------------------
+
+
+def _form(client, **fields):
+    data = {"csrf_token": csrf(client, "/admin/policy/new"), "summary_ko": "", "body_en": ""}
+    return {**data, **fields}
+
+
+def test_an_admin_drafts_sees_the_diff_and_is_refused_too_little_notice(app):
+    organisation(app)
+    with app.app_context():
+        load_versions = policy.Draft(
+            label="2020-01-01",
+            change="minor",
+            effective_date=date(2020, 1, 1),
+            body_ko="# 방침\n\n보유 기간은 3년입니다.\n",
+        )
+        old = policy.create_version(load_versions, actor="test", now=datetime.now(UTC))
+        old.published_at, old.published_by = datetime(2019, 12, 1, tzinfo=UTC), "test"
+        db.session.commit()
+    admin = sign_in(app, StaffRole.ADMIN)
+    today = datetime.now(SEOUL).date()
+    thirty = today + timedelta(days=30)
+    response = admin.post(
+        "/admin/policy/new",
+        data=_form(
+            admin,
+            label="next",
+            change="material",
+            effective_date=thirty.isoformat(),
+            body_ko="# 방침\n\n보유 기간은 5년입니다.\n",
+        ),
+    )
+    assert response.status_code == 302
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<del>3년입니다.</del>" in page and "<ins>5년입니다.</ins>" in page
+    with app.app_context():
+        version = policy.by_label("next", published_only=False)
+        earliest = policy.notice_for(ChangeKind.MATERIAL, datetime.now(UTC)).earliest_effective
+        version_id = version.id
+    assert earliest > thirty  # 30 days ahead is one day short: the 30 days must run in full
+    assert earliest.isoformat() in page
+    token = csrf(admin, f"/admin/policy/{version_id}")
+    refused = admin.post(
+        f"/admin/policy/{version_id}/publish", data={"csrf_token": token}, follow_redirects=True
+    )
+    text = refused.get_data(as_text=True)
+    assert "30" in text and earliest.isoformat() in text and thirty.isoformat() in text
+    with app.app_context():
+        assert db.session.get(PolicyVersion, version_id).published_at is None
+    # The earliest allowed date is accepted.
+    token = csrf(admin, f"/admin/policy/{version_id}/edit")
+    admin.post(
+        f"/admin/policy/{version_id}/edit",
+        data={
+            "csrf_token": token,
+            "label": "next",
+            "change": "material",
+            "effective_date": earliest.isoformat(),
+            "body_ko": "# 방침\n\n보유 기간은 5년입니다.\n",
+        },
+    )
+    token = csrf(admin, f"/admin/policy/{version_id}")
+    admin.post(f"/admin/policy/{version_id}/publish", data={"csrf_token": token})
+    with app.app_context():
+        assert db.session.get(PolicyVersion, version_id).published_at is not None
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        assert {"policy.drafted", "policy.edited", "policy.published"} <= set(actions)
+
+
+def test_handlers_and_auditors_cannot_publish(app):
+    organisation(app)
+    with app.app_context():
+        version = policy.create_version(_draft(), actor="test", now=datetime.now(UTC))
+        version_id = version.id
+    for role in (StaffRole.HANDLER, StaffRole.AUDITOR):
+        client = sign_in(app, role)
+        token = csrf(client, "/admin/account/password")
+        response = client.post(f"/admin/policy/{version_id}/publish", data={"csrf_token": token})
+        assert response.status_code == 403
+        assert client.get(f"/admin/policy/{version_id}").status_code == 200
+    with app.app_context():
+        assert db.session.get(PolicyVersion, version_id).published_at is None
+
+
+# --- /privacy ------------------------------------------------------------------------------
+
+
+def _published(label, effective, change="minor", body="본문", body_en="Body"):
+    version = PolicyVersion(
+        label=label,
+        change=change,
+        effective_date=effective,
+        body_ko=f"# 방침 {label}\n\n{body}\n",
+        body_en=f"# Policy {label}\n\n{body_en}\n" if body_en else "",
+        created_by="test",
+        created_at=datetime.now(UTC),
+        published_by="test",
+        published_at=datetime.now(UTC) - timedelta(days=400),
+    )
+    db.session.add(version)
+    return version
+
+
+def test_privacy_shows_the_version_in_force_the_upcoming_one_and_the_history(app, client):
+    today = datetime.now(SEOUL).date()
+    with app.app_context():
+        _published("v1", date(2023, 1, 1), body="첫 판")
+        _published("v2", date(2024, 6, 1), body="둘째 판")
+        _published("v3", today, change="material", body="셋째 판")
+        _published("v4", today + timedelta(days=40), change="material", body="넷째 판")
+        db.session.commit()
+    page = client.get("/privacy").get_data(as_text=True)
+    assert 'data-current="v3"' in page and "셋째 판" in page and "넷째 판" not in page
+    assert 'data-upcoming="v4"' in page and (today + timedelta(days=40)).isoformat() in page
+    history = re.findall(r'data-history="([^"]+)"', page)
+    assert history == ["v2", "v1"]
+    last_day = (today - timedelta(days=1)).isoformat()
+    assert f"2024-06-01 to {last_day}" in client.get("/privacy?lang=en").get_data(as_text=True)
+    assert "from=v3&amp;to=v4" in page
+    english = client.get("/privacy?lang=en").get_data(as_text=True)
+    assert "# Policy v3" not in english and "<h1>Policy v3</h1>" in english
+    old = client.get("/privacy/v1?lang=ko").get_data(as_text=True)
+    assert "첫 판" in old
+    assert client.get("/privacy/nope").status_code == 404
+
+
+def test_users_can_open_the_diff_between_two_versions(app, client):
+    with app.app_context():
+        _published("v1", date(2023, 1, 1), body="보유 기간은 3년입니다.")
+        _published("v2", date(2024, 1, 1), body="보유 기간은 5년입니다.")
+        db.session.commit()
+    page = client.get("/privacy/diff?from=v1&to=v2").get_data(as_text=True)
+    assert "<del>3년입니다.</del>" in page and "<ins>5년입니다.</ins>" in page
+    assert client.get("/privacy/diff?from=v1&to=zz").status_code == 404
+
+
+def test_markdown_cannot_inject_html_or_script_links(app, client):
+    with app.app_context():
+        _published(
+            "x",
+            date(2023, 1, 1),
+            body="<script>alert(1)</script> [click](javascript:alert(1)) <img src=x onerror=a>",
+        )
+        db.session.commit()
+    page = client.get("/privacy").get_data(as_text=True)
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert 'href="javascript:' not in page and "&lt;script&gt;" in page
+
+
+def test_a_version_without_english_text_falls_back_to_korean(app, client):
+    with app.app_context():
+        _published("k", date(2023, 1, 1), body="한국어만", body_en="")
+        db.session.commit()
+    page = client.get("/privacy?lang=en").get_data(as_text=True)
+    assert "한국어만" in page and "the Korean text applies" in page
+
+
+def test_the_demo_has_a_policy_in_force_and_its_history(app, client):
+    with app.app_context():
+        load_demo(now=datetime.now(UTC), actor="test")
+    page = client.get("/privacy").get_data(as_text=True)
+    assert 'data-current="2025-03-15"' in page
+    assert re.findall(r'data-history="([^"]+)"', page) == ["2024-03-15"]
+    assert "privacy@demo-shop.example" in page and "고객 문의 처리" in page

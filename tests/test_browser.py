@@ -17,9 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from rightsdesk.extensions import db
+from rightsdesk.fulfilment import demo_shop
 from rightsdesk.mail.outbox import deliver_due
 from rightsdesk.models import StaffRole
 from rightsdesk.services.organisation import set_up_organisation
@@ -39,8 +43,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def served(database_url, smtp_port, tmp_path) -> Iterator[dict]:
+@contextmanager
+def serve(database_url: str, smtp_port: int, tmp_path: Path, **config) -> Iterator[dict]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     app = make_app(
@@ -50,6 +54,7 @@ def served(database_url, smtp_port, tmp_path) -> Iterator[dict]:
         MAIL_PORT=smtp_port,
         UPLOAD_DIR=str(tmp_path / "uploads"),
         WTF_CSRF_SSL_STRICT=False,
+        **config,
     )
     with app.app_context():
         now = datetime.now(UTC)
@@ -74,12 +79,36 @@ def served(database_url, smtp_port, tmp_path) -> Iterator[dict]:
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield {"app": app, "base": base}
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        yield {"app": app, "base": base}
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def served(database_url, smtp_port, tmp_path) -> Iterator[dict]:
+    with serve(database_url, smtp_port, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def shop_url(tmp_path, monkeypatch) -> str:
+    """The demo shop's database, which the demo data map's SQL system reads and corrects."""
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    demo_shop.create_demo_shop(url, users=30)
+    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def served_with_shop(database_url, smtp_port, tmp_path, shop_url) -> Iterator[dict]:
+    datamap = Path(demo_shop.__file__).with_name("demo_datamap.toml")
+    with serve(database_url, smtp_port, tmp_path, DATAMAP_FILE=str(datamap)) as running:
+        yield running
 
 
 @pytest.fixture
@@ -225,6 +254,96 @@ def test_english_deletion_with_a_partial_refusal(served, smtp, browser):
             assert expected in notice
         subject.goto(status_url)
         assert "Partly completed" in subject.inner_text("#status")
+
+
+def test_korean_correction_with_one_item_approved_into_the_shop_and_one_rejected(
+    served_with_shop, shop_url, smtp, browser
+):
+    base, app = served_with_shop["base"], served_with_shop["app"]
+    subject_email = "jihoon.park@example.com"  # a demo subject: a customer of the shop
+
+    def shop_user() -> tuple[str, str | None]:
+        engine = create_engine(shop_url)
+        with engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT name, phone FROM users WHERE email = :e"), {"e": subject_email}
+            ).one()
+        engine.dispose()
+        return row.name, row.phone
+
+    name_before, phone_before = shop_user()
+    assert phone_before != "010-7777-1234"
+    subject = browser.new_page()
+    staff = browser.new_page()
+    with (
+        screenshot_on_failure(subject, "korean-correction-subject"),
+        screenshot_on_failure(staff, "korean-correction-staff"),
+    ):
+        subject.goto(f"{base}/requests/new?kind=correction&lang=ko")
+        subject.fill("#name", "박지훈")
+        subject.fill("#email", subject_email)
+        subject.fill("#corrections-0-item", "전화번호")
+        subject.fill("#corrections-0-current_value", phone_before or "")
+        subject.fill("#corrections-0-correct_value", "010-7777-1234")
+        subject.click("#add_item")  # a second item: the form comes back with one more row
+        subject.fill("#corrections-1-item", "이름")
+        subject.fill("#corrections-1-correct_value", "박지운")
+        assert subject.input_value("#corrections-0-correct_value") == "010-7777-1234"
+        subject.click("#submit")
+        subject.wait_for_url(f"{base}/requests/sent*")
+        send_mail(app)
+        verify_mail = smtp.messages[-1]
+        assert verify_mail["To"] == subject_email
+        subject.goto(link(verify_mail, base, "/requests/verify/"))
+        subject.click("#confirm")
+        subject.wait_for_url(re.compile(r".*/requests/status/.*"))
+        send_mail(app)
+        status_url = link(smtp.messages[-1], base, "/requests/status/")
+        reference = re.search(r"RD-\d{4}-\d{6}", text_of(smtp.messages[-1])).group(0)
+
+        sign_in(staff, base)
+        staff.click(f"text={reference}")
+        items = staff.locator("td[id^=correction-]")
+        assert items.count() == 2
+        phone_item = items.filter(has_text="전화번호")
+        assert "010-7777-1234" in phone_item.inner_text()
+        phone_item.locator("select[name=target]").select_option("shop.users.phone")
+        phone_item.locator("button[value=approve]").click()
+        staff.wait_for_load_state()
+        approved = staff.locator("td[id^=correction-]").filter(has_text="전화번호").inner_text()
+        assert "shop.users.phone" in approved
+        name_item = staff.locator("td[id^=correction-]").filter(has_text="이름:")
+        name_item.locator("input[name=note]").fill("가족관계증명서의 이름과 다릅니다")
+        name_item.locator("button[value=reject]").click()
+        staff.wait_for_load_state()
+        decided = staff.inner_text("td[id^=correction-] >> nth=1")
+        assert "가족관계증명서의 이름과 다릅니다" in decided
+        assert staff.locator("td[id^=correction-] button").count() == 0  # both are decided
+        # Applied to the operator's database: the phone changed, the name did not.
+        assert shop_user() == (name_before, "010-7777-1234")
+
+        staff.fill(
+            "#form-complete textarea[name=outcome]",
+            "전화번호를 정정했습니다. 이름은 증빙과 달라 정정하지 않았습니다.",
+        )
+        staff.click("#do-complete")
+        assert "전화번호를 정정했습니다." in staff.inner_text("#preview")
+        staff.click("#send-notice")
+        assert "처리 완료" in staff.inner_text("#status")
+
+        send_mail(app)
+        notice = smtp.messages[-1]
+        assert notice["To"] == subject_email and reference in text_of(notice)
+        assert "전화번호를 정정했습니다." in text_of(notice)
+        subject.goto(status_url)
+        assert "처리 완료" in subject.inner_text("#status")
+        table = subject.inner_text("#corrections")
+        with app.test_request_context(), force_locale("ko"):
+            corrected, not_corrected = _("Corrected"), _("Not corrected")
+        rows = {line.split("\t")[0]: line for line in table.splitlines()[1:]}
+        assert "010-7777-1234" in rows["전화번호"] and corrected in rows["전화번호"]
+        assert not_corrected not in rows["전화번호"] and not_corrected in rows["이름"]
+        assert "가족관계증명서의 이름과 다릅니다" in rows["이름"]
 
 
 def test_the_form_keeps_what_was_typed_and_shows_errors_beside_fields(served, browser):

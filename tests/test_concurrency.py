@@ -1,18 +1,29 @@
-"""Several writers at once: no reference is handed out twice and the audit chain stays linear."""
+"""Several writers at once: no reference is handed out twice and the audit chain stays linear;
+several mail workers (separate processes, separate database sessions) send each message once."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import subprocess
+import sys
 import threading
+from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import select
 
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.extensions import db
-from rightsdesk.models import Channel, Request
+from rightsdesk.models import Channel, OutboxMessage, OutboxState, Request
 from rightsdesk.services.audit import verify_chain
+from rightsdesk.services.intake import IntakeInput, file_request
 from rightsdesk.services.requests import submit_request
 
-from .conftest import utc
+from .conftest import SmtpServer, utc
+
+SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 
 WRITERS, EACH = 4, 5
 
@@ -51,3 +62,58 @@ def test_concurrent_submissions_get_distinct_references_and_one_chain(app):
         report = verify_chain()
         assert report.ok, report.problems
         assert report.events == WRITERS * EACH
+
+
+class SlowSmtp(SmtpServer):
+    """A little time per message, so the workers' batches overlap."""
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(0.05)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_three_mail_worker_processes_at_once_send_every_message_exactly_once(
+    app, database_url, smtp_port
+):
+    count, workers = 36, 3
+    with app.app_context():
+        for n in range(count):
+            file_request(
+                IntakeInput(kind=K.ACCESS, name=None, email=f"c{n}@example.com"),
+                now=datetime.now(UTC),
+            )
+        expected = sorted(db.session.scalars(select(OutboxMessage.message_id)))
+    assert len(expected) == count
+    smtp = SlowSmtp(smtp_port)
+    smtp.start()
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": database_url,
+        "RIGHTSDESK_SECRET_KEY": "test-secret",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+    }
+    command = [SCRIPT, "mail", "send", "--loop", "--batch", "2", "--interval", "0.1"]
+    try:
+        processes = [
+            subprocess.Popen(
+                [*command, "--max-runs", "40"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(workers)
+        ]
+        outputs = [process.communicate(timeout=120) for process in processes]
+    finally:
+        smtp.stop()
+    for process, (_out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+    sent_by = [sum(int(n) for n in re.findall(r"^sent (\d+)", out, re.M)) for out, _ in outputs]
+    assert sum(sent_by) == count
+    assert sum(1 for n in sent_by if n) >= 2, sent_by  # the workers really ran side by side
+    received = sorted(str(m["Message-ID"]) for m in smtp.messages)
+    assert received == expected  # every message, none twice
+    with app.app_context():
+        assert set(db.session.scalars(select(OutboxMessage.state))) == {OutboxState.SENT}

@@ -1,26 +1,46 @@
 """Fault injection: a mail worker killed with SIGKILL in the middle of sending loses nothing;
-the next worker picks up its claim once the lease has run out."""
+the next worker picks up its claim once the lease has run out. The operator's database
+connection dropped in the middle of a multi-step fulfilment action leaves nothing half done,
+neither in the operator's database nor in rightsdesk's, and the retry finishes the job."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import create_engine, event, select, text, update
+from sqlalchemy.engine import Engine
 
 from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
+from rightsdesk.fulfilment import demo_shop
 from rightsdesk.mail.outbox import LEASE
-from rightsdesk.models import OutboxMessage, OutboxState
+from rightsdesk.models import (
+    AuditEvent,
+    Channel,
+    CorrectionItem,
+    OutboxMessage,
+    OutboxState,
+    Request,
+    StaffRole,
+)
+from rightsdesk.services.audit import verify_chain
 from rightsdesk.services.intake import IntakeInput, file_request
+from rightsdesk.services.requests import change_status, submit_request
 
-from .conftest import SmtpServer
+from .conftest import PG_URL, SmtpServer, make_app
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 
@@ -91,3 +111,230 @@ def test_a_killed_mail_worker_loses_nothing(app, database_url, smtp_port, tmp_pa
         assert states == {OutboxState.SENT}
     finally:
         smtp.stop()
+
+
+# --- the operator's database connection dropped in the middle of a multi-step action ----------
+
+STOP_SUBJECT = "jihoon.park@example.com"
+CHANNELS = ("email", "push", "sms")
+
+
+@pytest.fixture
+def shop_url(tmp_path, monkeypatch) -> Iterator[str]:
+    """The demo shop: a fresh PostgreSQL schema when the suite runs on PostgreSQL (so the drop is
+    a real ``pg_terminate_backend``), a SQLite file otherwise."""
+    if PG_URL:
+        schema = f"fault_shop_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_URL)
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        separator = "&" if "?" in PG_URL else "?"
+        url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{tmp_path / 'shop.db'}"
+    demo_shop.create_demo_shop(url, users=30)
+    engine = create_engine(url)
+    with engine.begin() as connection:  # every channel, so stopping deletes row after row
+        user_id = connection.execute(
+            text("SELECT id FROM users WHERE email = :e"), {"e": STOP_SUBJECT}
+        ).scalar_one()
+        connection.execute(
+            text("DELETE FROM marketing_consents WHERE user_id = :u"), {"u": user_id}
+        )
+        for channel in CHANNELS:
+            connection.execute(
+                text(
+                    "INSERT INTO marketing_consents (user_id, channel, granted_at)"
+                    " VALUES (:u, :c, :t)"
+                ),
+                {"u": user_id, "c": channel, "t": datetime(2025, 1, 1)},
+            )
+    engine.dispose()
+    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", url)
+    yield url
+    if PG_URL:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def mapped_app(database_url, smtp_port, tmp_path, shop_url):
+    app = make_app(
+        database_url,
+        DATAMAP_FILE=str(Path(demo_shop.__file__).with_name("demo_datamap.toml")),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        UPLOAD_DIR=str(tmp_path / "uploads"),
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextmanager
+def connection_dropped_after(prefix: str, times: int = 1) -> Iterator[list[str]]:
+    """Drop the database connection right after the first statement starting with ``prefix``
+    has run, inside its still-open transaction: on PostgreSQL another session terminates the
+    backend (``pg_terminate_backend``, waiting until it is gone); on SQLite the connection to
+    the file is closed under SQLAlchemy's feet. Yields the statements that saw the drop."""
+    dropped: list[str] = []
+
+    def drop(conn, cursor, statement, parameters, context, executemany) -> None:
+        if len(dropped) >= times or not statement.lstrip().upper().startswith(prefix.upper()):
+            return
+        dropped.append(statement)
+        raw = conn.connection.dbapi_connection
+        if conn.dialect.name == "postgresql":
+            killer = create_engine(PG_URL)
+            with killer.connect() as other:
+                pid = raw.info.backend_pid
+                assert other.execute(
+                    text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}
+                ).scalar_one()
+            killer.dispose()
+        else:
+            raw.close()
+
+    event.listen(Engine, "after_cursor_execute", drop)
+    try:
+        yield dropped
+    finally:
+        event.remove(Engine, "after_cursor_execute", drop)
+
+
+def _consents(url: str) -> list[str]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT c.channel FROM marketing_consents c JOIN users u ON u.id = c.user_id"
+                " WHERE u.email = :e ORDER BY c.channel"
+            ),
+            {"e": STOP_SUBJECT},
+        ).scalars()
+        found = list(rows)
+    engine.dispose()
+    return found
+
+
+def _verified(app, kind: RequestKind, *, scope: dict | None = None, corrections: tuple = ()) -> str:
+    with app.app_context():
+        now = datetime.now(UTC)
+        request = submit_request(
+            kind=kind,
+            email=STOP_SUBJECT,
+            name=None,
+            channel=Channel.WEB,
+            now=now,
+            actor="test",
+            scope=scope,
+            commit=False,
+        )
+        for item, value in corrections:
+            request.corrections.append(CorrectionItem(item=item, correct_value=value))
+        db.session.commit()
+        change_status(request, Status.VERIFIED, actor="test", now=now)
+        return request.reference
+
+
+def _events(app, action: str) -> list[AuditEvent]:
+    with app.app_context():
+        found = db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+        db.session.expunge_all()
+        return found
+
+
+def test_a_dropped_connection_mid_stop_leaves_nothing_half_done_and_a_retry_finishes(
+    mapped_app, shop_url
+):
+    from .test_admin import _act, sign_in
+
+    reference = _verified(
+        mapped_app, RequestKind.CONSENT_WITHDRAWAL, scope={"purposes": ["marketing"]}
+    )
+    assert _consents(shop_url) == list(CHANNELS)
+    client = sign_in(mapped_app, StaffRole.HANDLER)
+    with connection_dropped_after("DELETE FROM marketing_consents") as dropped:
+        response = _act(client, reference, "stop")
+    assert len(dropped) == 1  # the first of three deletes ran, then the connection went
+    assert response.status_code == 302
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert "shop failed, nothing was changed" in page
+    # Nothing half done: the delete that ran was rolled back with its transaction, the request
+    # is still open and untouched, and no audit event claims that anything was stopped.
+    assert _consents(shop_url) == list(CHANNELS)
+    assert _events(mapped_app, "fulfilment.stop") == []
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        assert found.status is Status.VERIFIED
+        assert verify_chain().ok
+
+    _act(client, reference, "stop")  # the retry, on a new connection
+    assert _consents(shop_url) == []
+    [stopped] = _events(mapped_app, "fulfilment.stop")
+    assert json.loads(stopped.data)["rows"] == len(CHANNELS)
+    with mapped_app.app_context():
+        assert verify_chain().ok
+
+
+def test_a_dropped_connection_mid_correction_leaves_the_item_open_and_a_retry_applies_it(
+    mapped_app, shop_url
+):
+    from rightsdesk.services.fulfilment import FulfilmentError, decide_correction
+
+    reference = _verified(
+        mapped_app, RequestKind.CORRECTION, corrections=(("전화번호", "010-5555-0101"),)
+    )
+
+    def phone() -> str | None:
+        engine = create_engine(shop_url)
+        with engine.connect() as connection:
+            value = connection.execute(
+                text("SELECT phone FROM users WHERE email = :e"), {"e": STOP_SUBJECT}
+            ).scalar_one()
+        engine.dispose()
+        return value
+
+    before = phone()
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        item_id = found.corrections[0].id
+        outbox_before = db.session.query(OutboxMessage).count()
+        with (
+            connection_dropped_after("UPDATE users") as dropped,
+            pytest.raises(FulfilmentError, match="shop failed, nothing was changed"),
+        ):
+            decide_correction(
+                found,
+                item_id,
+                approve=True,
+                target="shop.users.phone",
+                note=None,
+                actor="t",
+                now=datetime.now(UTC),
+            )
+        assert len(dropped) == 1
+        db.session.rollback()  # what the console does on a FulfilmentError
+    assert phone() == before
+    with mapped_app.app_context():
+        item = db.session.get(CorrectionItem, item_id)
+        assert (item.decision, item.rows_changed, item.target) == (None, None, None)
+        assert db.session.query(OutboxMessage).count() == outbox_before  # no recipient told
+    assert _events(mapped_app, "fulfilment.correction") == []
+
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        decided = decide_correction(
+            found,
+            item_id,
+            approve=True,
+            target="shop.users.phone",
+            note=None,
+            actor="t",
+            now=datetime.now(UTC),
+        )
+        assert (decided.decision, decided.rows_changed) == ("approved", 1)
+    assert phone() == "010-5555-0101"
+    assert len(_events(mapped_app, "fulfilment.correction")) == 1

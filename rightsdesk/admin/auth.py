@@ -69,6 +69,7 @@ def login():
 @bp.post("/logout")
 @roles(*ALL_STAFF)
 def logout():
+    staff_service.end_sessions(current_user)
     logout_user()
     session.clear()
     return redirect(url_for("admin.login"))

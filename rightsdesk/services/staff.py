@@ -161,6 +161,13 @@ def reset_totp(user: StaffUser, *, actor: str, now: datetime) -> None:
     db.session.commit()
 
 
+def end_sessions(user: StaffUser) -> None:
+    """Signing out ends the account's sessions: a session is a signed cookie, so a copy taken
+    before sign-out would otherwise stay valid; the version it carries no longer matches."""
+    user.session_version += 1
+    db.session.commit()
+
+
 def change_password(user: StaffUser, password: str, *, actor: str, now: datetime) -> None:
     check_password_strength(password)
     user.password_hash = generate_password_hash(password)

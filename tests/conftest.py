@@ -162,3 +162,12 @@ def smtp(smtp_port: int) -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _close_operator_engines():
+    """Each test's shop database is its own file: close the pooled connections to it after."""
+    yield
+    from rightsdesk.fulfilment.connect import dispose_shared
+
+    dispose_shared()

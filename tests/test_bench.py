@@ -3,6 +3,7 @@ how fast they are: speed is judged from `rightsdesk bench queue` on a million ro
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -58,3 +59,117 @@ def test_bench_queue_refuses_an_unreachable_server_in_one_line(tmp_path):
     assert result.exit_code == 2
     assert "cannot reach PostgreSQL at 127.0.0.1:1" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+# --- bench fulfilment ---------------------------------------------------------------------
+
+OPERATIONS = ("access: collect + ZIP", "access: + encrypt, offer, audit")
+ERASURE = "erasure: services.erasure.run"
+
+
+def _figures(operation: str) -> str:
+    """p50, p95, floor p50, floor p95, then both ratios: a line of the fulfilment table."""
+    return rf"^{re.escape(operation)}\s+(?:{NUMBER}\s+){{4}}{NUMBER}x\s+{NUMBER}x$"
+
+
+def _erased_users(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(
+            text("SELECT count(*) FROM users WHERE email LIKE 'erased-%'")
+        ).scalar()
+    engine.dispose()
+    return int(count or 0)
+
+
+def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_path):
+    app = make_app(f"sqlite:///{tmp_path / 'unused.db'}")
+    shop = f"sqlite:///{tmp_path / 'shop.db'}"
+
+    result = app.test_cli_runner().invoke(
+        bench_group,
+        ["fulfilment", "--shop-url", shop, "--users", "300", "--subjects", "3"],
+    )
+
+    assert result.exit_code == 0, result.output
+    for operation in (*OPERATIONS, ERASURE):
+        assert re.search(_figures(operation), result.output, re.MULTILINE), (
+            operation,
+            result.output,
+        )
+    assert "shop on sqlite: 300 users" in result.output
+    assert "floor = hand-written SQL through sqlite3" in result.output
+    assert re.search(rf"peak memory per request .* access {NUMBER} KiB, erasure", result.output)
+    assert "target erasure: services.erasure.run: p50 <= 3x floor" in result.output
+    # The timed subjects, the warm-up ones and those measured for memory were erased.
+    assert _erased_users(shop) == 5 + 3 + 3
+
+    # Again on the existing database: without --allow-erasure nothing is erased.
+    again = app.test_cli_runner().invoke(
+        bench_group,
+        ["fulfilment", "--shop-url", shop, "--no-generate", "--subjects", "3", "--json"],
+    )
+
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.output[again.output.index("{") :])
+    assert [line["operation"] for line in report["operations"]] == list(OPERATIONS)
+    assert all(line["floor_p50_ms"] > 0 for line in report["operations"])
+    assert report["erasure"] is False and "not timed" in report["erasure_note"]
+    assert report["shop"]["generated_seconds"] is None
+    assert _erased_users(shop) == 11
+
+
+def test_bench_fulfilment_refuses_a_shop_that_exists_already(tmp_path):
+    from rightsdesk.fulfilment.demo_shop import create_demo_shop
+
+    shop = f"sqlite:///{tmp_path / 'shop.db'}"
+    create_demo_shop(shop, users=20)
+    app = make_app(f"sqlite:///{tmp_path / 'unused.db'}")
+
+    result = app.test_cli_runner().invoke(bench_group, ["fulfilment", "--shop-url", shop])
+
+    assert result.exit_code == 2
+    assert "tables already" in result.output and "--no-generate" in result.output
+
+
+@pytest.mark.skipif(
+    not PG_URL,
+    reason="the PostgreSQL run needs RIGHTSDESK_TEST_DATABASE_URL (CI sets it)",
+)
+def test_bench_fulfilment_runs_on_postgresql_and_drops_the_floors_copy():
+    import secrets
+
+    from sqlalchemy.engine import make_url
+
+    from rightsdesk.bench import admin_execute, admin_url
+
+    admin = admin_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"rightsdesk_bench_shop_{secrets.token_hex(4)}"
+    admin_execute(admin, f'CREATE DATABASE "{name}"')
+    shop = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        app = make_app(PG_URL)
+        result = app.test_cli_runner().invoke(
+            bench_group,
+            ["fulfilment", "--shop-url", shop, "--users", "300", "--subjects", "3"],
+        )
+        assert result.exit_code == 0, result.output
+        for operation in (*OPERATIONS, ERASURE):
+            assert re.search(_figures(operation), result.output, re.MULTILINE), result.output
+        assert "floor = hand-written SQL through psycopg" in result.output
+        assert "dropped " + name + "_floor_" in result.output
+        assert not [n for n in bench_databases_named(name + "_floor_")]
+        assert make_url(shop).database == name
+    finally:
+        admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_databases_named(prefix: str) -> set[str]:
+    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as connection:
+        names = connection.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": prefix + "%"}
+        )
+        found = {row[0] for row in names}
+    engine.dispose()
+    return found

@@ -17,9 +17,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from markupsafe import escape
-from sqlalchemy import MetaData, or_, select
+from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, inspect, or_, select
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import NoSuchTableError
 
 from ..domain.datamap import RETENTION_CATEGORIES, DataMap, System, Table
 
@@ -34,12 +35,24 @@ class TableRows:
 
 
 @dataclass
+class RemoteRows:
+    """Rows a webhook system returned for access: its own table names, the system's categories."""
+
+    system: str
+    name: str
+    categories: tuple[str, ...]
+    rows: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class Collection:
     tables: list[TableRows] = field(default_factory=list)
     unreached: list[tuple[str, str]] = field(default_factory=list)  # (system, why)
+    remote: list[RemoteRows] = field(default_factory=list)  # from webhook systems
 
     def counts(self) -> dict[str, int]:
-        return {f"{t.system}.{t.table.name}": len(t.rows) for t in self.tables}
+        counts = {f"{t.system}.{t.table.name}": len(t.rows) for t in self.tables}
+        return counts | {f"{r.system}.{r.name}": len(r.rows) for r in self.remote}
 
 
 def _order(tables: Iterable[Table]) -> list[Table]:
@@ -58,11 +71,27 @@ def _order(tables: Iterable[Table]) -> list[Table]:
 
 
 def collect_sql(system: System, engine: Engine, identities: Mapping[str, str]) -> list[TableRows]:
-    metadata = MetaData()
+    return list(_collect(system, engine, identities)[0].values())
+
+
+def _collect(
+    system: System, engine: Engine, identities: Mapping[str, str], upto: str | None = None
+) -> tuple[dict[str, TableRows], dict[str, SqlTable]]:
+    """The subject's rows per table, and the tables as read from the database. With ``upto``,
+    only that table and the parents it is found through (what erasing one table needs)."""
+    tables = _order(system.tables)
+    if upto is not None:
+        by_name, chain, name = {t.name: t for t in tables}, set(), upto
+        while name is not None:
+            chain.add(name)
+            via = by_name[name].via
+            name = via.table if via else None
+        tables = [t for t in tables if t.name in chain]
     found: dict[str, TableRows] = {}
     with engine.connect() as connection:
-        for table in _order(system.tables):
-            reflected = SqlTable(table.name, metadata, autoload_with=connection)
+        described = _reflect(connection, [t.name for t in tables])
+        for table in tables:
+            reflected = described[table.name]
             rows = TableRows(system.name, table)
             if table.via is None:
                 conditions = [
@@ -82,7 +111,31 @@ def collect_sql(system: System, engine: Engine, identities: Mapping[str, str]) -
                     )
                     rows.rows += [dict(r) for r in connection.execute(query).mappings()]
             found[table.name] = rows
-    return list(found.values())
+    return found, described
+
+
+def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
+    """The named tables' columns (in order, with type and nullability) and primary keys: all
+    that reading, updating and deleting rows needs. Asked for all tables at once (two catalogue
+    queries on PostgreSQL) instead of a full reflection per table, which also reads indexes,
+    constraints and comments, and the tables foreign keys point to, on every call."""
+    inspector = inspect(connection)
+    columns = inspector.get_multi_columns(filter_names=names)
+    primary_keys = inspector.get_multi_pk_constraint(filter_names=names)
+    metadata = MetaData()
+    tables = {}
+    for name in names:
+        described = columns.get((None, name))
+        if not described:
+            raise NoSuchTableError(name)
+        keys = (primary_keys.get((None, name)) or {}).get("constrained_columns") or []
+        tables[name] = SqlTable(
+            name,
+            metadata,
+            *(Column(c["name"], c["type"], nullable=c["nullable"]) for c in described),
+            *([PrimaryKeyConstraint(*keys)] if keys else []),
+        )
+    return tables
 
 
 def _plain(value: object) -> object:
@@ -105,9 +158,10 @@ def build_package(
 ) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for part in collection.tables:
-            base = f"{part.system}/{part.table.name}"
-            plain = [{k: _plain(v) for k, v in row.items()} for row in part.rows]
+        parts = [(p.system, p.table.name, p.rows) for p in collection.tables]
+        for system, name, rows in parts + [(r.system, r.name, r.rows) for r in collection.remote]:
+            base = f"{system}/{name}"
+            plain = [{k: _plain(v) for k, v in row.items()} for row in rows]
             archive.writestr(f"{base}.json", json.dumps(plain, ensure_ascii=False, indent=2))
             archive.writestr(f"{base}.csv", _csv(plain))
         archive.writestr(
@@ -163,6 +217,7 @@ def _summary(
             f"<td>{escape(', '.join(recipients) or '—')}</td>"
             "</tr>"
         )
+    rows += [_remote_row(part, datamap) for part in collection.remote]
     unreached = "".join(
         f"<li>{escape(system)}: {escape(why)}</li>" for system, why in collection.unreached
     )
@@ -182,6 +237,22 @@ def _summary(
         + "</table>"
         + (f"<h2>별도 확인 중 / Checked separately</h2><ul>{unreached}</ul>" if unreached else "")
         + "</html>"
+    )
+
+
+def _remote_row(part: RemoteRows, datamap: DataMap) -> str:
+    """A webhook system's table: its categories are the system's, its retention the app's."""
+    recipients = sorted(
+        {r.name for r in datamap.recipients if set(r.categories) & set(part.categories)}
+    )
+    return (
+        "<tr>"
+        f"<td>{escape(part.system)}.{escape(part.name)}</td>"
+        f"<td>{len(part.rows)}</td>"
+        f"<td>{escape(', '.join(sorted(part.categories)))}</td>"
+        "<td>—</td>"
+        f"<td>{escape(', '.join(recipients) or '—')}</td>"
+        "</tr>"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
@@ -15,5 +17,39 @@ def sql_url(url: str) -> str:
 
 
 def engine_for(url: str) -> Engine:
-    """An engine for ``url``; raises ``sqlalchemy.exc.ArgumentError`` if it is malformed."""
+    """A new engine for ``url``; raises ``sqlalchemy.exc.ArgumentError`` if it is malformed."""
     return create_engine(sql_url(url))
+
+
+_SHARED: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def shared_engine(url: str) -> Engine:
+    """One pooled engine per URL for the life of the process, so each fulfilment step does not
+    pay for a new connection and an empty statement cache. ``pool_pre_ping`` replaces a
+    connection the database dropped (a restart) instead of failing the next step with it."""
+    with _LOCK:
+        engine = _SHARED.get(url)
+        if engine is None:
+            engine = create_engine(sql_url(url), pool_pre_ping=True)
+            _SHARED[url] = engine
+        return engine
+
+
+def dispose_shared() -> None:
+    """Close every pooled connection (tests, and before a fork)."""
+    with _LOCK:
+        for engine in _SHARED.values():
+            engine.dispose()
+        _SHARED.clear()
+
+
+def checkpoint(engine: Engine) -> None:
+    """On SQLite in WAL mode, copy the committed pages back into the database file now, so the
+    pages that held destroyed rows are overwritten (with secure_delete, zeroed) at once rather
+    than at some later checkpoint (영 §16: destroyed so it cannot be restored)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -183,12 +183,26 @@ def demo_datamap_text() -> str:
     return resources.files(__package__).joinpath(DEMO_DATAMAP).read_text(encoding="utf-8")
 
 
-def create_demo_shop(url: str, *, users: int = 50, seed: int = 42) -> None:
+def create_demo_shop(
+    url: str,
+    *,
+    users: int = 50,
+    seed: int = 42,
+    logs_until: datetime | None = None,
+    bench_volumes: bool = False,
+) -> None:
     """Create the demo shop's six tables at ``url`` and fill them for ``users`` users.
 
     The demo subjects are the first users, so ``users`` must count at least them. Refuses a
     database that has any of the tables already (:class:`DemoShopExists`). On PostgreSQL it
     is one transaction; the id sequences are moved past the rows it inserts.
+
+    Access logs cover the half year up to ``logs_until`` (default: the start of today, UTC), so
+    some are always past the three months 통신비밀보호법 asks them kept and some are not, and
+    the retention jobs have something to show whenever the demo is made.
+
+    ``bench_volumes`` draws the fulfilment benchmark's volumes instead of the demo's: about 5
+    orders (each with its payment) and 20 access-log rows per user.
     """
     subjects = demo_subjects()
     if users < len(subjects):
@@ -198,7 +212,13 @@ def create_demo_shop(url: str, *, users: int = 50, seed: int = 42) -> None:
         with engine.begin() as connection:
             _refuse_existing(connection)
             metadata.create_all(connection)
-            for batch in _ShopData(random.Random(seed), users, subjects).batches():
+            until = logs_until or datetime.now(UTC).replace(
+                hour=0, minute=0, second=0, microsecond=0
+            )
+            shop = _ShopData(
+                random.Random(seed), users, subjects, logs_until=until, bench=bench_volumes
+            )
+            for batch in shop.batches():
                 for table in TABLES:
                     if batch[table.name]:
                         connection.execute(table.insert(), batch[table.name])
@@ -239,6 +259,8 @@ class _ShopData:
     rng: random.Random
     users: int
     subjects: list[DemoSubject]
+    logs_until: datetime = AS_OF
+    bench: bool = False
     next_id: dict[str, int] = field(default_factory=dict)
 
     def batches(self) -> Iterator[Batch]:
@@ -287,7 +309,10 @@ class _ShopData:
 
     def _orders(self, user_id: int, since: datetime, demo: bool, batch: Batch) -> None:
         rng = self.rng
-        count = rng.choices(range(6), weights=(20, 30, 20, 15, 10, 5))[0]
+        if self.bench:
+            count = rng.randint(3, 7)
+        else:
+            count = rng.choices(range(6), weights=(20, 30, 20, 15, 10, 5))[0]
         for _ in range(max(count, 2 if demo else 0)):
             order_id, placed = self._id("orders"), self._after(since)
             total = rng.randrange(50, 5_000) * 100
@@ -317,13 +342,14 @@ class _ShopData:
     def _access_logs(self, user_id: int, demo: bool, batch: Batch) -> None:
         rng = self.rng
         # Half a year back: some are past the three months 통신비밀보호법 asks them kept.
-        for _ in range(max(rng.randint(0, 8), 3 if demo else 0)):
+        count = rng.randint(10, 30) if self.bench else rng.randint(0, 8)
+        for _ in range(max(count, 3 if demo else 0)):
             batch["access_logs"].append(
                 {
                     "id": self._id("access_logs"),
                     "user_id": user_id,
                     "ip": rng.choice(IP_PREFIXES) + str(rng.randint(1, 254)),
-                    "at": AS_OF - timedelta(seconds=rng.randrange(183 * 86_400)),
+                    "at": self.logs_until - timedelta(seconds=rng.randrange(183 * 86_400)),
                 }
             )
 

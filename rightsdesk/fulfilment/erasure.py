@@ -17,13 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Column, MetaData, String, Text, event, tuple_
+from sqlalchemy import Column, String, Text, event, tuple_
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 
 from ..domain.datamap import Erasure, System, Table
 from ..domain.retention import Rule, Schedule
-from .access import TableRows, _order, _plain, collect_sql
+from .access import TableRows, _collect, _order, _plain
+from .connect import checkpoint
 
 BATCH = 500  # rows per DELETE/UPDATE … WHERE key IN (…)
 
@@ -88,9 +89,7 @@ def _row_key(row: Mapping, keys: Sequence[Column]) -> str:
     return json.dumps([_plain(row[k.name]) for k in keys], ensure_ascii=False)
 
 
-def plan_table(
-    part: TableRows, reflected: SqlTable, schedule: Schedule, today: date
-) -> TablePlan:
+def plan_table(part: TableRows, reflected: SqlTable, schedule: Schedule, today: date) -> TablePlan:
     table = part.table
     rule: Rule = schedule.rule(table.retention)
     kept: list[KeptRow] = []
@@ -111,14 +110,11 @@ def plan_system(
     system: System, engine: Engine, identities: Mapping[str, str], schedule: Schedule, today: date
 ) -> list[TablePlan]:
     """The preview: per table, in erasure order, what will happen to the subject's rows."""
-    found = {p.table.name: p for p in collect_sql(system, engine, identities)}
-    metadata = MetaData()
-    plans = []
-    with engine.connect() as connection:
-        for table in erasure_order(system):
-            reflected = SqlTable(table.name, metadata, autoload_with=connection)
-            plans.append(plan_table(found[table.name], reflected, schedule, today))
-    return plans
+    found, reflected = _collect(system, engine, identities)
+    return [
+        plan_table(found[table.name], reflected[table.name], schedule, today)
+        for table in erasure_order(system)
+    ]
 
 
 def _placeholder(column: Column, identity_columns: Mapping[str, str]) -> object:
@@ -165,9 +161,8 @@ def erase_table(
     are no longer found.
     """
     _secure_delete(engine)
-    part = next(p for p in collect_sql(system, engine, identities) if p.table.name == table.name)
-    metadata = MetaData()
-    reflected = SqlTable(table.name, metadata, autoload_with=engine)
+    found, described = _collect(system, engine, identities, upto=table.name)
+    part, reflected = found[table.name], described[table.name]
     plan = plan_table(part, reflected, schedule, today)
     before(plan)
     if not part.rows:
@@ -187,6 +182,7 @@ def erase_table(
                 deleted += connection.execute(statement).rowcount
         else:
             anonymised = _anonymise(connection, reflected, keys, values, table)
+    checkpoint(engine)
     return plan, deleted, anonymised
 
 

@@ -3,7 +3,9 @@
 This slice does access (열람): collect the subject's rows from every SQL system whose database
 is configured, package them, and offer the package (encrypted at rest) on the status page.
 Each run writes an execution record per table — counts and fields, never the data — into the
-audit trail. Webhook and manual systems are listed in the package as checked separately.
+audit trail. Webhook systems get a signed job (services/connectors.py) whose answer joins the
+package; manual systems become checklist items and are listed in the package as checked
+separately.
 """
 
 from __future__ import annotations
@@ -23,16 +25,17 @@ from ..domain.kinds import RequestKind
 from ..extensions import db
 from ..fulfilment.access import (
     Collection,
+    RemoteRows,
     apply_correction,
     build_package,
     collect_sql,
     correction_targets,
     stop_purposes,
 )
-from ..fulfilment.connect import engine_for
+from ..fulfilment.connect import shared_engine
 from ..mail.outbox import queue
 from ..models import CorrectionItem, Download, Request
-from . import audit
+from . import audit, connectors
 from .downloads import offer
 from .organisation import current_organisation
 
@@ -50,10 +53,17 @@ def configured_datamap() -> DataMap:
     except OSError as error:
         raise FulfilmentError(f"cannot read the data map {path}: {error.strerror}") from None
     datamap = load_datamap(text, str(path))
-    problems = check_structure(datamap)
+    problems = check_structure(datamap, _schedule_categories())
     if problems:
         raise FulfilmentError(f"the data map has problems: {problems[0].format(str(path))}")
     return datamap
+
+
+def _schedule_categories() -> list[str]:
+    """The retention categories a table may name: the operator's schedule's."""
+    from .retention_jobs import current_schedule
+
+    return list(current_schedule().rules)
 
 
 @contextmanager
@@ -64,14 +74,11 @@ def system_engine(system: System) -> Iterator[Engine]:
     url = os.environ.get(system.url_env)
     if not url:
         raise FulfilmentError(f"{system.url_env} is not set: cannot reach {system.name}")
-    engine = engine_for(url)
     try:
-        yield engine
+        yield shared_engine(url)
     except SQLAlchemyError as error:
         reason = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
         raise FulfilmentError(f"{system.name} failed, nothing was changed: {reason}") from None
-    finally:
-        engine.dispose()
 
 
 def _identities(request: Request) -> dict[str, str]:
@@ -83,7 +90,14 @@ def _identities(request: Request) -> dict[str, str]:
 def collect(datamap: DataMap, request: Request) -> Collection:
     identities = _identities(request)
     collection = Collection()
+    answers = connectors.access_results(request)
     for system in datamap.systems:
+        if system.kind == SystemKind.WEBHOOK and system.name in answers:
+            collection.remote += _remote(system, answers[system.name])
+            continue
+        if system.kind == SystemKind.WEBHOOK and not connectors.secret_env_set(system):
+            collection.unreached.append((system.name, f"{system.secret_env} is not set"))
+            continue
         if system.kind != SystemKind.SQL:
             collection.unreached.append((system.name, system.description or system.kind))
             continue
@@ -95,12 +109,33 @@ def collect(datamap: DataMap, request: Request) -> Collection:
     return collection
 
 
+def _remote(system: System, tables: dict[str, list[dict]]) -> list[RemoteRows]:
+    return [RemoteRows(system.name, name, system.categories, rows) for name, rows in tables.items()]
+
+
+def _await_connectors(request: Request, datamap: DataMap, action: str, now: datetime) -> None:
+    """Ensure the webhook jobs and checklist items of ``action``. A job that has not answered
+    stops here, committed so the worker sends it: collect again once it has."""
+    waiting = [j for j in connectors.start(request, datamap, action, now=now) if j.state != "done"]
+    if not waiting:
+        return
+    db.session.commit()
+    failed = [j.system for j in waiting if j.state == connectors.FAILED]
+    if failed:
+        raise FulfilmentError(f"{', '.join(failed)} failed: retry its job, then collect again")
+    names = ", ".join(j.system for j in waiting)
+    raise FulfilmentError(
+        f"waiting for {names} to answer (the worker sends the job): collect again once it has"
+    )
+
+
 def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Download:
     """Collect, package and offer the subject's data for an access request."""
     if request.kind is not RequestKind.ACCESS:
         raise FulfilmentError("an access package is for access requests")
     _identities(request)
     datamap = configured_datamap()
+    _await_connectors(request, datamap, "access", now)
     collection = collect(datamap, request)
     try:
         organisation = current_organisation().name_ko
@@ -125,6 +160,14 @@ def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Do
                 "rows": len(part.rows),
                 "fields": sorted(part.table.fields),
             },
+        )
+    for remote in collection.remote:
+        audit.record(
+            "fulfilment.access",
+            actor=actor,
+            now=now,
+            request_ref=request.reference,
+            data={"system": remote.system, "table": remote.name, "rows": len(remote.rows)},
         )
     return offer(
         request,
@@ -254,5 +297,6 @@ def stop_processing(request: Request, *, actor: str, now: datetime) -> dict[str,
                     "purposes": sorted(purposes) if purposes else "all",
                 },
             )
+    connectors.start(request, datamap, "stop", now=now)  # webhook jobs, manual checklist items
     db.session.commit()
     return affected

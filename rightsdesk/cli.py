@@ -550,6 +550,11 @@ def policy_show() -> None:
         click.echo(line)
 
 
+from .policy_cli import add_commands as _add_policy_commands  # noqa: E402
+
+_add_policy_commands(policy_group)  # add, publish, list, campaigns: versions and notices
+
+
 # --- demo ----------------------------------------------------------------------------------
 
 
@@ -676,6 +681,10 @@ def _ingest_imap(take: Callable[[str, bytes], None]) -> None:
 # --- jobs ----------------------------------------------------------------------------------
 
 jobs_group = AppGroup("jobs", help="Scheduled jobs (run them from cron).")
+
+from .jobs.commands import add_commands as _add_retention_commands  # noqa: E402
+
+_add_retention_commands(jobs_group)  # run, schedule, purge-operator, purge-separated, …
 
 
 @jobs_group.command("expire-unverified")
@@ -857,17 +866,60 @@ def webhooks_send(retry_now: bool) -> None:
         click.echo(f"  {error}", err=True)
 
 
+connectors_group = AppGroup("connectors", help="Jobs for the data map's webhook systems.")
+
+
+def _connector_round(worker: str) -> int:
+    """Post the due jobs of the data map's webhook systems once; how many were attempted."""
+    from .services import connectors
+
+    report = connectors.deliver_due(now=utcnow(), worker=worker)
+    if report.attempted:
+        click.echo(
+            f"connector jobs: done {report.sent}, retrying {report.retrying}, "
+            f"failed {report.failed}"
+        )
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    return report.attempted
+
+
+@connectors_group.command("send")
+@click.option("--loop", is_flag=True, help="Keep sending as jobs become due.")
+@click.option("--interval", type=float, default=2.0, show_default=True)
+@click.option("--retry-now", is_flag=True, help="Send what waits on a back-off now.")
+def connectors_send(loop: bool, interval: float, retry_now: bool) -> None:
+    """Post the due jobs to the webhook systems (the worker does this too)."""
+    import os
+    import socket
+    import time
+
+    from .services import connectors
+
+    if retry_now:
+        click.echo(f"{connectors.retry_now(now=utcnow())} waiting job(s) made due")
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    while True:
+        if not _connector_round(name) and not loop:
+            click.echo("no connector job was due")
+        if not loop:
+            break
+        time.sleep(interval)
+
+
 @click.command("worker")
 @click.option("--interval", type=float, default=2.0, show_default=True)
 @click.option("--once", is_flag=True, help="One round, then exit (for cron).")
 @with_appcontext
 def worker_command(interval: float, once: bool) -> None:
-    """The background worker: the mail outbox and the webhooks, until stopped."""
+    """The background worker: the mail outbox, the webhooks and connector jobs, until stopped."""
     import os
     import socket
     import time
 
+    from .jobs.commands import worker_tick as retention_tick
     from .mail import outbox
+    from .policy_cli import campaign_round
     from .services import webhooks
 
     name = f"{socket.gethostname()}:{os.getpid()}"
@@ -881,6 +933,9 @@ def worker_command(interval: float, once: bool) -> None:
             )
         for error in mail.errors + hooks.errors:
             click.echo(f"  {error}", err=True)
+        _connector_round(name)
+        campaign_round(name)  # notice campaigns: read recipients, send at their rate
+        retention_tick(check_every=0 if once else 60)  # the due retention jobs, hourly
         if once:
             break
         time.sleep(interval)
@@ -890,13 +945,16 @@ def register(app: Flask) -> None:
     from .bench import bench_group
     from .datamap_cli import datamap_group
     from .notify import notify_group
+    from .policy_cli import campaigns_group
 
     for command in (
+        campaigns_group,
         bench_group,
         datamap_group,
         notify_group,
         apikey_group,
         webhooks_group,
+        connectors_group,
         worker_command,
         deadline_command,
         requests_group,

@@ -40,6 +40,16 @@ class DataMapInputError(click.ClickException):
     exit_code = 2
 
 
+def _categories() -> list[str]:
+    """The retention categories of the operator's schedule (RIGHTSDESK_RETENTION_FILE)."""
+    from .services.retention_jobs import RetentionError, current_schedule
+
+    try:
+        return list(current_schedule().rules)
+    except RetentionError as error:
+        raise DataMapInputError(str(error)) from None
+
+
 @datamap_group.command("check")
 @click.argument("path", required=False)
 def check_command(path: str | None) -> None:
@@ -51,7 +61,7 @@ def check_command(path: str | None) -> None:
     if not path:
         raise DataMapInputError("no data map: give PATH or set RIGHTSDESK_DATAMAP_FILE")
     datamap = read_datamap(str(path))
-    problems = check_structure(datamap) + _database_problems(datamap)
+    problems = check_structure(datamap, _categories()) + _database_problems(datamap)
     if problems:
         for problem in sorted(problems):
             click.echo(problem.format(datamap.source))

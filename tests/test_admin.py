@@ -517,6 +517,16 @@ ROLE_TABLE = {
         "/admin/requests/{ref}/actions/note",
         {"admin": 302, "handler": 302, "auditor": 403},
     ),
+    "admin.connector_retry": (
+        "POST",
+        "/admin/requests/{ref}/connectors/999/retry",
+        {"admin": 404, "handler": 404, "auditor": 403},
+    ),
+    "admin.checklist_tick": (
+        "POST",
+        "/admin/requests/{ref}/checklist/999/tick",
+        {"admin": 404, "handler": 404, "auditor": 403},
+    ),
     "admin.proof": (
         "GET",
         "/admin/requests/{ref}/proof",
@@ -576,6 +586,33 @@ ROLE_TABLE = {
     "admin.logout": ("POST", "/admin/logout", {"admin": 302, "handler": 302, "auditor": 302}),
     "admin.login": ("GET", "/admin/login", {"admin": 200, "handler": 200, "auditor": 200}),
     "admin.reports": ("GET", "/admin/reports", {"admin": 200, "handler": 200, "auditor": 200}),
+    "admin.retention": ("GET", "/admin/retention", {"admin": 200, "handler": 200, "auditor": 200}),
+    "admin.policy_list": ("GET", "/admin/policy", {"admin": 200, "handler": 200, "auditor": 200}),
+    "admin.policy_new": (
+        "GET",
+        "/admin/policy/new",
+        {"admin": 200, "handler": 403, "auditor": 403},
+    ),
+    "admin.policy_show": (
+        "GET",
+        "/admin/policy/999",
+        {"admin": 404, "handler": 404, "auditor": 404},
+    ),
+    "admin.policy_edit": (
+        "GET",
+        "/admin/policy/999/edit",
+        {"admin": 404, "handler": 403, "auditor": 403},
+    ),
+    "admin.policy_publish": (
+        "POST",
+        "/admin/policy/999/publish",
+        {"admin": 404, "handler": 403, "auditor": 403},
+    ),
+    "admin.campaign_show": (
+        "GET",
+        "/admin/campaigns/999",
+        {"admin": 404, "handler": 404, "auditor": 404},
+    ),
     "admin.reports_register": (
         "GET",
         "/admin/reports/register.csv",

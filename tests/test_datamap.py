@@ -320,7 +320,7 @@ def test_an_unreachable_database_is_a_problem_on_the_url_env_line(tmp_path):
     missing_dir = tmp_path / "no" / "such" / "dir" / "shop.db"
     problems = check_against_database(datamap, "shop", f"sqlite:///{missing_dir}")
     assert len(problems) == 1
-    assert problems[0].line == line_number(DEMO, "url_env =")
+    assert problems[0].line == line_number(DEMO, 'url_env = "RIGHTSDESK_SHOP_DATABASE_URL"')
     assert "cannot inspect the database in RIGHTSDESK_SHOP_DATABASE_URL" in problems[0].message
 
 
@@ -590,3 +590,23 @@ def test_demo_shop_command_refuses_bad_input(runner, tmp_path):
     result = runner.invoke(datamap_group, ["demo-shop", "--url", url, "--users", "3"])
     assert result.exit_code == 2
     assert "at least 8 users" in result.stderr
+
+
+def test_a_category_of_the_operators_retention_file_is_accepted(app, runner, tmp_path, monkeypatch):
+    monkeypatch.delenv(URL_ENV, raising=False)
+    custom = replaced(
+        'retention = "none"\nerasure = "delete"', 'retention = "membership"\nerasure = "delete"'
+    )
+    path = tmp_path / "custom.toml"
+    path.write_text(custom, encoding="utf-8")
+    refused = runner.invoke(datamap_group, ["check", str(path)])
+    assert refused.exit_code == 1 and "unknown retention category 'membership'" in refused.stdout
+    rules = tmp_path / "retention.toml"
+    rules.write_text(
+        '[rules.membership]\nperiod = "1 year"\nstart = "account_closed"\n'
+        'basis = "회원 약관 §12"\n',
+        encoding="utf-8",
+    )
+    app.config["RETENTION_FILE"] = str(rules)
+    accepted = runner.invoke(datamap_group, ["check", str(path)])
+    assert accepted.exit_code == 0, accepted.output

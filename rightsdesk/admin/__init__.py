@@ -74,4 +74,14 @@ def init_login(app) -> None:
     login_manager.session_protection = "strong"
 
 
-from . import audit_views, auth, queue, reports_views, request_views, settings_views  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    audit_views,
+    auth,
+    connector_views,
+    policy_views,
+    queue,
+    reports_views,
+    request_views,
+    retention_views,
+    settings_views,
+)

@@ -119,7 +119,7 @@ class System:
     path: KeyPath
     description: str = ""
     categories: tuple[str, ...] = ()  # webhook and manual: what the system holds
-    url_env: str = ""  # sql
+    url_env: str = ""  # sql; webhook: a variable that, when set, holds the url (it wins)
     tables: tuple[Table, ...] = ()  # sql
     url: str = ""  # webhook
     secret_env: str = ""  # webhook
@@ -420,12 +420,15 @@ class _Reader:
 
     def webhook_system(self, base: System, raw: dict[str, Any]) -> System:
         path = base.path
-        allowed = ("kind", "description", "categories", "url", "secret_env", "timeout")
+        allowed = ("kind", "description", "categories", "url", "url_env", "secret_env", "timeout")
         self.only(raw, path, allowed)
+        if "url" not in raw and "url_env" not in raw:
+            self.fail(path, f"{dotted(path)}: missing 'url' (or 'url_env')")
         return replace(
             base,
             categories=self.texts(raw, path, "categories"),
-            url=self.text(raw, path, "url"),
+            url=self.text(raw, path, "url", "" if "url_env" in raw else None),
+            url_env=self.text(raw, path, "url_env", ""),
             secret_env=self.text(raw, path, "secret_env"),
             timeout=self.timeout(raw, path),
         )
@@ -570,16 +573,18 @@ class _Reader:
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def check_structure(datamap: DataMap) -> list[Problem]:
+def check_structure(
+    datamap: DataMap, categories: Iterable[str] = RETENTION_CATEGORIES
+) -> list[Problem]:
     """What is wrong inside a loaded map, by line; empty if nothing."""
     problems: list[Problem] = []
     for system in datamap.systems:
-        problems += _check_system(datamap, system)
+        problems += _check_system(datamap, system, tuple(categories))
     problems += _check_recipients(datamap)
     return sorted(problems)
 
 
-def _check_system(datamap: DataMap, system: System) -> list[Problem]:
+def _check_system(datamap: DataMap, system: System, categories: tuple[str, ...]) -> list[Problem]:
     at = datamap.line_of
     if system.kind not in tuple(SystemKind):
         accepted = ", ".join(SystemKind)
@@ -596,7 +601,8 @@ def _check_system(datamap: DataMap, system: System) -> list[Problem]:
                     f"(e.g. RIGHTSDESK_SHOP_DATABASE_URL), not hold the value",
                 )
             )
-    if system.kind == SystemKind.WEBHOOK and not _acceptable_webhook_url(system.url):
+    checked_url = system.url or not system.url_env  # a url_env's value is checked at run time
+    if system.kind == SystemKind.WEBHOOK and checked_url and not acceptable_webhook_url(system.url):
         problems.append(
             Problem(
                 at((*system.path, "url")),
@@ -605,11 +611,12 @@ def _check_system(datamap: DataMap, system: System) -> list[Problem]:
             )
         )
     for table in system.tables:
-        problems += _check_table(datamap, system, table)
+        problems += _check_table(datamap, system, table, categories)
     return problems + _duplicate_tables(datamap, system) + _relation_cycles(datamap, system)
 
 
-def _acceptable_webhook_url(url: str) -> bool:
+def acceptable_webhook_url(url: str) -> bool:
+    """https://, or http:// to a loopback host (a webhook system's endpoint)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -630,12 +637,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_table(datamap: DataMap, system: System, table: Table) -> list[Problem]:
+def _check_table(
+    datamap: DataMap, system: System, table: Table, categories: tuple[str, ...]
+) -> list[Problem]:
     at = datamap.line_of
     name = f"table {system.name}.{table.name}"
     problems = []
-    if table.retention not in RETENTION_CATEGORIES:
-        accepted = ", ".join(RETENTION_CATEGORIES)
+    if table.retention not in categories:
+        accepted = ", ".join(categories)
         problems.append(
             Problem(
                 at((*table.path, "retention")),

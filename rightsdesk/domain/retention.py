@@ -146,6 +146,9 @@ class Dormancy:
     notice_days: int
     email_column: str = "email"
     enabled: bool = True
+    # How long a separated account is kept before it is destroyed (the operator's own policy;
+    # no statute sets it).
+    keep_days: int = 3 * 365
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,7 @@ _DORMANCY_KEYS = (
     "days",
     "notice_days",
     "email_column",
+    "keep_days",
 )
 
 
@@ -360,7 +364,15 @@ class _ScheduleReader:
         if notice >= days:
             self.fail((*path, "notice_days"), "dormancy.notice_days must be less than days")
         email = self.text(raw, path, "email_column") if "email_column" in raw else "email"
-        return Dormancy(**texts, days=days, notice_days=notice, email_column=email, enabled=enabled)
+        keep = self.whole(raw, path, "keep_days") if "keep_days" in raw else 3 * 365
+        return Dormancy(
+            **texts,
+            days=days,
+            notice_days=notice,
+            email_column=email,
+            enabled=enabled,
+            keep_days=keep,
+        )
 
     # The shapes of values.
 

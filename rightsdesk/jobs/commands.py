@@ -20,7 +20,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 JOB_CHOICES = click.Choice(
-    ["expire-unverified", "purge-downloads", "purge-requests", "purge-separated", "purge-operator"]
+    [
+        "expire-unverified",
+        "purge-downloads",
+        "purge-requests",
+        "purge-separated",
+        "purge-operator",
+        "dormancy",
+    ]
 )
 
 
@@ -102,7 +109,8 @@ def echo_report(report) -> None:
         for item in job.items:
             cutoff = item.cutoff.astimezone(tz).date().isoformat() if item.cutoff else "-"
             click.echo(
-                f"{verb}\t{item.job}\t{item.system}.{item.table}\t{item.rule}\t{item.count}\t"
+                f"{_verb(item.method, report.dry_run, verb)}\t{item.job}\t"
+                f"{item.system}.{item.table}\t{item.rule}\t{item.count}\t"
                 f"{item.method}\tbefore {cutoff}\t{item.basis}"
             )
         if job.skipped:
@@ -114,6 +122,17 @@ def echo_report(report) -> None:
         click.echo(f"{verb} {report.count} record(s) in {places} place(s) (run {report.run_id})")
     elif not report.failed:
         click.echo("nothing to do")
+
+
+VERBS = {  # dormancy notices and separations are not destructions: say what they are
+    "notice": ("would notify", "notified"),
+    "separate": ("would separate", "separated"),
+}
+
+
+def _verb(method: str, dry_run: bool, destroy: str) -> str:
+    verbs = VERBS.get(method)
+    return destroy if verbs is None else verbs[0 if dry_run else 1]
 
 
 def _options(function):
@@ -142,6 +161,7 @@ def add_commands(group: AppGroup) -> None:
         ("purge-operator", "Purge rows of the data map's SQL systems past their retention."),
         ("purge-separated", "Destroy separately stored records past their purge-after day."),
         ("purge-requests", "Purge closed requests' personal data past the record retention."),
+        ("dormancy", "Notice, then separate, accounts unused for the configured days (if on)."),
     ):
         group.command(name, help=summary)(_options(_single(name)))
 

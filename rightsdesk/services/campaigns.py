@@ -113,6 +113,7 @@ class IdentitySource:
     column: str
     before_column: str | None = None
     before: datetime | None = None
+    after: datetime | None = None  # and not earlier than this (dormancy: the previous cutoff)
 
     @property
     def label(self) -> str:
@@ -121,7 +122,10 @@ class IdentitySource:
     def filter_json(self) -> str | None:
         if not self.before_column or self.before is None:
             return None
-        return json.dumps({"column": self.before_column, "before": self.before.isoformat()})
+        data = {"column": self.before_column, "before": self.before.isoformat()}
+        if self.after is not None:
+            data["after"] = self.after.isoformat()
+        return json.dumps(data)
 
     @classmethod
     def parse(cls, label: str, filter_json: str | None) -> IdentitySource:
@@ -129,7 +133,9 @@ class IdentitySource:
         if not filter_json:
             return cls(system, table, column)
         data = json.loads(filter_json)
-        return cls(system, table, column, data["column"], datetime.fromisoformat(data["before"]))
+        after = datetime.fromisoformat(data["after"]) if data.get("after") else None
+        before = datetime.fromisoformat(data["before"])
+        return cls(system, table, column, data["column"], before, after)
 
 
 def identity_source(datamap: DataMap) -> IdentitySource:
@@ -337,6 +343,8 @@ def _next_rows(
     query = query.where(~column.like(f"%{ERASED_DOMAIN}"))
     if source.before_column:
         query = query.where(table.c[source.before_column] < source.before)
+        if source.after is not None:
+            query = query.where(table.c[source.before_column] >= source.after)
     if cursor is not None:
         query = query.where(key > json.loads(cursor))
     with engine.connect() as connection:

@@ -929,3 +929,13 @@ def recent_records(limit: int = 50) -> list[DestructionRecord]:
     return db.session.scalars(
         select(DestructionRecord).order_by(DestructionRecord.id.desc()).limit(limit)
     ).all()
+
+
+def _dormancy_job(ctx: RunContext) -> list[Item]:
+    """The optional dormancy policy (off by default): see services/dormancy.py."""
+    from .dormancy import dormancy_job
+
+    return dormancy_job(ctx)
+
+
+JOBS["dormancy"] = _dormancy_job

@@ -454,6 +454,16 @@ def test_a_run_skips_a_job_another_runner_holds(mapped, shop):
 
 def test_the_worker_runs_the_due_jobs_once_per_period(mapped, shop):
     runner = mapped.test_cli_runner()
+    due = due_logs(shop)
+    # A new installation: the first automatic run waits a period (time for a dry run).
+    waited = runner.invoke(args=["worker", "--once"])
+    assert waited.exit_code == 0 and "destroyed" not in waited.output
+    assert due and due_logs(shop) == due
+    with mapped.app_context():
+        slot = db.session.get(JobLock, "retention:worker-slot")
+        assert slot.lease_until > datetime.now(UTC) + timedelta(minutes=50)
+        slot.lease_until = datetime.now(UTC) - timedelta(seconds=1)  # the period has passed
+        db.session.commit()
     first = runner.invoke(args=["worker", "--once"])
     assert first.exit_code == 0, first.output
     assert "destroyed\tpurge-operator\tshop.access_logs" in first.output

@@ -195,10 +195,20 @@ def _take_lease(name: str, holder: str, length: timedelta = LEASE) -> bool:
     return bool(taken)
 
 
+WORKER_SLOT = "retention:worker-slot"
+
+
 def claim_slot(every: timedelta) -> bool:
     """For the worker: whether this process may run the jobs now. The slot is a lease that is
-    never released: the first worker of each period takes it, the others see it held."""
-    return _take_lease("retention:worker-slot", holder_name(), every)
+    never released: the first worker of each period takes it, the others see it held.
+
+    On a new installation the first automatic run waits one period, so the operator can look
+    at ``rightsdesk jobs run --dry-run`` (and the demo shows what is due) before anything goes.
+    """
+    if db.session.get(JobLock, WORKER_SLOT) is None:
+        _take_lease(WORKER_SLOT, "first start: the first run waits one period", every)
+        return False
+    return _take_lease(WORKER_SLOT, holder_name(), every)
 
 
 def _release_lease(name: str, holder: str) -> None:

@@ -26,6 +26,12 @@ run: export RIGHTSDESK_SHOP_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/demo-sh
 run: export RIGHTSDESK_SHOP_WEBHOOK_URL ?= http://$(HOST):$(PORT)/dev/app-webhook
 run: export RIGHTSDESK_SHOP_WEBHOOK_SECRET ?= demo-app-webhook-secret
 run: install
+	@mkdir -p instance && printf '%s\n' "# written by make run: the demo's settings, for every rightsdesk command here" \
+	  RIGHTSDESK_DEMO=1 "RIGHTSDESK_BASE_URL=$$RIGHTSDESK_BASE_URL" \
+	  "RIGHTSDESK_DATAMAP_FILE=$$RIGHTSDESK_DATAMAP_FILE" \
+	  "RIGHTSDESK_SHOP_DATABASE_URL=$$RIGHTSDESK_SHOP_DATABASE_URL" \
+	  "RIGHTSDESK_SHOP_WEBHOOK_URL=$$RIGHTSDESK_SHOP_WEBHOOK_URL" \
+	  "RIGHTSDESK_SHOP_WEBHOOK_SECRET=$$RIGHTSDESK_SHOP_WEBHOOK_SECRET" > instance/rightsdesk.env
 	$(BIN)/rightsdesk db upgrade
 	$(BIN)/rightsdesk demo load
 	@test -f instance/demo-shop.db || $(BIN)/rightsdesk datamap demo-shop --url "$$RIGHTSDESK_SHOP_DATABASE_URL"

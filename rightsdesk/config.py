@@ -77,8 +77,32 @@ class ConfigError(RuntimeError):
     """A setting that cannot work; raised at start-up, naming the variable."""
 
 
+SETTINGS_FILE = "rightsdesk.env"
+
+
+def load_settings_file(app: Flask) -> None:
+    """``instance/rightsdesk.env``: ``RIGHTSDESK_…=value`` lines (``make run`` writes the
+    demo's), so every ``rightsdesk`` command in this checkout sees the same settings. The
+    environment wins over the file."""
+    path = Path(app.instance_path) / SETTINGS_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.partition("=")
+        if not equals or not name.startswith(f"{PREFIX}_"):
+            raise ConfigError(f"{path}:{number}: expected {PREFIX}_NAME=value")
+        os.environ.setdefault(name.strip(), value.strip())
+
+
 def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config.update(DEFAULTS)
+    if not (overrides or {}).get("TESTING") and not os.environ.get(f"{PREFIX}_NO_SETTINGS_FILE"):
+        load_settings_file(app)
     app.config.from_prefixed_env(PREFIX)
     _load_mail_env(app)
     if overrides:

@@ -21,6 +21,8 @@ from rightsdesk import create_app
 from rightsdesk.extensions import db
 
 PG_URL = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL")
+# The commands the tests start must not read a demo's instance/rightsdesk.env (make run).
+os.environ["RIGHTSDESK_NO_SETTINGS_FILE"] = "1"
 
 
 def make_app(database_url: str, **config: object) -> Flask:

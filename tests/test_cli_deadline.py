@@ -169,3 +169,28 @@ def test_a_command_on_an_unmigrated_database_says_to_migrate(tmp_path: Path):
     assert result.stderr.strip() == (
         "Error: the database has no rightsdesk tables yet: run 'rightsdesk db upgrade'"
     )
+
+
+def test_the_instance_settings_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
+    """``make run`` writes instance/rightsdesk.env so later commands see the demo's settings."""
+    import os
+
+    import flask
+    import pytest
+
+    from rightsdesk.config import ConfigError, load_settings_file
+
+    monkeypatch.setenv("RIGHTSDESK_TIMEZONE", "restored-after-the-test")
+    monkeypatch.delenv("RIGHTSDESK_TIMEZONE")
+    monkeypatch.setenv("RIGHTSDESK_DEFAULT_LOCALE", "en")
+    (tmp_path / "rightsdesk.env").write_text(
+        "# written by make run\nRIGHTSDESK_TIMEZONE=Europe/Paris\nRIGHTSDESK_DEFAULT_LOCALE=ko\n",
+        encoding="utf-8",
+    )
+    holder = flask.Flask("probe", instance_path=str(tmp_path))
+    load_settings_file(holder)
+    assert os.environ["RIGHTSDESK_TIMEZONE"] == "Europe/Paris"
+    assert os.environ["RIGHTSDESK_DEFAULT_LOCALE"] == "en"  # the environment wins
+    (tmp_path / "rightsdesk.env").write_text("TIMEZONE=UTC\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rightsdesk\.env:1: expected RIGHTSDESK_NAME=value"):
+        load_settings_file(holder)

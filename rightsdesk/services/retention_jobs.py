@@ -95,6 +95,10 @@ class RetentionError(RuntimeError):
     """A job cannot run as configured; the message names what to fix."""
 
 
+class SkipJob(Exception):
+    """The job has nothing it could work on (e.g. no data map): say so, it is no failure."""
+
+
 class LostLease(RetentionError):
     """Another runner took the lease over (ours ran out): stop before doing anything twice."""
 
@@ -712,6 +716,8 @@ def _batch(
 def purge_operator_job(ctx: RunContext) -> list[Item]:
     from .fulfilment import FulfilmentError, system_engine
 
+    if not current_app.config.get("DATAMAP_FILE"):
+        raise SkipJob("no data map: set RIGHTSDESK_DATAMAP_FILE")
     items = []
     for target in operator_targets(ctx.schedule):
         label = f"{target.system.name}.{target.table.name}"
@@ -913,6 +919,8 @@ def _run_one(ctx: RunContext, name: str) -> JobResult:
                 else:
                     ctx.lease = lease
                     result.items = JOBS[name](ctx)
+    except SkipJob as why:
+        result.skipped = str(why)
     except (RetentionError, SQLAlchemyError, OSError, KeyError) as error:
         db.session.rollback()
         result.error = _one_line(error)

@@ -15,14 +15,18 @@ from ..extensions import db
 from ..models import JobLock
 
 
-def acquire(name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
-    """Take the lease ``name`` if it is free or expired (or already ours); commits."""
+def acquire(
+    name: str, holder: str, *, now: datetime, ttl: timedelta, reentrant: bool = True
+) -> bool:
+    """Take the lease ``name`` if it is free or expired — or already ours, which renews it,
+    unless ``reentrant`` is false (a slot its own holder must not take again early); commits.
+    Single statements, so of two takers at once exactly one wins."""
+    free = JobLock.lease_until < now
+    if reentrant:
+        free = free | (JobLock.holder == holder)
     taken = db.session.execute(
         update(JobLock)
-        .where(
-            JobLock.name == name,
-            (JobLock.lease_until < now) | (JobLock.holder == holder),
-        )
+        .where(JobLock.name == name, free)
         .values(holder=holder, lease_until=now + ttl)
     ).rowcount
     if taken:

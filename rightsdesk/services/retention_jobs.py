@@ -57,7 +57,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -66,7 +65,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain.datamap import SystemKind, Table
 from ..domain.lifecycle import TERMINAL
@@ -80,7 +79,7 @@ from ..domain.retention import (
 )
 from ..extensions import db
 from ..models import AuditEvent, DestructionRecord, Download, JobLock, Request, RetainedRecord
-from . import audit
+from . import audit, leases
 from .context import settings
 
 LEASE = timedelta(minutes=5)
@@ -179,24 +178,9 @@ class Lease:
 
 
 def _take_lease(name: str, holder: str, length: timedelta = LEASE) -> bool:
-    """Insert the lease row, or take it over once it has run out; both are single statements,
-    so of two runners at once exactly one wins (on SQLite and PostgreSQL alike)."""
-    now = datetime.now(UTC)
-    try:
-        with db.engine.begin() as connection:
-            connection.execute(
-                insert(JobLock).values(name=name, holder=holder, lease_until=now + length)
-            )
-        return True
-    except IntegrityError:
-        pass
-    with db.engine.begin() as connection:
-        taken = connection.execute(
-            update(JobLock)
-            .where(JobLock.name == name, JobLock.lease_until < now)
-            .values(holder=holder, lease_until=now + length)
-        ).rowcount
-    return bool(taken)
+    """Insert the lease row, or take it over once it has run out (services/leases.py): of two
+    runners at once exactly one wins, on SQLite and PostgreSQL alike."""
+    return leases.acquire(name, holder, now=datetime.now(UTC), ttl=length, reentrant=False)
 
 
 WORKER_SLOT = "retention:worker-slot"
@@ -216,8 +200,7 @@ def claim_slot(every: timedelta) -> bool:
 
 
 def _release_lease(name: str, holder: str) -> None:
-    with db.engine.begin() as connection:
-        connection.execute(delete(JobLock).where(JobLock.name == name, JobLock.holder == holder))
+    leases.release(name, holder)
 
 
 @contextlib.contextmanager

@@ -216,6 +216,16 @@ def access_results(request: Request) -> dict[str, dict[str, list[dict[str, Any]]
     return results
 
 
+def forget_answers(request: Request) -> int:
+    """Drop the apps' access answers (personal data) once the request is closed: the package
+    made from them is the subject's copy. In the caller's transaction; how many were dropped."""
+    return db.session.execute(
+        update(ConnectorJob)
+        .where(ConnectorJob.request_id == request.id, ConnectorJob.result_ciphertext.is_not(None))
+        .values(result_ciphertext=None)
+    ).rowcount
+
+
 # --- the worker -------------------------------------------------------------------------------
 
 

@@ -164,6 +164,9 @@ def change_status(
     apply_deadline(request)
     if target in TERMINAL:
         request.closed_at = now
+        from .connectors import forget_answers
+
+        forget_answers(request)
     request.status = target
     request.status_reason = reason
     request.updated_at = now

@@ -438,6 +438,32 @@ def test_ensure_job_and_checklist_are_idempotent(wired):
 # --- stop, and the checklist -------------------------------------------------------------------
 
 
+def test_a_correction_approved_for_the_app_is_sent_to_it_with_every_change_so_far(wired, host):
+    from rightsdesk.models import CorrectionItem
+    from rightsdesk.services.fulfilment import decide_correction
+
+    reference = _request(wired, kind=RequestKind.CORRECTION)
+    with wired.app_context():
+        found = _load(reference)
+        found.corrections.append(CorrectionItem(item="앱 닉네임", correct_value="지훈"))
+        found.corrections.append(CorrectionItem(item="알림 이메일", correct_value="j@example.org"))
+        db.session.commit()
+        first, second = (c.id for c in found.corrections)
+        now = datetime.now(UTC)
+        decide_correction(found, first, approve=True, target="app", note=None, actor="s", now=now)
+        connectors.deliver_due(now=datetime.now(UTC), worker="w1")
+        assert _job(reference, "correction").state == "done"
+        decide_correction(
+            _load(reference), second, approve=True, target="app", note=None, actor="s", now=now
+        )
+        assert _job(reference, "correction").state == "pending"  # sent again, with both
+        connectors.deliver_due(now=datetime.now(UTC), worker="w1")
+    assert [r["job"]["changes"] for r in host.received] == [
+        [{"item": "앱 닉네임", "value": "지훈"}],
+        [{"item": "앱 닉네임", "value": "지훈"}, {"item": "알림 이메일", "value": "j@example.org"}],
+    ]
+
+
 def test_stopping_processing_sends_a_stop_job_with_the_scope(wired, host):
     scope = {"purposes": ["marketing"]}
     reference = _request(wired, kind=RequestKind.SUSPENSION, scope=scope)

@@ -257,14 +257,16 @@ def _remote_row(part: RemoteRows, datamap: DataMap) -> str:
 
 
 def correction_targets(datamap: DataMap) -> list[str]:
-    """Every field a correction can be applied to: ``system.table.column`` of the SQL systems."""
-    return [
+    """Every place a correction can be applied to: ``system.table.column`` of the SQL systems,
+    and each webhook system by its name (the app applies the change it is sent)."""
+    fields = [
         f"{system.name}.{table.name}.{column}"
         for system in datamap.systems
         if system.kind == "sql"
         for table in system.tables
         for column in table.fields
     ]
+    return fields + [system.name for system in datamap.systems if system.kind == "webhook"]
 
 
 def apply_correction(

@@ -181,6 +181,14 @@ def retry(job: ConnectorJob, *, actor: str, now: datetime) -> None:
     db.session.commit()
 
 
+def send_again(job: ConnectorJob, *, now: datetime) -> None:
+    """A job whose content grew (another correction approved for its system) goes out again,
+    with every change so far (setting a value twice is harmless). In the caller's transaction."""
+    if job.state != PENDING:
+        job.state, job.attempts, job.next_attempt_at = PENDING, 0, now
+        job.finished_at = None
+
+
 def tick(item: ChecklistItem, *, note: str, actor: str, now: datetime) -> None:
     """Staff did a manual system's part; the note says what (it stays out of the audit data)."""
     if item.done_at is not None:

@@ -206,14 +206,18 @@ def decide_correction(
         datamap = configured_datamap()
         if target not in correction_targets(datamap):
             raise FulfilmentError("choose the field of the data map to correct")
-        system_name, table_name, column = target.split(".", 2)
-        system = datamap.system(system_name)
-        with system_engine(system) as engine:
-            item.rows_changed = apply_correction(
-                system, engine, _identities(request), table_name, column, item.correct_value
-            )
         item.target = target
-        _notify_recipients(datamap, request, system_name, table_name, column, item, now)
+        if "." not in target:  # a webhook system: the app applies it when the job arrives
+            job = connectors.ensure_job(request, target, "correction", now=now)
+            connectors.send_again(job, now=now)
+        else:
+            system_name, table_name, column = target.split(".", 2)
+            system = datamap.system(system_name)
+            with system_engine(system) as engine:
+                item.rows_changed = apply_correction(
+                    system, engine, _identities(request), table_name, column, item.correct_value
+                )
+            _notify_recipients(datamap, request, system_name, table_name, column, item, now)
     elif not note:
         raise FulfilmentError("say why the item is rejected: the subject will be told")
     item.decision = "approved" if approve else "rejected"

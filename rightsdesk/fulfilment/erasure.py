@@ -60,6 +60,14 @@ class TablePlan:
         return max((k.until for k in self.kept), default=None)
 
 
+Collected = tuple[dict[str, TableRows], dict[str, SqlTable]]
+
+
+def collect_all(system: System, engine: Engine, identities: Mapping[str, str]) -> Collected:
+    """The subject's rows of every table of the system, and the tables' descriptions."""
+    return _collect(system, engine, identities)
+
+
 def erasure_order(system: System) -> list[Table]:
     """Children before parents: the reverse of the order rows are found in."""
     return list(reversed(_order(system.tables)))
@@ -152,16 +160,19 @@ def erase_table(
     schedule: Schedule,
     today: date,
     before: Callable[[TablePlan], None],
+    collected: Collected | None = None,
 ) -> tuple[TablePlan, int, int]:
     """Erase the subject's rows of one table: the plan goes to ``before`` first (which must
     make the kept rows and the planned counts durable before returning), then one transaction
     deletes or anonymises by key.
 
     Returns the plan and the rows deleted and anonymised. Safe to repeat: rows already erased
-    are no longer found.
+    are no longer found. ``collected`` (from :func:`collect_all`) saves reading the subject's
+    rows again for each table of one run: erasing children first leaves the parents' rows as
+    they were read.
     """
     _secure_delete(engine)
-    found, described = _collect(system, engine, identities, upto=table.name)
+    found, described = collected or _collect(system, engine, identities, upto=table.name)
     part, reflected = found[table.name], described[table.name]
     plan = plan_table(part, reflected, schedule, today)
     before(plan)

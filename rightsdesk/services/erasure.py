@@ -30,7 +30,13 @@ from ..domain.kinds import RequestKind
 from ..domain.lifecycle import OPEN
 from ..domain.retention import DEFAULT_SCHEDULE, Schedule
 from ..extensions import db
-from ..fulfilment.erasure import TablePlan, erase_table, erasure_order, plan_system
+from ..fulfilment.erasure import (
+    TablePlan,
+    collect_all,
+    erase_table,
+    erasure_order,
+    plan_system,
+)
 from ..models import ErasureStep, Request, RetainedRecord
 from . import audit, leases
 from .context import settings
@@ -177,12 +183,17 @@ def run(request: Request, *, actor: str, now: datetime) -> list[ErasureStep]:
 
 
 def _run_sql(request, system: System, steps, identities, rules, *, actor, now) -> None:
+    """The system's tables, children first; the subject's rows are read once per run."""
     tables = {t.name: t for t in system.tables}
     today = local_today(now)
+    try:
+        with system_engine(system) as engine:
+            collected = collect_all(system, engine, identities)
+    except (FulfilmentError, ValueError) as error:
+        db.session.rollback()
+        _fail(steps[0], str(error), now, attempted=True)
+        return
     for step in steps:
-        step.attempts += 1
-        step.started_at = step.started_at or now
-        db.session.commit()
         table = tables.get(step.table_name)
         if table is None:
             _fail(step, f"{system.name}.{step.table_name} is no longer in the data map", now)
@@ -197,6 +208,7 @@ def _run_sql(request, system: System, steps, identities, rules, *, actor, now) -
                     rules,
                     today,
                     before=lambda plan, step=step: _before(request, step, plan, now),
+                    collected=collected,
                 )
         except (FulfilmentError, ValueError) as error:
             db.session.rollback()
@@ -207,7 +219,9 @@ def _run_sql(request, system: System, steps, identities, rules, *, actor, now) -
 
 def _before(request: Request, step: ErasureStep, plan: TablePlan, now: datetime) -> None:
     """Before the live rows go: store the rows to keep, encrypted, once each, and the counts
-    about to be erased (a repeat after a crash finds the erased rows gone)."""
+    about to be erased (a repeat after a crash finds the erased rows gone); one commit."""
+    step.attempts += 1
+    step.started_at = step.started_at or now
     if plan.rows:
         erased = plan.rows if plan.strategy == "delete" else 0
         step.deleted, step.anonymised = erased, plan.rows - erased
@@ -272,7 +286,10 @@ def _finish_step(request, step: ErasureStep, deleted: int, anonymised: int, *, a
     db.session.commit()
 
 
-def _fail(step: ErasureStep, reason: str, now: datetime) -> None:
+def _fail(step: ErasureStep, reason: str, now: datetime, *, attempted: bool = False) -> None:
+    """``attempted``: the attempt failed before it was counted (the database was down)."""
+    step.attempts += 1 if attempted else 0
+    step.started_at = step.started_at or now
     step.state, step.error, step.finished_at = "failed", reason[:500], None
     db.session.commit()
 

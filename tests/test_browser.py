@@ -346,6 +346,77 @@ def test_korean_correction_with_one_item_approved_into_the_shop_and_one_rejected
         assert "가족관계증명서의 이름과 다릅니다" in rows["이름"]
 
 
+@pytest.fixture
+def served_for_erasure(database_url, smtp_port, tmp_path, shop_url) -> Iterator[dict]:
+    """The demo data map without its app (no app answers in this test): the shop and the paper
+    files, whose checklist staff tick in the browser."""
+    text_value = Path(demo_shop.__file__).with_name("demo_datamap.toml").read_text("utf-8")
+    start, end = text_value.index("# --- the mobile app"), text_value.index("# --- what only")
+    datamap = tmp_path / "shop-and-paper.toml"
+    datamap.write_text(text_value[:start] + text_value[end:], encoding="utf-8")
+    with serve(database_url, smtp_port, tmp_path, DATAMAP_FILE=str(datamap)) as running:
+        yield running
+
+
+def test_korean_erasure_keeps_the_statutory_records_apart_and_says_until_when(
+    served_for_erasure, shop_url, smtp, browser
+):
+    base, app = served_for_erasure["base"], served_for_erasure["app"]
+    subject_email = "jihoon.park@example.com"  # a customer of the demo shop
+
+    def shop_rows(sql: str) -> list:
+        engine = create_engine(shop_url)
+        with engine.connect() as connection:
+            rows = connection.execute(text(sql), {"e": subject_email}).all()
+        engine.dispose()
+        return rows
+
+    [(user_id,)] = shop_rows("SELECT id FROM users WHERE email = :e")
+    subject = browser.new_page()
+    staff = browser.new_page()
+    with (
+        screenshot_on_failure(subject, "korean-erasure-subject"),
+        screenshot_on_failure(staff, "korean-erasure-staff"),
+    ):
+        status_url = file_and_confirm(
+            subject, served_for_erasure, smtp, kind="deletion", lang="ko", email=subject_email
+        )
+        reference = re.search(r"RD-\d{4}-\d{6}", text_of(smtp.messages[-1])).group(0)
+        sign_in(staff, base)
+        staff.click(f"text={reference}")
+        staff.click("#do-erase-preview")
+        preview = staff.inner_text("#erasure-preview")
+        assert "shop.payments" in preview and "시행령 §6①3" in preview
+        staff.click("#do-erase")
+        assert "step-pending" in staff.inner_html("#erasure-steps")  # the paper files wait
+        staff.locator("#connectors input[name=note]").fill("2026-11-22 종이 신청서 세단 (담당자)")
+        staff.locator("#connectors button[id^=tick-]").click()
+        staff.wait_for_load_state()
+        staff.click("#do-erase")
+        steps = staff.inner_html("#erasure-steps")
+        assert "step-pending" not in steps and "step-failed" not in steps
+        staff.click("#do-erase-finish")
+        notice_text = staff.inner_text("#preview")
+        assert "분리하여 보관" in notice_text and "전자상거래법" in notice_text
+        staff.click("#send-notice")
+
+        send_mail(app)
+        notice = smtp.messages[-1]
+        assert notice["To"] == subject_email and "shop.payments" in text_of(notice)
+        subject.goto(status_url)
+        assert "shop.payments" in subject.inner_text("#outcome-refused")
+        assert "shop.users" in subject.inner_text("#outcome-done")
+    # The shop no longer knows the customer; their payments are gone from it.
+    assert shop_rows("SELECT id FROM users WHERE email = :e") == []
+    assert (
+        shop_rows(
+            f"SELECT p.id FROM payments p JOIN orders o ON o.id = p.order_id "
+            f"WHERE o.user_id = {int(user_id)}"
+        )
+        == []
+    )
+
+
 def test_the_form_keeps_what_was_typed_and_shows_errors_beside_fields(served, browser):
     page = browser.new_page()
     with screenshot_on_failure(page, "form-errors"):

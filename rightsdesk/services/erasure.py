@@ -302,6 +302,11 @@ def _run_remote(request, system: System, step: ErasureStep, *, actor, now) -> No
     except ImportError:
         _fail(step, f"{system.name}: {system.kind} systems cannot be reached yet", now)
         return
+    if system.kind == SystemKind.WEBHOOK and not connectors.secret_env_set(system):
+        _fail(
+            step, f"{system.secret_env} is not set: cannot reach {system.name}", now, attempted=True
+        )
+        return
     step.attempts += 1
     step.started_at = step.started_at or now
     if system.kind == SystemKind.WEBHOOK:

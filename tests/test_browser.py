@@ -417,6 +417,42 @@ def test_korean_erasure_keeps_the_statutory_records_apart_and_says_until_when(
     )
 
 
+def test_korean_access_package_built_from_the_shop_and_downloaded(
+    served_for_erasure, shop_url, smtp, browser
+):
+    import io
+    import json
+    import zipfile
+
+    base, app = served_for_erasure["base"], served_for_erasure["app"]
+    subject_email = "jihoon.park@example.com"
+    subject = browser.new_page()
+    staff = browser.new_page()
+    with (
+        screenshot_on_failure(subject, "korean-package-subject"),
+        screenshot_on_failure(staff, "korean-package-staff"),
+    ):
+        status_url = file_and_confirm(
+            subject, served_for_erasure, smtp, kind="access", lang="ko", email=subject_email
+        )
+        reference = re.search(r"RD-\d{4}-\d{6}", text_of(smtp.messages[-1])).group(0)
+        sign_in(staff, base)
+        staff.click(f"text={reference}")
+        staff.click("#do-collect")
+        staff.fill("#form-complete textarea[name=outcome]", "보유한 개인정보 전체를 준비했습니다.")
+        staff.click("#do-complete")
+        staff.click("#send-notice")
+        send_mail(app)
+        assert f"{reference}-personal-data.zip" in text_of(smtp.messages[-1])
+        subject.goto(status_url)
+        with subject.expect_download() as download_info:
+            subject.click(f"text={reference}-personal-data.zip")
+        archive = zipfile.ZipFile(io.BytesIO(Path(download_info.value.path()).read_bytes()))
+    users = json.loads(archive.read("shop/users.json"))
+    assert [u["email"] for u in users] == [subject_email]
+    assert "shop.payments" in archive.read("summary.html").decode()
+
+
 def test_the_form_keeps_what_was_typed_and_shows_errors_beside_fields(served, browser):
     page = browser.new_page()
     with screenshot_on_failure(page, "form-errors"):

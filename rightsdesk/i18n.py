@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask.wrappers import Response
+from flask_babel import lazy_gettext as _l
 
 from .extensions import babel
 
@@ -49,19 +50,21 @@ def init_app(app: Flask) -> None:
         return {"current_locale": str(get_locale()), "locales": app.config["LOCALES"], "g": g}
 
 
-def kind_label(kind: object) -> str:
-    from flask_babel import gettext as _
+_KIND_LABELS = {
+    "access": _l("Access to my data"),
+    "correction": _l("Correction of my data"),
+    "deletion": _l("Deletion of my data"),
+    "suspension": _l("Suspension of processing"),
+    "consent_withdrawal": _l("Withdrawal of consent"),
+    "automated_decision": _l("Objection to an automated decision"),
+    "unclassified": _l("Request to be classified by our staff"),
+}
 
-    labels = {
-        "access": _("Access to my data"),
-        "correction": _("Correction of my data"),
-        "deletion": _("Deletion of my data"),
-        "suspension": _("Suspension of processing"),
-        "consent_withdrawal": _("Withdrawal of consent"),
-        "automated_decision": _("Objection to an automated decision"),
-        "unclassified": _("Request to be classified by our staff"),
-    }
-    return labels.get(str(kind), str(kind))
+
+def kind_label(kind: object) -> str:
+    """The kind in the current language (only that one string is translated)."""
+    label = _KIND_LABELS.get(str(kind))
+    return str(label) if label is not None else str(kind)
 
 
 def unit_label(unit: object, amount: int) -> str:
@@ -83,19 +86,21 @@ def lang_url(language: str) -> str:
     return f"{request.path}?{urlencode(args)}"
 
 
-def status_label(status: object) -> str:
-    from flask_babel import gettext as _
+_STATUS_LABELS = {
+    "received_unverified": _l("Received — waiting for your confirmation"),
+    "verified": _l("Confirmed — in the queue"),
+    "in_progress": _l("Being handled"),
+    "awaiting_subject": _l("Waiting for your answer"),
+    "extended": _l("Postponed, with the reason we sent you"),
+    "completed": _l("Completed"),
+    "partially_completed": _l("Partly completed, partly refused"),
+    "refused": _l("Refused"),
+    "withdrawn": _l("Withdrawn by you"),
+    "expired": _l("Expired: never confirmed"),
+}
 
-    labels = {
-        "received_unverified": _("Received — waiting for your confirmation"),
-        "verified": _("Confirmed — in the queue"),
-        "in_progress": _("Being handled"),
-        "awaiting_subject": _("Waiting for your answer"),
-        "extended": _("Postponed, with the reason we sent you"),
-        "completed": _("Completed"),
-        "partially_completed": _("Partly completed, partly refused"),
-        "refused": _("Refused"),
-        "withdrawn": _("Withdrawn by you"),
-        "expired": _("Expired: never confirmed"),
-    }
-    return labels.get(str(status), str(status))
+
+def status_label(status: object) -> str:
+    """The status in the current language (only that one string is translated)."""
+    label = _STATUS_LABELS.get(str(status))
+    return str(label) if label is not None else str(status)

@@ -111,6 +111,8 @@ def submit_request(
         request.representative = Representative(
             role=role, name=rep_name, email=normalise_email(rep_email)
         )
+    else:
+        request.representative = None  # known: no SELECT when the mail asks for the address
     with db.session.no_autoflush:  # the due date must be set before the row is written
         db.session.add(request)
         apply_deadline(request)

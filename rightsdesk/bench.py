@@ -650,7 +650,7 @@ def _release(app: Flask) -> None:
 from . import bench_fulfilment  # noqa: E402, F401
 
 # `bench intake` (gunicorn under a burst of form submissions; it adds itself to bench_group).
-from . import bench_intake as _bench_intake  # noqa: E402, F401
+from . import bench_intake as _bench_intake  # noqa: E402
 
 # `bench purge` (the retention jobs' bench; it adds itself to bench_group).
 from .jobs import bench as _retention_bench  # noqa: E402, F401
@@ -730,7 +730,7 @@ def _campaign_app(url: URL, shop: URL) -> Flask:
     app.config.update(
         DATAMAP_FILE=path,
         MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=_free_port(),
+        MAIL_PORT=_bench_intake.free_port(),
         MAIL_TIMEOUT=10,
         MAIL_SERVER_CONFIGURED=True,
         DEMO=False,
@@ -738,14 +738,6 @@ def _campaign_app(url: URL, shop: URL) -> Flask:
     app.extensions["mail"].server = "127.0.0.1"
     app.extensions["mail"].port = app.config["MAIL_PORT"]
     return app
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -88,7 +88,8 @@ def minimal_app():
 # --- serving ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on loopback."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -97,7 +98,7 @@ def _free_port() -> int:
 @contextmanager
 def gunicorn(target: str, *, workers: int, worker_class: str, env: dict[str, str]) -> Iterator[str]:
     """gunicorn serving ``target`` on a free loopback port; yields the base URL once healthy."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from rightsdesk import create_app
 from rightsdesk.extensions import db
+from rightsdesk.fulfilment.demo_shop import create_demo_shop
 
 PG_URL = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL")
 # The commands the tests start must not read a demo's instance/rightsdesk.env (make run).
@@ -173,3 +174,33 @@ def _close_operator_engines():
     from rightsdesk.fulfilment.connect import dispose_shared
 
     dispose_shared()
+
+
+# --- the demo shop: the operator's own database, as the demo data map describes it ------------
+
+DEMO_MAP = (
+    Path(__file__).resolve().parent.parent / "rightsdesk" / "fulfilment" / "demo_datamap.toml"
+)
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    create_demo_shop(url, users=30)
+    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def mapped_app(database_url, smtp_port, tmp_path, shop):
+    app = make_app(
+        database_url,
+        DATAMAP_FILE=str(DEMO_MAP),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        UPLOAD_DIR=str(tmp_path / "uploads"),
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the shop fixtures are shared with test_fulfilment by import)
 """Erasure (삭제) on the demo shop: preview, run, separated storage, resume, the notice."""
 
 from __future__ import annotations
@@ -29,7 +28,8 @@ from rightsdesk.services.fulfilment import FulfilmentError
 from rightsdesk.services.requests import change_status, submit_request
 from rightsdesk.services.tokens import status_token
 
-from .test_fulfilment import SUBJECT, _shop_rows, mapped_app, shop  # noqa: F401
+from .conftest import DEMO_MAP
+from .test_fulfilment import SUBJECT, _shop_rows
 
 NOW = datetime.now(UTC)
 TODAY = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Seoul")).date()
@@ -207,8 +207,6 @@ def test_a_second_run_changes_nothing_and_the_finish_notice_names_what_was_kept(
 @pytest.fixture
 def no_remote_map(tmp_path, mapped_app):
     """The demo map without its webhook and manual systems, so a run can finish on its own."""
-    from .test_fulfilment import DEMO_MAP
-
     text = DEMO_MAP.read_text(encoding="utf-8")
     text = text[: text.index("# --- the mobile app")] + text[text.index("# --- third parties") :]
     path = tmp_path / "shop-only.toml"

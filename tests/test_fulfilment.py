@@ -6,7 +6,6 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -14,39 +13,12 @@ from sqlalchemy import create_engine, select, text
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment import demo_shop
 from rightsdesk.models import AuditEvent, Channel, Request, StaffRole
 from rightsdesk.services.downloads import fetch
 from rightsdesk.services.fulfilment import FulfilmentError, prepare_access_package
 from rightsdesk.services.requests import change_status, submit_request
 
-from .conftest import make_app
-
-DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
 SUBJECT = "jihoon.park@example.com"
-
-
-@pytest.fixture
-def shop(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'shop.db'}"
-    demo_shop.create_demo_shop(url, users=30)
-    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", url)
-    return url
-
-
-@pytest.fixture
-def mapped_app(database_url, smtp_port, tmp_path, shop):
-    app = make_app(
-        database_url,
-        DATAMAP_FILE=str(DEMO_MAP),
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=smtp_port,
-        UPLOAD_DIR=str(tmp_path / "uploads"),
-    )
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _access_request(app, email: str = SUBJECT) -> str:

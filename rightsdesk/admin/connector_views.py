@@ -13,7 +13,6 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..domain.datamap import DataMap
 from ..extensions import db
@@ -22,6 +21,7 @@ from ..services import connectors
 from ..services.fulfilment import FulfilmentError, configured_datamap
 from ..services.staff import staff_actor
 from . import WORKERS, bp, roles
+from .request_views import _load
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,6 @@ def connector_panel(item: Request) -> Panel:
     datamap = _datamap() if items else None
     rows = [ChecklistRow(i, *_instructions(datamap, i.system)) for i in items]
     return Panel(jobs=connectors.jobs_for(item), checklist=rows)
-
-
-def _load(reference: str) -> Request:
-    found = db.session.scalar(select(Request).where(Request.reference == reference))
-    if found is None:
-        abort(404)
-    return found
 
 
 def _back(reference: str):

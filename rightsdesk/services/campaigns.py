@@ -689,7 +689,7 @@ def _into_demo_mailbox(outgoing: _Outgoing, recipient: CampaignRecipient) -> Non
     """Demo mode without SMTP: the notice is shown at /dev/mailbox like every other mail."""
     db.session.add(
         OutboxMessage(
-            template="policy_change",
+            template="notice_campaign",  # a policy change or a dormancy notice
             language=recipient.language,
             recipient=outgoing.recipient,
             sender=outgoing.sender,

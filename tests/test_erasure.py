@@ -22,8 +22,7 @@ from rightsdesk.models import (
     RetainedRecord,
     StaffRole,
 )
-from rightsdesk.services import erasure, leases
-from rightsdesk.services.downloads import fernet_for
+from rightsdesk.services import erasure, leases, separated
 from rightsdesk.services.fulfilment import FulfilmentError
 from rightsdesk.services.requests import change_status, submit_request
 from rightsdesk.services.tokens import status_token
@@ -132,7 +131,7 @@ def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_
         kept = db.session.scalars(
             select(RetainedRecord).where(RetainedRecord.request_ref == reference)
         ).all()
-        cipher = fernet_for("RETAINED_KEY", b"rightsdesk.retained")
+        cipher = separated.cipher()
         kept_payments = [
             json.loads(cipher.decrypt(r.ciphertext)) for r in kept if r.table_name == "payments"
         ]

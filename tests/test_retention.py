@@ -36,8 +36,7 @@ from rightsdesk.models import (
     RetainedRecord,
     StaffRole,
 )
-from rightsdesk.services import campaigns
-from rightsdesk.services.downloads import fernet_for
+from rightsdesk.services import campaigns, separated
 from rightsdesk.services.fulfilment import configured_datamap, system_engine
 from rightsdesk.services.requests import change_status, submit_request
 from rightsdesk.services.retention_jobs import LEASE, job_lock, run_jobs
@@ -610,12 +609,12 @@ def test_inactive_accounts_are_told_once_then_separated_after_the_notice_period(
 
         later = now + timedelta(days=31)
         report = run_jobs(["dormancy"], now=later, actor="test")
-        separated = {i.method: i.count for job in report.jobs for i in job.items}
-        assert separated["separate"] == len(expected)
+        counts = {i.method: i.count for job in report.jobs for i in job.items}
+        assert counts["separate"] == len(expected)
         kept = db.session.scalars(
             select(RetainedRecord).where(RetainedRecord.category == "dormancy")
         ).all()
-        cipher = fernet_for("RETAINED_KEY", b"rightsdesk.retained")
+        cipher = separated.cipher()
         assert sorted(json.loads(cipher.decrypt(r.ciphertext))["email"] for r in kept) == expected
         assert {r.purge_after for r in kept} == {
             later.astimezone(SEOUL).date() + timedelta(days=1000)

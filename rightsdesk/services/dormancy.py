@@ -29,9 +29,8 @@ from sqlalchemy.engine import Engine
 from ..domain.datamap import Erasure
 from ..domain.retention import Dormancy
 from ..extensions import db
-from ..models import NoticeCampaign, RetainedRecord
-from . import campaigns
-from .downloads import fernet_for
+from ..models import NoticeCampaign
+from . import campaigns, separated
 from .retention_jobs import (
     PLACEHOLDER,
     Item,
@@ -177,7 +176,6 @@ def _separate(
     if ctx.dry_run or not item.count:
         return item
     started, moved = datetime.now(UTC), 0
-    cipher = fernet_for("RETAINED_KEY", b"rightsdesk.retained")
     purge_after = ctx.today + timedelta(days=policy.keep_days)
     while True:
         with engine.connect() as connection:
@@ -188,7 +186,7 @@ def _separate(
             )
         if not rows:
             break
-        _keep(rows, keys, policy, cipher, purge_after)  # durable before the live rows change
+        _keep(rows, keys, policy, purge_after)  # durable before the live rows change
         with engine.begin() as connection:
             for row in rows:
                 connection.execute(
@@ -202,35 +200,24 @@ def _separate(
     return item
 
 
-def _keep(rows, keys, policy: Dormancy, cipher, purge_after) -> None:
+def _keep(rows, keys, policy: Dormancy, purge_after) -> None:
     from ..fulfilment.access import _plain
 
-    names = [json.dumps([_plain(r[k.name]) for k in keys], ensure_ascii=False) for r in rows]
-    known = set(
-        db.session.scalars(
-            select(RetainedRecord.row_key).where(
-                RetainedRecord.system == policy.system,
-                RetainedRecord.table_name == policy.table,
-                RetainedRecord.row_key.in_(names),
-            )
+    kept = [
+        separated.Kept(
+            json.dumps([_plain(r[k.name]) for k in keys], ensure_ascii=False),
+            {k: _plain(v) for k, v in r.items()},
+            purge_after,
         )
+        for r in rows
+    ]
+    separated.keep(
+        kept,
+        system=policy.system,
+        table=policy.table,
+        category=RULE,
+        basis=BASIS,
+        request_ref=None,
+        now=datetime.now(UTC),
     )
-    now = datetime.now(UTC)
-    for name, row in zip(names, rows, strict=True):
-        if name in known:
-            continue
-        data = json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False)
-        db.session.add(
-            RetainedRecord(
-                request_ref=None,
-                system=policy.system,
-                table_name=policy.table,
-                row_key=name,
-                category=RULE,
-                basis=BASIS,
-                purge_after=purge_after,
-                ciphertext=cipher.encrypt(data.encode()),
-                stored_at=now,
-            )
-        )
     db.session.commit()

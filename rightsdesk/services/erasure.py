@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from dataclasses import dataclass
@@ -38,9 +37,8 @@ from ..fulfilment.erasure import (
     plan_system,
 )
 from ..models import ErasureStep, Request, RetainedRecord
-from . import audit, leases
+from . import audit, leases, separated
 from .context import settings
-from .downloads import fernet_for
 from .fulfilment import FulfilmentError, _identities, configured_datamap, system_engine
 
 LEASE_TTL = timedelta(minutes=15)
@@ -225,33 +223,15 @@ def _before(request: Request, step: ErasureStep, plan: TablePlan, now: datetime)
     if plan.rows:
         erased = plan.rows if plan.strategy == "delete" else 0
         step.deleted, step.anonymised = erased, plan.rows - erased
-    cipher = fernet_for("RETAINED_KEY", b"rightsdesk.retained")
-    known = set(
-        db.session.scalars(
-            select(RetainedRecord.row_key).where(
-                RetainedRecord.system == plan.system,
-                RetainedRecord.table_name == plan.table,
-                RetainedRecord.row_key.in_([k.key for k in plan.kept]),
-            )
-        )
+    separated.keep(
+        [separated.Kept(k.key, k.row, k.until) for k in plan.kept],
+        system=plan.system,
+        table=plan.table,
+        category=plan.retention,
+        basis=plan.basis,
+        request_ref=request.reference,
+        now=now,
     )
-    for kept in plan.kept:
-        if kept.key in known:
-            continue
-        data = json.dumps(kept.row, ensure_ascii=False).encode()
-        db.session.add(
-            RetainedRecord(
-                request_ref=request.reference,
-                system=plan.system,
-                table_name=plan.table,
-                row_key=kept.key,
-                category=plan.retention,
-                basis=plan.basis,
-                purge_after=kept.until,
-                ciphertext=cipher.encrypt(data),
-                stored_at=now,
-            )
-        )
     db.session.commit()
 
 
@@ -385,11 +365,11 @@ def _kept_line(step: ErasureStep) -> str:
 
 
 def retention_ground(request: Request) -> str:
-    """The refusal ground for keeping what a statute requires: the profile's own, else the
-    first ground it allows for deletion ("other" with the statute named, at worst)."""
+    """The refusal ground for keeping what a statute requires: the profile's own, else "other"
+    (always last), the explanation naming each statute."""
     grounds = settings().profile(request.jurisdiction).grounds_for(request.kind)
     codes = [g.code for g in grounds]
-    return "retention_required_by_law" if "retention_required_by_law" in codes else codes[0]
+    return "retention_required_by_law" if "retention_required_by_law" in codes else codes[-1]
 
 
 def finish_notice(request: Request):

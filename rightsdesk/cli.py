@@ -912,7 +912,8 @@ def connectors_send(loop: bool, interval: float, retry_now: bool) -> None:
 @click.option("--once", is_flag=True, help="One round, then exit (for cron).")
 @with_appcontext
 def worker_command(interval: float, once: bool) -> None:
-    """The background worker: the mail outbox, the webhooks and connector jobs, until stopped."""
+    """The background worker, until stopped: files the web form's submissions as requests, sends
+    the mail outbox, the webhooks and connector jobs, notice campaigns and the retention jobs."""
     import os
     import socket
     import time
@@ -920,10 +921,16 @@ def worker_command(interval: float, once: bool) -> None:
     from .jobs.commands import worker_tick as retention_tick
     from .mail import outbox
     from .policy_cli import campaign_round
-    from .services import webhooks
+    from .services import intake, webhooks
 
     name = f"{socket.gethostname()}:{os.getpid()}"
     while True:
+        # Web-form submissions first, so their verification mail goes out in this round.
+        filed = intake.process_submissions(now=utcnow(), seconds=None if once else 10)
+        if filed.attempted:
+            click.echo(f"intake: {len(filed.filed)} request(s) filed, {len(filed.failed)} retrying")
+        for problem in filed.failed:
+            click.echo(f"  {problem}", err=True)
         mail = outbox.deliver_due(now=utcnow(), worker=name)
         hooks = webhooks.deliver_due(now=utcnow(), worker=name)
         if mail.attempted or hooks.attempted:
@@ -938,7 +945,8 @@ def worker_command(interval: float, once: bool) -> None:
         retention_tick(check_every=0 if once else 60)  # the due retention jobs, hourly
         if once:
             break
-        time.sleep(interval)
+        if not filed.attempted:  # a backlog of submissions is worked off without pausing
+            time.sleep(interval)
 
 
 def register(app: Flask) -> None:

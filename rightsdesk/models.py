@@ -656,6 +656,27 @@ class CampaignRecipient(db.Model):
     error: Mapped[str | None] = mapped_column(String(300))
 
 
+class IntakeSubmission(db.Model):
+    """A web-form submission taken in and not yet made into a request.
+
+    The form's answer waits only for this one row: once it is committed the submission is
+    acknowledged and cannot be lost. The worker then makes it into the request, with its
+    reference, deadline, audit event and verification mail, in one transaction that also
+    deletes the row, so each submission becomes exactly one request, however many workers
+    run. ``payload`` is what the person typed (JSON); it lives here only until then.
+    """
+
+    __tablename__ = "intake_submissions"
+    __table_args__ = (Index("ix_intake_submissions_due", "next_attempt_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
 class VerificationNonce(db.Model):
     """The server-side half of an e-mailed verification link: consumed on use."""
 

@@ -284,6 +284,27 @@ def test_queue_is_sorted_by_legal_due_date_and_marks_what_is_late(app):
     assert 'class="due soon"' in row[: row.index("</tr>")]
 
 
+def test_the_queue_warns_when_form_submissions_wait_for_a_worker_that_does_not_run(app):
+    from rightsdesk.services.intake import IntakeInput, accept_submission, process_submissions
+
+    client = sign_in(app, StaffRole.HANDLER)
+    now = datetime.now(UTC)
+    with app.app_context():
+        accept_submission(IntakeInput(kind=K.ACCESS, name=None, email="w@example.com"), now=now)
+    assert "rightsdesk worker" not in client.get("/admin/").get_data(as_text=True)  # just in
+    with app.app_context():
+        accept_submission(
+            IntakeInput(kind=K.ACCESS, name=None, email="v@example.com"),
+            now=now - timedelta(minutes=10),
+        )
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'role="alert"' in page and "rightsdesk worker" in page
+    assert "2" in page[page.index('role="alert"') : page.index("rightsdesk worker")]
+    with app.app_context():
+        assert len(process_submissions(now=now).filed) == 2
+    assert "rightsdesk worker" not in client.get("/admin/").get_data(as_text=True)
+
+
 def test_queue_filters_search_and_pages(app):
     refs = [new_request(app, email=f"p{n}@example.com", days_ago=n % 5) for n in range(55)]
     deletion = new_request(app, kind=K.DELETION, email="del@example.com")

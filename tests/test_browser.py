@@ -26,6 +26,7 @@ from rightsdesk.extensions import db
 from rightsdesk.fulfilment import demo_shop
 from rightsdesk.mail.outbox import deliver_due
 from rightsdesk.models import StaffRole
+from rightsdesk.services.intake import process_submissions
 from rightsdesk.services.organisation import set_up_organisation
 from rightsdesk.services.staff import create_staff
 
@@ -142,7 +143,9 @@ def screenshot_on_failure(page, name: str):
 
 
 def send_mail(app) -> None:
+    """One round of the worker: the form's submissions become requests, the outbox is sent."""
     with app.app_context():
+        assert process_submissions(now=datetime.now(UTC)).failed == []
         assert deliver_due(now=datetime.now(UTC), worker="browser-test").failed == 0
 
 

@@ -35,7 +35,8 @@ from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.profiles import Unit, builtin_profiles
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import demo_shop
-from rightsdesk.models import CorrectionItem, OutboxMessage, Request
+from rightsdesk.models import CorrectionItem, IntakeSubmission, OutboxMessage, Request
+from rightsdesk.services.intake import process_submissions
 
 from .conftest import make_app
 
@@ -150,23 +151,29 @@ def _stored(app) -> tuple[int, int, int]:
     with app.app_context():
         counts = tuple(
             db.session.scalar(select(func.count()).select_from(model))
-            for model in (Request, CorrectionItem, OutboxMessage)
+            for model in (Request, CorrectionItem, OutboxMessage, IntakeSubmission)
         )
         db.session.remove()
         return counts
 
 
-def _check_answer(app, response, before: tuple[int, int, int]) -> None:
-    after = _stored(app)
+def _check_answer(app, response, before: tuple[int, ...]) -> None:
     status = response.status_code
     event(f"answered {status}")
     assert status < 500, response.get_data(as_text=True)[:2000]
     if status == 302:
         assert response.headers["Location"].endswith("/requests/sent")
+        assert _stored(app)[3] == before[3] + 1  # acknowledged: the submission is stored
+        with app.app_context():  # and the worker files whatever the form accepted
+            report = process_submissions(now=datetime.now(UTC))
+            db.session.remove()
+        assert len(report.filed) == 1 and report.failed == [], report.failed
+        after = _stored(app)
         assert after[0] == before[0] + 1 and after[2] == before[2] + 1  # the request, its mail
+        assert after[3] == before[3]
     else:
         assert status in (200, 400, 413), status
-        assert after == before, "nothing is stored when the form is refused"
+        assert _stored(app) == before, "nothing is stored when the form is refused"
         if status == 400:
             html = response.get_data(as_text=True)
             assert 'class="error"' in html or "CSRF" in html, html[:2000]

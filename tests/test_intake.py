@@ -12,7 +12,9 @@ from werkzeug.test import encode_multipart
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.mail.outbox import deliver_due
-from rightsdesk.models import OutboxMessage, Request, VerificationNonce
+from rightsdesk.models import IntakeSubmission, OutboxMessage, Request, VerificationNonce
+from rightsdesk.public import views
+from rightsdesk.services.intake import process_submissions
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
@@ -25,7 +27,17 @@ def csrf(client, path: str) -> str:
     return match.group(1)
 
 
+def take_in(app) -> list[str]:
+    """What the worker does first: the web form's waiting submissions become requests."""
+    with app.app_context():
+        report = process_submissions(now=views.utcnow())
+        assert not report.failed, report.failed
+        return report.filed
+
+
 def send_mail(app) -> None:
+    """One worker round: submissions become requests, then the outbox is sent."""
+    take_in(app)
     with app.app_context():
         report = deliver_due(now=datetime.now(UTC), worker="test")
         assert report.failed == 0, report.errors
@@ -51,7 +63,9 @@ def file_access_request(client, lang="ko", email="kim.minji@example.com", **extr
         "scope": "all",
         **extra,
     }
-    return client.post("/requests/new", data=form)
+    response = client.post("/requests/new", data=form)
+    take_in(client.application)
+    return response
 
 
 def only_request(app) -> Request:
@@ -160,7 +174,7 @@ def test_missing_csrf_token_is_refused(app, client):
     response = client.post("/requests/new", data={"kind": "access", "name": "x", "email": "a@b.co"})
     assert response.status_code == 400
     with app.app_context():
-        assert db.session.scalars(select(Request)).all() == []
+        assert db.session.scalars(select(IntakeSubmission)).all() == []
 
 
 def test_correction_with_several_items_and_the_add_button(app, client, smtp):
@@ -187,6 +201,7 @@ def test_correction_with_several_items_and_the_add_button(app, client, smtp):
         },
     )
     assert ok.status_code == 302
+    take_in(app)
     with app.app_context():
         stored = db.session.scalars(select(Request)).one()
         items = [(c.item, c.current_value, c.correct_value) for c in stored.corrections]
@@ -207,6 +222,7 @@ def test_deletion_limited_to_chosen_purposes(app, client):
         data={**base, "scope": "purposes", "purposes": ["marketing", "third_party"]},
     )
     assert chosen.status_code == 302
+    take_in(app)
     assert only_request(app).scope == {"purposes": ["marketing", "third_party"]}
 
 
@@ -233,6 +249,7 @@ def test_a_legal_representative_uploads_proof_and_verifies_their_own_email(app, 
         content_type="multipart/form-data",
     )
     assert response.status_code == 302
+    take_in(app)  # the proof file waits with the submission and passes to the request
     stored = only_request(app)
     with app.app_context():
         rep = db.session.scalars(select(Request)).one().representative
@@ -266,7 +283,8 @@ def test_proof_is_checked_by_content_and_size(app, client):
     assert too_big.status_code == 400
     assert "10MB" in too_big.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalars(select(Request)).all() == []
+        assert db.session.scalars(select(IntakeSubmission)).all() == []
+    assert not any(Path(app.config["UPLOAD_DIR"]).glob("*"))
 
 
 def test_tampered_and_expired_links_get_a_clear_page_with_a_resend_form(app, client, smtp):
@@ -413,6 +431,7 @@ def test_unverified_requests_expire_and_lose_their_personal_data(app, client, ru
         data={**_representative_form(client, PDF, "p.pdf"), "proof": (BytesIO(PDF), "p.pdf")},
         content_type="multipart/form-data",
     )
+    take_in(app)
     with app.app_context():
         rows = db.session.scalars(select(Request).order_by(Request.id)).all()
         proof = Path(app.config["UPLOAD_DIR"]) / rows[1].representative.proof_file

@@ -3,7 +3,7 @@ days; filters, search and keyset pagination; and requests that staff enter by ha
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,12 +16,13 @@ from ..domain.lifecycle import OPEN, Status
 from ..extensions import db
 from ..models import Channel, StaffUser
 from ..services.context import settings
-from ..services.intake import enter_by_staff
+from ..services.intake import enter_by_staff, waiting_submissions
 from ..services.queue import QueueFilter, QueuePage, due_marks, load_queue_page, parse_cursor
 from ..services.staff import staff_actor
 from . import ALL_STAFF, WORKERS, bp, roles
 
 PAGE_SIZE = 50
+STALE_SUBMISSIONS = timedelta(minutes=2)  # the worker files them within seconds when it runs
 
 
 def _filter_from_args() -> QueueFilter:
@@ -65,8 +66,13 @@ def queue():
     page: QueuePage = load_queue_page(filters, after=cursor, size=PAGE_SIZE)
     today = datetime.now(UTC).astimezone(settings().tz).date()
     staff = db.session.scalars(select(StaffUser).order_by(StaffUser.name)).all()
+    now = datetime.now(UTC)
+    waiting, oldest = waiting_submissions(now=now)
+    stalled = waiting if oldest and now - oldest > STALE_SUBMISSIONS else 0
     return render_template(
         "admin/queue.html",
+        stalled=stalled,
+        stalled_since=oldest.astimezone(settings().tz) if stalled else None,
         page=page,
         marks=due_marks(page.rows, today),
         filters=filters,

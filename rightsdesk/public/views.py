@@ -20,9 +20,9 @@ from ..services.intake import (
     CorrectionInput,
     IntakeInput,
     RepresentativeInput,
+    accept_submission,
     answer_question,
     confirm_verification,
-    file_request,
     public_timeline,
     resend_verification,
     withdraw,
@@ -93,7 +93,7 @@ def new_request():
         valid = form.validate_on_submit()
         proof = _read_proof(form)  # after validation, which would clear its error
         if valid and proof is not False:
-            file_request(_intake_input(form, proof or None), now=utcnow())
+            accept_submission(_intake_input(form, proof or None), now=utcnow())
             return redirect(url_for("public.request_sent"))
         return render_template("public/new.html", form=form), 400
     return render_template("public/new.html", form=form)

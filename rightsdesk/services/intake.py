@@ -8,11 +8,12 @@ SMTP outage delays a message but never loses one.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from ..domain.identity import strip_control_characters
 from ..domain.kinds import RequestKind
@@ -24,6 +25,7 @@ from ..models import (
     Channel,
     CorrectionItem,
     InboundMessage,
+    IntakeSubmission,
     OutboxMessage,
     Question,
     Representative,
@@ -40,6 +42,8 @@ from .uploads import StoredFile, delete_upload, store_upload
 from .urls import external_url
 
 RESEND_AT_MOST = 3  # requests whose link is re-sent by one resend
+SUBMISSION_FIRST_RETRY = timedelta(seconds=30)
+SUBMISSION_LONGEST_WAIT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -90,43 +94,7 @@ def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") ->
     if data.representative and data.representative.proof:
         stored = store_upload(data.representative.proof)
     try:
-        representative = None
-        if data.representative:
-            rep = data.representative
-            representative = (rep.role, (_clean(rep.name) or "").strip(), rep.email)
-        request = submit_request(
-            kind=data.kind,
-            email=data.email,
-            name=(_clean(data.name) or "").strip() or None,
-            channel=data.channel,
-            now=now,
-            actor=actor,
-            details=_clean(data.details),
-            language=data.language,
-            representative=representative,
-            scope=data.scope,
-            jurisdiction=data.jurisdiction,
-            commit=False,
-        )
-        if stored and request.representative:
-            request.representative.proof_file = stored.name
-            request.representative.proof_content_type = stored.content_type
-            request.representative.proof_size = stored.size
-        for item in data.corrections:
-            request.corrections.append(
-                CorrectionItem(
-                    item=(_clean(item.item) or "").strip(),
-                    current_value=(_clean(item.current_value) or "").strip() or None,
-                    correct_value=(_clean(item.correct_value) or "").strip(),
-                )
-            )
-        db.session.flush()
-        _queue_verification(
-            request,
-            now=now,
-            in_reply_to=data.reply_to_message_id,
-            references=data.reply_references,
-        )
+        request = _create_request(data, now=now, actor=actor, proof=stored)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -134,6 +102,229 @@ def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") ->
             delete_upload(stored.name)
         raise
     return request
+
+
+def _create_request(
+    data: IntakeInput,
+    *,
+    now: datetime,
+    actor: str,
+    proof: StoredFile | None,
+    received_at: datetime | None = None,
+) -> Request:
+    """The request with its corrections, representative proof and verification mail, added to
+    the session (the caller commits)."""
+    representative = None
+    if data.representative:
+        rep = data.representative
+        representative = (rep.role, (_clean(rep.name) or "").strip(), rep.email)
+    request = submit_request(
+        kind=data.kind,
+        email=data.email,
+        name=(_clean(data.name) or "").strip() or None,
+        channel=data.channel,
+        now=now,
+        actor=actor,
+        details=_clean(data.details),
+        language=data.language,
+        representative=representative,
+        scope=data.scope,
+        jurisdiction=data.jurisdiction,
+        received_at=received_at,
+        commit=False,
+    )
+    if proof and request.representative:
+        request.representative.proof_file = proof.name
+        request.representative.proof_content_type = proof.content_type
+        request.representative.proof_size = proof.size
+    for item in data.corrections:
+        request.corrections.append(
+            CorrectionItem(
+                item=(_clean(item.item) or "").strip(),
+                current_value=(_clean(item.current_value) or "").strip() or None,
+                correct_value=(_clean(item.correct_value) or "").strip(),
+            )
+        )
+    db.session.flush()
+    _queue_verification(
+        request,
+        now=now,
+        in_reply_to=data.reply_to_message_id,
+        references=data.reply_references,
+    )
+    return request
+
+
+# --- the web form's queue: acknowledge with one row, make the request in the worker -----------
+
+
+def accept_submission(data: IntakeInput, *, now: datetime) -> None:
+    """Take a web-form submission in: its proof file and one row, committed. From here on the
+    submission is acknowledged and cannot be lost; ``process_submissions`` (the worker) makes
+    it into the request, dated from ``now``, the moment it was received.
+
+    A burst of submissions (after a breach notice, say) costs the web server one INSERT each;
+    the request's own work (reference, deadline, audit chain, verification mail) waits its
+    turn in the worker instead of holding every web worker on the audit chain's lock.
+    """
+    stored: StoredFile | None = None
+    if data.representative and data.representative.proof:
+        stored = store_upload(data.representative.proof)
+    try:
+        db.session.add(
+            IntakeSubmission(
+                received_at=now,
+                payload=_submission_payload(data, stored),
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if stored:
+            delete_upload(stored.name)
+        raise
+
+
+def _submission_payload(data: IntakeInput, proof: StoredFile | None) -> str:
+    rep = data.representative
+    return json.dumps(
+        {
+            "kind": data.kind.value,
+            "name": data.name,
+            "email": data.email,
+            "details": data.details,
+            "language": data.language,
+            "corrections": [[c.item, c.current_value, c.correct_value] for c in data.corrections],
+            "scope": data.scope,
+            "representative": rep
+            and {"role": rep.role.value, "name": rep.name, "email": rep.email},
+            "proof": proof
+            and {"name": proof.name, "content_type": proof.content_type, "size": proof.size},
+            "channel": data.channel.value,
+            "jurisdiction": data.jurisdiction,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _from_payload(payload: str) -> tuple[IntakeInput, StoredFile | None]:
+    fields = json.loads(payload)
+    rep = fields["representative"]
+    proof = fields["proof"]
+    data = IntakeInput(
+        kind=RequestKind(fields["kind"]),
+        name=fields["name"],
+        email=fields["email"],
+        details=fields["details"],
+        language=fields["language"],
+        corrections=tuple(CorrectionInput(*item) for item in fields["corrections"]),
+        scope=fields["scope"],
+        representative=rep
+        and RepresentativeInput(RepresentativeRole(rep["role"]), rep["name"], rep["email"]),
+        channel=Channel(fields["channel"]),
+        jurisdiction=fields["jurisdiction"],
+    )
+    return data, proof and StoredFile(proof["name"], proof["content_type"], proof["size"])
+
+
+@dataclass
+class IntakeReport:
+    filed: list[str] = field(default_factory=list)  # references of the requests made
+    failed: list[str] = field(default_factory=list)  # "submission N: reason", to retry later
+
+    @property
+    def attempted(self) -> int:
+        return len(self.filed) + len(self.failed)
+
+
+def process_submissions(
+    *, now: datetime, limit: int = 10_000, seconds: float | None = None
+) -> IntakeReport:
+    """Make the waiting web-form submissions into requests, oldest first, one transaction each.
+
+    Each transaction deletes its submission row (``DELETE … RETURNING``; on PostgreSQL the
+    row is chosen with ``FOR UPDATE SKIP LOCKED``) and creates the request, so a crash undoes
+    both and a second worker never takes the same row. A submission that fails is put back
+    with a back-off and its reason (never its content), and the others go on. ``seconds``
+    bounds one call, so the worker's other duties are not starved by a long backlog.
+    """
+    report = IntakeReport()
+    started = time.monotonic()
+    while len(report.filed) + len(report.failed) < limit:
+        if seconds is not None and time.monotonic() - started > seconds:
+            break
+        claimed = _claim_submission(now)
+        if claimed is None:
+            break
+        submission_id, received_at, payload, attempts = claimed
+        try:
+            data, proof = _from_payload(payload)
+            request = _create_request(
+                data, now=now, actor="subject", proof=proof, received_at=received_at
+            )
+            db.session.commit()
+        except Exception as error:  # any failure waits for a retry; the others go on
+            db.session.rollback()
+            reason = _reason(error)
+            _postpone(submission_id, attempts, reason, now)
+            report.failed.append(f"submission {submission_id}: {reason}")
+            continue
+        report.filed.append(request.reference)
+    return report
+
+
+def _claim_submission(now: datetime) -> tuple[int, datetime, str, int] | None:
+    """Delete the oldest due submission in a new transaction and return it; the caller's
+    commit (with the request) or rollback (which restores it) ends that transaction."""
+    table = IntakeSubmission.__table__
+    oldest = (
+        select(table.c.id)
+        .where(table.c.next_attempt_at <= now)
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(1)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)
+    row = db.session.execute(
+        delete(table)
+        .where(table.c.id.in_(oldest.scalar_subquery()))
+        .returning(table.c.id, table.c.received_at, table.c.payload, table.c.attempts)
+    ).first()
+    if row is None:
+        db.session.rollback()
+        return None
+    return row.id, _utc(row.received_at), row.payload, row.attempts
+
+
+def _postpone(submission_id: int, attempts: int, reason: str, now: datetime) -> None:
+    wait = min(SUBMISSION_FIRST_RETRY * 2**attempts, SUBMISSION_LONGEST_WAIT)
+    db.session.execute(
+        update(IntakeSubmission)
+        .where(IntakeSubmission.id == submission_id)
+        .values(attempts=attempts + 1, next_attempt_at=now + wait, last_error=reason[:300])
+    )
+    db.session.commit()
+
+
+def _reason(error: Exception) -> str:
+    """What went wrong, without the statement's parameters (they hold what the person typed)."""
+    original = getattr(error, "orig", None) or error
+    first_line = (str(original).strip().splitlines() or [""])[0]
+    return f"{type(original).__name__}: {first_line}"[:300]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def waiting_submissions(*, now: datetime) -> tuple[int, datetime | None]:
+    """How many submissions wait for the worker, and since when the oldest has."""
+    count, oldest = db.session.execute(
+        select(func.count(IntakeSubmission.id), func.min(IntakeSubmission.received_at))
+    ).one()
+    return count, _utc(oldest) if oldest else None
 
 
 def file_api_request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -185,3 +186,15 @@ def test_mail_send_command_reports_and_retries(app, runner, smtp):
     up = runner.invoke(args=["mail", "send"])
     assert up.exit_code == 0 and "sent 1," in up.output
     assert len(smtp.messages) == 1
+
+
+def test_message_ids_stay_unique_when_something_seeded_random():
+    import random
+
+    from rightsdesk.mail.outbox import new_message_id
+
+    random.seed(7)  # as hypothesis and schemathesis do between examples
+    first = new_message_id("rightsdesk.test")
+    random.seed(7)
+    assert new_message_id("rightsdesk.test") != first
+    assert re.fullmatch(r"<[0-9a-f]{32}@rightsdesk\.test>", first)

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import make_msgid
 from typing import Any
 
 from flask import current_app, render_template
@@ -35,6 +34,13 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 DEMO_TRANSPORT = "demo-mailbox"
 SMTP_TRANSPORT = "smtp"
+
+
+def new_message_id(domain: str) -> str:
+    """A Message-ID that is unique without help from the ``random`` module, which
+    ``email.utils.make_msgid`` draws from and which anything in the process may have seeded
+    (two messages queued within the same 10 ms then got the same ID)."""
+    return f"<{uuid.uuid4().hex}@{domain}>"
 
 
 def one_line(text: str) -> str:
@@ -82,7 +88,7 @@ def queue(
         subject=subject,
         body_text=body_text,
         body_html=body_html,
-        message_id=make_msgid(domain=config["MESSAGE_ID_DOMAIN"]),
+        message_id=new_message_id(config["MESSAGE_ID_DOMAIN"]),
         in_reply_to=one_line(in_reply_to) if in_reply_to else None,
         references=one_line(" ".join(references)) if references else None,
         state=OutboxState.QUEUED,

@@ -51,7 +51,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import make_msgid
 from typing import Any
 
 from flask import current_app
@@ -69,6 +68,7 @@ from ..mail.outbox import (
     _describe,
     backoff,
     demo_mailbox_active,
+    new_message_id,
     one_line,
     render,
     transmit,
@@ -602,7 +602,7 @@ def _message(texts: dict[str, tuple[str, str, str]], recipient: CampaignRecipien
         body_text=body,
         body_html=html or None,
         sender=sender,
-        message_id=make_msgid(domain=current_app.config["MESSAGE_ID_DOMAIN"]),
+        message_id=new_message_id(current_app.config["MESSAGE_ID_DOMAIN"]),
     )
 
 

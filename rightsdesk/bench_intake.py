@@ -1,11 +1,14 @@
 """``rightsdesk bench intake``: a burst of web-form submissions against gunicorn over PostgreSQL.
 
 The bench serves rightsdesk with gunicorn (several workers) on loopback over the database given
-by ``--url``, and drives a bounded load at the public form: each virtual user opens the form
-once (a CSRF token and its session cookie), then submits it again and again with a new e-mail
-address each time, like people answering a breach notice. It reports throughput and p50/p99
-latency, checks that every accepted submission (302 to /requests/sent) is stored as a request
-with its verification mail in the outbox (zero lost) and that nothing answered 5xx.
+by ``--url``, with one ``rightsdesk worker`` process running beside it as in production, and
+drives a bounded load at the public form: each virtual user opens the form once (a CSRF token
+and its session cookie), then submits it again and again with a new e-mail address each time,
+like people answering a breach notice. The form answers once the submission's row is committed
+(acknowledged); the worker files it as a request with its verification mail. The bench reports
+the form's throughput and p50/p99 latency, then waits until the worker has filed everything and
+checks that every accepted submission (302 to /requests/sent) is stored as a request with its
+verification mail in the outbox (zero lost) and that nothing answered 5xx.
 
 The same load then goes to a minimal Flask endpoint in the same stack (the same gunicorn
 settings, psycopg, SQLAlchemy's pool, the same database) that does one INSERT per submission
@@ -14,9 +17,11 @@ floor's (target: at least half).
 
 Only the bench's own server has its limits raised: it runs with ``RIGHTSDESK_SUBMIT_LIMIT`` set
 to ``--submit-limit`` (default 1000000 per hour) in gunicorn's environment, because every
-submission comes from one client address. Production defaults are untouched. The database must
-be a scratch one: the bench migrates it, refuses one that holds requests already, and leaves
-the submitted requests there (drop the database afterwards).
+submission comes from one client address. Its worker runs in demo mode, so verification mail
+is "delivered" to the demo mailbox instead of an SMTP server the bench does not have.
+Production defaults are untouched. The database must be a scratch one: the bench migrates it,
+refuses one that holds requests already, and leaves the submitted requests there (drop the
+database afterwards).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 import psycopg
@@ -42,6 +48,7 @@ from .bench import BenchError, admin_url, bench_app, conninfo, percentile, serve
 from .bench import bench_group as _bench_group
 
 MINIMAL_TABLE = "bench_minimal_submissions"
+WORKER_NICENESS = 10
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -129,6 +136,43 @@ def gunicorn(target: str, *, workers: int, worker_class: str, env: dict[str, str
             process.wait()
 
 
+@contextmanager
+def intake_worker(env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """``rightsdesk worker`` beside the web server, as in production, at a lower CPU priority
+    (``nice`` 10): during a burst the web server answers first and the worker files with what
+    CPU is left, then catches up. Stopped on exit."""
+    script = Path(sys.executable).with_name("rightsdesk")
+    process = subprocess.Popen(
+        [str(script), "worker", "--interval", "0.2"],
+        env={**os.environ, **env, "RIGHTSDESK_DEMO": "1"},
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: os.nice(WORKER_NICENESS),
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_filed(url, process: subprocess.Popen, *, seconds: float = 900) -> float:
+    """Wait until the worker has filed every waiting submission; when that was (monotonic)."""
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise BenchError(f"the worker exited with status {process.returncode}")
+            waiting = conn.execute("SELECT count(*) FROM intake_submissions").fetchone()[0]
+            if not waiting:
+                return time.monotonic()
+            time.sleep(0.1)
+    raise BenchError(f"the worker had not filed every submission after {seconds:.0f} s")
+
+
 def _wait_healthy(base: str, process: subprocess.Popen) -> None:
     import httpx
 
@@ -179,11 +223,13 @@ Setup = Callable[["httpx.AsyncClient"], Awaitable[dict[str, str]]]  # noqa: F821
 
 
 async def _drive(
-    load: Load, base: str, path: str, *, total: int, concurrency: int, setup: Setup, tag: str
+    load: Load, base: str, path: str, *, numbers: range, concurrency: int, setup: Setup, tag: str
 ) -> None:
+    """Submit once for each of ``numbers`` (the e-mail address's number), ``concurrency`` at
+    once; adds to ``load`` (several rounds add up)."""
     import httpx
 
-    counter = iter(range(total))
+    counter = iter(numbers)
 
     async def user() -> None:
         async with httpx.AsyncClient(
@@ -216,7 +262,14 @@ async def _drive(
 
     started = time.perf_counter()
     await asyncio.gather(*(user() for _ in range(concurrency)))
-    load.seconds = time.perf_counter() - started
+    load.seconds += time.perf_counter() - started
+
+
+def _rounds(total: int, rounds: int) -> list[range]:
+    """``total`` submission numbers in ``rounds`` consecutive ranges of (nearly) equal size."""
+    rounds = max(1, min(rounds, total))
+    edges = [total * n // rounds for n in range(rounds + 1)]
+    return [range(edges[n], edges[n + 1]) for n in range(rounds)]
 
 
 async def _form_token(client) -> dict[str, str]:
@@ -305,8 +358,33 @@ def _line(load: Load) -> str:
     show_default=True,
     help="RIGHTSDESK_SUBMIT_LIMIT for the bench's own server (all load comes from one address).",
 )
+@click.option(
+    "--rounds",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="The load is sent in this many rounds, alternating between rightsdesk and the minimal "
+    "endpoint (which goes first changes each round), so a change in the machine's own load "
+    "during the bench falls on both alike.",
+)
+@click.option(
+    "--filing",
+    type=click.Choice(["after", "during"]),
+    default="after",
+    show_default=True,
+    help="When the rightsdesk worker files the submissions as requests: after the burst (as "
+    "when the worker has its own CPU, on another machine or core), or during it, competing "
+    "with the web server, the load and PostgreSQL for this machine's CPU.",
+)
 def intake_command(
-    url: str, total: int, concurrency: int, workers: int, worker_class: str, submit_limit: str
+    url: str,
+    total: int,
+    concurrency: int,
+    workers: int,
+    worker_class: str,
+    submit_limit: str,
+    rounds: int,
+    filing: str,
 ) -> None:
     """Submit the public form under load through gunicorn; compare with a one-INSERT endpoint."""
     target = admin_url(url)
@@ -315,7 +393,8 @@ def intake_command(
     _prepare(target)
     click.echo(
         f"{total:,} submissions, {concurrency} at once, gunicorn {workers} {worker_class} "
-        f"worker(s), PostgreSQL at {server(target)}/{target.database}"
+        f"worker(s), PostgreSQL at {server(target)}/{target.database}; the rightsdesk worker "
+        f"files {filing} the burst"
     )
     rendered = target.render_as_string(hide_password=False)
     env = {
@@ -332,42 +411,55 @@ def intake_command(
     floor = Load("one INSERT")
     served = dict(workers=workers, worker_class=worker_class, env=env)
     try:
-        with gunicorn("rightsdesk:create_app()", **served) as base:
-            asyncio.run(
-                _drive(
-                    ours,
-                    base,
-                    "/requests/new",
-                    total=total,
-                    concurrency=concurrency,
-                    setup=_form_token,
-                    tag=tag,
-                )
+        with ExitStack() as stack:
+            ours_base = stack.enter_context(gunicorn("rightsdesk:create_app()", **served))
+            floor_base = stack.enter_context(
+                gunicorn("rightsdesk.bench_intake:minimal_app()", **served)
             )
+            worker = stack.enter_context(intake_worker(env)) if filing == "during" else None
+            started = time.monotonic()
+            for number, numbers in enumerate(_rounds(total, rounds)):
+                turns = [
+                    (ours, ours_base, "/requests/new", _form_token),
+                    (floor, floor_base, "/submit", _nothing),
+                ]
+                for load, base, path, setup in turns if number % 2 == 0 else turns[::-1]:
+                    asyncio.run(
+                        _drive(
+                            load,
+                            base,
+                            path,
+                            numbers=numbers,
+                            concurrency=concurrency,
+                            setup=setup,
+                            tag=tag,
+                        )
+                    )
+            answered = time.monotonic()
+            worker_started = started
+            if worker is None:
+                stack.close()  # the web servers are done; now the worker has the machine
+                worker_started = time.monotonic()
+                worker = stack.enter_context(intake_worker(env))
+            filed = _wait_filed(target, worker)
         ours.stored, mails = _stored_requests(target, ours)
-        with gunicorn("rightsdesk.bench_intake:minimal_app()", **served) as base:
-            asyncio.run(
-                _drive(
-                    floor,
-                    base,
-                    "/submit",
-                    total=total,
-                    concurrency=concurrency,
-                    setup=_nothing,
-                    tag=tag,
-                )
-            )
         floor.stored = _stored_minimal(target, floor)
     finally:
         _drop_minimal(target)
     click.echo(_line(ours))
-    click.echo(f"{'':<12} verification mails queued: {mails}")
+    click.echo(
+        f"{'':<12} filed as requests by one worker {filing} the burst: all {filed - answered:.1f} "
+        f"s after the last answer, {len(ours.accepted) / (filed - worker_started):.1f}/s "
+        f"(requests with their verification mail); mails queued: {mails}"
+    )
     click.echo(_line(floor))
     ratio = ours.throughput / floor.throughput if floor.throughput else 0.0
     click.echo(f"ratio: rightsdesk / one INSERT = {ratio:.2f} (target >= 0.50)")
     problems = []
     if ours.lost or ours.server_errors or ours.errors:
         problems.append("rightsdesk lost submissions, answered 5xx or dropped connections")
+    if mails < ours.stored:
+        problems.append(f"only {mails} of {ours.stored} requests have their verification mail")
     if len(ours.accepted) != total:
         problems.append(f"only {len(ours.accepted)} of {total} submissions were accepted")
     if ratio < 0.5:

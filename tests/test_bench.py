@@ -173,3 +173,46 @@ def bench_databases_named(prefix: str) -> set[str]:
         found = {row[0] for row in names}
     engine.dispose()
     return found
+
+
+@pytest.mark.skipif(
+    not PG_URL,
+    reason="the intake bench needs PostgreSQL: set RIGHTSDESK_TEST_DATABASE_URL (CI does)",
+)
+def test_bench_intake_files_every_accepted_submission_and_prints_the_ratio():
+    import secrets
+
+    from rightsdesk.bench import admin_execute, admin_url
+
+    admin = admin_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"rightsdesk_bench_intake_{secrets.token_hex(4)}"
+    admin_execute(admin, f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        result = (
+            make_app(PG_URL)
+            .test_cli_runner()
+            .invoke(
+                bench_group,
+                [
+                    *("intake", "--url", url, "--requests", "60", "--concurrency", "6"),
+                    *("--workers", "2", "--rounds", "2"),
+                ],
+            )
+        )
+        output = result.output
+        ours = re.search(r"^rightsdesk\s+60 answered in .*?/s\s+p50 .*?p99 .*$", output, re.M)
+        assert ours, output
+        assert "accepted 60, stored 60, lost 0, 5xx 0" in output
+        assert re.search(
+            r"filed as requests by one worker after the burst: .* mails queued: 60", output
+        )
+        assert re.search(
+            rf"^ratio: rightsdesk / one INSERT = {NUMBER} \(target >= 0\.50\)$", output, re.M
+        )
+        # Speed is not judged here: the verdict may only miss the throughput target.
+        verdict = re.search(r"^verdict: (.*)$", output, re.M).group(1)
+        assert verdict in ("meets the target", "below half the minimal endpoint's throughput")
+        assert result.exit_code == (0 if verdict == "meets the target" else 1)
+    finally:
+        admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -177,6 +177,13 @@ def test_missing_csrf_token_is_refused(app, client):
         assert db.session.scalars(select(IntakeSubmission)).all() == []
 
 
+def test_the_form_library_s_own_messages_are_in_the_person_s_language(client):
+    for lang, message in (("ko", "올바르지 않은 선택값입니다"), ("en", "Not a valid choice")):
+        form = {"csrf_token": csrf(client, f"/requests/new?lang={lang}"), "kind": "teleport"}
+        refused = client.post(f"/requests/new?lang={lang}", data={**form, "name": "x"})
+        assert refused.status_code == 400 and message in refused.get_data(as_text=True)
+
+
 def test_correction_with_several_items_and_the_add_button(app, client, smtp):
     token = csrf(client, "/requests/new")
     base = {"csrf_token": token, "kind": "correction", "name": "이서연", "email": "lee@example.com"}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from babel.support import Translations
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -18,6 +22,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -57,7 +62,18 @@ class CorrectionItemForm(Form):
     correct_value = StringField(_l("Correct value"), [Optional(), Length(max=1000)])
 
 
+@cache
+def wtforms_translations(locale: str) -> Translations:
+    """WTForms' own messages ("Not a valid choice.") in ``locale``, read once per process:
+    Flask-WTF reads and parses the catalogue again on every request."""
+    return Translations.load(messages_path(), [locale], domain="wtforms")
+
+
 class RequestForm(FlaskForm):
+    class Meta:
+        def get_translations(self, form: Form) -> Translations:
+            return wtforms_translations(str(get_locale()))
+
     kind = RadioField(_l("What would you like us to do?"), validators=[InputRequired(REQUIRED)])
     name = StringField(_l("Name"), [InputRequired(REQUIRED), Length(max=200, message=TOO_LONG)])
     email = EmailField(

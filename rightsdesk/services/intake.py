@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from ..domain.identity import strip_control_characters
 from ..domain.kinds import RequestKind
@@ -171,17 +171,17 @@ def accept_submission(data: IntakeInput, *, now: datetime) -> None:
     if data.representative and data.representative.proof:
         stored = store_upload(data.representative.proof)
     try:
-        db.session.add(
-            IntakeSubmission(
-                received_at=now,
-                payload=_submission_payload(data, stored),
-                attempts=0,
-                next_attempt_at=now,
-            )
+        # One INSERT, durable when it returns: a single statement needs no BEGIN and COMMIT
+        # of its own (autocommit), nor the session's unit of work.
+        statement = insert(IntakeSubmission.__table__).values(
+            received_at=now,
+            payload=_submission_payload(data, stored),
+            attempts=0,
+            next_attempt_at=now,
         )
-        db.session.commit()
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement)
     except BaseException:
-        db.session.rollback()
         if stored:
             delete_upload(stored.name)
         raise

@@ -350,7 +350,13 @@ def _line(load: Load) -> str:
     type=click.IntRange(min=1),
     help="Virtual users submitting at once.",
 )
-@click.option("--workers", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--workers",
+    default=2 * (os.cpu_count() or 1) + 1,
+    show_default="2 x CPUs + 1, gunicorn's own starting point",
+    type=click.IntRange(min=1),
+    help="gunicorn workers, for rightsdesk and the minimal endpoint alike.",
+)
 @click.option("--worker-class", default="sync", show_default=True, help="gunicorn worker class.")
 @click.option(
     "--submit-limit",

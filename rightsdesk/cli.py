@@ -598,12 +598,14 @@ mail_group = AppGroup("mail", help="The outbox and inbound e-mail.")
 def mail_send(
     loop: bool, interval: float, batch: int, retry_now: bool, max_runs: int | None
 ) -> None:
-    """Deliver due mail from the outbox; failures wait with back-off and are retried."""
+    """Deliver due mail from the outbox; failures wait with back-off and are retried. Web-form
+    submissions waiting to be filed are filed first, so their verification mail goes too."""
     import os
     import socket
     import time
 
     from .mail import outbox
+    from .services import intake
 
     deliver_due = outbox.deliver_due
     if retry_now:
@@ -611,6 +613,9 @@ def mail_send(
     worker = f"{socket.gethostname()}:{os.getpid()}"
     runs = 0
     while True:
+        filed = intake.process_submissions(now=utcnow(), seconds=10)
+        if filed.attempted:
+            click.echo(f"intake: {len(filed.filed)} request(s) filed, {len(filed.failed)} retrying")
         report = deliver_due(now=utcnow(), worker=worker, batch=batch)
         runs += 1
         if report.attempted or not loop:

@@ -164,3 +164,15 @@ def test_the_worker_command_files_waiting_submissions_before_sending_mail(app, r
     assert result.exit_code == 0, result.output
     assert "intake: 1 request(s) filed, 0 retrying" in result.output
     assert [m["To"] for m in smtp.messages] == ["cli@example.com"]  # in the same round
+
+
+def test_mail_send_alone_also_files_waiting_submissions(app, runner, smtp):
+    """Deployments that run only `rightsdesk mail send --loop` still get their requests."""
+    with app.app_context():
+        accept_submission(
+            IntakeInput(kind=K.ACCESS, name=None, email="old@example.com"), now=datetime.now(UTC)
+        )
+    result = runner.invoke(args=["mail", "send"])
+    assert result.exit_code == 0, result.output
+    assert "intake: 1 request(s) filed" in result.output and "sent 1" in result.output
+    assert [m["To"] for m in smtp.messages] == ["old@example.com"]

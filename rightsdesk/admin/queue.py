@@ -64,10 +64,10 @@ def queue():
     filters = _filter_from_args()
     cursor = parse_cursor(request.args.get("after"))
     page: QueuePage = load_queue_page(filters, after=cursor, size=PAGE_SIZE)
-    today = datetime.now(UTC).astimezone(settings().tz).date()
-    staff = db.session.scalars(select(StaffUser).order_by(StaffUser.name)).all()
     now = datetime.now(UTC)
-    waiting, oldest = waiting_submissions(now=now)
+    today = now.astimezone(settings().tz).date()
+    staff = db.session.scalars(select(StaffUser).order_by(StaffUser.name)).all()
+    waiting, oldest = waiting_submissions()
     stalled = waiting if oldest and now - oldest > STALE_SUBMISSIONS else 0
     return render_template(
         "admin/queue.html",

@@ -2,7 +2,9 @@
 
 Every use-case here stores first and answers after: the request, its verification nonce and the
 mail that carries the link are committed together, and the outbox sends the mail later, so an
-SMTP outage delays a message but never loses one.
+SMTP outage delays a message but never loses one. The web form goes one step further: it answers
+once the submission's single row is committed (``accept_submission``), and the worker files it
+as the request, dated from that moment (``process_submissions``).
 """
 
 from __future__ import annotations
@@ -319,7 +321,7 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def waiting_submissions(*, now: datetime) -> tuple[int, datetime | None]:
+def waiting_submissions() -> tuple[int, datetime | None]:
     """How many submissions wait for the worker, and since when the oldest has."""
     count, oldest = db.session.execute(
         select(func.count(IntakeSubmission.id), func.min(IntakeSubmission.received_at))

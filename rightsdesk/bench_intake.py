@@ -128,12 +128,17 @@ def gunicorn(target: str, *, workers: int, worker_class: str, env: dict[str, str
         _wait_healthy(base, process)
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -151,12 +156,7 @@ def intake_worker(env: dict[str, str]) -> Iterator[subprocess.Popen]:
     try:
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 def _wait_filed(url, process: subprocess.Popen, *, seconds: float = 900) -> float:
@@ -166,9 +166,14 @@ def _wait_filed(url, process: subprocess.Popen, *, seconds: float = 900) -> floa
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise BenchError(f"the worker exited with status {process.returncode}")
-            waiting = conn.execute("SELECT count(*) FROM intake_submissions").fetchone()[0]
+            waiting, failing, reason = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE attempts > 0), max(last_error)"
+                " FROM intake_submissions"
+            ).fetchone()
             if not waiting:
                 return time.monotonic()
+            if failing:  # it would wait for its back-off: say why now
+                raise BenchError(f"the worker could not file {failing} submission(s): {reason}")
             time.sleep(0.1)
     raise BenchError(f"the worker had not filed every submission after {seconds:.0f} s")
 

@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
-    from .config import load_config
+    from rightsdesk.config import load_config
 
     load_config(app, test_config)
 
@@ -47,14 +47,10 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import (
-        i18n,
-        models,  # noqa: F401  (the mappings must be known to migrations)
-        security,
-    )
-    from .admin import init_login
-    from .database import init_database, render_item
-    from .extensions import csrf, db, limiter, mail, migrate
+    from rightsdesk import i18n, models, security
+    from rightsdesk.admin import init_login
+    from rightsdesk.database import init_database, render_item
+    from rightsdesk.extensions import csrf, db, limiter, mail, migrate
 
     init_database(app)
     migrate.init_app(
@@ -74,10 +70,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api
-    from .admin import bp as admin_bp
-    from .inbound import bp as inbound_bp
-    from .public import bp as public_bp
+    from rightsdesk import api
+    from rightsdesk.admin import bp as admin_bp
+    from rightsdesk.inbound import bp as inbound_bp
+    from rightsdesk.public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(inbound_bp)
@@ -85,12 +81,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     api.init_app(app)
     if app.config["DEMO"]:
-        from .public.mailbox import bp as mailbox_bp
+        from rightsdesk.public.mailbox import bp as mailbox_bp
 
         app.register_blueprint(mailbox_bp)
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import register
+    from rightsdesk.cli import register
 
     register(app)

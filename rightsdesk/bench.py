@@ -30,7 +30,7 @@ from sqlalchemy.exc import ArgumentError
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .services.queue import QueueFilter
+    from rightsdesk.services.queue import QueueFilter
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 STAFF = 20
@@ -114,7 +114,7 @@ def _drop(admin: URL, name: str) -> None:
 
 def bench_app(url: URL) -> Flask:
     """The app on the throwaway database; refuses if the configuration points elsewhere."""
-    from . import create_app
+    from rightsdesk import create_app
 
     app = create_app(
         {
@@ -299,7 +299,7 @@ def _count(conn: psycopg.Connection, table: str, where: str = "true") -> int:
 
 
 def _open_list() -> str:
-    from .domain.lifecycle import OPEN
+    from rightsdesk.domain.lifecycle import OPEN
 
     return ", ".join(f"'{status.value}'" for status in sorted(OPEN))
 
@@ -316,9 +316,9 @@ class Case:
 
 
 def build_cases(conn: psycopg.Connection) -> list[Case]:
-    from .domain.kinds import RequestKind
-    from .domain.lifecycle import OPEN
-    from .services.queue import QueueFilter
+    from rightsdesk.domain.kinds import RequestKind
+    from rightsdesk.domain.lifecycle import OPEN
+    from rightsdesk.services.queue import QueueFilter
 
     open_statuses = tuple(sorted(OPEN))
     first = QueueFilter(statuses=open_statuses)
@@ -361,8 +361,8 @@ def _open_subject_email(conn: psycopg.Connection) -> str:
 
 def _cursor_of_page(filters: QueueFilter, number: int) -> tuple[tuple[date, int] | None, int]:
     """Follow next_cursor as the console's "Next page" link does; stop early if pages end."""
-    from .extensions import db
-    from .services.queue import load_queue_page, parse_cursor
+    from rightsdesk.extensions import db
+    from rightsdesk.services.queue import load_queue_page, parse_cursor
 
     after, page = None, 1
     while page < number:
@@ -375,7 +375,7 @@ def _cursor_of_page(filters: QueueFilter, number: int) -> tuple[tuple[date, int]
 
 
 def page_size() -> int:
-    from .admin.queue import PAGE_SIZE
+    from rightsdesk.admin.queue import PAGE_SIZE
 
     return PAGE_SIZE
 
@@ -385,7 +385,7 @@ def page_size() -> int:
 
 def _columns() -> str:
     """Every column the ORM loads: the request, its subject and its assignee."""
-    from .models import Request, StaffUser, Subject
+    from rightsdesk.models import Request, StaffUser, Subject
 
     tables = (("r", Request), ("s", Subject), ("a", StaffUser))
     return ", ".join(
@@ -449,8 +449,8 @@ class Result:
 
 def run_ours(case: Case) -> tuple[float, list[int]]:
     """One page as a console request gets it: a new session, a pooled connection (pinged)."""
-    from .extensions import db
-    from .services.queue import load_queue_page
+    from rightsdesk.extensions import db
+    from rightsdesk.services.queue import load_queue_page
 
     started = time.perf_counter()
     page = load_queue_page(case.filters, after=case.after, size=page_size())
@@ -499,7 +499,7 @@ def orm_statement(case: Case) -> tuple[str, Any]:
     """The SQL and parameters load_queue_page sends, captured on their way to the driver."""
     from sqlalchemy import event
 
-    from .extensions import db
+    from rightsdesk.extensions import db
 
     captured: list[tuple[str, Any]] = []
 
@@ -640,20 +640,20 @@ def echo_explain(conn: psycopg.Connection, cases: list[Case]) -> None:
 
 def _release(app: Flask) -> None:
     """Close every pooled connection, so the database can be dropped."""
-    from .extensions import db
+    from rightsdesk.extensions import db
 
     db.session.remove()
     db.engine.dispose()
 
 
 # `bench fulfilment` (it uses the helpers above and adds itself to bench_group).
-from . import bench_fulfilment  # noqa: E402, F401
+from rightsdesk import bench_fulfilment  # noqa: E402, F401
 
 # `bench intake` (gunicorn under a burst of form submissions; it adds itself to bench_group).
-from . import bench_intake as _bench_intake  # noqa: E402
+from rightsdesk import bench_intake as _bench_intake  # noqa: E402
 
 # `bench purge` (the retention jobs' bench; it adds itself to bench_group).
-from .jobs import bench as _retention_bench  # noqa: E402, F401
+from rightsdesk.jobs import bench as _retention_bench  # noqa: E402, F401
 
 # --- notice campaigns ------------------------------------------------------------------------
 
@@ -784,10 +784,10 @@ def _peak_mb() -> float:
 def _bench_campaign(*, users: int, send: int, batch: int) -> None:
     import flask_migrate
 
-    from .extensions import db
-    from .models import NoticeCampaign
-    from .services import campaigns
-    from .services.fulfilment import configured_datamap, system_engine
+    from rightsdesk.extensions import db
+    from rightsdesk.models import NoticeCampaign
+    from rightsdesk.services import campaigns
+    from rightsdesk.services.fulfilment import configured_datamap, system_engine
 
     flask_migrate.upgrade()
     before = _peak_mb()

@@ -47,12 +47,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from .bench import BenchError, admin_execute, bench_group, conninfo, percentile, server
+from rightsdesk.bench import BenchError, admin_execute, bench_group, conninfo, percentile, server
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .domain.retention import Schedule
+    from rightsdesk.domain.retention import Schedule
 
 WARMUP = 5  # subjects done first and not timed
 MEMORY_SUBJECTS = 3  # subjects done afterwards under tracemalloc, not timed
@@ -92,7 +92,7 @@ class Shop:
 
 
 def resolve_shop_url(value: str | None, workdir: Path) -> str:
-    from .fulfilment.connect import sql_url
+    from rightsdesk.fulfilment.connect import sql_url
 
     if not value:
         return f"sqlite:///{workdir / 'shop.db'}"
@@ -108,13 +108,13 @@ def resolve_shop_url(value: str | None, workdir: Path) -> str:
 
 
 def _engine(url: str):
-    from .fulfilment.connect import engine_for
+    from rightsdesk.fulfilment.connect import engine_for
 
     return engine_for(url)
 
 
 def generate_shop(shop: Shop, users: int, say: Callable[[str], None]) -> None:
-    from .fulfilment.demo_shop import DemoShopExists, create_demo_shop
+    from rightsdesk.fulfilment.demo_shop import DemoShopExists, create_demo_shop
 
     say(f"generating the demo shop with {users:,} users …")
     started = time.perf_counter()
@@ -346,8 +346,8 @@ def create_retained_table(floor: Floor, *, temporary: bool) -> None:
 
 def bench_datamap(path: Path) -> None:
     """The demo data map with its SQL systems only (webhook and manual ones have no floor)."""
-    from .domain.datamap import SystemKind, check_structure, load_datamap
-    from .fulfilment.demo_shop import demo_datamap_text
+    from rightsdesk.domain.datamap import SystemKind, check_structure, load_datamap
+    from rightsdesk.fulfilment.demo_shop import demo_datamap_text
 
     source = demo_datamap_text()
     dropped = {s.name for s in load_datamap(source, "demo").systems if s.kind != SystemKind.SQL}
@@ -369,7 +369,7 @@ def bench_datamap(path: Path) -> None:
 def own_database(value: str | None, workdir: Path) -> str:
     if not value:
         return f"sqlite:///{workdir / 'rightsdesk.db'}"
-    from .fulfilment.connect import sql_url
+    from rightsdesk.fulfilment.connect import sql_url
 
     try:
         url = sql_url(value)
@@ -392,7 +392,7 @@ def own_database(value: str | None, workdir: Path) -> str:
 
 
 def make_bench_app(database_url: str, workdir: Path, datamap: Path) -> Flask:
-    from . import create_app
+    from rightsdesk import create_app
 
     app = create_app(
         {
@@ -420,11 +420,11 @@ class Subject:
 
 
 def make_requests(emails: list[str]) -> list[Subject]:
-    from .domain.kinds import RequestKind
-    from .domain.lifecycle import Status
-    from .extensions import db
-    from .models import Channel
-    from .services.requests import change_status, submit_request
+    from rightsdesk.domain.kinds import RequestKind
+    from rightsdesk.domain.lifecycle import Status
+    from rightsdesk.extensions import db
+    from rightsdesk.models import Channel
+    from rightsdesk.services.requests import change_status, submit_request
 
     subjects = []
     for email in emails:
@@ -444,17 +444,17 @@ def make_requests(emails: list[str]) -> list[Subject]:
 def _request(reference: str):
     from sqlalchemy import select
 
-    from .extensions import db
-    from .models import Request
+    from rightsdesk.extensions import db
+    from rightsdesk.models import Request
 
     return db.session.scalar(select(Request).where(Request.reference == reference))
 
 
 def ours_access(subject: Subject) -> tuple[float, dict[str, int]]:
     """The fulfilment-level part: collect over the data map and build the ZIP."""
-    from .extensions import db
-    from .fulfilment.access import build_package
-    from .services.fulfilment import collect, configured_datamap
+    from rightsdesk.extensions import db
+    from rightsdesk.fulfilment.access import build_package
+    from rightsdesk.services.fulfilment import collect, configured_datamap
 
     request = _request(subject.access_ref)
     started = time.perf_counter()
@@ -473,8 +473,8 @@ def ours_access(subject: Subject) -> tuple[float, dict[str, int]]:
 
 
 def ours_access_service(subject: Subject) -> float:
-    from .extensions import db
-    from .services.fulfilment import prepare_access_package
+    from rightsdesk.extensions import db
+    from rightsdesk.services.fulfilment import prepare_access_package
 
     request = _request(subject.access_ref)
     started = time.perf_counter()
@@ -485,8 +485,8 @@ def ours_access_service(subject: Subject) -> float:
 
 
 def ours_erasure(subject: Subject) -> tuple[float, dict[str, int]]:
-    from .extensions import db
-    from .services import erasure
+    from rightsdesk.extensions import db
+    from rightsdesk.services import erasure
 
     request = _request(subject.deletion_ref)
     started = time.perf_counter()
@@ -535,7 +535,7 @@ def measure_subject(
     schedule: Schedule,
     timings: Timings | None,
 ) -> None:
-    from .services.erasure import local_today
+    from rightsdesk.services.erasure import local_today
 
     service_ms = ours_access_service(subject)
     ours_ms, ours_counts = ours_access(subject)
@@ -798,7 +798,7 @@ def _bench(
     stack.enter_context(app.app_context())
     stack.callback(_release)
     flask_migrate.upgrade()
-    from .services.erasure import schedule
+    from rightsdesk.services.erasure import schedule
 
     say(f"creating {len(emails)} access and deletion requests …")
     people = make_requests(emails)
@@ -871,7 +871,7 @@ def _environ(name: str, value: str) -> Iterator[None]:
 
 
 def _release() -> None:
-    from .extensions import db
+    from rightsdesk.extensions import db
 
     db.session.remove()
     db.engine.dispose()

@@ -44,8 +44,8 @@ from pathlib import Path
 import click
 import psycopg
 
-from .bench import BenchError, admin_url, bench_app, conninfo, percentile, server
-from .bench import bench_group as _bench_group
+from rightsdesk.bench import BenchError, admin_url, bench_app, conninfo, percentile, server
+from rightsdesk.bench import bench_group as _bench_group
 
 MINIMAL_TABLE = "bench_minimal_submissions"
 WORKER_NICENESS = 10
@@ -61,7 +61,7 @@ def minimal_app():
     from flask import Flask, redirect, request
     from sqlalchemy import create_engine, text
 
-    from .fulfilment.connect import sql_url
+    from rightsdesk.fulfilment.connect import sql_url
 
     engine = create_engine(sql_url(os.environ["RIGHTSDESK_BENCH_MINIMAL_URL"]))
     app = Flask("minimal")
@@ -484,7 +484,7 @@ def _prepare(url) -> None:
     """Migrate the scratch database, refuse one with requests in it, create the floor's table."""
     import flask_migrate
 
-    from .bench import _release
+    from rightsdesk.bench import _release
 
     app = bench_app(url)
     with app.app_context():

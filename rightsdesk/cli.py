@@ -20,13 +20,18 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from .domain.deadlines import Deadline, ExtensionNotAllowed, NaiveTimestamp, compute_deadline
-from .domain.holiday_calendar import HolidayCalendar
-from .domain.kinds import RequestKind, parse_kind
-from .domain.lifecycle import OPEN, TERMINAL, Status, parse_status
-from .domain.profiles import Profile
-from .extensions import db
-from .models import OverrideAction, Request
+from rightsdesk.domain.deadlines import (
+    Deadline,
+    ExtensionNotAllowed,
+    NaiveTimestamp,
+    compute_deadline,
+)
+from rightsdesk.domain.holiday_calendar import HolidayCalendar
+from rightsdesk.domain.kinds import RequestKind, parse_kind
+from rightsdesk.domain.lifecycle import OPEN, TERMINAL, Status, parse_status
+from rightsdesk.domain.profiles import Profile
+from rightsdesk.extensions import db
+from rightsdesk.models import OverrideAction, Request
 
 
 class InputError(click.ClickException):
@@ -117,7 +122,7 @@ def deadline_command(
     """Print the legal due date of a request, then how it was counted."""
     from flask import current_app
 
-    from .services.context import settings
+    from rightsdesk.services.context import settings
 
     instant = parse_timestamp(received)
     lang = _language(current_app.config, language)
@@ -147,7 +152,7 @@ def deadline_command(
 
 def _calendar_and_promises(profile: Profile) -> tuple[HolidayCalendar, dict]:
     """The operator's calendar and promises from the database, if it has been set up."""
-    from .services.deadlines import calendar_for, promised_periods
+    from rightsdesk.services.deadlines import calendar_for, promised_periods
 
     try:
         return calendar_for(profile), promised_periods(profile.code)
@@ -238,7 +243,7 @@ def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:
 
 
 def _weekday(day: date, lang: str) -> str:
-    from .domain.holiday_calendar import WEEKDAY_NAMES
+    from rightsdesk.domain.holiday_calendar import WEEKDAY_NAMES
 
     return WEEKDAY_NAMES[lang][day.weekday()]
 
@@ -284,8 +289,8 @@ def _kinds(values: tuple[str, ...]) -> list[RequestKind]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def list_command(statuses: tuple[str, ...], kinds: tuple[str, ...], as_json: bool) -> None:
     """One line per request: reference, kind, status, channel, received, due."""
-    from .services.context import settings
-    from .services.requests import list_requests
+    from rightsdesk.services.context import settings
+    from rightsdesk.services.requests import list_requests
 
     wanted_statuses, wanted_kinds = _statuses(statuses), _kinds(kinds)
     rows = list_requests(statuses=wanted_statuses, kinds=wanted_kinds)
@@ -314,7 +319,7 @@ def list_command(statuses: tuple[str, ...], kinds: tuple[str, ...], as_json: boo
 @click.option("--send-new", is_flag=True, help="Mail the subject a new link.")
 def revoke_link_command(reference: str, send_new: bool) -> None:
     """Revoke every status link sent for REFERENCE (e.g. one was forwarded by mistake)."""
-    from .services.intake import revoke_status_links
+    from rightsdesk.services.intake import revoke_status_links
 
     with input_errors():
         found = revoke_status_links(
@@ -347,7 +352,7 @@ audit_group = AppGroup("audit", help="The hash-chained audit trail.")
 @audit_group.command("verify")
 def verify_command() -> None:
     """Recompute the chain; exit 1 if any event was edited or deleted."""
-    from .services.audit import verify_chain
+    from rightsdesk.services.audit import verify_chain
 
     report = verify_chain()
     if report.ok:
@@ -375,7 +380,7 @@ def _country_option(function: Callable) -> Callable:
 @_country_option
 def holidays_list(year: int | None, country: str) -> None:
     """Every day off of a year that is not a plain weekend, with its source."""
-    from .services.calendars import list_overrides
+    from rightsdesk.services.calendars import list_overrides
 
     year = year or utcnow().year
     country = country.upper()
@@ -411,7 +416,7 @@ def _report_recompute(result) -> None:
 @_country_option
 def holidays_add(day: str, name: str, country: str) -> None:
     """Declare DAY a day off (e.g. a temporary holiday); re-dates open requests."""
-    from .services.calendars import set_override
+    from rightsdesk.services.calendars import set_override
 
     when = parse_day(day)
     if not name.strip():
@@ -433,7 +438,7 @@ def holidays_add(day: str, name: str, country: str) -> None:
 @_country_option
 def holidays_remove(day: str, reason: str, country: str) -> None:
     """Declare a listed holiday a working day; re-dates open requests."""
-    from .services.calendars import set_override
+    from rightsdesk.services.calendars import set_override
 
     when = parse_day(day)
     if not reason.strip():
@@ -454,7 +459,7 @@ def holidays_remove(day: str, reason: str, country: str) -> None:
 @_country_option
 def holidays_clear(day: str, country: str) -> None:
     """Drop the override of DAY; re-dates open requests."""
-    from .services.calendars import clear_override
+    from rightsdesk.services.calendars import clear_override
 
     when = parse_day(day)
     result = clear_override(country=country.upper(), day=when, actor=actor(), now=utcnow())
@@ -484,8 +489,8 @@ def org_setup(
     officer_phone: str | None,
 ) -> None:
     """Create or update the organisation."""
-    from .domain.identity import normalise_email
-    from .services.organisation import set_up_organisation
+    from rightsdesk.domain.identity import normalise_email
+    from rightsdesk.services.organisation import set_up_organisation
 
     with input_errors():
         email = normalise_email(officer_email)
@@ -512,7 +517,7 @@ policy_group = AppGroup("policy", help="Promises of the operator's privacy polic
 @click.option("--jurisdiction", default=None)
 def policy_promise(kind: str, days: int | None, clear: bool, jurisdiction: str | None) -> None:
     """Promise a shorter response period than the statute (never a longer one)."""
-    from .services.organisation import promise_period
+    from rightsdesk.services.organisation import promise_period
 
     if clear == (days is not None):
         raise InputError("give either --days N or --clear")
@@ -532,9 +537,9 @@ def policy_promise(kind: str, days: int | None, clear: bool, jurisdiction: str |
 @policy_group.command("show")
 def policy_show() -> None:
     """The organisation and every response period, statutory and promised."""
-    from .services.context import settings
-    from .services.deadlines import promised_periods
-    from .services.organisation import current_organisation
+    from rightsdesk.services.context import settings
+    from rightsdesk.services.deadlines import promised_periods
+    from rightsdesk.services.organisation import current_organisation
 
     with input_errors():
         organisation = current_organisation()
@@ -550,7 +555,7 @@ def policy_show() -> None:
         click.echo(line)
 
 
-from .policy_cli import add_commands as _add_policy_commands  # noqa: E402
+from rightsdesk.policy_cli import add_commands as _add_policy_commands  # noqa: E402
 
 _add_policy_commands(policy_group)  # add, publish, list, campaigns: versions and notices
 
@@ -565,7 +570,7 @@ def demo_command(action: str) -> None:
     """Load the demo organisation and sample requests (once; a second run does nothing)."""
     from flask import current_app
 
-    from .services.demo import DEMO_LOGIN, load_demo
+    from rightsdesk.services.demo import DEMO_LOGIN, load_demo
 
     if current_app.config["ENV"] == "production":
         raise InputError("the demo is never loaded in production (RIGHTSDESK_ENV=production)")
@@ -604,8 +609,8 @@ def mail_send(
     import socket
     import time
 
-    from .mail import outbox
-    from .services import intake
+    from rightsdesk.mail import outbox
+    from rightsdesk.services import intake
 
     deliver_due = outbox.deliver_due
     if retry_now:
@@ -637,8 +642,8 @@ def mail_send(
 @click.option("--imap", is_flag=True, help="Read unseen mail from RIGHTSDESK_IMAP_HOST.")
 def mail_ingest(sources: tuple[str, ...], imap: bool) -> None:
     """Take requests from e-mail: a .eml file, a Maildir, an mbox, '-' (stdin) or IMAP."""
-    from .mail.inbound import read_source
-    from .services.inbound import ingest
+    from rightsdesk.mail.inbound import read_source
+    from rightsdesk.services.inbound import ingest
 
     if not sources and not imap:
         raise InputError("give a file, Maildir, mbox or '-' for standard input, or --imap")
@@ -665,7 +670,7 @@ def _ingest_imap(take: Callable[[str, bytes], None]) -> None:
     """Unseen IMAP mail; each message is marked seen only once it is stored."""
     from flask import current_app
 
-    from .mail import inbound
+    from rightsdesk.mail import inbound
 
     config = current_app.config
     if not (config.get("IMAP_HOST") and config.get("IMAP_USER")):
@@ -687,7 +692,7 @@ def _ingest_imap(take: Callable[[str, bytes], None]) -> None:
 
 jobs_group = AppGroup("jobs", help="Scheduled jobs (run them from cron).")
 
-from .jobs.commands import add_commands as _add_retention_commands  # noqa: E402
+from rightsdesk.jobs.commands import add_commands as _add_retention_commands  # noqa: E402
 
 _add_retention_commands(jobs_group)  # run, schedule, purge-operator, purge-separated, …
 
@@ -696,7 +701,7 @@ _add_retention_commands(jobs_group)  # run, schedule, purge-operator, purge-sepa
 @click.option("--dry-run", is_flag=True, help="Only say which requests would expire.")
 def expire_unverified_command(dry_run: bool) -> None:
     """Expire requests never confirmed in time and purge their personal data."""
-    from .services.intake import expire_unverified
+    from rightsdesk.services.intake import expire_unverified
 
     report = expire_unverified(now=utcnow(), dry_run=dry_run)
     verb = "would expire" if dry_run else "expired"
@@ -719,8 +724,8 @@ staff_group = AppGroup("staff", help="Staff accounts of the admin console.")
 )
 def staff_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
     """Create a staff account; the password is prompted for (never an argument)."""
-    from .models import StaffRole
-    from .services.staff import StaffError, create_staff
+    from rightsdesk.models import StaffRole
+    from rightsdesk.services.staff import StaffError, create_staff
 
     try:
         staff_role = StaffRole(role.strip().lower())
@@ -751,7 +756,7 @@ def staff_list() -> None:
     """One line per account: e-mail, role, active, two-step."""
     from sqlalchemy import select
 
-    from .models import StaffUser
+    from rightsdesk.models import StaffUser
 
     for user in db.session.scalars(select(StaffUser).order_by(StaffUser.email)):
         active = "active" if user.active else "inactive"
@@ -762,7 +767,7 @@ def staff_list() -> None:
 @jobs_group.command("purge-downloads")
 def purge_downloads_command() -> None:
     """Delete expired files offered to subjects (the record of each stays)."""
-    from .services.downloads import purge_expired
+    from rightsdesk.services.downloads import purge_expired
 
     click.echo(f"deleted {purge_expired(now=utcnow())} expired download(s)")
 
@@ -783,7 +788,7 @@ apikey_group = AppGroup("apikey", help="Keys of host applications for the JSON A
 @click.option("--webhook-url", default=None, help="Where status changes are POSTed (HTTPS).")
 def apikey_create(name: str, scopes: str, webhook_url: str | None) -> None:
     """Create a key; the key and its signing secret are printed once and never again."""
-    from .services.api import ApiKeyError, create_key
+    from rightsdesk.services.api import ApiKeyError, create_key
 
     try:
         issued = create_key(
@@ -805,7 +810,7 @@ def apikey_list() -> None:
     """One line per key: name, prefix, scopes, state, webhook URL."""
     from sqlalchemy import select
 
-    from .models import ApiKey
+    from rightsdesk.models import ApiKey
 
     for key in db.session.scalars(select(ApiKey).order_by(ApiKey.name)):
         state = "revoked" if key.revoked_at else "active"
@@ -818,7 +823,7 @@ def apikey_list() -> None:
 @click.argument("name")
 def apikey_revoke(name: str) -> None:
     """Revoke a key at once (its requests and their history stay)."""
-    from .services.api import ApiKeyError, revoke_key
+    from rightsdesk.services.api import ApiKeyError, revoke_key
 
     try:
         revoke_key(name, actor=actor(), now=utcnow())
@@ -830,7 +835,7 @@ def apikey_revoke(name: str) -> None:
 @apikey_group.command("subject-key")
 def apikey_subject_key() -> None:
     """The key host apps use to name subjects: HMAC-SHA256(key, normalised e-mail), hex."""
-    from .services.api import subject_hash_key
+    from rightsdesk.services.api import subject_hash_key
 
     click.echo(subject_hash_key().hex())
 
@@ -840,8 +845,8 @@ def apikey_rehash_subjects() -> None:
     """Recompute every subject's lookup hash (after an upgrade or a new subject-hash key)."""
     from sqlalchemy import select
 
-    from .models import Subject
-    from .services.api import subject_hash
+    from rightsdesk.models import Subject
+    from rightsdesk.services.api import subject_hash
 
     count = 0
     for subject in db.session.scalars(select(Subject)):
@@ -861,7 +866,7 @@ def webhooks_send(retry_now: bool) -> None:
     import os
     import socket
 
-    from .services import webhooks
+    from rightsdesk.services import webhooks
 
     if retry_now:
         click.echo(f"{webhooks.retry_now(now=utcnow())} waiting webhook(s) made due")
@@ -876,7 +881,7 @@ connectors_group = AppGroup("connectors", help="Jobs for the data map's webhook 
 
 def _connector_round(worker: str) -> int:
     """Post the due jobs of the data map's webhook systems once; how many were attempted."""
-    from .services import connectors
+    from rightsdesk.services import connectors
 
     report = connectors.deliver_due(now=utcnow(), worker=worker)
     if report.attempted:
@@ -899,7 +904,7 @@ def connectors_send(loop: bool, interval: float, retry_now: bool) -> None:
     import socket
     import time
 
-    from .services import connectors
+    from rightsdesk.services import connectors
 
     if retry_now:
         click.echo(f"{connectors.retry_now(now=utcnow())} waiting job(s) made due")
@@ -923,10 +928,10 @@ def worker_command(interval: float, once: bool) -> None:
     import socket
     import time
 
-    from .jobs.commands import worker_tick as retention_tick
-    from .mail import outbox
-    from .policy_cli import campaign_round
-    from .services import intake, webhooks
+    from rightsdesk.jobs.commands import worker_tick as retention_tick
+    from rightsdesk.mail import outbox
+    from rightsdesk.policy_cli import campaign_round
+    from rightsdesk.services import intake, webhooks
 
     name = f"{socket.gethostname()}:{os.getpid()}"
     while True:
@@ -955,10 +960,10 @@ def worker_command(interval: float, once: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    from .bench import bench_group
-    from .datamap_cli import datamap_group
-    from .notify import notify_group
-    from .policy_cli import campaigns_group
+    from rightsdesk.bench import bench_group
+    from rightsdesk.datamap_cli import datamap_group
+    from rightsdesk.notify import notify_group
+    from rightsdesk.policy_cli import campaigns_group
 
     for command in (
         campaigns_group,
@@ -984,7 +989,7 @@ def register(app: Flask) -> None:
 
 
 def _create_app() -> Flask:
-    from . import create_app
+    from rightsdesk import create_app
 
     return create_app()
 

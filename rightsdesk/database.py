@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .extensions import db
+from rightsdesk.extensions import db
 
 
 def init_database(app: Flask) -> None:
@@ -28,7 +28,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 def render_item(type_: str, obj: object, autogen_context) -> str | bool:
     """Write our column types into migrations as plain SQLAlchemy types."""
-    from .models import UTCDateTime
+    from rightsdesk.models import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

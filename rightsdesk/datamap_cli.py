@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from .domain.datamap import (
+from rightsdesk.domain.datamap import (
     DataMap,
     DataMapError,
     Problem,
@@ -42,7 +42,7 @@ class DataMapInputError(click.ClickException):
 
 def _categories() -> list[str]:
     """The retention categories of the operator's schedule (RIGHTSDESK_RETENTION_FILE)."""
-    from .services.retention_jobs import RetentionError, current_schedule
+    from rightsdesk.services.retention_jobs import RetentionError, current_schedule
 
     try:
         return list(current_schedule().rules)
@@ -88,7 +88,7 @@ def read_datamap(path: str) -> DataMap:
 
 
 def _database_problems(datamap: DataMap) -> list[Problem]:
-    from .fulfilment.schema_check import check_against_database
+    from rightsdesk.fulfilment.schema_check import check_against_database
 
     problems: list[Problem] = []
     for system in datamap.systems:
@@ -112,7 +112,7 @@ def _database_problems(datamap: DataMap) -> list[Problem]:
 @click.option("--seed", type=int, default=42, show_default=True)
 def demo_shop_command(url: str, users: int, seed: int) -> None:
     """Create the demo shop's database (six tables) that the demo data map describes."""
-    from .fulfilment.demo_shop import create_demo_shop
+    from rightsdesk.fulfilment.demo_shop import create_demo_shop
 
     try:
         shown = make_url(url).render_as_string(hide_password=True)

@@ -6,7 +6,7 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask.wrappers import Response
 from flask_babel import lazy_gettext as _l
 
-from .extensions import babel
+from rightsdesk.extensions import babel
 
 LANG_COOKIE = "rightsdesk_lang"
 

@@ -23,9 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .domain.kinds import RequestKind
-from .domain.lifecycle import OPEN, Status
-from .extensions import db
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN, Status
+from rightsdesk.extensions import db
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -16,15 +16,15 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import or_, select
 
-from .domain.kinds import RequestKind
-from .domain.lifecycle import OPEN
-from .extensions import db
-from .mail.outbox import queue
-from .models import Request, StaffRole, StaffUser
-from .services.context import settings
-from .services.organisation import current_organisation
-from .services.queue import due_marks
-from .services.urls import external_url
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.extensions import db
+from rightsdesk.mail.outbox import queue
+from rightsdesk.models import Request, StaffRole, StaffUser
+from rightsdesk.services.context import settings
+from rightsdesk.services.organisation import current_organisation
+from rightsdesk.services.queue import due_marks
+from rightsdesk.services.urls import external_url
 
 DIGEST_ROLES = (StaffRole.ADMIN, StaffRole.HANDLER)
 

@@ -12,7 +12,7 @@ import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from .domain.policy import NoticeTooShort, parse_change
+from rightsdesk.domain.policy import NoticeTooShort, parse_change
 
 
 class PolicyInputError(click.ClickException):
@@ -26,7 +26,7 @@ def _now() -> datetime:
 
 
 def _actor() -> str:
-    from .cli import actor
+    from rightsdesk.cli import actor
 
     return actor()
 
@@ -67,8 +67,8 @@ def policy_add(
     then_publish: bool,
 ) -> None:
     """Import a version of the privacy policy as a draft (and optionally publish it)."""
-    from .cli import parse_day
-    from .services import policy
+    from rightsdesk.cli import parse_day
+    from rightsdesk.services import policy
 
     day = parse_day(effective)
     draft = policy.Draft(
@@ -101,9 +101,9 @@ class _refusals:
         return None
 
     def __exit__(self, kind, error, traceback) -> bool:
-        from .extensions import db
-        from .services.organisation import NoOrganisation
-        from .services.policy import PolicyError
+        from rightsdesk.extensions import db
+        from rightsdesk.services.organisation import NoOrganisation
+        from rightsdesk.services.policy import PolicyError
 
         if isinstance(error, NoticeTooShort | PolicyError | NoOrganisation):
             db.session.rollback()
@@ -115,7 +115,7 @@ class _refusals:
 @click.argument("label")
 def policy_publish(label: str) -> None:
     """Publish a draft: checks the notice period, then starts the notice e-mail."""
-    from .services import policy
+    from rightsdesk.services import policy
 
     version = policy.by_label(label, published_only=False)
     if version is None:
@@ -124,9 +124,9 @@ def policy_publish(label: str) -> None:
 
 
 def _publish(version_id: int) -> None:
-    from .extensions import db
-    from .models import PolicyVersion
-    from .services import policy
+    from rightsdesk.extensions import db
+    from rightsdesk.models import PolicyVersion
+    from rightsdesk.services import policy
 
     version = db.session.get(PolicyVersion, version_id)
     with force_locale("en"), _refusals():
@@ -144,7 +144,7 @@ def _publish(version_id: int) -> None:
 @click.command("list")
 def policy_list() -> None:
     """Every version: label, change, effective date, state."""
-    from .services import policy
+    from rightsdesk.services import policy
 
     today = policy.local_today(_now())
     timeline = policy.timeline(today)
@@ -159,7 +159,7 @@ def policy_list() -> None:
 @click.command("campaigns")
 def policy_campaigns() -> None:
     """Notice campaigns: id, purpose, state, queued, sent, bounced, failed, first/last sent."""
-    from .services import campaigns
+    from rightsdesk.services import campaigns
 
     for c in campaigns.list_campaigns(limit=1000):
         first = c.first_sent_at.isoformat() if c.first_sent_at else "-"
@@ -175,7 +175,7 @@ campaigns_group = AppGroup("campaigns", help="Mass legal notices (policy changes
 
 def campaign_round(worker: str, *, read_seconds: float = 5.0) -> int:
     """Read and send once (the worker calls this); how much happened."""
-    from .services import campaigns
+    from rightsdesk.services import campaigns
 
     read, sent = campaigns.work(now=_now(), worker=worker, read_seconds=read_seconds)
     if read.queued or sent.attempted:
@@ -193,8 +193,8 @@ def campaign_round(worker: str, *, read_seconds: float = 5.0) -> int:
 @click.option("--interval", type=float, default=1.0, show_default=True)
 def campaigns_send(loop: bool, interval: float) -> None:
     """Read recipients and send what is due, at each campaign's rate."""
-    from .extensions import db
-    from .models import NoticeCampaign
+    from rightsdesk.extensions import db
+    from rightsdesk.models import NoticeCampaign
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
     while True:

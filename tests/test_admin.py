@@ -219,7 +219,7 @@ def test_totp_second_factor(app):
 
 
 def test_admins_must_set_up_totp_when_the_operator_requires_it(database_url, smtp_port, tmp_path):
-    from .conftest import make_app
+    from tests.conftest import make_app
 
     app = make_app(
         database_url,

@@ -22,8 +22,7 @@ from rightsdesk.models import Request, WebhookDelivery
 from rightsdesk.services import webhooks
 from rightsdesk.services.api import create_key, make_assertion, subject_hash
 from rightsdesk.services.requests import change_status
-
-from .conftest import free_port
+from tests.conftest import free_port
 
 
 class HostApp:

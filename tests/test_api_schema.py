@@ -42,8 +42,7 @@ from rightsdesk.services.api import (
     revoke_key,
     subject_hash,
 )
-
-from .conftest import make_app
+from tests.conftest import make_app
 
 OPERATIONS = {
     ("POST", "/requests"),

@@ -11,8 +11,7 @@ from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel
 from rightsdesk.services.requests import submit_request
-
-from .conftest import utc
+from tests.conftest import utc
 
 
 def _three_requests(app) -> None:

@@ -29,8 +29,7 @@ from rightsdesk.models import StaffRole
 from rightsdesk.services.intake import process_submissions
 from rightsdesk.services.organisation import set_up_organisation
 from rightsdesk.services.staff import create_staff
-
-from .conftest import free_port, make_app
+from tests.conftest import free_port, make_app
 
 CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

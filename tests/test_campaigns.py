@@ -16,9 +16,8 @@ from rightsdesk.fulfilment import demo_shop
 from rightsdesk.models import AuditEvent, CampaignRecipient, NoticeCampaign, StaffRole
 from rightsdesk.services import campaigns, policy
 from rightsdesk.services.fulfilment import system_engine
-
-from .conftest import SmtpServer, make_app
-from .test_admin import csrf, organisation, sign_in
+from tests.conftest import SmtpServer, make_app
+from tests.test_admin import csrf, organisation, sign_in
 
 DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
 USERS = 40

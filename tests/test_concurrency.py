@@ -20,8 +20,7 @@ from rightsdesk.models import Channel, OutboxMessage, OutboxState, Request
 from rightsdesk.services.audit import verify_chain
 from rightsdesk.services.intake import IntakeInput, file_request
 from rightsdesk.services.requests import submit_request
-
-from .conftest import SmtpServer, utc
+from tests.conftest import SmtpServer, utc
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 

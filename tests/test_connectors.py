@@ -33,9 +33,8 @@ from rightsdesk.services import connectors
 from rightsdesk.services.downloads import fetch
 from rightsdesk.services.fulfilment import FulfilmentError, prepare_access_package, stop_processing
 from rightsdesk.services.requests import change_status, submit_request
-
-from .conftest import free_port, make_app
-from .test_admin import csrf, sign_in
+from tests.conftest import free_port, make_app
+from tests.test_admin import csrf, sign_in
 
 DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
 SECRET = "host-app-secret-for-tests"

@@ -28,8 +28,7 @@ from rightsdesk.fulfilment.demo_shop import (
     demo_subjects,
 )
 from rightsdesk.fulfilment.schema_check import check_against_database
-
-from .conftest import PG_URL
+from tests.conftest import PG_URL
 
 DEMO = demo_datamap_text()
 URL_ENV = "RIGHTSDESK_SHOP_DATABASE_URL"

@@ -17,8 +17,7 @@ from rightsdesk.notify import notify_group
 from rightsdesk.services import decisions
 from rightsdesk.services.requests import change_status, submit_request
 from rightsdesk.services.staff import create_staff, set_active
-
-from .conftest import utc
+from tests.conftest import utc
 
 TODAY = "2026-03-20"  # a Friday: "due soon" reaches Tuesday 24 March
 

@@ -26,9 +26,8 @@ from rightsdesk.services import erasure, leases, separated
 from rightsdesk.services.fulfilment import FulfilmentError
 from rightsdesk.services.requests import change_status, submit_request
 from rightsdesk.services.tokens import status_token
-
-from .conftest import DEMO_MAP
-from .test_fulfilment import SUBJECT, _shop_rows
+from tests.conftest import DEMO_MAP
+from tests.test_fulfilment import SUBJECT, _shop_rows
 
 NOW = datetime.now(UTC)
 TODAY = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Seoul")).date()
@@ -215,7 +214,7 @@ def no_remote_map(tmp_path, mapped_app):
 
 
 def test_staff_preview_run_and_finish_from_the_console(no_remote_map, shop, smtp):
-    from .test_admin import _act, sign_in
+    from tests.test_admin import _act, sign_in
 
     app = no_remote_map
     reference = _deletion_request(app)
@@ -321,7 +320,7 @@ def test_two_runs_of_one_request_never_overlap(mapped_app, shop):
 
 
 def test_erasure_is_only_for_open_deletion_requests(mapped_app, shop):
-    from .test_fulfilment import _access_request
+    from tests.test_fulfilment import _access_request
 
     reference = _access_request(mapped_app)
     with mapped_app.app_context(), pytest.raises(FulfilmentError, match="deletion requests"):

@@ -39,8 +39,7 @@ from rightsdesk.models import (
 from rightsdesk.services.audit import verify_chain
 from rightsdesk.services.intake import IntakeInput, file_request
 from rightsdesk.services.requests import change_status, submit_request
-
-from .conftest import PG_URL, SmtpServer, make_app
+from tests.conftest import PG_URL, SmtpServer, make_app
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 
@@ -249,7 +248,7 @@ def _events(app, action: str) -> list[AuditEvent]:
 def test_a_dropped_connection_mid_stop_leaves_nothing_half_done_and_a_retry_finishes(
     mapped_app, shop_url
 ):
-    from .test_admin import _act, sign_in
+    from tests.test_admin import _act, sign_in
 
     reference = _verified(
         mapped_app, RequestKind.CONSENT_WITHDRAWAL, scope={"purposes": ["marketing"]}

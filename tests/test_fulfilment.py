@@ -79,7 +79,7 @@ def test_the_package_holds_every_row_of_the_subject_and_no_one_elses(mapped_app,
 
 
 def test_staff_collect_from_the_console(mapped_app, shop):
-    from .test_admin import _act, sign_in
+    from tests.test_admin import _act, sign_in
 
     reference = _access_request(mapped_app)
     client = sign_in(mapped_app, StaffRole.HANDLER)
@@ -132,8 +132,7 @@ def _correction_request(app, item: str, value: str) -> str:
 
 def test_an_approved_correction_changes_the_shop_and_tells_the_recipients(mapped_app, shop, smtp):
     from rightsdesk.mail.outbox import deliver_due
-
-    from .test_admin import _act, sign_in
+    from tests.test_admin import _act, sign_in
 
     reference = _correction_request(mapped_app, "전화번호", "010-9999-0000")
     before = _shop_rows(shop, "SELECT phone FROM users WHERE email = :e", e=SUBJECT)
@@ -232,7 +231,7 @@ def test_an_access_package_is_offered_for_seven_days(mapped_app, shop):
 
 
 def test_stopping_marketing_deletes_only_the_subjects_marketing_consents(mapped_app, shop):
-    from .test_admin import _act, sign_in
+    from tests.test_admin import _act, sign_in
 
     def consents(where: str, **params) -> list:
         return _shop_rows(
@@ -283,7 +282,7 @@ def test_stopping_is_refused_for_other_kinds(mapped_app, shop):
 
 
 def test_a_system_that_is_down_fails_the_step_without_a_crash(mapped_app, monkeypatch, tmp_path):
-    from .test_admin import _act, sign_in
+    from tests.test_admin import _act, sign_in
 
     reference = _access_request(mapped_app)
     monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", f"sqlite:///{tmp_path}/missing/shop.db")

@@ -37,8 +37,7 @@ from rightsdesk.extensions import db
 from rightsdesk.fulfilment import demo_shop
 from rightsdesk.models import CorrectionItem, IntakeSubmission, OutboxMessage, Request
 from rightsdesk.services.intake import process_submissions
-
-from .conftest import make_app
+from tests.conftest import make_app
 
 FIXTURES = settings(
     max_examples=40,

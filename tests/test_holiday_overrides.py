@@ -11,8 +11,7 @@ from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, Channel, Request
 from rightsdesk.services.requests import change_status, submit_request
-
-from .conftest import utc
+from tests.conftest import utc
 
 
 def _open_and_closed(app) -> tuple[str, str]:

@@ -14,9 +14,8 @@ from rightsdesk.extensions import db
 from rightsdesk.inbound import SIGNATURE_HEADER, signature
 from rightsdesk.mail.outbox import deliver_due
 from rightsdesk.models import Channel, InboundMessage, OutboxMessage, Request
-
-from .conftest import make_app
-from .test_intake import csrf
+from tests.conftest import make_app
+from tests.test_intake import csrf
 
 MAIL = Path(__file__).parent / "fixtures" / "mail"
 EUC_KR = MAIL / "03_consent_euckr_8bit.eml"

@@ -327,7 +327,7 @@ def test_resend_answers_the_same_for_known_and_unknown_addresses(app, client, sm
 
 
 def test_rate_limits_on_submit_and_resend(database_url, smtp_port, tmp_path):
-    from .conftest import make_app
+    from tests.conftest import make_app
 
     app = make_app(
         database_url,
@@ -494,7 +494,7 @@ def test_rate_limits_can_be_shared_through_redis(database_url, smtp_port, tmp_pa
 
     import pytest
 
-    from .conftest import make_app
+    from tests.conftest import make_app
 
     redis_url = os.environ.get("RIGHTSDESK_TEST_REDIS_URL")
     if not redis_url:
@@ -521,7 +521,7 @@ def test_rate_limits_can_be_shared_through_redis(database_url, smtp_port, tmp_pa
 def test_behind_a_proxy_links_and_limits_use_the_forwarded_client(
     database_url, smtp_port, tmp_path
 ):
-    from .conftest import make_app
+    from tests.conftest import make_app
 
     app = make_app(
         database_url,

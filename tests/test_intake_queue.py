@@ -17,8 +17,7 @@ from rightsdesk.models import IntakeSubmission, OutboxMessage, Request, Subject
 from rightsdesk.public import views
 from rightsdesk.services.audit import verify_chain
 from rightsdesk.services.intake import IntakeInput, accept_submission, process_submissions
-
-from .conftest import utc
+from tests.conftest import utc
 
 
 def _form(client, email: str) -> dict:

@@ -16,8 +16,7 @@ from rightsdesk.extensions import db
 from rightsdesk.mail.outbox import backoff, deliver_due, queue
 from rightsdesk.models import OutboxMessage, OutboxState
 from rightsdesk.services.intake import IntakeInput, file_request
-
-from .conftest import make_app
+from tests.conftest import make_app
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 

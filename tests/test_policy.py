@@ -23,8 +23,7 @@ from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, NoticeCampaign, PolicyVersion, StaffRole
 from rightsdesk.services import policy
 from rightsdesk.services.demo import load_demo
-
-from .test_admin import csrf, organisation, sign_in
+from tests.test_admin import csrf, organisation, sign_in
 
 SEOUL = ZoneInfo("Asia/Seoul")
 KR = HolidayCalendar("KR")

@@ -32,9 +32,8 @@ from rightsdesk.services.reports import (
 )
 from rightsdesk.services.requests import change_status, submit_request
 from rightsdesk.services.staff import create_staff
-
-from .conftest import utc
-from .test_intake import csrf
+from tests.conftest import utc
+from tests.test_intake import csrf
 
 TODAY = date(2026, 3, 20)
 JAN, FEB, MAR, DEC = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2025, 12, 1)

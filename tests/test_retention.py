@@ -40,8 +40,7 @@ from rightsdesk.services import campaigns, separated
 from rightsdesk.services.fulfilment import configured_datamap, system_engine
 from rightsdesk.services.requests import change_status, submit_request
 from rightsdesk.services.retention_jobs import LEASE, job_lock, run_jobs
-
-from .conftest import PG_URL, make_app
+from tests.conftest import PG_URL, make_app
 
 DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -492,7 +491,7 @@ def test_the_worker_runs_the_due_jobs_once_per_period(mapped, shop):
 
 
 def test_the_console_shows_the_schedule_and_recent_destructions(mapped, shop):
-    from .test_admin import sign_in
+    from tests.test_admin import sign_in
 
     assert mapped.test_cli_runner().invoke(args=["jobs", "run"]).exit_code == 0
     client = sign_in(mapped, StaffRole.AUDITOR)

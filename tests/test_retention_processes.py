@@ -17,9 +17,8 @@ from sqlalchemy import func, select, update
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import demo_shop
 from rightsdesk.models import DestructionRecord, JobLock
-
-from .conftest import make_app
-from .test_retention import DEMO_MAP, due_logs, shop_count, shop_url  # noqa: F401
+from tests.conftest import make_app
+from tests.test_retention import DEMO_MAP, due_logs, shop_count, shop_url  # noqa: F401
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 

@@ -38,11 +38,10 @@ from rightsdesk.models import (
     StaffRole,
 )
 from rightsdesk.services.tokens import STATUS_SALT, VERIFY_SALT, status_token
-
-from .conftest import make_app
-from .test_admin import PASSWORD, _act, make_staff, new_request, organisation, sign_in
-from .test_admin import csrf as admin_csrf
-from .test_intake import PDF, csrf, file_access_request, link_in, send_mail, take_in
+from tests.conftest import make_app
+from tests.test_admin import PASSWORD, _act, make_staff, new_request, organisation, sign_in
+from tests.test_admin import csrf as admin_csrf
+from tests.test_intake import PDF, csrf, file_access_request, link_in, send_mail, take_in
 
 
 def _request(app, reference: str | None = None) -> Request:

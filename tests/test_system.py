@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from rightsdesk.domain.kinds import SUBJECT_KINDS
-
-from .conftest import PG_URL, SmtpServer, free_port
+from tests.conftest import PG_URL, SmtpServer, free_port
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 MAIL = Path(__file__).parent / "fixtures" / "mail"
@@ -67,7 +66,7 @@ def service(tmp_path: Path, smtp_port: int) -> Iterator[dict]:
         "MAIL_PORT": str(smtp_port),
     }
     if PG_URL:  # the shared test database: start from empty tables
-        from .conftest import _truncate_all
+        from tests.conftest import _truncate_all
 
         _truncate_all(PG_URL)
     for step in (["db", "upgrade"], ["demo", "load"]):

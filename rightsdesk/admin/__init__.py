@@ -13,8 +13,8 @@ from typing import TypeVar
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
-from ..extensions import login_manager
-from ..models import StaffRole
+from rightsdesk.extensions import login_manager
+from rightsdesk.models import StaffRole
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -67,14 +67,14 @@ def _totp_setup_required() -> bool:
 
 
 def init_login(app) -> None:
-    from ..services.staff import load_staff
+    from rightsdesk.services.staff import load_staff
 
     login_manager.init_app(app)
     login_manager.user_loader(load_staff)
     login_manager.session_protection = "strong"
 
 
-from . import (  # noqa: E402,F401
+from rightsdesk.admin import (
     audit_views,
     auth,
     connector_views,

@@ -9,10 +9,10 @@ import json
 from flask import Response, render_template, request
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import AuditEvent
-from ..services.audit import verify_chain
-from . import READERS, bp, roles
+from rightsdesk.admin import READERS, bp, roles
+from rightsdesk.extensions import db
+from rightsdesk.models import AuditEvent
+from rightsdesk.services.audit import verify_chain
 
 PAGE_SIZE = 100
 

@@ -11,10 +11,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
-from ..extensions import limiter
-from ..services import staff as staff_service
-from ..services.staff import LoginFailed, LoginProblem, StaffError
-from . import ALL_STAFF, PUBLIC, bp, roles
+from rightsdesk.admin import ALL_STAFF, PUBLIC, bp, roles
+from rightsdesk.extensions import limiter
+from rightsdesk.services import staff as staff_service
+from rightsdesk.services.staff import LoginFailed, LoginProblem, StaffError
 
 
 def utcnow() -> datetime:

@@ -14,14 +14,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..domain.datamap import DataMap
-from ..extensions import db
-from ..models import ChecklistItem, ConnectorJob, Request
-from ..services import connectors
-from ..services.fulfilment import FulfilmentError, configured_datamap
-from ..services.staff import staff_actor
-from . import WORKERS, bp, roles
-from .request_views import _load
+from rightsdesk.admin import WORKERS, bp, roles
+from rightsdesk.admin.request_views import _load
+from rightsdesk.domain.datamap import DataMap
+from rightsdesk.extensions import db
+from rightsdesk.models import ChecklistItem, ConnectorJob, Request
+from rightsdesk.services import connectors
+from rightsdesk.services.fulfilment import FulfilmentError, configured_datamap
+from rightsdesk.services.staff import staff_actor
 
 
 @dataclass(frozen=True)

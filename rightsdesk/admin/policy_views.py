@@ -14,14 +14,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 
-from ..domain.policy import ChangeKind, NoticeTooShort
-from ..extensions import db
-from ..models import NoticeCampaign, PolicyVersion
-from ..services import campaigns
-from ..services import policy as service
-from ..services.organisation import NoOrganisation
-from ..services.staff import staff_actor
-from . import ADMINS, ALL_STAFF, bp, roles
+from rightsdesk.admin import ADMINS, ALL_STAFF, bp, roles
+from rightsdesk.domain.policy import ChangeKind, NoticeTooShort
+from rightsdesk.extensions import db
+from rightsdesk.models import NoticeCampaign, PolicyVersion
+from rightsdesk.services import campaigns
+from rightsdesk.services import policy as service
+from rightsdesk.services.organisation import NoOrganisation
+from rightsdesk.services.staff import staff_actor
 
 
 def utcnow() -> datetime:

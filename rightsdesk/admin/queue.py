@@ -10,16 +10,22 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..domain.identity import InvalidEmail
-from ..domain.kinds import SUBJECT_KINDS, RequestKind
-from ..domain.lifecycle import OPEN, Status
-from ..extensions import db
-from ..models import Channel, StaffUser
-from ..services.context import settings
-from ..services.intake import enter_by_staff, waiting_submissions
-from ..services.queue import QueueFilter, QueuePage, due_marks, load_queue_page, parse_cursor
-from ..services.staff import staff_actor
-from . import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.admin import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.domain.identity import InvalidEmail
+from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.domain.lifecycle import OPEN, Status
+from rightsdesk.extensions import db
+from rightsdesk.models import Channel, StaffUser
+from rightsdesk.services.context import settings
+from rightsdesk.services.intake import enter_by_staff, waiting_submissions
+from rightsdesk.services.queue import (
+    QueueFilter,
+    QueuePage,
+    due_marks,
+    load_queue_page,
+    parse_cursor,
+)
+from rightsdesk.services.staff import staff_actor
 
 PAGE_SIZE = 50
 STALE_SUBMISSIONS = timedelta(minutes=2)  # the worker files them within seconds when it runs

@@ -9,13 +9,14 @@ from flask import Response, render_template, request, stream_with_context
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import Status
-from ..i18n import kind_label
-from ..models import Channel
-from ..services import charts
-from ..services.context import settings
-from ..services.reports import (
+from rightsdesk.admin import ALL_STAFF, bp, roles
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.i18n import kind_label
+from rightsdesk.models import Channel
+from rightsdesk.services import charts
+from rightsdesk.services.context import settings
+from rightsdesk.services.reports import (
     MonthFigures,
     monthly_figures,
     occurring,
@@ -23,7 +24,6 @@ from ..services.reports import (
     parse_months,
     register_csv,
 )
-from . import ALL_STAFF, bp, roles
 
 
 def _today() -> date:

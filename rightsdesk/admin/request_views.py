@@ -15,24 +15,24 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..domain.deadlines import ExtensionNotAllowed
-from ..domain.lifecycle import OPEN, IllegalTransition, Status
-from ..extensions import db
-from ..models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
-from ..services import decisions, erasure
-from ..services.context import settings
-from ..services.decisions import Actor, DecisionError
-from ..services.downloads import DownloadRejected
-from ..services.downloads import offer as offer_download
-from ..services.fulfilment import (
+from rightsdesk.admin import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.domain.deadlines import ExtensionNotAllowed
+from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status
+from rightsdesk.extensions import db
+from rightsdesk.models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
+from rightsdesk.services import decisions, erasure
+from rightsdesk.services.context import settings
+from rightsdesk.services.decisions import Actor, DecisionError
+from rightsdesk.services.downloads import DownloadRejected
+from rightsdesk.services.downloads import offer as offer_download
+from rightsdesk.services.fulfilment import (
     FulfilmentError,
     decide_correction,
     prepare_access_package,
     stop_processing,
 )
-from ..services.fulfilment import targets as correction_targets
-from ..services.uploads import stored_path
-from . import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.services.fulfilment import targets as correction_targets
+from rightsdesk.services.uploads import stored_path
 
 
 def utcnow() -> datetime:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import render_template
 from flask_babel import get_locale
 
-from ..services.context import settings
-from ..services.retention_jobs import RetentionError, current_schedule, recent_records
-from . import ALL_STAFF, bp, roles
+from rightsdesk.admin import ALL_STAFF, bp, roles
+from rightsdesk.services.context import settings
+from rightsdesk.services.retention_jobs import RetentionError, current_schedule, recent_records
 
 
 @bp.get("/retention")

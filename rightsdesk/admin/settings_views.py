@@ -9,23 +9,23 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..domain.deadlines import PolicyLongerThanLaw
-from ..domain.identity import InvalidEmail, normalise_email
-from ..domain.kinds import SUBJECT_KINDS, RequestKind
-from ..extensions import db
-from ..models import OverrideAction, StaffRole, StaffUser
-from ..services import calendars
-from ..services import staff as staff_service
-from ..services.context import settings
-from ..services.deadlines import promised_periods
-from ..services.organisation import (
+from rightsdesk.admin import ADMINS, bp, roles
+from rightsdesk.domain.deadlines import PolicyLongerThanLaw
+from rightsdesk.domain.identity import InvalidEmail, normalise_email
+from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.extensions import db
+from rightsdesk.models import OverrideAction, StaffRole, StaffUser
+from rightsdesk.services import calendars
+from rightsdesk.services import staff as staff_service
+from rightsdesk.services.context import settings
+from rightsdesk.services.deadlines import promised_periods
+from rightsdesk.services.organisation import (
     NoOrganisation,
     current_organisation,
     promise_period,
     set_up_organisation,
 )
-from ..services.staff import StaffError, staff_actor
-from . import ADMINS, bp, roles
+from rightsdesk.services.staff import StaffError, staff_actor
 
 
 def utcnow() -> datetime:

@@ -15,20 +15,20 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..domain.identity import InvalidEmail, has_control_characters, normalise_email
-from ..domain.kinds import SUBJECT_KINDS, RequestKind
-from ..extensions import csrf, db, limiter
-from ..models import Channel
-from ..services import api as api_service
-from ..services.context import settings
-from ..services.intake import (
+from rightsdesk.domain.identity import InvalidEmail, has_control_characters, normalise_email
+from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.extensions import csrf, db, limiter
+from rightsdesk.models import Channel
+from rightsdesk.services import api as api_service
+from rightsdesk.services.context import settings
+from rightsdesk.services.intake import (
     CorrectionInput,
     IntakeInput,
     file_api_request,
     public_timeline,
 )
-from ..services.tokens import status_token
-from ..services.urls import external_url
+from rightsdesk.services.tokens import status_token
+from rightsdesk.services.urls import external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -300,7 +300,7 @@ def create_request():
 def get_request(reference: str):
     from sqlalchemy import select
 
-    from ..models import Request
+    from rightsdesk.models import Request
 
     item = db.session.scalar(select(Request).where(Request.reference == reference))
     if item is None or item.api_key_id != g.api_key.id:
@@ -334,7 +334,7 @@ def get_restrictions():
 
 @bp.get("/openapi.json")
 def openapi():
-    from .openapi import spec
+    from rightsdesk.api.openapi import spec
 
     return jsonify(spec())
 

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from .kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 
 K = RequestKind
 

@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from .retention import DEFAULT_SCHEDULE, Rule
+from rightsdesk.domain.retention import DEFAULT_SCHEDULE, Rule
 
 KeyPath = tuple[str | int, ...]
 Scalar = str | int | float | bool

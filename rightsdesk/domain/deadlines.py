@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .holiday_calendar import DayOff, HolidayCalendar
-from .kinds import RequestKind
-from .profiles import ExtensionRule, Period, Profile, Unit
+from rightsdesk.domain.holiday_calendar import DayOff, HolidayCalendar
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.profiles import ExtensionRule, Period, Profile, Unit
 
 
 class NaiveTimestamp(ValueError):

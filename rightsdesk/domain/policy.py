@@ -30,9 +30,9 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from .datamap import Recipient
-from .holiday_calendar import DayOff, HolidayCalendar
-from .retention import Rule
+from rightsdesk.domain.datamap import Recipient
+from rightsdesk.domain.holiday_calendar import DayOff, HolidayCalendar
+from rightsdesk.domain.retention import Rule
 
 
 class ChangeKind(StrEnum):

@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from .kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 
 DEFAULT_JURISDICTION = "KR"
 

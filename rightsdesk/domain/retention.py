@@ -287,7 +287,7 @@ def parse_period(text: str) -> tuple[int, Unit]:
 def load_schedule(text: str, source: str, defaults: Iterable[Rule] = DEFAULT_RULES) -> Schedule:
     """The defaults with the file's rules, grace and dormancy applied; the first problem is a
     :class:`RetentionFileError` naming its line."""
-    from .datamap import index_lines, line_of  # datamap imports this module
+    from rightsdesk.domain.datamap import index_lines, line_of  # datamap imports this module
 
     try:
         data = tomllib.loads(text)

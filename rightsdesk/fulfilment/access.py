@@ -22,7 +22,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchTableError
 
-from ..domain.datamap import RETENTION_CATEGORIES, DataMap, System, Table
+from rightsdesk.domain.datamap import RETENTION_CATEGORIES, DataMap, System, Table
 
 CHUNK = 500  # parent keys per IN (...) query
 

@@ -33,8 +33,8 @@ from sqlalchemy import (
     text,
 )
 
-from ..services.demo import SAMPLES
-from .connect import engine_for
+from rightsdesk.fulfilment.connect import engine_for
+from rightsdesk.services.demo import SAMPLES
 
 DEMO_DATAMAP = "demo_datamap.toml"
 # The shop's data is as of this instant, whenever it is created: the same seed, the same rows.

@@ -21,10 +21,10 @@ from sqlalchemy import Column, String, Text, event, tuple_
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 
-from ..domain.datamap import Erasure, System, Table
-from ..domain.retention import Rule, Schedule
-from .access import TableRows, _collect, _order, _plain
-from .connect import checkpoint
+from rightsdesk.domain.datamap import Erasure, System, Table
+from rightsdesk.domain.retention import Rule, Schedule
+from rightsdesk.fulfilment.access import TableRows, _collect, _order, _plain
+from rightsdesk.fulfilment.connect import checkpoint
 
 BATCH = 500  # rows per DELETE/UPDATE … WHERE key IN (…)
 

@@ -10,8 +10,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Inspector
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from ..domain.datamap import DataMap, Problem, System, SystemKind, Table
-from .connect import engine_for
+from rightsdesk.domain.datamap import DataMap, Problem, System, SystemKind, Table
+from rightsdesk.fulfilment.connect import engine_for
 
 
 def check_against_database(datamap: DataMap, system_name: str, url: str) -> list[Problem]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from ..services.webhooks import SIGNATURE_HEADER, sign
+from rightsdesk.services.webhooks import SIGNATURE_HEADER, sign
 
 JOB_HEADER = "X-Rightsdesk-Job-Id"
 MAX_ANSWER_BYTES = 20 * 1024 * 1024

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, request
 
-from ..extensions import csrf, limiter
-from ..services.inbound import ingest
+from rightsdesk.extensions import csrf, limiter
+from rightsdesk.services.inbound import ingest
 
 bp = Blueprint("inbound", __name__, url_prefix="/inbound")
 SIGNATURE_HEADER = "X-Rightsdesk-Signature"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import click
 import psycopg
 
-from ..bench import admin_url, bench_app, bench_group, conninfo, scratch_database
+from rightsdesk.bench import admin_url, bench_app, bench_group, conninfo, scratch_database
 
 TARGET_RATIO = 1.3
 TARGET_MB = 200
@@ -97,7 +97,7 @@ def purge_command(database_url: str, rows: int, live: int | None, batch_size: in
             try:
                 _bench(app, url, rows=rows, live=live, batch=batch_size)
             finally:
-                from ..extensions import db
+                from rightsdesk.extensions import db
 
                 db.session.remove()
                 db.engine.dispose()
@@ -135,16 +135,16 @@ def _bench(app, url, *, rows: int, live: int, batch: int) -> None:
 
 
 def _cutoff(app) -> datetime:
-    from ..services.retention_jobs import current_schedule, local_midnight, local_today
+    from rightsdesk.services.retention_jobs import current_schedule, local_midnight, local_today
 
     return local_midnight(current_schedule().cutoff("access_log", local_today(datetime.now(UTC))))
 
 
 def _ours(app, url, batch: int) -> tuple[int, float]:
     """The purge through the job's own code path, on a one-table map of the bench database."""
-    from ..domain.datamap import System, Table
-    from ..fulfilment.connect import engine_for
-    from ..services.retention_jobs import (
+    from rightsdesk.domain.datamap import System, Table
+    from rightsdesk.fulfilment.connect import engine_for
+    from rightsdesk.services.retention_jobs import (
         Reporter,
         RunContext,
         Target,

@@ -81,8 +81,8 @@ class CliReporter:
 
 
 def run_and_report(names: list[str] | None, *, dry_run: bool, batch_size: int | None) -> None:
-    from ..cli import actor
-    from ..services.retention_jobs import RetentionError, run_jobs
+    from rightsdesk.cli import actor
+    from rightsdesk.services.retention_jobs import RetentionError, run_jobs
 
     try:
         report = run_jobs(
@@ -101,7 +101,7 @@ def run_and_report(names: list[str] | None, *, dry_run: bool, batch_size: int | 
 
 
 def echo_report(report) -> None:
-    from ..services.context import settings
+    from rightsdesk.services.context import settings
 
     verb = "would destroy" if report.dry_run else "destroyed"
     tz = settings().tz
@@ -168,7 +168,7 @@ def add_commands(group: AppGroup) -> None:
     @group.command("schedule")
     def schedule_command() -> None:
         """Print the retention schedule in force."""
-        from ..services.retention_jobs import RetentionError, current_schedule
+        from rightsdesk.services.retention_jobs import RetentionError, current_schedule
 
         try:
             schedule = current_schedule()
@@ -214,8 +214,8 @@ _last_check = [0.0]
 def worker_tick(*, check_every: float = 60.0) -> None:
     """Run the due retention jobs at most once per RIGHTSDESK_RETENTION_EVERY_MINUTES across all
     workers (a never-released lease is the slot). Checked at most once a minute per worker."""
-    from ..cli import actor
-    from ..services.retention_jobs import RetentionError, claim_slot, run_jobs
+    from rightsdesk.cli import actor
+    from rightsdesk.services.retention_jobs import RetentionError, claim_slot, run_jobs
 
     if time.monotonic() - _last_check[0] < check_every:
         return

@@ -32,7 +32,7 @@ from email.message import Message
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ..domain.identity import InvalidEmail, normalise_email
+from rightsdesk.domain.identity import InvalidEmail, normalise_email
 
 MAX_BODY_CHARS = 100_000
 MAX_HTML_CHARS = 2_000_000  # HTML is cut to this before conversion, to bound the parser's work

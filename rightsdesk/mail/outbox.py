@@ -25,9 +25,9 @@ from flask_babel import force_locale
 from flask_mail import Connection, Message
 from sqlalchemy import and_, or_, select, update
 
-from ..domain.identity import normalise_email
-from ..extensions import db
-from ..models import OutboxMessage, OutboxState
+from rightsdesk.domain.identity import normalise_email
+from rightsdesk.extensions import db
+from rightsdesk.models import OutboxMessage, OutboxState
 
 LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(seconds=30)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from . import demo_app, privacy, views  # noqa: E402,F401
+from rightsdesk.public import demo_app, privacy, views  # noqa: E402,F401

@@ -26,9 +26,9 @@ from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..domain.identity import InvalidEmail, normalise_email
-from ..domain.kinds import SUBJECT_KINDS, RequestKind
-from ..i18n import kind_label
+from rightsdesk.domain.identity import InvalidEmail, normalise_email
+from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.i18n import kind_label
 
 REQUIRED = _l("Please fill in this field.")
 TOO_LONG = _l("This is too long.")

@@ -11,8 +11,8 @@ from flask import Blueprint, abort, render_template
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import OutboxMessage
+from rightsdesk.extensions import db
+from rightsdesk.models import OutboxMessage
 
 bp = Blueprint("mailbox", __name__, url_prefix="/dev/mailbox")
 

@@ -8,15 +8,17 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from ..domain.identity import InvalidEmail, normalise_email
-from ..domain.kinds import SUBJECT_KINDS, RequestKind
-from ..domain.lifecycle import OPEN
-from ..extensions import db, limiter
-from ..models import RepresentativeRole
-from ..services.context import settings
-from ..services.downloads import available as available_downloads
-from ..services.downloads import fetch as fetch_download
-from ..services.intake import (
+from rightsdesk.domain.identity import InvalidEmail, normalise_email
+from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.extensions import db, limiter
+from rightsdesk.models import RepresentativeRole
+from rightsdesk.public import bp
+from rightsdesk.public.forms import SCOPED_KINDS, RequestForm
+from rightsdesk.services.context import settings
+from rightsdesk.services.downloads import available as available_downloads
+from rightsdesk.services.downloads import fetch as fetch_download
+from rightsdesk.services.intake import (
     CorrectionInput,
     IntakeInput,
     RepresentativeInput,
@@ -27,16 +29,14 @@ from ..services.intake import (
     resend_verification,
     withdraw,
 )
-from ..services.organisation import NoOrganisation, current_organisation
-from ..services.tokens import (
+from rightsdesk.services.organisation import NoOrganisation, current_organisation
+from rightsdesk.services.tokens import (
     TokenError,
     consume_verification,
     peek_verification,
     resolve_status,
 )
-from ..services.uploads import UploadRejected, check_upload
-from . import bp
-from .forms import SCOPED_KINDS, RequestForm
+from rightsdesk.services.uploads import UploadRejected, check_upload
 
 UPLOAD_ERRORS = {
     "empty": lambda: _("The file is empty."),

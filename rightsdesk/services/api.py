@@ -19,12 +19,12 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from ..domain.identity import normalise_email
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import OPEN, Status
-from ..extensions import db
-from ..models import ApiKey, IdempotentResponse, Subject
-from . import audit
+from rightsdesk.domain.identity import normalise_email
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN, Status
+from rightsdesk.extensions import db
+from rightsdesk.models import ApiKey, IdempotentResponse, Subject
+from rightsdesk.services import audit
 
 SCOPES = ("requests:create", "requests:read", "restrictions:read")
 ASSERTION_SALT = "rightsdesk.assertion"

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import AuditEvent, AuditHead
+from rightsdesk.extensions import db
+from rightsdesk.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 

@@ -6,10 +6,10 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import HolidayOverride, OverrideAction
-from . import audit
-from .deadlines import RecomputeResult, calendar_for, recompute_open_deadlines
+from rightsdesk.extensions import db
+from rightsdesk.models import HolidayOverride, OverrideAction
+from rightsdesk.services import audit
+from rightsdesk.services.deadlines import RecomputeResult, calendar_for, recompute_open_deadlines
 
 __all__ = ["calendar_for", "clear_override", "list_overrides", "set_override"]
 

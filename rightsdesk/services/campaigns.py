@@ -59,10 +59,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
-from ..domain.datamap import DataMap, SystemKind
-from ..domain.identity import InvalidEmail, normalise_email
-from ..extensions import db
-from ..mail.outbox import (
+from rightsdesk.domain.datamap import DataMap, SystemKind
+from rightsdesk.domain.identity import InvalidEmail, normalise_email
+from rightsdesk.extensions import db
+from rightsdesk.mail.outbox import (
     DEMO_TRANSPORT,
     SmtpSession,
     _describe,
@@ -73,9 +73,15 @@ from ..mail.outbox import (
     render,
     transmit,
 )
-from ..models import CampaignRecipient, NoticeCampaign, OutboxMessage, OutboxState, PolicyVersion
-from . import audit, leases
-from .fulfilment import FulfilmentError, system_engine
+from rightsdesk.models import (
+    CampaignRecipient,
+    NoticeCampaign,
+    OutboxMessage,
+    OutboxState,
+    PolicyVersion,
+)
+from rightsdesk.services import audit, leases
+from rightsdesk.services.fulfilment import FulfilmentError, system_engine
 
 READ_BATCH = 2000
 SEND_BATCH = 50
@@ -429,7 +435,7 @@ def _read_one(
 
 def _system(source: IdentitySource, datamap: DataMap | None):
     if datamap is None:
-        from .fulfilment import configured_datamap
+        from rightsdesk.services.fulfilment import configured_datamap
 
         datamap = configured_datamap()
     try:

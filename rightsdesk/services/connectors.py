@@ -29,13 +29,13 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.datamap import DataMap, System, SystemKind, acceptable_webhook_url
-from ..extensions import db
-from ..fulfilment.webhook import JobError, JobResult, job_body, post_job
-from ..mail.outbox import LEASE, DeliveryReport
-from ..models import ChecklistItem, ConnectorJob, Request
-from . import audit
-from .downloads import _cipher
+from rightsdesk.domain.datamap import DataMap, System, SystemKind, acceptable_webhook_url
+from rightsdesk.extensions import db
+from rightsdesk.fulfilment.webhook import JobError, JobResult, job_body, post_job
+from rightsdesk.mail.outbox import LEASE, DeliveryReport
+from rightsdesk.models import ChecklistItem, ConnectorJob, Request
+from rightsdesk.services import audit
+from rightsdesk.services.downloads import _cipher
 
 ACTIONS = ("access", "erasure", "correction", "stop")
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -266,7 +266,7 @@ def claim(*, now: datetime, batch: int, lease: timedelta = LEASE) -> list[int]:
 
 def deliver_due(*, now: datetime, worker: str, batch: int = 20) -> DeliveryReport:
     """Post every due job once; commit after each. Without a data map there is nothing to do."""
-    from .fulfilment import FulfilmentError, configured_datamap
+    from rightsdesk.services.fulfilment import FulfilmentError, configured_datamap
 
     report = DeliveryReport()
     try:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from ..domain.profiles import Profile, parse_jurisdiction, profiles_with
+from rightsdesk.domain.profiles import Profile, parse_jurisdiction, profiles_with
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class Settings:
         from sqlalchemy import select
         from sqlalchemy.exc import OperationalError, ProgrammingError
 
-        from ..extensions import db
-        from ..models import Organisation
+        from rightsdesk.extensions import db
+        from rightsdesk.models import Organisation
 
         try:
             chosen = db.session.scalar(

@@ -7,15 +7,15 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from ..domain.deadlines import Deadline, compute_deadline, compute_notice_deadline
-from ..domain.holiday_calendar import HolidayCalendar
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import OPEN
-from ..domain.profiles import ClockStart, Period, Profile, Unit
-from ..extensions import db
-from ..models import HolidayOverride, OverrideAction, PromisedPeriod, Request
-from . import audit
-from .context import settings
+from rightsdesk.domain.deadlines import Deadline, compute_deadline, compute_notice_deadline
+from rightsdesk.domain.holiday_calendar import HolidayCalendar
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.profiles import ClockStart, Period, Profile, Unit
+from rightsdesk.extensions import db
+from rightsdesk.models import HolidayOverride, OverrideAction, PromisedPeriod, Request
+from rightsdesk.services import audit
+from rightsdesk.services.context import settings
 
 
 def calendar_for(profile: Profile) -> HolidayCalendar:

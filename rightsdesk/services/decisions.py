@@ -11,21 +11,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.deadlines import check_extension
-from ..domain.identity import strip_control_characters
-from ..domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
-from ..extensions import db
-from ..mail.outbox import queue, render
-from ..models import Note, Question, Request, StaffUser
-from . import audit
-from .context import settings
-from .deadlines import deadline_for
-from .intake import ask_subject
-from .organisation import current_organisation
-from .requests import change_status
-from .staff import staff_actor
-from .tokens import status_token
-from .urls import external_url
+from rightsdesk.domain.deadlines import check_extension
+from rightsdesk.domain.identity import strip_control_characters
+from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
+from rightsdesk.extensions import db
+from rightsdesk.mail.outbox import queue, render
+from rightsdesk.models import Note, Question, Request, StaffUser
+from rightsdesk.services import audit
+from rightsdesk.services.context import settings
+from rightsdesk.services.deadlines import deadline_for
+from rightsdesk.services.intake import ask_subject
+from rightsdesk.services.organisation import current_organisation
+from rightsdesk.services.requests import change_status
+from rightsdesk.services.staff import staff_actor
+from rightsdesk.services.tokens import status_token
+from rightsdesk.services.urls import external_url
 
 
 class DecisionError(ValueError):
@@ -239,7 +239,7 @@ def refuse(
 def completion_notice(request: Request, outcome: str) -> Notice:
     _require_open(request)
     check_transition(request.status, Status.COMPLETED)
-    from .downloads import available
+    from rightsdesk.services.downloads import available
 
     files = available(request, datetime.now(UTC))
     return Notice(

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import Status
-from ..extensions import db
-from ..models import Channel, Organisation, RepresentativeRole, StaffRole
-from .organisation import set_up_organisation
-from .requests import change_status, submit_request
-from .staff import create_staff
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.extensions import db
+from rightsdesk.models import Channel, Organisation, RepresentativeRole, StaffRole
+from rightsdesk.services.organisation import set_up_organisation
+from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.services.staff import create_staff
 
 DEMO_SLUG = "demo-shop"
 # Printed by `rightsdesk demo load`; refused in production, like the demo itself.
@@ -118,7 +118,7 @@ def load_demo(*, now: datetime, actor: str) -> int:
         actor=actor,
         now=now,
     )
-    from .policy import load_demo_versions
+    from rightsdesk.services.policy import load_demo_versions
 
     load_demo_versions(actor=actor)  # the privacy policy in force and its history (/privacy)
     for days_ago, kind, channel, email, name, path, representative in SAMPLES:

@@ -26,12 +26,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import MetaData, Table, select
 from sqlalchemy.engine import Engine
 
-from ..domain.datamap import Erasure
-from ..domain.retention import Dormancy
-from ..extensions import db
-from ..models import NoticeCampaign
-from . import campaigns, separated
-from .retention_jobs import (
+from rightsdesk.domain.datamap import Erasure
+from rightsdesk.domain.retention import Dormancy
+from rightsdesk.extensions import db
+from rightsdesk.models import NoticeCampaign
+from rightsdesk.services import campaigns, separated
+from rightsdesk.services.retention_jobs import (
     PLACEHOLDER,
     Item,
     RetentionError,
@@ -51,7 +51,7 @@ def dormancy_job(ctx: RunContext) -> list[Item]:
     policy = ctx.schedule.dormancy
     if policy is None or not policy.enabled:
         return []
-    from .fulfilment import FulfilmentError, configured_datamap, system_engine
+    from rightsdesk.services.fulfilment import FulfilmentError, configured_datamap, system_engine
 
     datamap = configured_datamap()
     try:
@@ -131,7 +131,7 @@ def _notice(ctx: RunContext, policy: Dormancy, engine: Engine, reflected: Table)
 
 
 def _organisation():
-    from .organisation import current_organisation
+    from rightsdesk.services.organisation import current_organisation
 
     try:
         return current_organisation()
@@ -201,7 +201,7 @@ def _separate(
 
 
 def _keep(rows, keys, policy: Dormancy, purge_after) -> None:
-    from ..fulfilment.access import _plain
+    from rightsdesk.fulfilment.access import _plain
 
     kept = [
         separated.Kept(

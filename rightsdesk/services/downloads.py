@@ -18,11 +18,11 @@ import filetype
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
-from ..domain.lifecycle import OPEN
-from ..extensions import db
-from ..models import Download, Request
-from . import audit
-from .uploads import delete_upload, store_bytes, stored_path
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.extensions import db
+from rightsdesk.models import Download, Request
+from rightsdesk.services import audit
+from rightsdesk.services.uploads import delete_upload, store_bytes, stored_path
 
 BINARY_TYPES = {
     "application/pdf": "pdf",

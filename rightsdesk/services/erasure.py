@@ -24,22 +24,27 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.datamap import DataMap, System, SystemKind
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import OPEN
-from ..domain.retention import DEFAULT_SCHEDULE, Schedule
-from ..extensions import db
-from ..fulfilment.erasure import (
+from rightsdesk.domain.datamap import DataMap, System, SystemKind
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.retention import DEFAULT_SCHEDULE, Schedule
+from rightsdesk.extensions import db
+from rightsdesk.fulfilment.erasure import (
     TablePlan,
     collect_all,
     erase_table,
     erasure_order,
     plan_system,
 )
-from ..models import ErasureStep, Request, RetainedRecord
-from . import audit, leases, separated
-from .context import settings
-from .fulfilment import FulfilmentError, _identities, configured_datamap, system_engine
+from rightsdesk.models import ErasureStep, Request, RetainedRecord
+from rightsdesk.services import audit, leases, separated
+from rightsdesk.services.context import settings
+from rightsdesk.services.fulfilment import (
+    FulfilmentError,
+    _identities,
+    configured_datamap,
+    system_engine,
+)
 
 LEASE_TTL = timedelta(minutes=15)
 
@@ -60,7 +65,7 @@ class PreviewRow:
 def schedule() -> Schedule:
     """The retention schedule in force (the operator's, when configured)."""
     try:
-        from .retention_jobs import current_schedule
+        from rightsdesk.services.retention_jobs import current_schedule
     except ImportError:
         return DEFAULT_SCHEDULE
     return current_schedule()
@@ -278,7 +283,7 @@ def _run_remote(request, system: System, step: ErasureStep, *, actor, now) -> No
     """Webhook systems get a signed job; manual ones a checklist item. The step is done when
     the app answered (or staff ticked the item)."""
     try:
-        from . import connectors
+        from rightsdesk.services import connectors
     except ImportError:
         _fail(step, f"{system.name}: {system.kind} systems cannot be reached yet", now)
         return
@@ -374,7 +379,7 @@ def retention_ground(request: Request) -> str:
 
 def finish_notice(request: Request):
     """The notice the finish sends: completion, or a partial refusal naming what was kept."""
-    from . import decisions
+    from rightsdesk.services import decisions
 
     result = outcome(request)
     if not result.kept:
@@ -386,7 +391,7 @@ def finish_notice(request: Request):
 
 def finish(request: Request, actor, now: datetime) -> None:
     """Close the request with :func:`finish_notice`'s notice (one commit)."""
-    from . import decisions
+    from rightsdesk.services import decisions
 
     result = outcome(request)
     if not result.kept:

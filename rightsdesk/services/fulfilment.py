@@ -20,10 +20,10 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..domain.datamap import DataMap, System, SystemKind, check_structure, load_datamap
-from ..domain.kinds import RequestKind
-from ..extensions import db
-from ..fulfilment.access import (
+from rightsdesk.domain.datamap import DataMap, System, SystemKind, check_structure, load_datamap
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.extensions import db
+from rightsdesk.fulfilment.access import (
     Collection,
     RemoteRows,
     apply_correction,
@@ -32,12 +32,12 @@ from ..fulfilment.access import (
     correction_targets,
     stop_purposes,
 )
-from ..fulfilment.connect import shared_engine
-from ..mail.outbox import queue
-from ..models import CorrectionItem, Download, Request
-from . import audit, connectors
-from .downloads import offer
-from .organisation import current_organisation
+from rightsdesk.fulfilment.connect import shared_engine
+from rightsdesk.mail.outbox import queue
+from rightsdesk.models import CorrectionItem, Download, Request
+from rightsdesk.services import audit, connectors
+from rightsdesk.services.downloads import offer
+from rightsdesk.services.organisation import current_organisation
 
 
 class FulfilmentError(ValueError):
@@ -61,7 +61,7 @@ def configured_datamap() -> DataMap:
 
 def _schedule_categories() -> list[str]:
     """The retention categories a table may name: the operator's schedule's."""
-    from .retention_jobs import current_schedule
+    from rightsdesk.services.retention_jobs import current_schedule
 
     return list(current_schedule().rules)
 

@@ -16,12 +16,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.classify import classify
-from ..domain.kinds import RequestKind
-from ..extensions import db
-from ..mail.inbound import parse_message
-from ..models import Channel, InboundMessage, InboundOutcome
-from .intake import IntakeInput, file_request
+from rightsdesk.domain.classify import classify
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.extensions import db
+from rightsdesk.mail.inbound import parse_message
+from rightsdesk.models import Channel, InboundMessage, InboundOutcome
+from rightsdesk.services.intake import IntakeInput, file_request
 
 MAX_DETAILS = 20_000
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")

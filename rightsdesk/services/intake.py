@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, update
 
-from ..domain.identity import strip_control_characters
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import Status
-from ..extensions import db
-from ..mail.outbox import queue
-from ..models import (
+from rightsdesk.domain.identity import strip_control_characters
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.extensions import db
+from rightsdesk.mail.outbox import queue
+from rightsdesk.models import (
     AuditEvent,
     Channel,
     CorrectionItem,
@@ -36,12 +36,12 @@ from ..models import (
     Subject,
     VerificationNonce,
 )
-from . import audit
-from .organisation import current_organisation
-from .requests import change_status, submit_request
-from .tokens import issue_verification, new_status_secret, status_token
-from .uploads import StoredFile, delete_upload, store_upload
-from .urls import external_url
+from rightsdesk.services import audit
+from rightsdesk.services.organisation import current_organisation
+from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.services.tokens import issue_verification, new_status_secret, status_token
+from rightsdesk.services.uploads import StoredFile, delete_upload, store_upload
+from rightsdesk.services.urls import external_url
 
 RESEND_AT_MOST = 3  # requests whose link is re-sent by one resend
 SUBMISSION_FIRST_RETRY = timedelta(seconds=30)
@@ -348,7 +348,7 @@ def file_api_request(
     """
     from sqlalchemy.exc import IntegrityError
 
-    from .api import remember_response, stored_response
+    from rightsdesk.services.api import remember_response, stored_response
 
     try:
         request = submit_request(
@@ -506,7 +506,7 @@ def confirm_verification(request: Request, *, now: datetime) -> str:
 def resend_verification(email: str, *, now: datetime) -> int:
     """Send fresh links for the address's unverified, unexpired requests; the caller shows the
     same page whatever this returns, so nobody learns which addresses are known."""
-    from ..domain.identity import InvalidEmail, normalise_email
+    from rightsdesk.domain.identity import InvalidEmail, normalise_email
 
     try:
         address = normalise_email(email)

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import JobLock
+from rightsdesk.extensions import db
+from rightsdesk.models import JobLock
 
 
 def acquire(

@@ -6,14 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..domain.deadlines import check_policy_period
-from ..domain.kinds import RequestKind
-from ..domain.profiles import Period, Unit
-from ..extensions import db
-from ..models import Organisation, PromisedPeriod
-from . import audit
-from .context import settings
-from .deadlines import recompute_open_deadlines
+from rightsdesk.domain.deadlines import check_policy_period
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.profiles import Period, Unit
+from rightsdesk.extensions import db
+from rightsdesk.models import Organisation, PromisedPeriod
+from rightsdesk.services import audit
+from rightsdesk.services.context import settings
+from rightsdesk.services.deadlines import recompute_open_deadlines
 
 DEFAULT_OBJECTION_KO = (
     "이 결정에 이의가 있으시면 통지를 받은 날부터 30일 이내에 개인정보 보호책임자에게 이메일로 "

@@ -24,8 +24,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import select
 
-from ..domain.kinds import RequestKind
-from ..domain.policy import (
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.policy import (
     ChangeKind,
     NoticePeriod,
     Officer,
@@ -37,13 +37,13 @@ from ..domain.policy import (
     generated_sections,
     notice_period,
 )
-from ..extensions import db
-from ..models import NoticeCampaign, PolicyVersion
-from . import audit, campaigns
-from .context import settings
-from .deadlines import calendar_for
-from .organisation import current_organisation
-from .urls import external_url
+from rightsdesk.extensions import db
+from rightsdesk.models import NoticeCampaign, PolicyVersion
+from rightsdesk.services import audit, campaigns
+from rightsdesk.services.context import settings
+from rightsdesk.services.deadlines import calendar_for
+from rightsdesk.services.organisation import current_organisation
+from rightsdesk.services.urls import external_url
 
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 MAX_BODY = 200_000
@@ -86,8 +86,8 @@ def notice_for(change: ChangeKind, now: datetime) -> NoticePeriod:
 
 def facts() -> PolicyFacts:
     """What the generated sections are made of, from the data the system runs on."""
-    from .fulfilment import FulfilmentError, configured_datamap
-    from .retention_jobs import current_schedule
+    from rightsdesk.services.fulfilment import FulfilmentError, configured_datamap
+    from rightsdesk.services.retention_jobs import current_schedule
 
     organisation = current_organisation()
     profile = settings().profile()
@@ -259,7 +259,7 @@ def _check_order(version: PolicyVersion) -> None:
 def _start_notice(
     version: PolicyVersion, *, actor: str, now: datetime
 ) -> tuple[NoticeCampaign | None, str | None]:
-    from .fulfilment import FulfilmentError, configured_datamap
+    from rightsdesk.services.fulfilment import FulfilmentError, configured_datamap
 
     try:
         source = campaigns.identity_source(configured_datamap())

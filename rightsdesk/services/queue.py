@@ -13,13 +13,13 @@ from typing import Literal
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import joinedload
 
-from ..domain.identity import InvalidEmail, normalise_email
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import OPEN, Status
-from ..extensions import db
-from ..models import Channel, Representative, Request, Subject
-from .context import settings
-from .deadlines import calendar_for
+from rightsdesk.domain.identity import InvalidEmail, normalise_email
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN, Status
+from rightsdesk.extensions import db
+from rightsdesk.models import Channel, Representative, Request, Subject
+from rightsdesk.services.context import settings
+from rightsdesk.services.deadlines import calendar_for
 
 Mark = Literal["overdue", "soon", ""]
 

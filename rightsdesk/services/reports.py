@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import OPEN, Status
-from ..extensions import db
-from ..models import Channel, Request, StaffUser
-from .context import settings
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN, Status
+from rightsdesk.extensions import db
+from rightsdesk.models import Channel, Request, StaffUser
+from rightsdesk.services.context import settings
 
 ANSWERED: frozenset[Status] = frozenset(
     {Status.COMPLETED, Status.PARTIALLY_COMPLETED, Status.REFUSED}

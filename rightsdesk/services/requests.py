@@ -8,18 +8,25 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.deadlines import check_extension, paused_days_between
-from ..domain.identity import normalise_email
-from ..domain.kinds import RequestKind
-from ..domain.lifecycle import TERMINAL, Status, check_transition
-from ..extensions import db
-from ..models import Channel, ReferenceCounter, Representative, RepresentativeRole, Request, Subject
-from . import audit
-from .api import subject_hash
-from .context import settings
-from .deadlines import apply_deadline
-from .tokens import new_status_secret
-from .webhooks import enqueue_status_event
+from rightsdesk.domain.deadlines import check_extension, paused_days_between
+from rightsdesk.domain.identity import normalise_email
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import TERMINAL, Status, check_transition
+from rightsdesk.extensions import db
+from rightsdesk.models import (
+    Channel,
+    ReferenceCounter,
+    Representative,
+    RepresentativeRole,
+    Request,
+    Subject,
+)
+from rightsdesk.services import audit
+from rightsdesk.services.api import subject_hash
+from rightsdesk.services.context import settings
+from rightsdesk.services.deadlines import apply_deadline
+from rightsdesk.services.tokens import new_status_secret
+from rightsdesk.services.webhooks import enqueue_status_event
 
 REFERENCE_PREFIX = "RD"
 
@@ -166,7 +173,7 @@ def change_status(
     apply_deadline(request)
     if target in TERMINAL:
         request.closed_at = now
-        from .connectors import forget_answers
+        from rightsdesk.services.connectors import forget_answers
 
         forget_answers(request)
     request.status = target

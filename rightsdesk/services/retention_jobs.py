@@ -67,9 +67,9 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..domain.datamap import SystemKind, Table
-from ..domain.lifecycle import TERMINAL
-from ..domain.retention import (
+from rightsdesk.domain.datamap import SystemKind, Table
+from rightsdesk.domain.lifecycle import TERMINAL
+from rightsdesk.domain.retention import (
     DEFAULT_SCHEDULE,
     EndAction,
     RetentionFileError,
@@ -77,10 +77,17 @@ from ..domain.retention import (
     Schedule,
     load_schedule,
 )
-from ..extensions import db
-from ..models import AuditEvent, DestructionRecord, Download, JobLock, Request, RetainedRecord
-from . import audit, leases
-from .context import settings
+from rightsdesk.extensions import db
+from rightsdesk.models import (
+    AuditEvent,
+    DestructionRecord,
+    Download,
+    JobLock,
+    Request,
+    RetainedRecord,
+)
+from rightsdesk.services import audit, leases
+from rightsdesk.services.context import settings
 
 LEASE = timedelta(minutes=5)
 RENEW_EVERY = 30.0  # seconds between lease renewals during a long job
@@ -341,7 +348,7 @@ Job = Callable[[RunContext], list[Item]]
 
 
 def expire_unverified_job(ctx: RunContext) -> list[Item]:
-    from .intake import expire_unverified
+    from rightsdesk.services.intake import expire_unverified
 
     days = int(current_app.config["UNVERIFIED_EXPIRY_DAYS"])
     item = Item(
@@ -363,7 +370,7 @@ def expire_unverified_job(ctx: RunContext) -> list[Item]:
 
 
 def purge_downloads_job(ctx: RunContext) -> list[Item]:
-    from .downloads import purge_expired
+    from rightsdesk.services.downloads import purge_expired
 
     item = Item(
         "purge-downloads",
@@ -392,8 +399,8 @@ def purge_downloads_job(ctx: RunContext) -> list[Item]:
 def purge_requests_job(ctx: RunContext) -> list[Item]:
     """Closed requests past the ``request_record`` rule lose their personal data and proofs;
     the request row (kind, dates, outcome) stays for statistics, the audit chain untouched."""
-    from .intake import purge_personal_data
-    from .uploads import delete_upload
+    from rightsdesk.services.intake import purge_personal_data
+    from rightsdesk.services.uploads import delete_upload
 
     rule = ctx.schedule.rule("request_record")
     cutoff = local_midnight(ctx.schedule.cutoff(rule.code, ctx.today))
@@ -537,8 +544,8 @@ class Target:
 
 def operator_targets(schedule: Schedule) -> list[Target]:
     """Tables with a rule that keeps something and a ``retention_from`` column, children first."""
-    from ..fulfilment.erasure import erasure_order
-    from .fulfilment import configured_datamap
+    from rightsdesk.fulfilment.erasure import erasure_order
+    from rightsdesk.services.fulfilment import configured_datamap
 
     if not current_app.config.get("DATAMAP_FILE"):
         return []
@@ -697,7 +704,7 @@ def _batch(
 
 
 def purge_operator_job(ctx: RunContext) -> list[Item]:
-    from .fulfilment import FulfilmentError, system_engine
+    from rightsdesk.services.fulfilment import FulfilmentError, system_engine
 
     if not current_app.config.get("DATAMAP_FILE"):
         raise SkipJob("no data map: set RIGHTSDESK_DATAMAP_FILE")
@@ -934,7 +941,7 @@ def recent_records(limit: int = 50) -> list[DestructionRecord]:
 
 def _dormancy_job(ctx: RunContext) -> list[Item]:
     """The optional dormancy policy (off by default): see services/dormancy.py."""
-    from .dormancy import dormancy_job
+    from rightsdesk.services.dormancy import dormancy_job
 
     return dormancy_job(ctx)
 

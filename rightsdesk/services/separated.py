@@ -14,9 +14,9 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import RetainedRecord
-from .downloads import fernet_for
+from rightsdesk.extensions import db
+from rightsdesk.models import RetainedRecord
+from rightsdesk.services.downloads import fernet_for
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import pyotp
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..domain.identity import normalise_email
-from ..extensions import db
-from ..models import StaffRole, StaffUser
-from . import audit
+from rightsdesk.domain.identity import normalise_email
+from rightsdesk.extensions import db
+from rightsdesk.models import StaffRole, StaffUser
+from rightsdesk.services import audit
 
 MIN_PASSWORD_LENGTH = 12
 FREE_FAILURES = 5

@@ -18,8 +18,8 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
-from ..extensions import db
-from ..models import Request, VerificationNonce
+from rightsdesk.extensions import db
+from rightsdesk.models import Request, VerificationNonce
 
 VERIFY_SALT = "rightsdesk.verify"
 STATUS_SALT = "rightsdesk.status"

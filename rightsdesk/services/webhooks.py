@@ -21,10 +21,10 @@ from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from ..domain.lifecycle import Status
-from ..extensions import db
-from ..mail.outbox import LEASE, DeliveryReport, backoff, one_line
-from ..models import ApiKey, OutboxState, Request, WebhookDelivery
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.extensions import db
+from rightsdesk.mail.outbox import LEASE, DeliveryReport, backoff, one_line
+from rightsdesk.models import ApiKey, OutboxState, Request, WebhookDelivery
 
 SIGNATURE_HEADER = "X-Rightsdesk-Signature"
 EVENT_HEADER = "X-Rightsdesk-Event-Id"

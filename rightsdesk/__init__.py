@@ -47,7 +47,11 @@ def register_proxy(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from rightsdesk import i18n, models, security
+    from rightsdesk import (
+        i18n,
+        models,  # noqa: F401  (the mappings must be known to migrations)
+        security,
+    )
     from rightsdesk.admin import init_login
     from rightsdesk.database import init_database, render_item
     from rightsdesk.extensions import csrf, db, limiter, mail, migrate

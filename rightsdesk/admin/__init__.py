@@ -74,7 +74,7 @@ def init_login(app) -> None:
     login_manager.session_protection = "strong"
 
 
-from rightsdesk.admin import (
+from rightsdesk.admin import (  # noqa: E402,F401
     audit_views,
     auth,
     connector_views,

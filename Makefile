@@ -21,7 +21,7 @@ install: $(STAMP)
 # The demo shop (the operator's own database, as the demo data map describes it).
 run: export RIGHTSDESK_DEMO = 1
 run: export RIGHTSDESK_BASE_URL ?= http://$(HOST):$(PORT)
-run: export RIGHTSDESK_DATAMAP_FILE ?= $(CURDIR)/rightsdesk/fulfilment/demo_datamap.toml
+run: export RIGHTSDESK_DATAMAP_FILE ?= $(CURDIR)/rightsdesk/demo/demo_datamap.toml
 run: export RIGHTSDESK_SHOP_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/demo-shop.db
 run: export RIGHTSDESK_SHOP_WEBHOOK_URL ?= http://$(HOST):$(PORT)/dev/app-webhook
 run: export RIGHTSDESK_SHOP_WEBHOOK_SECRET ?= demo-app-webhook-secret

@@ -7,6 +7,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from rightsdesk.extensions import db
+from rightsdesk.models import UTCDateTime
 
 
 def init_database(app: Flask) -> None:
@@ -28,7 +29,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 def render_item(type_: str, obj: object, autogen_context) -> str | bool:
     """Write our column types into migrations as plain SQLAlchemy types."""
-    from rightsdesk.models import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

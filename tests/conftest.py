@@ -15,19 +15,29 @@ from pathlib import Path
 import flask_migrate
 import pytest
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import create_engine, inspect, text
 
 from rightsdesk import create_app
+from rightsdesk.cli import main
+from rightsdesk.demo.shop import create_demo_shop
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment.demo_shop import create_demo_shop
 
 PG_URL = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL")
 # The commands the tests start must not read a demo's instance/rightsdesk.env (make run).
 os.environ["RIGHTSDESK_NO_SETTINGS_FILE"] = "1"
 
 
+class CommandRunner(FlaskCliRunner):
+    """Runs ``rightsdesk …`` against the test's app: the commands belong to the CLI's own group
+    (``rightsdesk.cli.main``), not to ``app.cli``."""
+
+    def invoke(self, cli=None, args=None, **kwargs):
+        return super().invoke(cli or main, args, **kwargs)
+
+
 def make_app(database_url: str, **config: object) -> Flask:
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test-secret",
@@ -36,6 +46,8 @@ def make_app(database_url: str, **config: object) -> Flask:
             **config,
         }
     )
+    app.test_cli_runner_class = CommandRunner
+    return app
 
 
 def utc(text_value: str) -> datetime:
@@ -171,7 +183,7 @@ def smtp(smtp_port: int) -> Iterator[SmtpServer]:
 def _close_operator_engines():
     """Each test's shop database is its own file: close the pooled connections to it after."""
     yield
-    from rightsdesk.fulfilment.connect import dispose_shared
+    from rightsdesk.systems.connect import dispose_shared
 
     dispose_shared()
 
@@ -179,7 +191,7 @@ def _close_operator_engines():
 # --- the demo shop: the operator's own database, as the demo data map describes it ------------
 
 DEMO_MAP = (
-    Path(__file__).resolve().parent.parent / "rightsdesk" / "fulfilment" / "demo_datamap.toml"
+    Path(__file__).resolve().parent.parent / "rightsdesk" / "demo" / "demo_datamap.toml"
 )
 
 

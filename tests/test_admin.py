@@ -9,14 +9,14 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
+from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.mail.outbox import deliver_due
 from rightsdesk.models import AuditEvent, Channel, Request, StaffRole, StaffUser
-from rightsdesk.services.organisation import set_up_organisation
-from rightsdesk.services.requests import change_status, submit_request
-from rightsdesk.services.staff import create_staff
+from rightsdesk.organisation.setup import set_up_organisation
+from rightsdesk.organisation.staff import create_staff
+from rightsdesk.requests.lifecycle import change_status, submit_request
 
 PASSWORD = "correct horse battery"
 
@@ -285,7 +285,7 @@ def test_queue_is_sorted_by_legal_due_date_and_marks_what_is_late(app):
 
 
 def test_the_queue_warns_when_form_submissions_wait_for_a_worker_that_does_not_run(app):
-    from rightsdesk.services.intake import IntakeInput, accept_submission, process_submissions
+    from rightsdesk.requests.intake import IntakeInput, accept_submission, process_submissions
 
     client = sign_in(app, StaffRole.HANDLER)
     now = datetime.now(UTC)
@@ -684,7 +684,7 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 def test_subject_supplied_text_is_escaped_on_every_staff_page(app, client):
     reference = new_request(app, name=XSS, email="xss@example.com", details=XSS)
     with app.app_context():
-        from rightsdesk.services.intake import ask_subject
+        from rightsdesk.requests.intake import ask_subject
 
         found = db.session.scalar(select(Request).where(Request.reference == reference))
         question = ask_subject(found, "질문", actor="test", now=datetime.now(UTC))
@@ -779,7 +779,7 @@ def test_settings_save_the_operator_and_refuse_a_longer_promise(app):
     )
     assert shorter.status_code == 200
     with app.app_context():
-        from rightsdesk.services.deadlines import promised_periods
+        from rightsdesk.requests.deadlines import promised_periods
 
         assert promised_periods("KR")[K.ACCESS].amount == 7
     holiday = client.post(
@@ -841,7 +841,7 @@ def test_a_question_is_previewed_before_it_is_sent(app, smtp):
 def test_a_file_offered_by_staff_is_downloaded_from_the_status_page(app, client, smtp):
     from io import BytesIO
 
-    from rightsdesk.services.tokens import status_token
+    from rightsdesk.requests.tokens import status_token
 
     organisation(app)
     reference = new_request(app)
@@ -882,7 +882,7 @@ def test_expired_downloads_are_deleted_by_the_job(app, runner):
     from pathlib import Path
 
     from rightsdesk.models import Download
-    from rightsdesk.services.downloads import offer
+    from rightsdesk.requests.downloads import offer
 
     reference = new_request(app)
     with app.app_context():
@@ -927,7 +927,7 @@ def test_the_jurisdiction_for_new_requests_is_a_setting(app):
 def test_offered_files_are_encrypted_at_rest(app):
     from pathlib import Path
 
-    from rightsdesk.services.downloads import fetch, offer
+    from rightsdesk.requests.downloads import fetch, offer
 
     reference = new_request(app)
     secret = b"%PDF-1.4 the subject's own data"

@@ -15,13 +15,13 @@ from flask import Flask, request
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from rightsdesk.delivery import webhooks
+from rightsdesk.delivery.outbox import deliver_due as deliver_mail
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.mail.outbox import deliver_due as deliver_mail
 from rightsdesk.models import Request, WebhookDelivery
-from rightsdesk.services import webhooks
-from rightsdesk.services.api import create_key, make_assertion, subject_hash
-from rightsdesk.services.requests import change_status
+from rightsdesk.requests.host_apps import create_key, make_assertion, subject_hash
+from rightsdesk.requests.lifecycle import change_status
 from tests.conftest import free_port
 
 

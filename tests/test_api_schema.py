@@ -34,7 +34,7 @@ from werkzeug.wsgi import get_content_length
 from rightsdesk.api import CREATE_FIELDS
 from rightsdesk.api.openapi import KINDS, spec
 from rightsdesk.extensions import db
-from rightsdesk.services.api import (
+from rightsdesk.requests.host_apps import (
     SCOPES,
     IssuedKey,
     create_key,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DatabaseError
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel
-from rightsdesk.services.requests import submit_request
+from rightsdesk.requests.lifecycle import submit_request
 from tests.conftest import utc
 
 
@@ -90,8 +90,8 @@ def test_verify_detects_edits_and_deletions(app, runner, statement, problem):
 
 def test_a_rewritten_link_breaks_the_next_one(app, runner):
     """Editing an event and recomputing its own hash still breaks the chain after it."""
+    from rightsdesk.core.audit import event_hash
     from rightsdesk.models import AuditEvent
-    from rightsdesk.services.audit import event_hash
 
     _three_requests(app)
     with app.app_context():

@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import create_engine, text
 
-from rightsdesk.bench import bench_group
+from rightsdesk.bench.common import bench_group
 from tests.conftest import PG_URL, make_app
 
 CASES = ("first page", "filtered page", "deep page", "e-mail search")
@@ -119,7 +119,7 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
 
 
 def test_bench_fulfilment_refuses_a_shop_that_exists_already(tmp_path):
-    from rightsdesk.fulfilment.demo_shop import create_demo_shop
+    from rightsdesk.demo.shop import create_demo_shop
 
     shop = f"sqlite:///{tmp_path / 'shop.db'}"
     create_demo_shop(shop, users=20)
@@ -140,7 +140,7 @@ def test_bench_fulfilment_runs_on_postgresql_and_drops_the_floors_copy():
 
     from sqlalchemy.engine import make_url
 
-    from rightsdesk.bench import admin_execute, admin_url
+    from rightsdesk.bench.common import admin_execute, admin_url
 
     admin = admin_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     name = f"rightsdesk_bench_shop_{secrets.token_hex(4)}"
@@ -181,7 +181,7 @@ def bench_databases_named(prefix: str) -> set[str]:
 def test_bench_intake_files_every_accepted_submission_and_prints_the_ratio():
     import secrets
 
-    from rightsdesk.bench import admin_execute, admin_url
+    from rightsdesk.bench.common import admin_execute, admin_url
 
     admin = admin_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     name = f"rightsdesk_bench_intake_{secrets.token_hex(4)}"

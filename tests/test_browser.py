@@ -22,13 +22,13 @@ from flask_babel import gettext as _
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
+from rightsdesk.delivery.outbox import deliver_due
+from rightsdesk.demo import shop as demo_shop
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment import demo_shop
-from rightsdesk.mail.outbox import deliver_due
 from rightsdesk.models import StaffRole
-from rightsdesk.services.intake import process_submissions
-from rightsdesk.services.organisation import set_up_organisation
-from rightsdesk.services.staff import create_staff
+from rightsdesk.organisation.setup import set_up_organisation
+from rightsdesk.organisation.staff import create_staff
+from rightsdesk.requests.intake import process_submissions
 from tests.conftest import free_port, make_app
 
 CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

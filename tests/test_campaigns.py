@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from rightsdesk.demo import shop as demo_shop
 from rightsdesk.domain.policy import ChangeKind
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment import demo_shop
 from rightsdesk.models import AuditEvent, CampaignRecipient, NoticeCampaign, StaffRole
-from rightsdesk.services import campaigns, policy
-from rightsdesk.services.fulfilment import system_engine
+from rightsdesk.policy import campaigns
+from rightsdesk.policy import versions as policy
+from rightsdesk.systems.configured import system_engine
 from tests.conftest import SmtpServer, make_app
 from tests.test_admin import csrf, organisation, sign_in
 
@@ -174,7 +175,7 @@ def test_a_reader_killed_midway_is_continued_without_repeats(mapped_app, shop, s
 
 
 def policy_system():
-    from rightsdesk.services.fulfilment import configured_datamap
+    from rightsdesk.systems.configured import configured_datamap
 
     return configured_datamap().system("shop")
 

@@ -9,7 +9,7 @@ import pytest
 
 from rightsdesk.domain.classify import SUBJECT_WEIGHT, classify, scores
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
-from rightsdesk.mail.inbound import parse_message, read_source
+from rightsdesk.requests.mail_parsing import parse_message, read_source
 
 K = RequestKind
 MAIL = Path(__file__).resolve().parent / "fixtures" / "mail"

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from rightsdesk.core.audit import verify_chain
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel, OutboxMessage, OutboxState, Request
-from rightsdesk.services.audit import verify_chain
-from rightsdesk.services.intake import IntakeInput, file_request
-from rightsdesk.services.requests import submit_request
+from rightsdesk.requests.intake import IntakeInput, file_request
+from rightsdesk.requests.lifecycle import submit_request
 from tests.conftest import SmtpServer, utc
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))

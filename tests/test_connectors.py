@@ -23,16 +23,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
+from rightsdesk.delivery import connectors
+from rightsdesk.demo import shop as demo_shop
 from rightsdesk.domain.datamap import check_structure, load_datamap
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment import demo_shop
+from rightsdesk.fulfilment.access import prepare_access_package
+from rightsdesk.fulfilment.suspension import stop_processing
 from rightsdesk.models import AuditEvent, Channel, ChecklistItem, ConnectorJob, Request, StaffRole
-from rightsdesk.services import connectors
-from rightsdesk.services.downloads import fetch
-from rightsdesk.services.fulfilment import FulfilmentError, prepare_access_package, stop_processing
-from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.requests.downloads import fetch
+from rightsdesk.requests.lifecycle import change_status, submit_request
+from rightsdesk.systems.configured import FulfilmentError
 from tests.conftest import free_port, make_app
 from tests.test_admin import csrf, sign_in
 
@@ -438,8 +440,8 @@ def test_ensure_job_and_checklist_are_idempotent(wired):
 
 
 def test_a_correction_approved_for_the_app_is_sent_to_it_with_every_change_so_far(wired, host):
+    from rightsdesk.fulfilment.correction import decide_correction
     from rightsdesk.models import CorrectionItem
-    from rightsdesk.services.fulfilment import decide_correction
 
     reference = _request(wired, kind=RequestKind.CORRECTION)
     with wired.app_context():

@@ -12,22 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
-from rightsdesk.datamap_cli import datamap_group
-from rightsdesk.domain.datamap import (
-    DataMapError,
-    PurposeAction,
-    check_structure,
-    index_lines,
-    load_datamap,
-)
-from rightsdesk.fulfilment import demo_shop
-from rightsdesk.fulfilment.demo_shop import (
-    DemoShopExists,
-    create_demo_shop,
-    demo_datamap_text,
-    demo_subjects,
-)
-from rightsdesk.fulfilment.schema_check import check_against_database
+from rightsdesk.cli.datamap import datamap_group
+from rightsdesk.demo import shop as demo_shop
+from rightsdesk.demo.shop import DemoShopExists, create_demo_shop, demo_datamap_text, demo_subjects
+from rightsdesk.domain.datamap import DataMapError, PurposeAction, check_structure, load_datamap
+from rightsdesk.domain.toml_lines import index_lines
+from rightsdesk.systems.schema_check import check_against_database
 from tests.conftest import PG_URL
 
 DEMO = demo_datamap_text()

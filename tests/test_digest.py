@@ -8,15 +8,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from rightsdesk.cli.notify import notify_group
+from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status as S
 from rightsdesk.extensions import db
-from rightsdesk.mail.outbox import deliver_due
 from rightsdesk.models import Channel, OutboxMessage, RepresentativeRole, StaffRole
-from rightsdesk.notify import notify_group
-from rightsdesk.services import decisions
-from rightsdesk.services.requests import change_status, submit_request
-from rightsdesk.services.staff import create_staff, set_active
+from rightsdesk.organisation.staff import create_staff, set_active
+from rightsdesk.requests import decisions
+from rightsdesk.requests.lifecycle import change_status, submit_request
 from tests.conftest import utc
 
 TODAY = "2026-03-20"  # a Friday: "due soon" reaches Tuesday 24 March

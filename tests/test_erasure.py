@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from rightsdesk.core import leases
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.domain.retention import DEFAULT_SCHEDULE
 from rightsdesk.extensions import db
+from rightsdesk.fulfilment import erasure, separated
 from rightsdesk.models import (
     AuditEvent,
     Channel,
@@ -22,10 +24,9 @@ from rightsdesk.models import (
     RetainedRecord,
     StaffRole,
 )
-from rightsdesk.services import erasure, leases, separated
-from rightsdesk.services.fulfilment import FulfilmentError
-from rightsdesk.services.requests import change_status, submit_request
-from rightsdesk.services.tokens import status_token
+from rightsdesk.requests.lifecycle import change_status, submit_request
+from rightsdesk.requests.tokens import status_token
+from rightsdesk.systems.configured import FulfilmentError
 from tests.conftest import DEMO_MAP
 from tests.test_fulfilment import SUBJECT, _shop_rows
 
@@ -274,8 +275,8 @@ def test_a_database_that_is_down_fails_the_step_and_a_rerun_resumes(
 def test_a_crash_after_the_operator_committed_resumes_with_the_right_counts(no_remote_map, shop):
     """The shop's transaction committed but the step was never marked done (the process died):
     the rerun finds those rows gone and keeps the counts it recorded before erasing."""
-    from rightsdesk.fulfilment.erasure import erase_table
-    from rightsdesk.services.fulfilment import configured_datamap, system_engine
+    from rightsdesk.systems.configured import configured_datamap, system_engine
+    from rightsdesk.systems.erasure import erase_table
 
     app = no_remote_map
     reference = _deletion_request(app)

@@ -22,11 +22,12 @@ import pytest
 from sqlalchemy import create_engine, event, select, text, update
 from sqlalchemy.engine import Engine
 
+from rightsdesk.core.audit import verify_chain
+from rightsdesk.delivery.outbox import LEASE
+from rightsdesk.demo import shop as demo_shop
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment import demo_shop
-from rightsdesk.mail.outbox import LEASE
 from rightsdesk.models import (
     AuditEvent,
     Channel,
@@ -36,9 +37,8 @@ from rightsdesk.models import (
     Request,
     StaffRole,
 )
-from rightsdesk.services.audit import verify_chain
-from rightsdesk.services.intake import IntakeInput, file_request
-from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.requests.intake import IntakeInput, file_request
+from rightsdesk.requests.lifecycle import change_status, submit_request
 from tests.conftest import PG_URL, SmtpServer, make_app
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
@@ -281,7 +281,8 @@ def test_a_dropped_connection_mid_stop_leaves_nothing_half_done_and_a_retry_fini
 def test_a_dropped_connection_mid_correction_leaves_the_item_open_and_a_retry_applies_it(
     mapped_app, shop_url
 ):
-    from rightsdesk.services.fulfilment import FulfilmentError, decide_correction
+    from rightsdesk.fulfilment.correction import decide_correction
+    from rightsdesk.systems.configured import FulfilmentError
 
     reference = _verified(
         mapped_app, RequestKind.CORRECTION, corrections=(("전화번호", "010-5555-0101"),)

@@ -13,10 +13,11 @@ from sqlalchemy import create_engine, select, text
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
+from rightsdesk.fulfilment.access import prepare_access_package
 from rightsdesk.models import AuditEvent, Channel, Request, StaffRole
-from rightsdesk.services.downloads import fetch
-from rightsdesk.services.fulfilment import FulfilmentError, prepare_access_package
-from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.requests.downloads import fetch
+from rightsdesk.requests.lifecycle import change_status, submit_request
+from rightsdesk.systems.configured import FulfilmentError
 
 SUBJECT = "jihoon.park@example.com"
 
@@ -131,7 +132,7 @@ def _correction_request(app, item: str, value: str) -> str:
 
 
 def test_an_approved_correction_changes_the_shop_and_tells_the_recipients(mapped_app, shop, smtp):
-    from rightsdesk.mail.outbox import deliver_due
+    from rightsdesk.delivery.outbox import deliver_due
     from tests.test_admin import _act, sign_in
 
     reference = _correction_request(mapped_app, "전화번호", "010-9999-0000")
@@ -170,7 +171,7 @@ def test_an_approved_correction_changes_the_shop_and_tells_the_recipients(mapped
 
 
 def test_a_rejection_needs_a_reason_and_an_approval_a_field(mapped_app, shop):
-    from rightsdesk.services.fulfilment import decide_correction
+    from rightsdesk.fulfilment.correction import decide_correction
 
     reference = _correction_request(mapped_app, "이름", "박지운")
     with mapped_app.app_context():
@@ -272,7 +273,7 @@ def test_stopping_marketing_deletes_only_the_subjects_marketing_consents(mapped_
 
 
 def test_stopping_is_refused_for_other_kinds(mapped_app, shop):
-    from rightsdesk.services.fulfilment import stop_processing
+    from rightsdesk.fulfilment.suspension import stop_processing
 
     reference = _access_request(mapped_app)
     with mapped_app.app_context():

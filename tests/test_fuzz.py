@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from rightsdesk.demo import shop as demo_shop
 from rightsdesk.domain.datamap import DataMapError, check_structure, load_datamap
 from rightsdesk.domain.deadlines import compute_deadline
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
@@ -34,9 +35,8 @@ from rightsdesk.domain.kinds import SUBJECT_KINDS
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.profiles import Unit, builtin_profiles
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment import demo_shop
 from rightsdesk.models import CorrectionItem, IntakeSubmission, OutboxMessage, Request
-from rightsdesk.services.intake import process_submissions
+from rightsdesk.requests.intake import process_submissions
 from tests.conftest import make_app
 
 FIXTURES = settings(

@@ -10,7 +10,7 @@ from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, Channel, Request
-from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.requests.lifecycle import change_status, submit_request
 from tests.conftest import utc
 
 

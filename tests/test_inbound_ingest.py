@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.inbound import SIGNATURE_HEADER, signature
-from rightsdesk.mail.outbox import deliver_due
 from rightsdesk.models import Channel, InboundMessage, OutboxMessage, Request
 from tests.conftest import make_app
 from tests.test_intake import csrf

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rightsdesk.mail.inbound import (
+from rightsdesk.requests.mail_parsing import (
     MAX_BODY_CHARS,
     Attachment,
     InboundMessage,
@@ -602,7 +602,7 @@ def test_read_source_reads_stdin():
     raw = (MAIL / "04_correction_cp949_labelled_euckr.eml").read_bytes()
     code = (
         "import hashlib, json\n"
-        "from rightsdesk.mail.inbound import parse_message, read_source\n"
+        "from rightsdesk.requests.mail_parsing import parse_message, read_source\n"
         "[(label, raw)] = list(read_source('-'))\n"
         "print(json.dumps({'label': label, 'sha256': hashlib.sha256(raw).hexdigest(),\n"
         "                  'subject': parse_message(raw).subject}))\n"
@@ -634,7 +634,7 @@ def test_read_source_refuses_a_directory_that_is_not_a_maildir(tmp_path: Path):
 def test_importing_the_mail_parser_and_classifier_loads_neither_flask_nor_sqlalchemy():
     code = (
         "import sys\n"
-        "import rightsdesk.mail.inbound, rightsdesk.domain.classify\n"
+        "import rightsdesk.requests.mail_parsing, rightsdesk.domain.classify\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy'))\n"
         "print(','.join(bad))\n"
     )

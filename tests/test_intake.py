@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import select, update
 from werkzeug.test import encode_multipart
 
+from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.mail.outbox import deliver_due
 from rightsdesk.models import IntakeSubmission, OutboxMessage, Request, VerificationNonce
 from rightsdesk.public import views
-from rightsdesk.services.intake import process_submissions
+from rightsdesk.requests.intake import process_submissions
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
@@ -386,13 +386,13 @@ def test_withdrawing_from_the_status_page(app, client, smtp):
 
 
 def test_a_question_is_answered_on_the_status_page(app, client, smtp):
-    from rightsdesk.services.intake import ask_subject
-    from rightsdesk.services.tokens import status_token
+    from rightsdesk.requests.intake import ask_subject
+    from rightsdesk.requests.tokens import status_token
 
     file_access_request(client)
     with app.app_context():
         stored = db.session.scalars(select(Request)).one()
-        from rightsdesk.services.requests import change_status
+        from rightsdesk.requests.lifecycle import change_status
 
         change_status(stored, Status.VERIFIED, actor="t", now=datetime.now(UTC))
         question = ask_subject(
@@ -416,7 +416,7 @@ def test_a_question_is_answered_on_the_status_page(app, client, smtp):
 
 
 def test_a_forged_or_revoked_status_link_is_not_found(app, client):
-    from rightsdesk.services.tokens import new_status_secret, status_token
+    from rightsdesk.requests.tokens import new_status_secret, status_token
 
     file_access_request(client)
     with app.app_context():
@@ -469,7 +469,7 @@ def test_home_page_links_each_right_to_the_form(client):
 
 
 def test_revoke_link_command_kills_old_links_and_mails_a_new_one(app, client, runner, smtp):
-    from rightsdesk.services.tokens import status_token
+    from rightsdesk.requests.tokens import status_token
 
     file_access_request(client)
     with app.app_context():

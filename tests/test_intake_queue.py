@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from rightsdesk.core.audit import verify_chain
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.extensions import db
 from rightsdesk.models import IntakeSubmission, OutboxMessage, Request, Subject
 from rightsdesk.public import views
-from rightsdesk.services.audit import verify_chain
-from rightsdesk.services.intake import IntakeInput, accept_submission, process_submissions
+from rightsdesk.requests.intake import IntakeInput, accept_submission, process_submissions
 from tests.conftest import utc
 
 

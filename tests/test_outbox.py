@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from rightsdesk.config import ConfigError
+from rightsdesk.delivery.outbox import backoff, deliver_due, queue
 from rightsdesk.domain.identity import InvalidEmail
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.extensions import db
-from rightsdesk.mail.outbox import backoff, deliver_due, queue
 from rightsdesk.models import OutboxMessage, OutboxState
-from rightsdesk.services.intake import IntakeInput, file_request
+from rightsdesk.requests.intake import IntakeInput, file_request
 from tests.conftest import make_app
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -190,7 +190,7 @@ def test_mail_send_command_reports_and_retries(app, runner, smtp):
 def test_message_ids_stay_unique_when_something_seeded_random():
     import random
 
-    from rightsdesk.mail.outbox import new_message_id
+    from rightsdesk.delivery.outbox import new_message_id
 
     random.seed(7)  # as hypothesis and schemathesis do between examples
     first = new_message_id("rightsdesk.test")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from rightsdesk.demo.loader import load_demo
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.policy import (
     ChangeKind,
@@ -21,8 +22,7 @@ from rightsdesk.domain.policy import (
 )
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, NoticeCampaign, PolicyVersion, StaffRole
-from rightsdesk.services import policy
-from rightsdesk.services.demo import load_demo
+from rightsdesk.policy import versions as policy
 from tests.test_admin import csrf, organisation, sign_in
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -148,7 +148,7 @@ def test_a_published_version_is_frozen_with_its_generated_sections(ctx):
     db.session.rollback()
     # The officer changes: the policy in force would drift only once it is in force.
     assert policy.drift(version.effective_date) == []
-    from rightsdesk.services.organisation import current_organisation
+    from rightsdesk.core.context import current_organisation
 
     current_organisation().privacy_officer_email = "new-officer@shop.example"
     assert "officer" in policy.drift(version.effective_date)

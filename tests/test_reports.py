@@ -14,9 +14,9 @@ import pytest
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status as S
 from rightsdesk.models import Channel, StaffRole
-from rightsdesk.services import decisions
-from rightsdesk.services.charts import Series, nice_top, rate_bars, stacked_bars
-from rightsdesk.services.reports import (
+from rightsdesk.organisation.staff import create_staff
+from rightsdesk.reports.charts import Series, nice_top, rate_bars, stacked_bars
+from rightsdesk.reports.figures import (
     REGISTER_COLUMNS,
     Timeliness,
     counts_by_channel,
@@ -30,8 +30,8 @@ from rightsdesk.services.reports import (
     safe_cell,
     timeliness,
 )
-from rightsdesk.services.requests import change_status, submit_request
-from rightsdesk.services.staff import create_staff
+from rightsdesk.requests import decisions
+from rightsdesk.requests.lifecycle import change_status, submit_request
 from tests.conftest import utc
 from tests.test_intake import csrf
 

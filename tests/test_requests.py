@@ -14,7 +14,7 @@ from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import IllegalTransition, Status
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, Channel, RepresentativeRole, Request, Subject
-from rightsdesk.services.requests import change_status, submit_request
+from rightsdesk.requests.lifecycle import change_status, submit_request
 from tests.conftest import utc
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, func, select, text, update
 
+from rightsdesk.demo import shop as demo_shop
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.domain.retention import (
@@ -23,7 +24,7 @@ from rightsdesk.domain.retention import (
     load_schedule,
 )
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment import demo_shop
+from rightsdesk.fulfilment import separated
 from rightsdesk.models import (
     AuditEvent,
     CampaignRecipient,
@@ -36,10 +37,11 @@ from rightsdesk.models import (
     RetainedRecord,
     StaffRole,
 )
-from rightsdesk.services import campaigns, separated
-from rightsdesk.services.fulfilment import configured_datamap, system_engine
-from rightsdesk.services.requests import change_status, submit_request
-from rightsdesk.services.retention_jobs import LEASE, job_lock, run_jobs
+from rightsdesk.policy import campaigns
+from rightsdesk.requests.lifecycle import change_status, submit_request
+from rightsdesk.retention.jobs import run_jobs
+from rightsdesk.retention.runner import LEASE, job_lock
+from rightsdesk.systems.configured import configured_datamap, system_engine
 from tests.conftest import PG_URL, make_app
 
 DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
@@ -512,7 +514,7 @@ def test_the_console_shows_the_schedule_and_recent_destructions(mapped, shop):
     not PG_URL, reason="the bench needs PostgreSQL: set RIGHTSDESK_TEST_DATABASE_URL"
 )
 def test_bench_purge_compares_the_job_with_the_raw_loop_on_a_small_load(tmp_path):
-    from rightsdesk.bench import bench_group
+    from rightsdesk.bench.common import bench_group
 
     app = make_app(f"sqlite:///{tmp_path / 'unused.db'}")
     result = app.test_cli_runner().invoke(

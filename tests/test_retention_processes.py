@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from rightsdesk.demo import shop as demo_shop
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment import demo_shop
 from rightsdesk.models import DestructionRecord, JobLock
 from tests.conftest import make_app
 from tests.test_retention import DEMO_MAP, due_logs, shop_count, shop_url  # noqa: F401

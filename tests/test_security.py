@@ -37,7 +37,7 @@ from rightsdesk.models import (
     Request,
     StaffRole,
 )
-from rightsdesk.services.tokens import STATUS_SALT, VERIFY_SALT, status_token
+from rightsdesk.requests.tokens import STATUS_SALT, VERIFY_SALT, status_token
 from tests.conftest import make_app
 from tests.test_admin import PASSWORD, _act, make_staff, new_request, organisation, sign_in
 from tests.test_admin import csrf as admin_csrf
@@ -277,7 +277,7 @@ def _assert_escaped(html: str, where: str) -> None:
 
 
 def test_markup_in_every_free_text_field_is_escaped_for_staff_and_subject(app, smtp):
-    from rightsdesk.services.inbound import ingest
+    from rightsdesk.requests.by_email import ingest
 
     organisation(app)
     subject = app.test_client()
@@ -316,7 +316,7 @@ def test_markup_in_every_free_text_field_is_escaped_for_staff_and_subject(app, s
         web = db.session.scalar(select(Request).where(Request.kind == K.CORRECTION))
         db.session.execute(update(Request).values(status=Status.VERIFIED))
         db.session.commit()
-        from rightsdesk.services.intake import answer_question, ask_subject
+        from rightsdesk.requests.intake import answer_question, ask_subject
 
         question = ask_subject(web, XSS, actor="staff", now=datetime.now(UTC))
         answer_question(web, question.id, text=XSS, file=None, now=datetime.now(UTC))
@@ -365,7 +365,7 @@ def test_markup_in_every_free_text_field_is_escaped_for_staff_and_subject(app, s
 
 
 def test_line_breaks_never_become_headers(app, client, smtp):
-    from rightsdesk.services.inbound import ingest
+    from rightsdesk.requests.by_email import ingest
 
     token = csrf(client, "/requests/new")
     before = _counts(app)
@@ -595,7 +595,7 @@ def test_sign_in_is_limited_per_address_even_across_accounts(app):
 
 
 def test_api_routes_by_scope(app, client):
-    from rightsdesk.services.api import create_key
+    from rightsdesk.requests.host_apps import create_key
 
     routes = {
         "requests:create": ("POST", "/api/v1/requests"),

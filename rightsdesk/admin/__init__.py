@@ -67,7 +67,7 @@ def _totp_setup_required() -> bool:
 
 
 def init_login(app) -> None:
-    from rightsdesk.services.staff import load_staff
+    from rightsdesk.organisation.staff import load_staff
 
     login_manager.init_app(app)
     login_manager.user_loader(load_staff)

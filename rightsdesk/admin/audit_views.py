@@ -10,9 +10,9 @@ from flask import Response, render_template, request
 from sqlalchemy import select
 
 from rightsdesk.admin import READERS, bp, roles
+from rightsdesk.core.audit import verify_chain
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent
-from rightsdesk.services.audit import verify_chain
 
 PAGE_SIZE = 100
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import segno
@@ -12,13 +11,11 @@ from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
 from rightsdesk.admin import ALL_STAFF, PUBLIC, bp, roles
+from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.clock import utcnow
 from rightsdesk.extensions import limiter
-from rightsdesk.services import staff as staff_service
-from rightsdesk.services.staff import LoginFailed, LoginProblem, StaffError
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from rightsdesk.organisation import staff as staff_service
+from rightsdesk.organisation.staff import LoginFailed, LoginProblem, StaffError
 
 
 def _safe_next(target: str | None) -> str:
@@ -114,7 +111,7 @@ def change_password():
                 staff_service.change_password(
                     current_user,
                     request.form.get("new", ""),
-                    actor=staff_service.staff_actor(current_user),
+                    actor=staff_actor(current_user),
                     now=utcnow(),
                 )
             except StaffError:

@@ -16,12 +16,12 @@ from flask_login import current_user
 
 from rightsdesk.admin import WORKERS, bp, roles
 from rightsdesk.admin.request_views import _load
+from rightsdesk.core.actors import staff_actor
+from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap
 from rightsdesk.extensions import db
 from rightsdesk.models import ChecklistItem, ConnectorJob, Request
-from rightsdesk.services import connectors
-from rightsdesk.services.fulfilment import FulfilmentError, configured_datamap
-from rightsdesk.services.staff import staff_actor
+from rightsdesk.systems.configured import FulfilmentError, configured_datamap
 
 
 @dataclass(frozen=True)

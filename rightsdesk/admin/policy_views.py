@@ -7,7 +7,7 @@ earliest allowed date, and starts the notice e-mail to every user.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,17 +15,14 @@ from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 
 from rightsdesk.admin import ADMINS, ALL_STAFF, bp, roles
+from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.clock import utcnow
+from rightsdesk.core.context import NoOrganisation
 from rightsdesk.domain.policy import ChangeKind, NoticeTooShort
 from rightsdesk.extensions import db
 from rightsdesk.models import NoticeCampaign, PolicyVersion
-from rightsdesk.services import campaigns
-from rightsdesk.services import policy as service
-from rightsdesk.services.organisation import NoOrganisation
-from rightsdesk.services.staff import staff_actor
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from rightsdesk.policy import campaigns
+from rightsdesk.policy import versions as service
 
 
 def _earliest(now: datetime) -> dict[str, date]:

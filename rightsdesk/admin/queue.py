@@ -11,21 +11,21 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.context import settings
 from rightsdesk.domain.identity import InvalidEmail
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.domain.lifecycle import OPEN, Status
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel, StaffUser
-from rightsdesk.services.context import settings
-from rightsdesk.services.intake import enter_by_staff, waiting_submissions
-from rightsdesk.services.queue import (
+from rightsdesk.requests.intake import enter_by_staff, waiting_submissions
+from rightsdesk.requests.queue import (
     QueueFilter,
     QueuePage,
     due_marks,
     load_queue_page,
     parse_cursor,
 )
-from rightsdesk.services.staff import staff_actor
 
 PAGE_SIZE = 50
 STALE_SUBMISSIONS = timedelta(minutes=2)  # the worker files them within seconds when it runs

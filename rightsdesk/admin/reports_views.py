@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from rightsdesk.admin import ALL_STAFF, bp, roles
+from rightsdesk.core.context import settings
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.i18n import kind_label
 from rightsdesk.models import Channel
-from rightsdesk.services import charts
-from rightsdesk.services.context import settings
-from rightsdesk.services.reports import (
+from rightsdesk.reports import charts
+from rightsdesk.reports.figures import (
     MonthFigures,
     monthly_figures,
     occurring,

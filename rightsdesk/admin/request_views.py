@@ -7,7 +7,7 @@ the second sends it. Every view of a request's personal data is an audit event.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
@@ -16,27 +16,24 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.core.actors import Actor
+from rightsdesk.core.clock import utcnow
+from rightsdesk.core.context import settings
+from rightsdesk.core.uploads import stored_path
 from rightsdesk.domain.deadlines import ExtensionNotAllowed
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status
 from rightsdesk.extensions import db
+from rightsdesk.fulfilment import erasure
+from rightsdesk.fulfilment.access import prepare_access_package
+from rightsdesk.fulfilment.correction import decide_correction
+from rightsdesk.fulfilment.correction import targets as correction_targets
+from rightsdesk.fulfilment.suspension import stop_processing
 from rightsdesk.models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
-from rightsdesk.services import decisions, erasure
-from rightsdesk.services.context import settings
-from rightsdesk.services.decisions import Actor, DecisionError
-from rightsdesk.services.downloads import DownloadRejected
-from rightsdesk.services.downloads import offer as offer_download
-from rightsdesk.services.fulfilment import (
-    FulfilmentError,
-    decide_correction,
-    prepare_access_package,
-    stop_processing,
-)
-from rightsdesk.services.fulfilment import targets as correction_targets
-from rightsdesk.services.uploads import stored_path
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from rightsdesk.requests import decisions
+from rightsdesk.requests.decisions import DecisionError
+from rightsdesk.requests.downloads import DownloadRejected
+from rightsdesk.requests.downloads import offer as offer_download
+from rightsdesk.systems.configured import FulfilmentError
 
 
 def _actor() -> Actor:

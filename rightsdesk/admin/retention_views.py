@@ -7,8 +7,10 @@ from flask import render_template
 from flask_babel import get_locale
 
 from rightsdesk.admin import ALL_STAFF, bp, roles
-from rightsdesk.services.context import settings
-from rightsdesk.services.retention_jobs import RetentionError, current_schedule, recent_records
+from rightsdesk.core.context import settings
+from rightsdesk.domain.retention import RetentionError
+from rightsdesk.retention.runner import recent_records
+from rightsdesk.systems.configured import current_schedule
 
 
 @bp.get("/retention")

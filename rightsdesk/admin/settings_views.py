@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,26 +10,19 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin import ADMINS, bp, roles
+from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.clock import utcnow
+from rightsdesk.core.context import NoOrganisation, current_organisation, settings
 from rightsdesk.domain.deadlines import PolicyLongerThanLaw
 from rightsdesk.domain.identity import InvalidEmail, normalise_email
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.extensions import db
 from rightsdesk.models import OverrideAction, StaffRole, StaffUser
-from rightsdesk.services import calendars
-from rightsdesk.services import staff as staff_service
-from rightsdesk.services.context import settings
-from rightsdesk.services.deadlines import promised_periods
-from rightsdesk.services.organisation import (
-    NoOrganisation,
-    current_organisation,
-    promise_period,
-    set_up_organisation,
-)
-from rightsdesk.services.staff import StaffError, staff_actor
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from rightsdesk.organisation import calendars
+from rightsdesk.organisation import staff as staff_service
+from rightsdesk.organisation.setup import promise_period, set_up_organisation
+from rightsdesk.organisation.staff import StaffError
+from rightsdesk.requests.deadlines import promised_periods
 
 
 def _actor() -> str:

@@ -8,27 +8,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from rightsdesk.core.clock import utcnow
+from rightsdesk.core.context import settings
+from rightsdesk.core.urls import external_url
 from rightsdesk.domain.identity import InvalidEmail, has_control_characters, normalise_email
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.extensions import csrf, db, limiter
 from rightsdesk.models import Channel
-from rightsdesk.services import api as api_service
-from rightsdesk.services.context import settings
-from rightsdesk.services.intake import (
+from rightsdesk.requests import host_apps as api_service
+from rightsdesk.requests.intake import (
     CorrectionInput,
     IntakeInput,
     file_api_request,
     public_timeline,
 )
-from rightsdesk.services.tokens import status_token
-from rightsdesk.services.urls import external_url
+from rightsdesk.requests.tokens import status_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -89,10 +89,6 @@ def json_http_errors(error: HTTPException):
         if name.lower() != "content-type":
             response.headers[name] = value
     return response, status
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def requires(scope: str) -> Callable:

@@ -30,8 +30,8 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from rightsdesk.domain.retention import DEFAULT_SCHEDULE, Rule
+from rightsdesk.domain.toml_lines import KeyPath, dotted, index_lines, line_of
 
-KeyPath = tuple[str | int, ...]
 Scalar = str | int | float | bool
 
 
@@ -50,16 +50,17 @@ class Erasure(StrEnum):
 
 
 IDENTITY_KINDS = ("email", "phone", "user_id")
+
+
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 
 
 # The statutory categories a table may name (the retention schedule's rules; operators may add
 # their own there).
 RETENTION_CATEGORIES: Mapping[str, Rule] = DEFAULT_SCHEDULE.rules
-
-
-# --- the map ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -188,168 +189,7 @@ class DataMapError(ValueError):
         self.problem = problem
 
 
-def dotted(path: KeyPath) -> str:
-    return ".".join(str(part) for part in path)
-
-
-# --- where each key was written --------------------------------------------------------------
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
-
-
-def line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
-    """The line that wrote ``path``, or failing that its nearest written ancestor's."""
-    for end in range(len(path), 0, -1):
-        if path[:end] in lines:
-            return lines[path[:end]]
-    return 1
-
-
-@dataclass
-class _ScanState:
-    table: KeyPath = ()
-    depth: int = 0  # open brackets and braces of a value spanning lines
-    string: str | None = None  # the delimiter of an open multi-line string
-    arrays: dict[tuple[str, ...], int] = field(default_factory=dict)  # [[x]] seen: last index
-
-
-def index_lines(text: str) -> dict[KeyPath, int]:
-    """The 1-based line of every table header and key of a valid TOML document.
-
-    Keys inside inline tables and arrays are not indexed: their value's key stands for them.
-    """
-    lines: dict[KeyPath, int] = {}
-    state = _ScanState()
-    for number, line in enumerate(text.splitlines(), start=1):
-        start = 0
-        if state.string is None and state.depth == 0:
-            start = _index_line(line, number, state, lines)
-        _scan_value(line, start, state)
-    return lines
-
-
-def _index_line(line: str, number: int, state: _ScanState, lines: dict[KeyPath, int]) -> int:
-    """Record a header or key on ``line``; return where its value (if any) starts."""
-    stripped = line.lstrip()
-    offset = len(line) - len(stripped)
-    if not stripped or stripped.startswith("#"):
-        return len(line)
-    if stripped.startswith("["):
-        is_array = stripped.startswith("[[")
-        parsed = _parse_key(stripped, 2 if is_array else 1)
-        if parsed is None:
-            return len(line)
-        state.table = _header_path(tuple(parsed[0]), is_array, state)
-        _record(lines, state.table, number)
-        return len(line)  # a comment may follow the header, never a value
-    parsed = _parse_key(stripped, 0)
-    if parsed is None or not stripped[parsed[1] :].startswith("="):
-        return len(line)
-    _record(lines, (*state.table, *parsed[0]), number)
-    return offset + parsed[1] + 1
-
-
-def _header_path(parts: tuple[str, ...], is_array: bool, state: _ScanState) -> KeyPath:
-    """The full path of a header, with the current index after every array of tables in it."""
-    path: list[str | int] = []
-    for end in range(1, len(parts) + 1):
-        path.append(parts[end - 1])
-        if is_array and end == len(parts):
-            state.arrays[parts] = state.arrays.get(parts, -1) + 1
-            path.append(state.arrays[parts])
-        elif parts[:end] in state.arrays:
-            path.append(state.arrays[parts[:end]])
-    return tuple(path)
-
-
-def _record(lines: dict[KeyPath, int], path: KeyPath, number: int) -> None:
-    for end in range(1, len(path) + 1):
-        lines.setdefault(path[:end], number)
-
-
-def _parse_key(text: str, start: int) -> tuple[list[str], int] | None:
-    """A dotted key (bare or quoted parts) at ``text[start:]``, and the index after it."""
-    parts: list[str] = []
-    i = start
-    while True:
-        i = _skip_blanks(text, i)
-        if i < len(text) and text[i] in "\"'":
-            end = _string_end(text, i + 1, text[i])
-            if end < 0:
-                return None
-            parts.append(tomllib.loads(f"k = {text[i:end]}")["k"])
-            i = end
-        else:
-            match = _BARE_KEY.match(text, i)
-            if match is None:
-                return None
-            parts.append(match.group())
-            i = match.end()
-        i = _skip_blanks(text, i)
-        if i < len(text) and text[i] == ".":
-            i += 1
-            continue
-        return parts, i
-
-
-def _skip_blanks(text: str, i: int) -> int:
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    return i
-
-
-def _string_end(text: str, i: int, quote: str) -> int:
-    """The index after the one-line string closing at ``quote`` from ``i``; -1 if none."""
-    while i < len(text):
-        if quote == '"' and text[i] == "\\":
-            i += 2
-            continue
-        if text[i] == quote:
-            return i + 1
-        i += 1
-    return -1
-
-
-def _scan_value(line: str, i: int, state: _ScanState) -> None:
-    """Follow strings, brackets and comments to know whether a value goes on past the line."""
-    while i < len(line):
-        if state.string is not None:
-            i = _multiline_end(line, i, state.string)
-            if i < 0:
-                return
-            state.string = None
-            continue
-        char = line[i]
-        if char == "#":
-            return
-        if line.startswith(('"""', "'''"), i):
-            state.string = line[i : i + 3]
-            i += 3
-        elif char in "\"'":
-            i = _string_end(line, i + 1, char)
-            if i < 0:
-                return
-        else:
-            state.depth += (char in "[{") - (char in "]}")
-            i += 1
-
-
-def _multiline_end(line: str, i: int, delimiter: str) -> int:
-    while i < len(line):
-        if delimiter == '"""' and line[i] == "\\":
-            i += 2
-            continue
-        if line.startswith(delimiter, i):
-            end = i + 3
-            while end < len(line) and line[end] == delimiter[0]:  # """"" ends with content quotes
-                end += 1
-            return end
-        i += 1
-    return -1
-
-
-# --- loading ---------------------------------------------------------------------------------
 
 
 def load_datamap(text: str, source: str) -> DataMap:
@@ -567,8 +407,6 @@ class _Reader:
                 self.fail((*path, key, name), f"{dotted((*path, key, name))} must be a string")
         return value
 
-
-# --- checking a well-formed map --------------------------------------------------------------
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -44,6 +44,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, NoReturn
 
+from rightsdesk.domain.toml_lines import index_lines, line_of
+
 DEFAULT_GRACE_DAYS = 5
 
 
@@ -287,7 +289,6 @@ def parse_period(text: str) -> tuple[int, Unit]:
 def load_schedule(text: str, source: str, defaults: Iterable[Rule] = DEFAULT_RULES) -> Schedule:
     """The defaults with the file's rules, grace and dormancy applied; the first problem is a
     :class:`RetentionFileError` naming its line."""
-    from rightsdesk.domain.datamap import index_lines, line_of  # datamap imports this module
 
     try:
         data = tomllib.loads(text)
@@ -419,3 +420,7 @@ class _ScheduleReader:
                 (*path, key),
                 f"{'.'.join((*path, key))}: unknown {key} {value!r}; accepted: {accepted}",
             )
+
+
+class RetentionError(RuntimeError):
+    """A job cannot run as configured; the message names what to fix."""

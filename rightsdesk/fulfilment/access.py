@@ -1,337 +1,130 @@
-"""Access (열람): every row of the subject across the SQL systems of the data map, packaged.
+"""Fulfilment on the operator's real data, as the data map describes it.
 
-Rows are found from the subject's identities (e-mail, phone) in the tables that hold them, then
-followed through each table's ``via`` relation, parents before children. The package is a ZIP
-with JSON and CSV per table and a Korean/English summary of categories, retention and recipients.
+This slice does access (열람): collect the subject's rows from every SQL system whose database
+is configured, package them, and offer the package (encrypted at rest) on the status page.
+Each run writes an execution record per table — counts and fields, never the data — into the
+audit trail. Webhook systems get a signed job (services/connectors.py) whose answer joins the
+package; manual systems become checklist items and are listed in the package as checked
+separately.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import zipfile
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+import os
+from datetime import datetime
 
-from markupsafe import escape
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, inspect, or_, select
-from sqlalchemy import Table as SqlTable
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import NoSuchTableError
+from flask import current_app
 
-from rightsdesk.domain.datamap import RETENTION_CATEGORIES, DataMap, System, Table
-
-CHUNK = 500  # parent keys per IN (...) query
-
-
-@dataclass
-class TableRows:
-    system: str
-    table: Table
-    rows: list[dict] = field(default_factory=list)
+from rightsdesk.core import audit
+from rightsdesk.core.context import current_organisation
+from rightsdesk.delivery import connectors
+from rightsdesk.domain.datamap import DataMap, System, SystemKind
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.extensions import db
+from rightsdesk.models import Download, Request
+from rightsdesk.requests.downloads import offer
+from rightsdesk.systems.collect import (
+    Collection,
+    RemoteRows,
+    build_package,
+    collect_sql,
+)
+from rightsdesk.systems.configured import FulfilmentError, configured_datamap, system_engine
 
 
-@dataclass
-class RemoteRows:
-    """Rows a webhook system returned for access: its own table names, the system's categories."""
-
-    system: str
-    name: str
-    categories: tuple[str, ...]
-    rows: list[dict] = field(default_factory=list)
+def subject_identities(request: Request) -> dict[str, str]:
+    if request.subject is None:
+        raise FulfilmentError("the subject's identity is no longer known (purged)")
+    return {"email": request.subject.email}
 
 
-@dataclass
-class Collection:
-    tables: list[TableRows] = field(default_factory=list)
-    unreached: list[tuple[str, str]] = field(default_factory=list)  # (system, why)
-    remote: list[RemoteRows] = field(default_factory=list)  # from webhook systems
-
-    def counts(self) -> dict[str, int]:
-        counts = {f"{t.system}.{t.table.name}": len(t.rows) for t in self.tables}
-        return counts | {f"{r.system}.{r.name}": len(r.rows) for r in self.remote}
-
-
-def _order(tables: Iterable[Table]) -> list[Table]:
-    """Tables found by identity first, then each child after its parent (the map is acyclic:
-    `datamap check` refuses cycles)."""
-    pending, done, ordered = list(tables), set(), []
-    while pending:
-        ready = [t for t in pending if t.via is None or t.via.table in done]
-        if not ready:
-            raise ValueError("the data map's relations form a cycle: run rightsdesk datamap check")
-        for table in ready:
-            ordered.append(table)
-            done.add(table.name)
-            pending.remove(table)
-    return ordered
+def collect(datamap: DataMap, request: Request) -> Collection:
+    identities = subject_identities(request)
+    collection = Collection()
+    answers = connectors.access_results(request)
+    for system in datamap.systems:
+        if system.kind == SystemKind.WEBHOOK and system.name in answers:
+            collection.remote += _remote(system, answers[system.name])
+            continue
+        if system.kind == SystemKind.WEBHOOK and not connectors.secret_env_set(system):
+            collection.unreached.append((system.name, f"{system.secret_env} is not set"))
+            continue
+        if system.kind != SystemKind.SQL:
+            collection.unreached.append((system.name, system.description or system.kind))
+            continue
+        if not os.environ.get(system.url_env):
+            collection.unreached.append((system.name, f"{system.url_env} is not set"))
+            continue
+        with system_engine(system) as engine:
+            collection.tables += collect_sql(system, engine, identities)
+    return collection
 
 
-def collect_sql(system: System, engine: Engine, identities: Mapping[str, str]) -> list[TableRows]:
-    return list(_collect(system, engine, identities)[0].values())
+def _remote(system: System, tables: dict[str, list[dict]]) -> list[RemoteRows]:
+    return [RemoteRows(system.name, name, system.categories, rows) for name, rows in tables.items()]
 
 
-def _collect(
-    system: System, engine: Engine, identities: Mapping[str, str], upto: str | None = None
-) -> tuple[dict[str, TableRows], dict[str, SqlTable]]:
-    """The subject's rows per table, and the tables as read from the database. With ``upto``,
-    only that table and the parents it is found through (what erasing one table needs)."""
-    tables = _order(system.tables)
-    if upto is not None:
-        by_name, chain, name = {t.name: t for t in tables}, set(), upto
-        while name is not None:
-            chain.add(name)
-            via = by_name[name].via
-            name = via.table if via else None
-        tables = [t for t in tables if t.name in chain]
-    found: dict[str, TableRows] = {}
-    with engine.connect() as connection:
-        described = _reflect(connection, [t.name for t in tables])
-        for table in tables:
-            reflected = described[table.name]
-            rows = TableRows(system.name, table)
-            if table.via is None:
-                conditions = [
-                    reflected.c[column] == identities[kind]
-                    for kind, column in table.identity.items()
-                    if identities.get(kind)
-                ]
-                if conditions:
-                    query = select(reflected).where(or_(*conditions))
-                    rows.rows = [dict(r) for r in connection.execute(query).mappings()]
-            else:
-                parents = found[table.via.table].rows
-                keys = sorted({r[table.via.parent_column] for r in parents}, key=str)
-                for start in range(0, len(keys), CHUNK):
-                    query = select(reflected).where(
-                        reflected.c[table.via.column].in_(keys[start : start + CHUNK])
-                    )
-                    rows.rows += [dict(r) for r in connection.execute(query).mappings()]
-            found[table.name] = rows
-    return found, described
+def _await_connectors(request: Request, datamap: DataMap, action: str, now: datetime) -> None:
+    """Ensure the webhook jobs and checklist items of ``action``. A job that has not answered
+    stops here, committed so the worker sends it: collect again once it has."""
+    waiting = [j for j in connectors.start(request, datamap, action, now=now) if j.state != "done"]
+    if not waiting:
+        return
+    db.session.commit()
+    failed = [j.system for j in waiting if j.state == connectors.FAILED]
+    if failed:
+        raise FulfilmentError(f"{', '.join(failed)} failed: retry its job, then collect again")
+    names = ", ".join(j.system for j in waiting)
+    raise FulfilmentError(
+        f"waiting for {names} to answer (the worker sends the job): collect again once it has"
+    )
 
 
-def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
-    """The named tables' columns (in order, with type and nullability) and primary keys: all
-    that reading, updating and deleting rows needs. Asked for all tables at once (two catalogue
-    queries on PostgreSQL) instead of a full reflection per table, which also reads indexes,
-    constraints and comments, and the tables foreign keys point to, on every call."""
-    inspector = inspect(connection)
-    columns = inspector.get_multi_columns(filter_names=names)
-    primary_keys = inspector.get_multi_pk_constraint(filter_names=names)
-    metadata = MetaData()
-    tables = {}
-    for name in names:
-        described = columns.get((None, name))
-        if not described:
-            raise NoSuchTableError(name)
-        keys = (primary_keys.get((None, name)) or {}).get("constrained_columns") or []
-        tables[name] = SqlTable(
-            name,
-            metadata,
-            *(Column(c["name"], c["type"], nullable=c["nullable"]) for c in described),
-            *([PrimaryKeyConstraint(*keys)] if keys else []),
-        )
-    return tables
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-def build_package(
-    collection: Collection,
-    datamap: DataMap,
-    *,
-    reference: str,
-    organisation: str,
-    generated: datetime,
-) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        parts = [(p.system, p.table.name, p.rows) for p in collection.tables]
-        for system, name, rows in parts + [(r.system, r.name, r.rows) for r in collection.remote]:
-            base = f"{system}/{name}"
-            plain = [{k: _plain(v) for k, v in row.items()} for row in rows]
-            archive.writestr(f"{base}.json", json.dumps(plain, ensure_ascii=False, indent=2))
-            archive.writestr(f"{base}.csv", _csv(plain))
-        archive.writestr(
-            "summary.html",
-            _summary(
-                collection,
-                datamap,
-                reference=reference,
-                organisation=organisation,
-                generated=generated,
-            ),
-        )
-    return buffer.getvalue()
-
-
-def _csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
-    return "\ufeff" + out.getvalue()
-
-
-def _cell(value: object) -> object:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _summary(
-    collection: Collection,
-    datamap: DataMap,
-    *,
-    reference: str,
-    organisation: str,
-    generated: datetime,
-) -> str:
-    """A self-contained page in Korean and English: what we hold, why, how long, who gets it."""
-    rows = []
+def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Download:
+    """Collect, package and offer the subject's data for an access request."""
+    if request.kind is not RequestKind.ACCESS:
+        raise FulfilmentError("an access package is for access requests")
+    subject_identities(request)
+    datamap = configured_datamap()
+    _await_connectors(request, datamap, "access", now)
+    collection = collect(datamap, request)
+    try:
+        organisation = current_organisation().name_ko
+    except LookupError:
+        organisation = ""
+    package = build_package(
+        collection,
+        datamap,
+        reference=request.reference,
+        organisation=organisation,
+        generated=now,
+    )
     for part in collection.tables:
-        categories = sorted(set(part.table.fields.values()))
-        retention = RETENTION_CATEGORIES.get(part.table.retention)
-        recipients = sorted(
-            {r.name for r in datamap.recipients if set(r.categories) & set(categories)}
+        audit.record(
+            "fulfilment.access",
+            actor=actor,
+            now=now,
+            request_ref=request.reference,
+            data={
+                "system": part.system,
+                "table": part.table.name,
+                "rows": len(part.rows),
+                "fields": sorted(part.table.fields),
+            },
         )
-        rows.append(
-            "<tr>"
-            f"<td>{escape(part.system)}.{escape(part.table.name)}</td>"
-            f"<td>{len(part.rows)}</td>"
-            f"<td>{escape(', '.join(categories))}</td>"
-            f"<td>{escape(retention.basis if retention else part.table.retention)}</td>"
-            f"<td>{escape(', '.join(recipients) or '—')}</td>"
-            "</tr>"
+    for remote in collection.remote:
+        audit.record(
+            "fulfilment.access",
+            actor=actor,
+            now=now,
+            request_ref=request.reference,
+            data={"system": remote.system, "table": remote.name, "rows": len(remote.rows)},
         )
-    rows += [_remote_row(part, datamap) for part in collection.remote]
-    unreached = "".join(
-        f"<li>{escape(system)}: {escape(why)}</li>" for system, why in collection.unreached
+    return offer(
+        request,
+        package,
+        f"{request.reference}-personal-data.zip",
+        actor=actor,
+        now=now,
+        ttl_days=int(current_app.config["PACKAGE_TTL_DAYS"]),
     )
-    return (
-        '<!doctype html><html lang="ko"><meta charset="utf-8">'
-        f"<title>{escape(reference)}</title>"
-        f"<h1>개인정보 열람 자료 / Your personal data — {escape(reference)}</h1>"
-        f"<p>{escape(organisation)} · {escape(generated.isoformat(timespec='minutes'))}</p>"
-        "<p>아래 표는 저희가 보유한 귀하의 개인정보, 그 항목, 보존 근거와 제공받는 자를 보여 "
-        "줍니다. 각 표의 전체 내용은 같은 이름의 JSON·CSV 파일에 있습니다.</p>"
-        "<p>The table lists the personal data we hold about you, its categories, why and how long "
-        "we keep it, and who receives it. Each table's rows are in the JSON and CSV files of the "
-        "same name.</p>"
-        '<table border="1" cellpadding="4"><tr><th>표 / table</th><th>행 / rows</th>'
-        "<th>항목 / categories</th><th>보존 / retention</th><th>제공받는 자 / recipients</th></tr>"
-        + "".join(rows)
-        + "</table>"
-        + (f"<h2>별도 확인 중 / Checked separately</h2><ul>{unreached}</ul>" if unreached else "")
-        + "</html>"
-    )
-
-
-def _remote_row(part: RemoteRows, datamap: DataMap) -> str:
-    """A webhook system's table: its categories are the system's, its retention the app's."""
-    recipients = sorted(
-        {r.name for r in datamap.recipients if set(r.categories) & set(part.categories)}
-    )
-    return (
-        "<tr>"
-        f"<td>{escape(part.system)}.{escape(part.name)}</td>"
-        f"<td>{len(part.rows)}</td>"
-        f"<td>{escape(', '.join(sorted(part.categories)))}</td>"
-        "<td>—</td>"
-        f"<td>{escape(', '.join(recipients) or '—')}</td>"
-        "</tr>"
-    )
-
-
-def correction_targets(datamap: DataMap) -> list[str]:
-    """Every place a correction can be applied to: ``system.table.column`` of the SQL systems,
-    and each webhook system by its name (the app applies the change it is sent)."""
-    fields = [
-        f"{system.name}.{table.name}.{column}"
-        for system in datamap.systems
-        if system.kind == "sql"
-        for table in system.tables
-        for column in table.fields
-    ]
-    return fields + [system.name for system in datamap.systems if system.kind == "webhook"]
-
-
-def apply_correction(
-    system: System,
-    engine: Engine,
-    identities: Mapping[str, str],
-    table_name: str,
-    column: str,
-    value: str,
-) -> int:
-    """Set ``column`` to ``value`` in the subject's rows of ``table_name``; one transaction.
-
-    The rows are found exactly as for access (identity, then relations), then updated by
-    primary key, so a correction never reaches another person's row.
-    """
-    rows = next(
-        (
-            part.rows
-            for part in collect_sql(system, engine, identities)
-            if part.table.name == table_name
-        ),
-        [],
-    )
-    if not rows:
-        return 0
-    reflected = SqlTable(table_name, MetaData(), autoload_with=engine)
-    keys = list(reflected.primary_key.columns)
-    if not keys:
-        raise ValueError(f"{table_name} has no primary key: correct it by hand")
-    with engine.begin() as connection:
-        changed = 0
-        for row in rows:
-            condition = [key == row[key.name] for key in keys]
-            result = connection.execute(
-                reflected.update().where(*condition).values({column: value})
-            )
-            changed += result.rowcount
-    return changed
-
-
-def stop_purposes(
-    system: System, engine: Engine, identities: Mapping[str, str], purposes: set[str] | None
-) -> dict[str, int]:
-    """Carry out the data map's actions for stopping ``purposes`` (``None``: every purpose) on
-    the subject's rows: delete them or set columns. Returns rows affected per table; one
-    transaction for the system."""
-    found = {part.table.name: part.rows for part in collect_sql(system, engine, identities)}
-    affected: dict[str, int] = {}
-    metadata = MetaData()
-    with engine.begin() as connection:
-        for table in system.tables:
-            actions = [a for p, a in table.purposes.items() if purposes is None or p in purposes]
-            rows = found.get(table.name, [])
-            if not actions or not rows:
-                continue
-            reflected = SqlTable(table.name, metadata, autoload_with=connection)
-            keys = list(reflected.primary_key.columns) or list(reflected.columns)
-            count = 0
-            for row in rows:
-                condition = [key == row[key.name] for key in keys]
-                for action in actions:
-                    if action.delete_rows:
-                        count += connection.execute(reflected.delete().where(*condition)).rowcount
-                    elif action.set_values:
-                        statement = reflected.update().where(*condition).values(action.set_values)
-                        count += connection.execute(statement).rowcount
-            affected[table.name] = count
-    return affected

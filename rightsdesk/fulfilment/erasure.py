@@ -1,211 +1,401 @@
-"""Erasure (삭제) on an SQL system of the data map: what each table's rows become, and doing it.
+"""Erasure (삭제) of a subject across the data map, as a recorded, resumable run.
 
-Every row of the subject (found as for access) gets the table's strategy: deleted, anonymised
-or nulled. A row that a statute makes the operator keep (the table's retention rule, counted
-from its ``retention_from`` date, or from today without one) is first copied to separated
-storage (PIPA §21③) through the ``keep`` callback, then erased from the live table.
-
-Tables are erased children first, so that if a run stops half-way the rows still to do are
-found again through their parents, and a table's changes are one transaction.
+1. **Preview**: per table, how many of the subject's rows will be deleted, anonymised, or kept
+   separately, under which statute and until when; webhook and manual systems are listed.
+2. **Run**: the steps (one per SQL table, children first, and one per webhook or manual system)
+   are planned once and stored; each is done in its own transaction on the operator's database
+   and then marked done here. Rows a statute makes the operator keep are first copied,
+   encrypted, to separated storage (PIPA §21③). A run that crashed, or met a database that was
+   down, is simply run again: steps done stay done, and a step is safe to repeat. A lease keeps
+   two runs of one request from overlapping.
+3. **Finish**: once every step is done, the subject is told what was deleted and what was kept,
+   why and until when: a partial refusal (법 §36① 단서) when anything was kept.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-from collections.abc import Callable, Mapping, Sequence
+import os
+import socket
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Column, String, Text, event, tuple_
-from sqlalchemy import Table as SqlTable
-from sqlalchemy.engine import Engine
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from rightsdesk.domain.datamap import Erasure, System, Table
-from rightsdesk.domain.retention import Rule, Schedule
-from rightsdesk.fulfilment.access import TableRows, _collect, _order, _plain
-from rightsdesk.fulfilment.connect import checkpoint
+from rightsdesk.core import audit, leases
+from rightsdesk.core.context import settings
+from rightsdesk.delivery import connectors
+from rightsdesk.domain.datamap import DataMap, System, SystemKind
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.retention import Schedule
+from rightsdesk.extensions import db
+from rightsdesk.fulfilment import separated
+from rightsdesk.fulfilment.access import subject_identities
+from rightsdesk.models import ErasureStep, Request, RetainedRecord
+from rightsdesk.requests import decisions
+from rightsdesk.systems.configured import (
+    FulfilmentError,
+    configured_datamap,
+    current_schedule,
+    system_engine,
+)
+from rightsdesk.systems.erasure import (
+    TablePlan,
+    collect_all,
+    erase_table,
+    erasure_order,
+    plan_system,
+)
 
-BATCH = 500  # rows per DELETE/UPDATE … WHERE key IN (…)
+LEASE_TTL = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
-class KeptRow:
-    """A row to store separately before it is erased."""
-
-    table: str
-    key: str  # JSON of the primary key
-    row: dict
-    until: date
-
-
-@dataclass(frozen=True)
-class TablePlan:
-    """What erasing the subject does to one table: counts, and what is kept why until when."""
-
+class PreviewRow:
     system: str
     table: str
-    rows: int
+    kind: str
+    rows: int | None
     strategy: str
+    retained: int
     retention: str
     basis: str
-    kept: tuple[KeptRow, ...]
-
-    @property
-    def retained(self) -> int:
-        return len(self.kept)
-
-    @property
-    def retained_until(self) -> date | None:
-        return max((k.until for k in self.kept), default=None)
+    retained_until: date | None
 
 
-Collected = tuple[dict[str, TableRows], dict[str, SqlTable]]
+def schedule() -> Schedule:
+    """The retention schedule in force (the operator's, when configured)."""
+    return current_schedule()
 
 
-def collect_all(system: System, engine: Engine, identities: Mapping[str, str]) -> Collected:
-    """The subject's rows of every table of the system, and the tables' descriptions."""
-    return _collect(system, engine, identities)
+def local_today(now: datetime) -> date:
+    return now.astimezone(settings().tz).date()
 
 
-def erasure_order(system: System) -> list[Table]:
-    """Children before parents: the reverse of the order rows are found in."""
-    return list(reversed(_order(system.tables)))
+def _require_erasure(request: Request) -> None:
+    if request.kind is not RequestKind.DELETION:
+        raise FulfilmentError("erasure is for deletion requests")
+    if request.status not in OPEN:
+        raise FulfilmentError(f"{request.reference} is closed")
 
 
-def _start(value: object, today: date) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value).date()
-        except ValueError:
-            return today
-    return today
+def preview(request: Request, *, now: datetime) -> list[PreviewRow]:
+    """What a run would do, read from the operator's databases now; changes nothing."""
+    _require_erasure(request)
+    identities = subject_identities(request)
+    datamap = configured_datamap()
+    rows: list[PreviewRow] = []
+    for system in datamap.systems:
+        if system.kind != SystemKind.SQL:
+            rows.append(PreviewRow(system.name, "", system.kind, None, "", 0, "", "", None))
+            continue
+        with system_engine(system) as engine:
+            plans = plan_system(system, engine, identities, schedule(), local_today(now))
+        rows += [_preview_row(plan) for plan in plans]
+    return rows
 
 
-def _key_columns(reflected: SqlTable) -> list[Column]:
-    keys = list(reflected.primary_key.columns)
-    if not keys:
-        raise ValueError(f"{reflected.name} has no primary key: erase it by hand")
-    return keys
-
-
-def _row_key(row: Mapping, keys: Sequence[Column]) -> str:
-    return json.dumps([_plain(row[k.name]) for k in keys], ensure_ascii=False)
-
-
-def plan_table(part: TableRows, reflected: SqlTable, schedule: Schedule, today: date) -> TablePlan:
-    table = part.table
-    rule: Rule = schedule.rule(table.retention)
-    kept: list[KeptRow] = []
-    if rule.keeps and part.rows:
-        keys = _key_columns(reflected)
-        for row in part.rows:
-            start = _start(row.get(table.retention_from), today) if table.retention_from else today
-            until = rule.until(start)
-            if until >= today:
-                plain = {k: _plain(v) for k, v in row.items()}
-                kept.append(KeptRow(table.name, _row_key(row, keys), plain, until))
-    return TablePlan(
-        part.system, table.name, len(part.rows), table.erasure, rule.code, rule.basis, tuple(kept)
+def _preview_row(plan: TablePlan) -> PreviewRow:
+    return PreviewRow(
+        plan.system,
+        plan.table,
+        "sql",
+        plan.rows,
+        plan.strategy,
+        plan.retained,
+        plan.retention,
+        plan.basis,
+        plan.retained_until,
     )
 
 
-def plan_system(
-    system: System, engine: Engine, identities: Mapping[str, str], schedule: Schedule, today: date
-) -> list[TablePlan]:
-    """The preview: per table, in erasure order, what will happen to the subject's rows."""
-    found, reflected = _collect(system, engine, identities)
-    return [
-        plan_table(found[table.name], reflected[table.name], schedule, today)
-        for table in erasure_order(system)
-    ]
+# --- the run ---------------------------------------------------------------------------------
 
 
-def _placeholder(column: Column, identity_columns: Mapping[str, str]) -> object:
-    """A value that identifies nobody; unique, since such columns often are."""
-    if not isinstance(column.type, String | Text):
-        return None
-    token = secrets.token_hex(8)
-    if identity_columns.get("email") == column.name:
-        return f"erased-{token}@erased.invalid"
-    if identity_columns.get("phone") == column.name:
-        return None if column.nullable else f"erased-{token}"
-    text = f"erased-{token}"
-    length = getattr(column.type, "length", None)
-    return text[:length] if length else text
+def steps_of(request: Request) -> list[ErasureStep]:
+    return list(
+        db.session.scalars(
+            select(ErasureStep)
+            .where(ErasureStep.request_id == request.id)
+            .order_by(ErasureStep.position)
+        )
+    )
 
 
-def _secure_delete(engine: Engine) -> None:
-    """SQLite overwrites deleted content with zeros (영 §16: not restorable)."""
-    if engine.dialect.name != "sqlite" or getattr(engine, "_rightsdesk_secure", False):
+def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[ErasureStep]:
+    """The run's steps, stored once: a second planner loses the insert and reads the first's."""
+    existing = steps_of(request)
+    if existing:
+        return existing
+    position = 0
+    for system in datamap.systems:
+        tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
+        for table in tables:
+            rule = rules.rule(table.retention) if table is not None else None
+            db.session.add(
+                ErasureStep(
+                    request_id=request.id,
+                    position=position,
+                    system=system.name,
+                    table_name=table.name if table is not None else "",
+                    kind=system.kind,
+                    state="pending",
+                    deleted=0,
+                    anonymised=0,
+                    retained=0,
+                    attempts=0,
+                    retention=rule.code if rule else None,
+                    basis=rule.basis if rule else None,
+                )
+            )
+            position += 1
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+    return steps_of(request)
+
+
+def run(request: Request, *, actor: str, now: datetime) -> list[ErasureStep]:
+    """Do every step not done yet; returns the steps. A system that fails marks its step failed
+    with the reason (the run goes on with the other systems); run again to retry."""
+    _require_erasure(request)
+    identities = subject_identities(request)
+    datamap = configured_datamap()
+    rules = schedule()
+    holder = f"{socket.gethostname()}:{os.getpid()}:{actor}"
+    lease = f"erasure:{request.reference}"
+    if not leases.acquire(lease, holder, now=now, ttl=LEASE_TTL):
+        raise FulfilmentError("an erasure of this request is running already: try again shortly")
+    try:
+        steps = _plan_steps(request, datamap, rules)
+        for system in datamap.systems:
+            todo = [s for s in steps if s.system == system.name and s.state != "done"]
+            if not todo:
+                continue
+            if system.kind == SystemKind.SQL:
+                _run_sql(request, system, todo, identities, rules, actor=actor, now=now)
+            else:
+                _run_remote(request, system, todo[0], actor=actor, now=now)
+    finally:
+        leases.release(lease, holder)
+    return steps_of(request)
+
+
+def _run_sql(request, system: System, steps, identities, rules, *, actor, now) -> None:
+    """The system's tables, children first; the subject's rows are read once per run."""
+    tables = {t.name: t for t in system.tables}
+    today = local_today(now)
+    try:
+        with system_engine(system) as engine:
+            collected = collect_all(system, engine, identities)
+    except (FulfilmentError, ValueError) as error:
+        db.session.rollback()
+        _fail(steps[0], str(error), now, attempted=True)
         return
+    for step in steps:
+        table = tables.get(step.table_name)
+        if table is None:
+            _fail(step, f"{system.name}.{step.table_name} is no longer in the data map", now)
+            continue
+        try:
+            with system_engine(system) as engine:
+                _, deleted, anonymised = erase_table(
+                    system,
+                    engine,
+                    identities,
+                    table,
+                    rules,
+                    today,
+                    before=lambda plan, step=step: _before(request, step, plan, now),
+                    collected=collected,
+                )
+        except (FulfilmentError, ValueError) as error:
+            db.session.rollback()
+            _fail(step, str(error), now)
+            return  # the parents of a failed table must wait for it
+        _finish_step(request, step, deleted, anonymised, actor=actor, now=now)
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
-        dbapi_connection.execute("PRAGMA secure_delete = ON")
 
-    engine._rightsdesk_secure = True  # type: ignore[attr-defined]
-    engine.dispose()
+def _before(request: Request, step: ErasureStep, plan: TablePlan, now: datetime) -> None:
+    """Before the live rows go: store the rows to keep, encrypted, once each, and the counts
+    about to be erased (a repeat after a crash finds the erased rows gone); one commit."""
+    step.attempts += 1
+    step.started_at = step.started_at or now
+    if plan.rows:
+        erased = plan.rows if plan.strategy == "delete" else 0
+        step.deleted, step.anonymised = erased, plan.rows - erased
+    separated.keep(
+        [separated.Kept(k.key, k.row, k.until) for k in plan.kept],
+        system=plan.system,
+        table=plan.table,
+        category=plan.retention,
+        basis=plan.basis,
+        request_ref=request.reference,
+        now=now,
+    )
+    db.session.commit()
 
 
-def erase_table(
-    system: System,
-    engine: Engine,
-    identities: Mapping[str, str],
-    table: Table,
-    schedule: Schedule,
-    today: date,
-    before: Callable[[TablePlan], None],
-    collected: Collected | None = None,
-) -> tuple[TablePlan, int, int]:
-    """Erase the subject's rows of one table: the plan goes to ``before`` first (which must
-    make the kept rows and the planned counts durable before returning), then one transaction
-    deletes or anonymises by key.
+def _finish_step(request, step: ErasureStep, deleted: int, anonymised: int, *, actor, now):
+    # A repeat after a crash finds the erased rows gone: the planned counts stand.
+    step.deleted = max(step.deleted, deleted)
+    step.anonymised = max(step.anonymised, anonymised)
+    kept = db.session.execute(
+        select(func.count(), func.max(RetainedRecord.purge_after)).where(
+            RetainedRecord.request_ref == request.reference,
+            RetainedRecord.system == step.system,
+            RetainedRecord.table_name == step.table_name,
+        )
+    ).one()
+    step.retained, step.retained_until = kept[0], kept[1]
+    step.state, step.error, step.finished_at = "done", None, now
+    audit.record(
+        "fulfilment.erasure",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={
+            "system": step.system,
+            "table": step.table_name,
+            "deleted": step.deleted,
+            "anonymised": step.anonymised,
+            "kept_separately": step.retained,
+            "retention": step.retention,
+            "until": step.retained_until.isoformat() if step.retained_until else None,
+        },
+    )
+    db.session.commit()
 
-    Returns the plan and the rows deleted and anonymised. Safe to repeat: rows already erased
-    are no longer found. ``collected`` (from :func:`collect_all`) saves reading the subject's
-    rows again for each table of one run: erasing children first leaves the parents' rows as
-    they were read.
-    """
-    _secure_delete(engine)
-    found, described = collected or _collect(system, engine, identities, upto=table.name)
-    part, reflected = found[table.name], described[table.name]
-    plan = plan_table(part, reflected, schedule, today)
-    before(plan)
-    if not part.rows:
-        return plan, 0, 0
-    keys = _key_columns(reflected)
-    values = [tuple(row[k.name] for k in keys) for row in part.rows]
-    deleted = anonymised = 0
-    with engine.begin() as connection:
-        if table.erasure == Erasure.DELETE:
-            for start in range(0, len(values), BATCH):
-                chunk = values[start : start + BATCH]
-                if len(keys) == 1:
-                    where = keys[0].in_([value[0] for value in chunk])
-                else:
-                    where = tuple_(*keys).in_(chunk)
-                statement = reflected.delete().where(where)
-                deleted += connection.execute(statement).rowcount
+
+def _fail(step: ErasureStep, reason: str, now: datetime, *, attempted: bool = False) -> None:
+    """``attempted``: the attempt failed before it was counted (the database was down)."""
+    step.attempts += 1 if attempted else 0
+    step.started_at = step.started_at or now
+    step.state, step.error, step.finished_at = "failed", reason[:500], None
+    db.session.commit()
+
+
+def _run_remote(request, system: System, step: ErasureStep, *, actor, now) -> None:
+    """Webhook systems get a signed job; manual ones a checklist item. The step is done when
+    the app answered (or staff ticked the item)."""
+    if system.kind == SystemKind.WEBHOOK and not connectors.secret_env_set(system):
+        _fail(
+            step, f"{system.secret_env} is not set: cannot reach {system.name}", now, attempted=True
+        )
+        return
+    step.attempts += 1
+    step.started_at = step.started_at or now
+    if system.kind == SystemKind.WEBHOOK:
+        job = connectors.ensure_job(request, system.name, "erasure", now=now)
+        if job.state == "done":
+            counts = job.counts or {}
+            step.deleted = int(counts.get("deleted", 0) or 0)
+            step.anonymised = int(counts.get("anonymised", 0) or 0)
+            _finish_step(request, step, step.deleted, step.anonymised, actor=actor, now=now)
+        elif job.state == "failed":
+            _fail(step, job.last_error or f"{system.name} failed", now)
         else:
-            anonymised = _anonymise(connection, reflected, keys, values, table)
-    checkpoint(engine)
-    return plan, deleted, anonymised
+            step.state = "pending"
+            db.session.commit()
+    else:
+        item = connectors.ensure_checklist(request, system.name, "erasure", now=now)
+        if item.done_at is not None:
+            _finish_step(request, step, 0, 0, actor=actor, now=now)
+        else:
+            step.state = "pending"
+            db.session.commit()
 
 
-def _anonymise(connection, reflected: SqlTable, keys, values, table: Table) -> int:
-    changed = 0
-    nulls = {c: None for c in table.null}
-    for value in values:
-        replacement = {
-            c: _placeholder(reflected.c[c], table.identity) for c in table.anonymise
-        } | nulls
-        condition = [k == v for k, v in zip(keys, value, strict=True)]
-        changed += connection.execute(
-            reflected.update().where(*condition).values(replacement)
-        ).rowcount
-    return changed
+# --- the outcome -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: str  # what was deleted or anonymised, as the subject reads it
+    kept: str  # what was kept separately, why and until when ("" when nothing)
+
+
+def outcome(request: Request) -> Outcome:
+    """The subject's account of the run, in their language; every step must be done."""
+    steps = steps_of(request)
+    if not steps:
+        raise FulfilmentError("run the erasure first")
+    waiting = [s for s in steps if s.state != "done"]
+    if waiting:
+        names = ", ".join(f"{s.system}.{s.table_name}".rstrip(".") for s in waiting)
+        raise FulfilmentError(f"the erasure is not finished: {names}")
+    with force_locale(request.language or "ko"):
+        done = [_done_line(s) for s in steps if s.deleted or s.anonymised or s.kind != "sql"]
+        kept = [_kept_line(s) for s in steps if s.retained]
+        if not done:
+            done = [_("We held no personal data about you in our systems.")]
+        return Outcome("\n".join(done), "\n".join(kept))
+
+
+def _where(step: ErasureStep) -> str:
+    return f"{step.system}.{step.table_name}" if step.table_name else step.system
+
+
+def _done_line(step: ErasureStep) -> str:
+    if step.kind == "manual":
+        return _("%(where)s: erased by our staff.", where=_where(step))
+    parts = []
+    if step.deleted:
+        parts.append(_("%(count)s record(s) deleted", count=step.deleted))
+    if step.anonymised:
+        parts.append(_("%(count)s record(s) anonymised", count=step.anonymised))
+    if not parts:
+        parts.append(_("erased"))
+    return f"{_where(step)}: {', '.join(parts)}."
+
+
+def _kept_line(step: ErasureStep) -> str:
+    return _(
+        "%(where)s: %(count)s record(s) kept separately until %(until)s under %(basis)s, "
+        "used for no other purpose, then destroyed.",
+        where=_where(step),
+        count=step.retained,
+        until=step.retained_until.isoformat() if step.retained_until else "—",
+        basis=step.basis or "",
+    )
+
+
+def retention_ground(request: Request) -> str:
+    """The refusal ground for keeping what a statute requires: the profile's own, else "other"
+    (always last), the explanation naming each statute."""
+    grounds = settings().profile(request.jurisdiction).grounds_for(request.kind)
+    codes = [g.code for g in grounds]
+    return "retention_required_by_law" if "retention_required_by_law" in codes else codes[-1]
+
+
+def finish_notice(request: Request):
+    """The notice the finish sends: completion, or a partial refusal naming what was kept."""
+
+    result = outcome(request)
+    if not result.kept:
+        return decisions.completion_notice(request, result.done)
+    return decisions.refusal_notice(
+        request, retention_ground(request), result.kept, partial=True, done=result.done
+    )
+
+
+def finish(request: Request, actor, now: datetime) -> None:
+    """Close the request with :func:`finish_notice`'s notice (one commit)."""
+
+    result = outcome(request)
+    if not result.kept:
+        decisions.complete(request, result.done, actor, now)
+    else:
+        decisions.refuse(
+            request,
+            retention_ground(request),
+            result.kept,
+            actor,
+            now,
+            partial=True,
+            done=result.done,
+        )

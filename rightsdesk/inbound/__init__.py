@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, current_app, request
 
 from rightsdesk.extensions import csrf, limiter
-from rightsdesk.services.inbound import ingest
+from rightsdesk.requests.by_email import ingest
 
 bp = Blueprint("inbound", __name__, url_prefix="/inbound")
 SIGNATURE_HEADER = "X-Rightsdesk-Signature"

@@ -15,10 +15,10 @@ import time
 
 from flask import abort, current_app, request
 
+from rightsdesk.domain.signing import SIGNATURE_HEADER
 from rightsdesk.extensions import csrf, limiter
-from rightsdesk.fulfilment.webhook import verify_signature
 from rightsdesk.public import bp
-from rightsdesk.services.webhooks import SIGNATURE_HEADER
+from rightsdesk.systems.webhook import verify_signature
 
 SECRET_ENV = "RIGHTSDESK_SHOP_WEBHOOK_SECRET"
 DEVICES = ("Galaxy S24", "iPhone 15", "Galaxy Tab S9")

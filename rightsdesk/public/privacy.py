@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from flask import abort, render_template, request
 from flask_babel import get_locale
 
+from rightsdesk.policy import versions as policy
 from rightsdesk.public import bp
-from rightsdesk.services import policy
 
 
 def _language() -> str:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from io import BytesIO
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
@@ -8,6 +7,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from rightsdesk.core.clock import utcnow
+from rightsdesk.core.context import NoOrganisation, current_organisation, settings
+from rightsdesk.core.uploads import UploadRejected, check_upload
 from rightsdesk.domain.identity import InvalidEmail, normalise_email
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.domain.lifecycle import OPEN
@@ -15,10 +17,9 @@ from rightsdesk.extensions import db, limiter
 from rightsdesk.models import RepresentativeRole
 from rightsdesk.public import bp
 from rightsdesk.public.forms import SCOPED_KINDS, RequestForm
-from rightsdesk.services.context import settings
-from rightsdesk.services.downloads import available as available_downloads
-from rightsdesk.services.downloads import fetch as fetch_download
-from rightsdesk.services.intake import (
+from rightsdesk.requests.downloads import available as available_downloads
+from rightsdesk.requests.downloads import fetch as fetch_download
+from rightsdesk.requests.intake import (
     CorrectionInput,
     IntakeInput,
     RepresentativeInput,
@@ -29,24 +30,18 @@ from rightsdesk.services.intake import (
     resend_verification,
     withdraw,
 )
-from rightsdesk.services.organisation import NoOrganisation, current_organisation
-from rightsdesk.services.tokens import (
+from rightsdesk.requests.tokens import (
     TokenError,
     consume_verification,
     peek_verification,
     resolve_status,
 )
-from rightsdesk.services.uploads import UploadRejected, check_upload
 
 UPLOAD_ERRORS = {
     "empty": lambda: _("The file is empty."),
     "too_large": lambda: _("The file is larger than 10 MB."),
     "type": lambda: _("Only PDF, JPEG or PNG files are accepted."),
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _organisation():

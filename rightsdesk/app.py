@@ -1,0 +1,93 @@
+"""The application factory: configuration, extensions and blueprints, in named steps.
+
+The command line (:mod:`rightsdesk.cli`) builds its apps here and adds its commands to its own
+group, so nothing here imports the commands (nor the benches, which build apps too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the package imports no Flask, so ``rightsdesk.domain`` stays pure
+    from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. No database work happens here: migrations and data are CLI steps."""
+    from flask import Flask
+
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_config(app, test_config)
+    register_proxy(app)
+    register_extensions(app)
+    register_blueprints(app)
+    return app
+
+
+def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    from rightsdesk.config import load_config
+
+    load_config(app, test_config)
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind N reverse proxies, trust their X-Forwarded-* headers (rate limits key on the
+    client's address, links use the public scheme and host)."""
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def register_extensions(app: Flask) -> None:
+    from rightsdesk import (
+        i18n,
+        models,  # noqa: F401  (the mappings must be known to migrations)
+        security,
+    )
+    from rightsdesk.admin import init_login
+    from rightsdesk.database import init_database, render_item
+    from rightsdesk.extensions import csrf, db, limiter, mail, migrate
+
+    init_database(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(PROJECT_ROOT / "migrations"),
+        compare_type=True,
+        render_as_batch=True,
+        render_item=render_item,
+    )
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    init_login(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from rightsdesk import api
+    from rightsdesk.admin import bp as admin_bp
+    from rightsdesk.inbound import bp as inbound_bp
+    from rightsdesk.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(inbound_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(api.bp)
+    api.init_app(app)
+    if app.config["DEMO"]:
+        from rightsdesk.public.mailbox import bp as mailbox_bp
+
+        app.register_blueprint(mailbox_bp)

@@ -1,0 +1,885 @@
+"""``rightsdesk bench fulfilment``: access export and erasure on the demo shop, against the floor.
+
+The shop (the operator's database) is built with ``create_demo_shop`` at ``--shop-url`` (a new
+SQLite file by default, or an empty PostgreSQL database), or with ``--no-generate`` an existing
+database of the same schema is used (an operator's staging copy). For each of N random users:
+
+* **access**: ``services.fulfilment.prepare_access_package`` for an access request of the user
+  (collect over the data map, ZIP, Fernet encryption at rest, the offer on the status page and
+  the audit records), and apart from it the fulfilment-level part alone (collect + ZIP);
+* **erasure**: ``services.erasure.run`` for a deletion request of the user (steps recorded,
+  children first, kept rows encrypted into separated storage, audited per table).
+
+The floor is the same work as hand-written SQL through the bare driver (sqlite3 / psycopg) in one
+connection: the SELECTs of the same rows, and for erasure the same DELETEs and UPDATEs plus an
+INSERT of the rows kept, in one transaction. A generated shop gets an identical twin (a file copy,
+or ``CREATE DATABASE … TEMPLATE``) on which the floor erases, so both erase the same rows once.
+With ``--no-generate`` nothing is erased unless ``--allow-erasure`` is given; then the floor's
+transaction is rolled back (timed before the rollback) and rightsdesk's erasure is real.
+
+Rightsdesk's own database is a new SQLite file unless ``--database-url`` names an empty one.
+Only the bench's data map is used: the demo map's SQL systems (webhook and manual systems have
+no floor to compare with).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import sqlite3
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import psycopg
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from rightsdesk.bench.common import (
+    BenchError,
+    admin_execute,
+    bench_group,
+    conninfo,
+    percentile,
+    server,
+)
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from rightsdesk.domain.retention import Schedule
+
+WARMUP = 5  # subjects done first and not timed
+MEMORY_SUBJECTS = 3  # subjects done afterwards under tracemalloc, not timed
+TARGET_RATIO = 3.0
+TARGET_ACCESS_P95_MS = 200.0
+SHOP_URL_ENV = "RIGHTSDESK_SHOP_DATABASE_URL"
+SHOP_TABLES = (
+    "users",
+    "orders",
+    "payments",
+    "access_logs",
+    "support_tickets",
+    "marketing_consents",
+)
+# What the floor keeps, hand-written for the demo schema: table -> (retention, start column).
+KEPT = {
+    "orders": ("contract", "created_at"),
+    "payments": ("payment", "created_at"),
+    "access_logs": ("access_log", "at"),
+    "support_tickets": ("complaint", "created_at"),
+}
+ACCESS = "access: collect + ZIP"
+ACCESS_SERVICE = "access: + encrypt, offer, audit"
+ERASURE = "erasure: services.erasure.run"
+
+
+# --- the shop --------------------------------------------------------------------------------
+
+
+@dataclass
+class Shop:
+    url: str
+    backend: str  # "sqlite" or "postgresql"
+    generated_seconds: float | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    twin: str | None = None  # the floor's identical copy, when generated
+
+
+def resolve_shop_url(value: str | None, workdir: Path) -> str:
+    from rightsdesk.systems.connect import sql_url
+
+    if not value:
+        return f"sqlite:///{workdir / 'shop.db'}"
+    try:
+        url = make_url(sql_url(value))
+    except ArgumentError:
+        raise BenchError(f"malformed --shop-url {value!r}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise BenchError(f"--shop-url must be SQLite or PostgreSQL, not {url.get_backend_name()}")
+    if url.get_backend_name() == "sqlite" and not url.database:
+        raise BenchError("--shop-url: an in-memory SQLite database cannot be shared; name a file")
+    return url.render_as_string(hide_password=False)
+
+
+def _engine(url: str):
+    from rightsdesk.systems.connect import engine_for
+
+    return engine_for(url)
+
+
+def generate_shop(shop: Shop, users: int, say: Callable[[str], None]) -> None:
+    from rightsdesk.demo.shop import DemoShopExists, create_demo_shop
+
+    say(f"generating the demo shop with {users:,} users …")
+    started = time.perf_counter()
+    try:
+        create_demo_shop(shop.url, users=users, bench_volumes=True)
+    except DemoShopExists as error:
+        raise BenchError(f"{error} (or use --no-generate)") from None
+    except SQLAlchemyError as error:
+        raise BenchError(f"cannot create the shop: {_reason(error)}") from None
+    shop.generated_seconds = time.perf_counter() - started
+    # Statistics, as a database autovacuum has visited.
+    if shop.backend == "postgresql":
+        with psycopg.connect(conninfo(make_url(shop.url)), autocommit=True) as conn:
+            conn.execute(f"VACUUM (ANALYZE) {', '.join(SHOP_TABLES)}")
+    else:
+        with _sqlite(shop.url) as conn:
+            conn.execute("ANALYZE")
+
+
+def check_schema(shop: Shop) -> None:
+    engine = _engine(shop.url)
+    try:
+        with engine.connect() as connection:
+            present = set(inspect(connection).get_table_names())
+    except SQLAlchemyError as error:
+        raise BenchError(f"cannot reach the shop database: {_reason(error)}") from None
+    finally:
+        engine.dispose()
+    missing = [t for t in SHOP_TABLES if t not in present]
+    if missing:
+        raise BenchError(f"the shop database lacks the demo shop's tables: {', '.join(missing)}")
+
+
+def count_rows(shop: Shop) -> None:
+    engine = _engine(shop.url)
+    try:
+        with engine.connect() as connection:
+            for table in SHOP_TABLES:
+                shop.rows[table] = connection.execute(
+                    text(f"SELECT count(*) FROM {table}")
+                ).scalar()
+    finally:
+        engine.dispose()
+
+
+def pick_subjects(shop: Shop, count: int) -> list[str]:
+    """Random users with an e-mail address that is not already erased."""
+    engine = _engine(shop.url)
+    try:
+        with engine.connect() as connection:
+            emails = connection.execute(
+                text(
+                    "SELECT email FROM users WHERE email IS NOT NULL"
+                    " AND email NOT LIKE 'erased-%' ORDER BY random() LIMIT :n"
+                ),
+                {"n": count},
+            ).scalars()
+            return list(emails)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def twin(shop: Shop, workdir: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """An identical copy of a freshly generated shop for the floor's erasure; removed after."""
+    if shop.backend == "sqlite":
+        source = Path(make_url(shop.url).database or "")
+        target = workdir / f"floor-{secrets.token_hex(4)}.db"
+        shutil.copyfile(source, target)
+        shop.twin = f"sqlite:///{target}"
+        try:
+            yield
+        finally:
+            target.unlink(missing_ok=True)
+        return
+    url = make_url(shop.url)
+    admin = url.set(database="postgres")
+    name = f"{url.database}_floor_{secrets.token_hex(4)}"[-63:]
+    admin_execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"')
+    say(f"created the floor's copy {name} on {server(admin)}")
+    shop.twin = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield
+    finally:
+        try:
+            admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            say(f"dropped {name}")
+        except BenchError as error:
+            click.echo(f"warning: could not drop {name}: {error}", err=True)
+
+
+def _sqlite(url: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+    return conn
+
+
+def _reason(error: Exception) -> str:
+    return (str(getattr(error, "orig", None) or error).strip().splitlines() or ["?"])[0]
+
+
+# --- the floor: hand-written SQL on the bare driver --------------------------------------------
+
+
+class Floor:
+    """One connection to a shop database; ``%s`` placeholders whatever the driver."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = make_url(url).get_backend_name() == "sqlite"
+        if self.sqlite:
+            self.conn: Any = _sqlite(url)
+            self.conn.execute("PRAGMA secure_delete = ON")  # as rightsdesk's erasure does
+        else:
+            self.conn = psycopg.connect(conninfo(make_url(url)), autocommit=True)
+        self.cursor = self.conn.cursor()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def run(self, sql: str, params: tuple | list = ()) -> Any:
+        if self.sqlite:
+            sql = sql.replace("%s", "?")
+        self.cursor.execute(sql, params)
+        return self.cursor
+
+    def rows(self, sql: str, params: tuple | list = ()) -> list[dict]:
+        cursor = self.run(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def begin(self) -> None:
+        self.run("BEGIN")
+
+    def end(self, *, commit: bool) -> None:
+        self.run("COMMIT" if commit else "ROLLBACK")
+
+    def select_subject(self, email: str) -> dict[str, list[dict]]:
+        """Every row of the subject: the SELECTs a person would write for the demo schema."""
+        found = {"users": self.rows("SELECT * FROM users WHERE email = %s", (email,))}
+        user_ids = [u["id"] for u in found["users"]]
+        marks = ", ".join(["%s"] * len(user_ids))
+        for table in ("orders", "access_logs", "support_tickets", "marketing_consents"):
+            found[table] = (
+                self.rows(f"SELECT * FROM {table} WHERE user_id IN ({marks})", user_ids)
+                if user_ids
+                else []
+            )
+        order_ids = [o["id"] for o in found["orders"]]
+        marks = ", ".join(["%s"] * len(order_ids))
+        found["payments"] = (
+            self.rows(f"SELECT * FROM payments WHERE order_id IN ({marks})", order_ids)
+            if order_ids
+            else []
+        )
+        return found
+
+
+def floor_access(floor: Floor, email: str) -> tuple[float, dict[str, int]]:
+    started = time.perf_counter()
+    found = floor.select_subject(email)
+    elapsed = time.perf_counter() - started
+    return elapsed * 1000, {table: len(rows) for table, rows in found.items()}
+
+
+def _day(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def floor_erasure(
+    floor: Floor, email: str, schedule: Schedule, today: date, *, commit: bool
+) -> tuple[float, dict[str, int]]:
+    """Select, keep what a statute keeps, delete and anonymise: one transaction."""
+    started = time.perf_counter()
+    floor.begin()
+    found = floor.select_subject(email)
+    kept = []
+    for table, (retention, column) in KEPT.items():
+        rule = schedule.rule(retention)
+        for row in found[table]:
+            until = rule.until(_day(row[column]))
+            if rule.keeps and until >= today:
+                kept.append((table, str(row["id"]), json.dumps(row, default=str), until))
+    if kept:
+        floor.cursor.executemany(
+            "INSERT INTO bench_retained (table_name, row_key, data, purge_after)"
+            + (" VALUES (?, ?, ?, ?)" if floor.sqlite else " VALUES (%s, %s, %s, %s)"),
+            kept,
+        )
+    deleted = anonymised = 0
+    user_ids = [u["id"] for u in found["users"]]
+    payment_ids = [p["id"] for p in found["payments"]]
+    if payment_ids:
+        marks = ", ".join(["%s"] * len(payment_ids))
+        deleted += floor.run(f"DELETE FROM payments WHERE id IN ({marks})", payment_ids).rowcount
+    for user_id in user_ids:
+        for table in ("access_logs", "support_tickets", "marketing_consents"):
+            deleted += floor.run(f"DELETE FROM {table} WHERE user_id = %s", (user_id,)).rowcount
+        anonymised += floor.run(
+            "UPDATE orders SET address = %s WHERE user_id = %s",
+            (f"erased-{secrets.token_hex(8)}", user_id),
+        ).rowcount
+        token = secrets.token_hex(8)
+        anonymised += floor.run(
+            "UPDATE users SET email = %s, name = %s, phone = NULL, birth_date = NULL WHERE id = %s",
+            (f"erased-{token}@erased.invalid", f"erased-{token}", user_id),
+        ).rowcount
+    floor.end(commit=commit)
+    elapsed = time.perf_counter() - started
+    return elapsed * 1000, {"deleted": deleted, "anonymised": anonymised, "kept": len(kept)}
+
+
+RETAINED_SQL = (
+    "CREATE {temp}TABLE bench_retained (id {serial}, table_name VARCHAR(64) NOT NULL,"
+    " row_key VARCHAR(255) NOT NULL, data TEXT NOT NULL, purge_after DATE NOT NULL)"
+)
+
+
+def create_retained_table(floor: Floor, *, temporary: bool) -> None:
+    """Where the floor stores the rows it keeps (like rightsdesk's separated storage)."""
+    serial = "INTEGER PRIMARY KEY" if floor.sqlite else "SERIAL PRIMARY KEY"
+    floor.run(RETAINED_SQL.format(temp="TEMPORARY " if temporary else "", serial=serial))
+
+
+# --- rightsdesk's own side ---------------------------------------------------------------------
+
+
+def bench_datamap(path: Path) -> None:
+    """The demo data map with its SQL systems only (webhook and manual ones have no floor)."""
+    from rightsdesk.demo.shop import demo_datamap_text
+    from rightsdesk.domain.datamap import SystemKind, check_structure, load_datamap
+
+    source = demo_datamap_text()
+    dropped = {s.name for s in load_datamap(source, "demo").systems if s.kind != SystemKind.SQL}
+    lines, skipping = [], False
+    for line in source.splitlines():
+        header = re.match(r"^\[\[?([^\]]+)\]\]?\s*$", line)
+        if header:
+            parts = header.group(1).split(".")
+            skipping = parts[0] == "systems" and len(parts) > 1 and parts[1] in dropped
+        if not skipping:
+            lines.append(line)
+    trimmed = "\n".join(lines) + "\n"
+    datamap = load_datamap(trimmed, "bench")
+    if check_structure(datamap) or any(s.kind != SystemKind.SQL for s in datamap.systems):
+        raise BenchError("could not derive the bench's data map from the demo data map")
+    path.write_text(trimmed, encoding="utf-8")
+
+
+def own_database(value: str | None, workdir: Path) -> str:
+    if not value:
+        return f"sqlite:///{workdir / 'rightsdesk.db'}"
+    from rightsdesk.systems.connect import sql_url
+
+    try:
+        url = sql_url(value)
+        engine = _engine(url)
+    except ArgumentError:
+        raise BenchError(f"malformed --database-url {value!r}") from None
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+    except SQLAlchemyError as error:
+        raise BenchError(f"cannot reach --database-url: {_reason(error)}") from None
+    finally:
+        engine.dispose()
+    if tables:
+        raise BenchError(
+            "--database-url must name an empty database (the bench migrates it and writes "
+            f"requests, audit events and kept rows into it); it has {len(tables)} tables"
+        )
+    return url
+
+
+def make_bench_app(database_url: str, workdir: Path, datamap: Path) -> Flask:
+    from rightsdesk.app import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": secrets.token_hex(16),
+            "DATAMAP_FILE": str(datamap),
+            "UPLOAD_DIR": str(workdir / "uploads"),
+            "MAIL_SUPPRESS_SEND": True,
+        }
+    )
+    configured = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if configured.database != make_url(database_url).database:
+        raise BenchError(
+            f"refusing to run: the app's database is {configured.database!r}, not the "
+            "bench's own (unset RIGHTSDESK_SQLALCHEMY_DATABASE_URI)"
+        )
+    return app
+
+
+@dataclass
+class Subject:
+    email: str
+    access_ref: str
+    deletion_ref: str
+
+
+def make_requests(emails: list[str]) -> list[Subject]:
+    from rightsdesk.domain.kinds import RequestKind
+    from rightsdesk.domain.lifecycle import Status
+    from rightsdesk.extensions import db
+    from rightsdesk.models import Channel
+    from rightsdesk.requests.lifecycle import change_status, submit_request
+
+    subjects = []
+    for email in emails:
+        refs = []
+        for kind in (RequestKind.ACCESS, RequestKind.DELETION):
+            now = datetime.now(UTC)
+            request = submit_request(
+                kind=kind, email=email, name=None, channel=Channel.STAFF, now=now, actor="bench"
+            )
+            change_status(request, Status.VERIFIED, actor="bench", now=now)
+            refs.append(request.reference)
+        subjects.append(Subject(email, refs[0], refs[1]))
+    db.session.remove()
+    return subjects
+
+
+def _request(reference: str):
+    from sqlalchemy import select
+
+    from rightsdesk.extensions import db
+    from rightsdesk.models import Request
+
+    return db.session.scalar(select(Request).where(Request.reference == reference))
+
+
+def ours_access(subject: Subject) -> tuple[float, dict[str, int]]:
+    """The fulfilment-level part: collect over the data map and build the ZIP."""
+    from rightsdesk.extensions import db
+    from rightsdesk.fulfilment.access import collect
+    from rightsdesk.systems.collect import build_package
+    from rightsdesk.systems.configured import configured_datamap
+
+    request = _request(subject.access_ref)
+    started = time.perf_counter()
+    datamap = configured_datamap()
+    collection = collect(datamap, request)
+    build_package(
+        collection,
+        datamap,
+        reference=request.reference,
+        organisation="",
+        generated=datetime.now(UTC),
+    )
+    elapsed = time.perf_counter() - started
+    db.session.remove()
+    return elapsed * 1000, {k.split(".", 1)[1]: v for k, v in collection.counts().items()}
+
+
+def ours_access_service(subject: Subject) -> float:
+    from rightsdesk.extensions import db
+    from rightsdesk.fulfilment.access import prepare_access_package
+
+    request = _request(subject.access_ref)
+    started = time.perf_counter()
+    prepare_access_package(request, actor="bench", now=datetime.now(UTC))
+    elapsed = time.perf_counter() - started
+    db.session.remove()
+    return elapsed * 1000
+
+
+def ours_erasure(subject: Subject) -> tuple[float, dict[str, int]]:
+    from rightsdesk.extensions import db
+    from rightsdesk.fulfilment import erasure
+
+    request = _request(subject.deletion_ref)
+    started = time.perf_counter()
+    steps = erasure.run(request, actor="bench", now=datetime.now(UTC))
+    elapsed = time.perf_counter() - started
+    failed = [f"{s.table_name}: {s.error}" for s in steps if s.state != "done"]
+    if failed:
+        raise click.ClickException(f"erasure of a subject failed: {'; '.join(failed)}")
+    counts = {
+        "deleted": sum(s.deleted for s in steps),
+        "anonymised": sum(s.anonymised for s in steps),
+        "kept": sum(s.retained for s in steps),
+    }
+    db.session.remove()
+    return elapsed * 1000, counts
+
+
+# --- the measurement ----------------------------------------------------------------------------
+
+
+@dataclass
+class Timings:
+    ours: dict[str, list[float]] = field(default_factory=dict)
+    floor: dict[str, list[float]] = field(default_factory=dict)
+    access_rows: list[int] = field(default_factory=list)
+    erased: list[dict[str, int]] = field(default_factory=list)
+
+    def add(self, name: str, ours: float, floor: float) -> None:
+        self.ours.setdefault(name, []).append(ours)
+        self.floor.setdefault(name, []).append(floor)
+
+
+def _same(what: str, email: str, ours: dict[str, int], floor: dict[str, int]) -> None:
+    if ours != floor:
+        raise click.ClickException(
+            f"{what} of {email}: rightsdesk and the floor do different work: {ours} vs {floor}"
+        )
+
+
+def measure_subject(
+    subject: Subject,
+    *,
+    reader: Floor,
+    eraser: Floor | None,
+    commit: bool,
+    schedule: Schedule,
+    timings: Timings | None,
+) -> None:
+    from rightsdesk.fulfilment.erasure import local_today
+
+    service_ms = ours_access_service(subject)
+    ours_ms, ours_counts = ours_access(subject)
+    floor_ms, floor_counts = floor_access(reader, subject.email)
+    _same("access", subject.email, ours_counts, floor_counts)
+    if timings is not None:
+        timings.add(ACCESS_SERVICE, service_ms, floor_ms)
+        timings.add(ACCESS, ours_ms, floor_ms)
+        timings.access_rows.append(sum(floor_counts.values()))
+    if eraser is None:
+        return
+    today = local_today(datetime.now(UTC))
+    floor_ms, floor_counts = floor_erasure(eraser, subject.email, schedule, today, commit=commit)
+    ours_ms, ours_counts = ours_erasure(subject)
+    _same("erasure", subject.email, ours_counts, floor_counts)
+    if timings is not None:
+        timings.add(ERASURE, ours_ms, floor_ms)
+        timings.erased.append(ours_counts)
+
+
+def measure_memory(subjects: list[Subject], *, erase: bool) -> dict[str, float]:
+    """Peak Python allocation of one request (tracemalloc), the largest over the subjects."""
+    peaks = {"access_kib": 0.0, "erasure_kib": 0.0}
+    tracemalloc.start()
+    try:
+        for subject in subjects:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            ours_access_service(subject)
+            peak = (tracemalloc.get_traced_memory()[1] - base) / 1024
+            peaks["access_kib"] = max(peaks["access_kib"], peak)
+            if erase:
+                tracemalloc.reset_peak()
+                base = tracemalloc.get_traced_memory()[0]
+                ours_erasure(subject)
+                peak = (tracemalloc.get_traced_memory()[1] - base) / 1024
+                peaks["erasure_kib"] = max(peaks["erasure_kib"], peak)
+    finally:
+        tracemalloc.stop()
+    if not erase:
+        del peaks["erasure_kib"]
+    return peaks
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def summarise(timings: Timings) -> list[dict[str, Any]]:
+    lines = []
+    for name in (ACCESS, ACCESS_SERVICE, ERASURE):
+        if name not in timings.ours:
+            continue
+        ours, floor = timings.ours[name], timings.floor[name]
+        p50, p95 = percentile(ours, 50), percentile(ours, 95)
+        f50, f95 = percentile(floor, 50), percentile(floor, 95)
+        lines.append(
+            {
+                "operation": name,
+                "p50_ms": round(p50, 2),
+                "p95_ms": round(p95, 2),
+                "floor_p50_ms": round(f50, 2),
+                "floor_p95_ms": round(f95, 2),
+                "ratio_p50": round(p50 / f50, 2) if f50 else None,
+                "ratio_p95": round(p95 / f95, 2) if f95 else None,
+            }
+        )
+    return lines
+
+
+def targets(lines: list[dict[str, Any]]) -> dict[str, bool]:
+    checked = {}
+    for line in lines:
+        if line["operation"] == ACCESS:
+            continue  # the targets are for what staff run: the whole access export
+        checked[f"{line['operation']}: p50 <= {TARGET_RATIO:g}x floor"] = (
+            line["ratio_p50"] is not None and line["ratio_p50"] <= TARGET_RATIO
+        )
+        if line["operation"] == ACCESS_SERVICE:
+            checked[f"{line['operation']}: p95 < {TARGET_ACCESS_P95_MS:.0f} ms"] = (
+                line["p95_ms"] < TARGET_ACCESS_P95_MS
+            )
+    return checked
+
+
+HEADER = (
+    f"{'operation':<32}{'p50 ms':>9}{'p95 ms':>9}{'floor p50':>11}{'floor p95':>11}"
+    f"{'x p50':>8}{'x p95':>8}"
+)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}x"
+
+
+def echo_report(report: dict[str, Any]) -> None:
+    shop = report["shop"]
+    rows = ", ".join(f"{n:,} {t}" for t, n in shop["rows"].items())
+    made = (
+        f"generated in {shop['generated_seconds']:.1f} s"
+        if shop["generated_seconds"] is not None
+        else "existing database (--no-generate)"
+    )
+    click.echo(f"shop on {shop['backend']}: {rows}; {made}")
+    click.echo(f"rightsdesk's own database: {report['database']}")
+    click.echo(
+        f"\n{report['subjects']} random subjects after {WARMUP} warm-up ones; per subject: "
+        "access (the service, then collect + ZIP alone), floor SELECTs, "
+        + ("floor erasure, then ours" if report["erasure"] else "no erasure")
+        + f"; floor = hand-written SQL through {report['floor_driver']} in one connection"
+    )
+    if report["erasure_note"]:
+        click.echo(report["erasure_note"])
+    click.echo(HEADER)
+    for line in report["operations"]:
+        click.echo(
+            f"{line['operation']:<32}{line['p50_ms']:>9.2f}{line['p95_ms']:>9.2f}"
+            f"{line['floor_p50_ms']:>11.2f}{line['floor_p95_ms']:>11.2f}"
+            f"{_ratio(line['ratio_p50']):>8}{_ratio(line['ratio_p95']):>8}"
+        )
+    per = report["per_subject"]
+    click.echo(
+        f"rows per subject: {per['access_rows_median']} median, {per['access_rows_max']} max"
+        + (
+            f"; erased in all: {per['deleted']:,} deleted, {per['anonymised']:,} anonymised, "
+            f"{per['kept']:,} kept separately"
+            if report["erasure"]
+            else ""
+        )
+    )
+    memory = report["memory"]
+    click.echo(
+        f"peak memory per request (tracemalloc, max of {MEMORY_SUBJECTS} subjects): "
+        f"access {memory['access_kib']:,.0f} KiB"
+        + (f", erasure {memory['erasure_kib']:,.0f} KiB" if "erasure_kib" in memory else "")
+        + f"; process max RSS {memory['max_rss_mib']:,.0f} MiB"
+    )
+    scope = "" if shop["backend"] == "postgresql" else " (the targets are for PostgreSQL)"
+    for name, met in report["targets"].items():
+        click.echo(f"target {name}: {'met' if met else 'MISSED'}{scope}")
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@bench_group.command("fulfilment")
+@click.option(
+    "--shop-url",
+    default=None,
+    help="The operator's database (the demo shop's schema). Default: a new SQLite file in a "
+    "temporary directory; or an empty PostgreSQL database, e.g. "
+    "postgresql+psycopg://postgres@127.0.0.1:5432/rd_benchfulfil.",
+)
+@click.option(
+    "--users",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(min=100),
+    help="Users of the generated shop.",
+)
+@click.option(
+    "--subjects",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Random users whose access export and erasure are timed.",
+)
+@click.option(
+    "--generate/--no-generate",
+    default=True,
+    show_default=True,
+    help="Build the demo shop at --shop-url (refused if its tables exist), or use the existing "
+    "database there (an operator's staging copy).",
+)
+@click.option(
+    "--allow-erasure",
+    is_flag=True,
+    help="With --no-generate: really erase the timed subjects (plus a few for warm-up and "
+    "memory) in that database. Without it only access is timed. The floor's erasure there is "
+    "rolled back.",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="rightsdesk's own database; it must be empty (the bench migrates it). Default: a new "
+    "SQLite file in a temporary directory.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def fulfilment_command(
+    shop_url: str | None,
+    users: int,
+    subjects: int,
+    generate: bool,
+    allow_erasure: bool,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Time access export and erasure per subject against the raw-SQL floor.
+
+    A generated shop stays at --shop-url afterwards (a PostgreSQL database is the caller's to
+    drop), with the timed subjects erased; the floor erases on an identical copy (a file copy
+    or CREATE DATABASE … TEMPLATE on the same server) that is removed at the end. With
+    --no-generate the bench changes nothing in the database unless --allow-erasure is given.
+    """
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rd-bench-")))
+        report = _bench(
+            stack,
+            workdir,
+            shop_url=shop_url,
+            users=users,
+            subjects=subjects,
+            generate=generate,
+            erase=generate or allow_erasure,
+            database_url=database_url,
+            as_json=as_json,
+        )
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        echo_report(report)
+
+
+def _bench(
+    stack: ExitStack,
+    workdir: Path,
+    *,
+    shop_url: str | None,
+    users: int,
+    subjects: int,
+    generate: bool,
+    erase: bool,
+    database_url: str | None,
+    as_json: bool,
+) -> dict[str, Any]:
+    import flask_migrate
+
+    def say(message: str) -> None:
+        click.echo(message, err=as_json)
+
+    url = resolve_shop_url(shop_url, workdir)
+    shop = Shop(url, make_url(url).get_backend_name())
+    own = own_database(database_url, workdir)
+    if generate:
+        generate_shop(shop, users, say)
+    check_schema(shop)
+    count_rows(shop)
+    emails = pick_subjects(shop, WARMUP + subjects + MEMORY_SUBJECTS)
+    if len(emails) < WARMUP + subjects + MEMORY_SUBJECTS:
+        raise BenchError(
+            f"the shop has {len(emails)} users with an e-mail address; the bench needs "
+            f"{WARMUP + subjects + MEMORY_SUBJECTS} ({WARMUP} warm-up, {MEMORY_SUBJECTS} memory)"
+        )
+    if generate:
+        stack.enter_context(twin(shop, workdir, say))
+
+    datamap = workdir / "datamap.toml"
+    bench_datamap(datamap)
+    app = make_bench_app(own, workdir, datamap)
+    stack.enter_context(_environ(SHOP_URL_ENV, shop.url))
+    stack.enter_context(app.app_context())
+    stack.callback(_release)
+    flask_migrate.upgrade()
+    from rightsdesk.fulfilment.erasure import schedule
+
+    say(f"creating {len(emails)} access and deletion requests …")
+    people = make_requests(emails)
+    warmup, timed = people[:WARMUP], people[WARMUP : WARMUP + subjects]
+    memory_people = people[WARMUP + subjects :]
+
+    reader = Floor(shop.url)
+    stack.callback(reader.close)
+    eraser = None
+    if erase:
+        eraser = Floor(shop.twin or shop.url)
+        stack.callback(eraser.close)
+        create_retained_table(eraser, temporary=shop.twin is None)
+    rules = schedule()
+    kwargs = {"reader": reader, "eraser": eraser, "commit": shop.twin is not None}
+    say(f"timing {subjects} subjects …")
+    for person in warmup:
+        measure_subject(person, schedule=rules, timings=None, **kwargs)
+    timings = Timings()
+    for person in timed:
+        measure_subject(person, schedule=rules, timings=timings, **kwargs)
+    memory = measure_memory(memory_people, erase=erase)
+    memory["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    lines = summarise(timings)
+    if not erase:
+        note = "erasure not timed: --no-generate without --allow-erasure changes nothing"
+    elif shop.twin is None:
+        note = "the floor's erasure transactions were rolled back (timed before the rollback)"
+    else:
+        note = ""
+    rows = sorted(timings.access_rows)
+    return {
+        "shop": {
+            "backend": shop.backend,
+            "url": make_url(shop.url).render_as_string(hide_password=True),
+            "generated_seconds": shop.generated_seconds,
+            "rows": shop.rows,
+        },
+        "database": f"{make_url(own).get_backend_name()}"
+        + (" (temporary file)" if database_url is None else ""),
+        "floor_driver": "sqlite3" if shop.backend == "sqlite" else "psycopg",
+        "subjects": subjects,
+        "erasure": erase,
+        "erasure_note": note,
+        "operations": lines,
+        "per_subject": {
+            "access_rows_median": rows[len(rows) // 2],
+            "access_rows_max": rows[-1],
+            "deleted": sum(e["deleted"] for e in timings.erased),
+            "anonymised": sum(e["anonymised"] for e in timings.erased),
+            "kept": sum(e["kept"] for e in timings.erased),
+        },
+        "memory": {k: round(v, 1) for k, v in memory.items()},
+        "targets": targets(lines),
+    }
+
+
+@contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _release() -> None:
+    from rightsdesk.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()

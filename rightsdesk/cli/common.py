@@ -1,0 +1,72 @@
+"""What every command shares: one-line input errors (exit 2), who acts, dates and languages."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+
+import click
+
+
+class InputError(click.ClickException):
+    """Bad input: one line on standard error, exit status 2."""
+
+    exit_code = 2
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "cli"
+
+
+@contextmanager
+def input_errors() -> Iterator[None]:
+    """Turn the domain's ValueErrors into one-line exit-2 errors."""
+    try:
+        yield
+    except (ValueError, LookupError) as error:
+        raise InputError(str(error)) from None
+
+
+def parse_timestamp(value: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(
+            f"malformed timestamp {value!r}; expected ISO 8601 with an offset, "
+            "e.g. 2025-09-24T10:00+09:00 or 2025-09-24T01:00Z"
+        ) from None
+    if instant.tzinfo is None:
+        raise InputError(
+            f"naive timestamp {value!r}: the receipt date depends on the time zone; "
+            "add an offset, e.g. 2025-09-24T10:00+09:00 or 2025-09-24T01:00Z"
+        )
+    return instant
+
+
+def parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"malformed date {value!r}; expected YYYY-MM-DD") from None
+
+
+def language_option(function: Callable) -> Callable:
+    return click.option(
+        "--lang",
+        "language",
+        default=None,
+        help="Language of the explanation: ko or en (default: RIGHTSDESK_DEFAULT_LOCALE).",
+    )(function)
+
+
+def choose_language(app_config: dict, language: str | None) -> str:
+    chosen = language or app_config["DEFAULT_LOCALE"]
+    if chosen not in app_config["LOCALES"]:
+        accepted = ", ".join(app_config["LOCALES"])
+        raise InputError(f"unknown language {language!r}; accepted: {accepted}")
+    return chosen

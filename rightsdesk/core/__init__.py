@@ -1,0 +1,1 @@
+"""What every capability uses: the audit trail, settings, links, leases, keys and stored files."""

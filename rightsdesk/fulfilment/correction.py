@@ -1,0 +1,113 @@
+"""Correction (정정): each item approved into the data map's field, or rejected with a reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rightsdesk.core import audit
+from rightsdesk.core.context import current_organisation
+from rightsdesk.delivery import connectors
+from rightsdesk.delivery.outbox import queue
+from rightsdesk.extensions import db
+from rightsdesk.fulfilment.access import subject_identities
+from rightsdesk.models import CorrectionItem, Request
+from rightsdesk.systems.collect import (
+    apply_correction,
+    correction_targets,
+)
+from rightsdesk.systems.configured import FulfilmentError, configured_datamap, system_engine
+
+
+def targets() -> list[str]:
+    return correction_targets(configured_datamap())
+
+
+def decide_correction(
+    request: Request,
+    item_id: int,
+    *,
+    approve: bool,
+    target: str | None,
+    note: str | None,
+    actor: str,
+    now: datetime,
+) -> CorrectionItem:
+    """Approve (and apply) or reject one correction item; recipients of the corrected field's
+    category are told of an applied correction. One commit, after the operator's database
+    accepted the change."""
+    item = db.session.get(CorrectionItem, item_id)
+    if item is None or item.request_id != request.id:
+        raise FulfilmentError("no such correction item on this request")
+    if item.decision is not None:
+        raise FulfilmentError("this item is decided already")
+    note = (note or "").strip() or None
+    if approve:
+        datamap = configured_datamap()
+        if target not in correction_targets(datamap):
+            raise FulfilmentError("choose the field of the data map to correct")
+        item.target = target
+        if "." not in target:  # a webhook system: the app applies it when the job arrives
+            job = connectors.ensure_job(request, target, "correction", now=now)
+            connectors.send_again(job, now=now)
+        else:
+            system_name, table_name, column = target.split(".", 2)
+            system = datamap.system(system_name)
+            with system_engine(system) as engine:
+                item.rows_changed = apply_correction(
+                    system,
+                    engine,
+                    subject_identities(request),
+                    table_name,
+                    column,
+                    item.correct_value,
+                )
+            _notify_recipients(datamap, request, system_name, table_name, column, item, now)
+    elif not note:
+        raise FulfilmentError("say why the item is rejected: the subject will be told")
+    item.decision = "approved" if approve else "rejected"
+    item.decision_note = note
+    item.decided_by, item.decided_at = actor, now
+    audit.record(
+        "fulfilment.correction",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={
+            "item": item.id,
+            "decision": item.decision,
+            "target": item.target,
+            "rows": item.rows_changed,
+        },
+    )
+    db.session.commit()
+    return item
+
+
+def _notify_recipients(datamap, request, system_name, table_name, column, item, now) -> None:
+    """Recipients of the field's category get the corrected value (they hold the old one)."""
+    table = next(t for t in datamap.system(system_name).tables if t.name == table_name)
+    category = table.fields.get(column)
+    for recipient in datamap.recipients:
+        if category not in recipient.categories or "@" not in (recipient.contact or ""):
+            continue
+        queue(
+            "recipient_correction",
+            recipient=recipient.contact,
+            language="ko",
+            context={
+                "item": request,
+                "organisation": _organisation_or_none(),
+                "recipient": recipient,
+                "field": column,
+                "value": item.correct_value,
+            },
+            now=now,
+            request_ref=request.reference,
+        )
+
+
+def _organisation_or_none():
+    try:
+        return current_organisation()
+    except LookupError:
+        return None

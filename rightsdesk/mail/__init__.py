@@ -1,1 +1,0 @@
-"""E-mail: the durable outbox (``outbox``) and requests that arrive by mail (``inbound``)."""

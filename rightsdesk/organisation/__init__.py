@@ -1,0 +1,1 @@
+"""The operator: its identity and privacy officer, promised periods, holidays, staff accounts."""

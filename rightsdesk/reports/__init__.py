@@ -1,0 +1,1 @@
+"""Reports for staff: figures per month, timeliness, the request register, and their charts."""

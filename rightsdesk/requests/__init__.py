@@ -1,0 +1,2 @@
+"""Requests: intake, verification, the lifecycle, staff decisions, deadlines, files, and
+requests by e-mail."""

@@ -1,0 +1,122 @@
+"""Due dates of stored requests, and their recomputation when the calendar changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from rightsdesk.core import audit
+from rightsdesk.core.context import settings
+from rightsdesk.domain.deadlines import Deadline, compute_deadline, compute_notice_deadline
+from rightsdesk.domain.holiday_calendar import HolidayCalendar
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.profiles import ClockStart, Period, Profile, Unit
+from rightsdesk.extensions import db
+from rightsdesk.models import HolidayOverride, OverrideAction, PromisedPeriod, Request
+
+
+def calendar_for(profile: Profile) -> HolidayCalendar:
+    """The working-day calendar of ``profile``, with the operator's overrides applied."""
+    base = HolidayCalendar(profile.calendar_country, profile.calendar_subdivision)
+    if not profile.calendar_country:
+        return base
+    overrides = db.session.scalars(
+        select(HolidayOverride).where(HolidayOverride.country == profile.calendar_country)
+    ).all()
+    added = {o.day: o.name for o in overrides if o.action is OverrideAction.ADD}
+    removed = [o.day for o in overrides if o.action is OverrideAction.REMOVE]
+    return base.with_overrides(added, removed)
+
+
+def promised_periods(jurisdiction: str) -> dict[RequestKind, Period]:
+    """The operator's own, shorter promises for one jurisdiction, as periods in days."""
+    rows = db.session.scalars(
+        select(PromisedPeriod).where(PromisedPeriod.jurisdiction == jurisdiction)
+    )
+    return {row.kind: Period(row.days, Unit.DAYS, "operator policy") for row in rows}
+
+
+def deadline_for(
+    request: Request, calendar: HolidayCalendar | None = None, extensions: int | None = None
+) -> Deadline:
+    """The request's deadline; ``extensions`` asks what it would be with that many."""
+    context = settings()
+    profile = context.profile(request.jurisdiction)
+    return compute_deadline(
+        received_at=clock_start(request, profile),
+        kind=request.kind,
+        profile=profile,
+        calendar=calendar or calendar_for(profile),
+        tz=context.tz,
+        extensions=request.extension_count if extensions is None else extensions,
+        paused_days=request.paused_days,
+        policy=promised_periods(request.jurisdiction),
+    )
+
+
+def apply_deadline(request: Request, calendar: HolidayCalendar | None = None) -> Deadline:
+    """Set the request's due dates from its receipt, kind, extensions and pauses."""
+    context = settings()
+    profile = context.profile(request.jurisdiction)
+    calendar = calendar or calendar_for(profile)
+    deadline = deadline_for(request, calendar)
+    request.due_date = deadline.due
+    request.promised_due_date = deadline.promised_due
+    request.notice_due_date = compute_notice_deadline(
+        received_at=clock_start(request, profile),
+        profile=profile,
+        calendar=calendar,
+        tz=context.tz,
+    )
+    return deadline
+
+
+def clock_start(request: Request, profile: Profile) -> datetime:
+    """Receipt, or verification where the profile starts the clock there (receipt until then)."""
+    if profile.clock_starts is ClockStart.VERIFICATION and request.verified_at:
+        return request.verified_at
+    return request.received_at
+
+
+@dataclass
+class RecomputeResult:
+    checked: int = 0
+    changed: list[tuple[str, date, date]] = field(default_factory=list)
+
+
+def recompute_open_deadlines(*, actor: str, now: datetime) -> RecomputeResult:
+    """Re-date every open request (after a calendar change); audit each one that moved.
+
+    Runs inside the caller's transaction, so the calendar change and the new dates commit
+    together or not at all.
+    """
+    context = settings()
+    calendars: dict[str, HolidayCalendar] = {}
+    result = RecomputeResult()
+    query = select(Request).where(Request.status.in_(OPEN)).order_by(Request.id)
+    for request in db.session.scalars(query).all():
+        profile = context.profile(request.jurisdiction)
+        if profile.code not in calendars:
+            calendars[profile.code] = calendar_for(profile)
+        before = (request.due_date, request.promised_due_date)
+        apply_deadline(request, calendars[profile.code])
+        result.checked += 1
+        after = (request.due_date, request.promised_due_date)
+        if after != before:
+            result.changed.append((request.reference, before[0], after[0]))
+            audit.record(
+                "request.redated",
+                actor=actor,
+                now=now,
+                request_ref=request.reference,
+                data={"from": _dates(before), "to": _dates(after)},
+            )
+    return result
+
+
+def _dates(pair: tuple[date, date | None]) -> dict[str, str | None]:
+    due, promised = pair
+    return {"due": due.isoformat(), "promised": promised.isoformat() if promised else None}

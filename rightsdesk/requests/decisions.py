@@ -1,0 +1,275 @@
+"""Staff decisions on a request and the statutory notices they send.
+
+Each action checks the lifecycle, records an audit event with the member of staff and their
+address, queues its notice in the same transaction and commits once. ``preview`` renders the
+very notice an action would send, from the same context, without storing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
+from rightsdesk.core.context import current_organisation, settings
+from rightsdesk.core.urls import external_url
+from rightsdesk.delivery.outbox import queue, render
+from rightsdesk.domain.deadlines import check_extension
+from rightsdesk.domain.identity import strip_control_characters
+from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
+from rightsdesk.extensions import db
+from rightsdesk.models import Note, Question, Request, StaffUser
+from rightsdesk.requests.deadlines import deadline_for
+from rightsdesk.requests.downloads import available
+from rightsdesk.requests.intake import ask_subject
+from rightsdesk.requests.lifecycle import change_status
+from rightsdesk.requests.tokens import status_token
+
+
+class DecisionError(ValueError):
+    """An action that cannot be taken as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    template: str
+    context: dict[str, Any]
+
+
+def _organisation():
+    try:
+        return current_organisation()
+    except LookupError:
+        return None
+
+
+def _base_context(request: Request) -> dict[str, Any]:
+    return {
+        "item": request,
+        "organisation": _organisation(),
+        "status_url": external_url("public.status", token=status_token(request)),
+        "profile": settings().profile(request.jurisdiction),
+    }
+
+
+def _audit(action: str, request: Request, actor: Actor, now: datetime, **data: Any) -> None:
+    audit.record(
+        action,
+        actor=actor.name,
+        now=now,
+        request_ref=request.reference,
+        data={**data, "ip": actor.ip},
+    )
+
+
+def _send(request: Request, notice: Notice, now: datetime) -> None:
+    queue(
+        notice.template,
+        recipient=request.contact_email or "",
+        language=request.language,
+        context=notice.context,
+        now=now,
+        request_ref=request.reference,
+    )
+
+
+def preview(request: Request, notice: Notice) -> tuple[str, str]:
+    """The subject line and text body the notice would have, exactly."""
+    subject, text, _html = render(notice.template, request.language, notice.context)
+    return subject, text
+
+
+def _require_open(request: Request) -> None:
+    if request.status not in OPEN:
+        raise DecisionError(f"{request.reference} is closed ({request.status.value})")
+
+
+def _require_text(value: str | None, what: str) -> str:
+    text = strip_control_characters(value or "").strip()
+    if not text:
+        raise DecisionError(f"{what} is required: the subject must be told")
+    return text
+
+
+# --- actions without a notice ------------------------------------------------------------
+
+
+def view(request: Request, actor: Actor, now: datetime) -> None:
+    """A member of staff opened the request's personal data: that is an audit event."""
+    _audit("staff.viewed", request, actor, now)
+    db.session.commit()
+
+
+def verify_by_hand(request: Request, actor: Actor, now: datetime) -> None:
+    """Identity confirmed by staff (e.g. a representative's 위임장 checked); the subject gets
+    the acknowledgement with the due date and their status link, as after a web confirmation."""
+    if request.representative is not None and request.representative.proof_checked_at is None:
+        request.representative.proof_checked_at = now
+    if request.status is Status.RECEIVED_UNVERIFIED:
+        change_status(request, Status.VERIFIED, actor=actor.name, now=now, commit=False)
+        _send(request, Notice("acknowledge", _base_context(request)), now)
+    _audit("request.verified_by_staff", request, actor, now)
+    db.session.commit()
+
+
+def start(request: Request, actor: Actor, now: datetime) -> None:
+    change_status(request, Status.IN_PROGRESS, actor=actor.name, now=now, commit=False)
+    _audit("request.started", request, actor, now)
+    db.session.commit()
+
+
+def assign(request: Request, assignee: StaffUser | None, actor: Actor, now: datetime) -> None:
+    request.assignee = assignee
+    _audit("request.assigned", request, actor, now, assignee=assignee.id if assignee else None)
+    db.session.commit()
+
+
+def add_note(request: Request, text: str, actor: Actor, now: datetime) -> Note:
+    note = Note(request=request, author=actor.user, at=now, text=_require_text(text, "A note"))
+    db.session.add(note)
+    db.session.flush()
+    _audit("request.note", request, actor, now, note=note.id)
+    db.session.commit()
+    return note
+
+
+def question_notice(request: Request, question: str) -> Notice:
+    _require_open(request)
+    if request.status is Status.RECEIVED_UNVERIFIED:
+        raise DecisionError("confirm the requester's identity before asking them anything")
+    text = _require_text(question, "The question")
+    return Notice("question", {**_base_context(request), "question": Question(text=text)})
+
+
+def ask(request: Request, question: str, actor: Actor, now: datetime) -> None:
+    question_notice(request, question)
+    ask_subject(request, question.strip(), actor=actor.name, now=now)
+
+
+# --- decisions that send a statutory notice ----------------------------------------------
+
+
+def extension_notice(request: Request, reason: str) -> Notice:
+    profile = settings().profile(request.jurisdiction)
+    _require_open(request)
+    check_transition(request.status, Status.EXTENDED, reason)
+    rule = check_extension(profile, request.kind, request.extension_count + 1)
+    new_due = deadline_for(request, extensions=request.extension_count + 1).due
+    return Notice(
+        "extended",
+        {
+            **_base_context(request),
+            "reason": _require_text(reason, "The reason"),
+            "new_due": new_due,
+            "basis": rule.basis,
+        },
+    )
+
+
+def extend(request: Request, reason: str, actor: Actor, now: datetime) -> None:
+    notice = extension_notice(request, reason)
+    change_status(
+        request, Status.EXTENDED, actor=actor.name, now=now, reason=reason.strip(), commit=False
+    )
+    notice.context["new_due"] = request.due_date
+    _send(request, notice, now)
+    _audit("request.extended", request, actor, now, due=request.due_date.isoformat())
+    db.session.commit()
+
+
+def refusal_notice(
+    request: Request,
+    ground_code: str,
+    explanation: str,
+    *,
+    partial: bool,
+    done: str | None = None,
+) -> Notice:
+    _require_open(request)
+    target = Status.PARTIALLY_COMPLETED if partial else Status.REFUSED
+    explanation = _require_text(explanation, "The explanation")
+    check_transition(request.status, target, explanation)
+    profile = settings().profile(request.jurisdiction)
+    try:
+        ground = profile.ground(ground_code, request.kind)
+    except ValueError as error:
+        raise DecisionError(str(error)) from None
+    if partial:
+        done = _require_text(done, "What was done")
+    return Notice(
+        "partially_refused" if partial else "refused",
+        {**_base_context(request), "ground": ground, "explanation": explanation, "done": done},
+    )
+
+
+def refuse(
+    request: Request,
+    ground_code: str,
+    explanation: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    partial: bool = False,
+    done: str | None = None,
+) -> None:
+    notice = refusal_notice(request, ground_code, explanation, partial=partial, done=done)
+    target = Status.PARTIALLY_COMPLETED if partial else Status.REFUSED
+    request.refusal_ground = ground_code
+    request.outcome_text = notice.context["done"] if partial else None
+    change_status(
+        request, target, actor=actor.name, now=now, reason=explanation.strip(), commit=False
+    )
+    _send(request, notice, now)
+    _audit("request.refused", request, actor, now, ground=ground_code, partial=partial)
+    db.session.commit()
+
+
+def completion_notice(request: Request, outcome: str) -> Notice:
+    _require_open(request)
+    check_transition(request.status, Status.COMPLETED)
+
+    files = available(request, datetime.now(UTC))
+    return Notice(
+        "completed",
+        {
+            **_base_context(request),
+            "outcome": _require_text(outcome, "The outcome"),
+            "files": files,
+        },
+    )
+
+
+def complete(request: Request, outcome: str, actor: Actor, now: datetime) -> None:
+    notice = completion_notice(request, outcome)
+    request.outcome_text = outcome.strip()
+    change_status(request, Status.COMPLETED, actor=actor.name, now=now, commit=False)
+    _send(request, notice, now)
+    _audit("request.completed", request, actor, now)
+    db.session.commit()
+
+
+def withdrawal_notice(request: Request) -> Notice:
+    _require_open(request)
+    check_transition(request.status, Status.WITHDRAWN)
+    return Notice("withdrawn", _base_context(request))
+
+
+def withdraw_for_subject(request: Request, note: str, actor: Actor, now: datetime) -> None:
+    """The subject withdrew by phone or letter; staff record it and confirm by mail."""
+    notice = withdrawal_notice(request)
+    change_status(
+        request,
+        Status.WITHDRAWN,
+        actor=actor.name,
+        now=now,
+        reason=_require_text(note, "How the subject withdrew"),
+        commit=False,
+    )
+    _send(request, notice, now)
+    _audit("request.withdrawn_by_staff", request, actor, now)
+    db.session.commit()
+
+
+__all__ = ["DecisionError", "IllegalTransition"]

@@ -1,0 +1,149 @@
+"""Files for the subject: the copy an access request asked for, offered on the status page.
+
+Staff (or the fulfilment jobs) offer a file; it is encrypted at rest (Fernet, under
+``RIGHTSDESK_PACKAGE_KEY``, by default derived from the secret key), kept outside the web root
+under a random name, offered until it expires (30 days by default), and every download is
+audited. The completion notice lists what is waiting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import filetype
+from cryptography.fernet import InvalidToken
+from flask import current_app
+
+from rightsdesk.core import audit
+from rightsdesk.core.keys import package_cipher
+from rightsdesk.core.uploads import delete_upload, store_bytes, stored_path
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.extensions import db
+from rightsdesk.models import Download, Request
+
+BINARY_TYPES = {
+    "application/pdf": "pdf",
+    "application/zip": "zip",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+}
+
+
+TEXT_EXTENSIONS = {".csv": "text/csv", ".json": "application/json", ".txt": "text/plain"}
+
+
+class DownloadRejected(ValueError):
+    pass
+
+
+def _kind_of(data: bytes, filename: str) -> tuple[str, str]:
+    """(content type, extension) judged by content; UTF-8 text only as CSV, JSON or TXT."""
+    if not data:
+        raise DownloadRejected("the file is empty")
+    if len(data) > int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024:
+        raise DownloadRejected(f"the file is larger than {current_app.config['MAX_UPLOAD_MB']} MB")
+    guessed = filetype.guess(data)
+    if guessed is not None and guessed.mime in BINARY_TYPES:
+        return guessed.mime, BINARY_TYPES[guessed.mime]
+    suffix = Path(filename).suffix.lower()
+    if guessed is None and suffix in TEXT_EXTENSIONS:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DownloadRejected("a text file must be UTF-8") from None
+        return TEXT_EXTENSIONS[suffix], suffix.lstrip(".")
+    raise DownloadRejected("offer a PDF, ZIP, PNG, JPEG, or a UTF-8 CSV, JSON or TXT file")
+
+
+def safe_filename(filename: str, reference: str, extension: str) -> str:
+    """The name the subject sees: the given one's stem without path or control characters."""
+    stem = Path(filename.replace("\\", "/")).stem
+    stem = "".join(ch for ch in stem if ch.isprintable() and ch not in '/\\:*?"<>|')[:80]
+    return f"{stem or reference}.{extension}"
+
+
+def offer(
+    request: Request,
+    data: bytes,
+    filename: str,
+    *,
+    actor: str,
+    now: datetime,
+    ttl_days: int | None = None,
+) -> Download:
+    if request.status not in OPEN:
+        raise DownloadRejected(f"{request.reference} is closed: offer files before completing it")
+    content_type, extension = _kind_of(data, filename)
+    stored = store_bytes(package_cipher().encrypt(data), content_type, extension)
+    ttl = timedelta(days=int(ttl_days or current_app.config["DOWNLOAD_TTL_DAYS"]))
+    download = Download(
+        request=request,
+        file=stored.name,
+        filename=safe_filename(filename, request.reference, extension),
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        created_at=now,
+        created_by=actor,
+        expires_at=now + ttl,
+    )
+    db.session.add(download)
+    db.session.flush()
+    audit.record(
+        "request.download_offered",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={"download": download.id, "size": len(data), "sha256": download.sha256},
+    )
+    db.session.commit()
+    return download
+
+
+def available(request: Request, now: datetime) -> list[Download]:
+    return [d for d in request.downloads if d.deleted_at is None and d.expires_at > now]
+
+
+def fetch(request: Request, download_id: int, *, now: datetime) -> tuple[Download, bytes] | None:
+    """The file for the subject, decrypted and audited; ``None`` if it is not theirs, gone,
+    expired, or no longer decrypts (the key changed)."""
+    download = next((d for d in available(request, now) if d.id == download_id), None)
+    path = stored_path(download.file) if download else None
+    if download is None or path is None:
+        return None
+    try:
+        data = package_cipher().decrypt(path.read_bytes())
+    except InvalidToken:
+        return None
+    download.downloaded_at = download.downloaded_at or now
+    audit.record(
+        "subject.downloaded",
+        actor="subject",
+        now=now,
+        request_ref=request.reference,
+        data={"download": download.id},
+    )
+    db.session.commit()
+    return download, data
+
+
+def purge_expired(*, now: datetime) -> int:
+    """Delete the files of expired downloads; keep the row (what, when, checksum) as a record."""
+    expired = db.session.scalars(
+        db.select(Download).where(Download.deleted_at.is_(None), Download.expires_at <= now)
+    ).all()
+    for download in expired:
+        download.deleted_at = now
+        audit.record(
+            "request.download_deleted",
+            actor="system:downloads",
+            now=now,
+            request_ref=download.request.reference,
+            data={"download": download.id},
+        )
+    db.session.commit()
+    for download in expired:
+        delete_upload(download.file)
+    return len(expired)

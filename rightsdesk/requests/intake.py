@@ -1,0 +1,686 @@
+"""Intake: a data subject files a request, proves their e-mail, and follows it.
+
+Every use-case here stores first and answers after: the request, its verification nonce and the
+mail that carries the link are committed together, and the outbox sends the mail later, so an
+SMTP outage delays a message but never loses one. The web form goes one step further: it answers
+once the submission's single row is committed (``accept_submission``), and the worker files it
+as the request, dated from that moment (``process_submissions``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rightsdesk.core import audit
+from rightsdesk.core.context import current_organisation
+from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
+from rightsdesk.core.urls import external_url
+from rightsdesk.delivery.outbox import queue
+from rightsdesk.domain.identity import InvalidEmail, normalise_email, strip_control_characters
+from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.extensions import db
+from rightsdesk.models import (
+    AuditEvent,
+    Channel,
+    CorrectionItem,
+    InboundMessage,
+    IntakeSubmission,
+    OutboxMessage,
+    Question,
+    Representative,
+    RepresentativeRole,
+    Request,
+    Subject,
+    VerificationNonce,
+)
+from rightsdesk.requests.host_apps import remember_response, stored_response
+from rightsdesk.requests.lifecycle import change_status, submit_request
+from rightsdesk.requests.tokens import issue_verification, new_status_secret, status_token
+
+RESEND_AT_MOST = 3  # requests whose link is re-sent by one resend
+SUBMISSION_FIRST_RETRY = timedelta(seconds=30)
+SUBMISSION_LONGEST_WAIT = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class CorrectionInput:
+    item: str
+    current_value: str | None
+    correct_value: str
+
+
+@dataclass(frozen=True)
+class RepresentativeInput:
+    role: RepresentativeRole
+    name: str
+    email: str
+    proof: bytes | None = None
+
+
+@dataclass(frozen=True)
+class IntakeInput:
+    """What a person asked for, already validated by the form or the mail parser."""
+
+    kind: RequestKind
+    name: str | None
+    email: str
+    details: str | None = None
+    language: str = "ko"
+    corrections: tuple[CorrectionInput, ...] = ()
+    scope: dict | None = None
+    representative: RepresentativeInput | None = None
+    channel: Channel = Channel.WEB
+    jurisdiction: str | None = None
+    # Threading for a request that arrived by e-mail: the verification mail replies to it.
+    reply_to_message_id: str | None = None
+    reply_references: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _clean(text: str | None) -> str | None:
+    return strip_control_characters(text) if text is not None else None
+
+
+def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") -> Request:
+    """Store the request (received, unverified) and queue its verification mail; one commit.
+
+    Control characters (NUL above all, which PostgreSQL refuses) are dropped from what people
+    typed; nothing else is changed.
+    """
+    stored: StoredFile | None = None
+    if data.representative and data.representative.proof:
+        stored = store_upload(data.representative.proof)
+    try:
+        request = _create_request(data, now=now, actor=actor, proof=stored)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if stored:
+            delete_upload(stored.name)
+        raise
+    return request
+
+
+def _create_request(
+    data: IntakeInput,
+    *,
+    now: datetime,
+    actor: str,
+    proof: StoredFile | None,
+    received_at: datetime | None = None,
+) -> Request:
+    """The request with its corrections, representative proof and verification mail, added to
+    the session (the caller commits)."""
+    representative = None
+    if data.representative:
+        rep = data.representative
+        representative = (rep.role, (_clean(rep.name) or "").strip(), rep.email)
+    request = submit_request(
+        kind=data.kind,
+        email=data.email,
+        name=(_clean(data.name) or "").strip() or None,
+        channel=data.channel,
+        now=now,
+        actor=actor,
+        details=_clean(data.details),
+        language=data.language,
+        representative=representative,
+        scope=data.scope,
+        jurisdiction=data.jurisdiction,
+        received_at=received_at,
+        commit=False,
+    )
+    if proof and request.representative:
+        request.representative.proof_file = proof.name
+        request.representative.proof_content_type = proof.content_type
+        request.representative.proof_size = proof.size
+    for item in data.corrections:
+        request.corrections.append(
+            CorrectionItem(
+                item=(_clean(item.item) or "").strip(),
+                current_value=(_clean(item.current_value) or "").strip() or None,
+                correct_value=(_clean(item.correct_value) or "").strip(),
+            )
+        )
+    db.session.flush()
+    _queue_verification(
+        request,
+        now=now,
+        in_reply_to=data.reply_to_message_id,
+        references=data.reply_references,
+    )
+    return request
+
+
+# --- the web form's queue: acknowledge with one row, make the request in the worker -----------
+
+
+def accept_submission(data: IntakeInput, *, now: datetime) -> None:
+    """Take a web-form submission in: its proof file and one row, committed. From here on the
+    submission is acknowledged and cannot be lost; ``process_submissions`` (the worker) makes
+    it into the request, dated from ``now``, the moment it was received.
+
+    A burst of submissions (after a breach notice, say) costs the web server one INSERT each;
+    the request's own work (reference, deadline, audit chain, verification mail) waits its
+    turn in the worker instead of holding every web worker on the audit chain's lock.
+    """
+    stored: StoredFile | None = None
+    if data.representative and data.representative.proof:
+        stored = store_upload(data.representative.proof)
+    try:
+        # One INSERT, durable when it returns: a single statement needs no BEGIN and COMMIT
+        # of its own (autocommit), nor the session's unit of work.
+        statement = insert(IntakeSubmission.__table__).values(
+            received_at=now,
+            payload=_submission_payload(data, stored),
+            attempts=0,
+            next_attempt_at=now,
+        )
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement)
+    except BaseException:
+        if stored:
+            delete_upload(stored.name)
+        raise
+
+
+def _submission_payload(data: IntakeInput, proof: StoredFile | None) -> str:
+    rep = data.representative
+    return json.dumps(
+        {
+            "kind": data.kind.value,
+            "name": data.name,
+            "email": data.email,
+            "details": data.details,
+            "language": data.language,
+            "corrections": [[c.item, c.current_value, c.correct_value] for c in data.corrections],
+            "scope": data.scope,
+            "representative": rep
+            and {"role": rep.role.value, "name": rep.name, "email": rep.email},
+            "proof": proof
+            and {"name": proof.name, "content_type": proof.content_type, "size": proof.size},
+            "channel": data.channel.value,
+            "jurisdiction": data.jurisdiction,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _from_payload(payload: str) -> tuple[IntakeInput, StoredFile | None]:
+    fields = json.loads(payload)
+    rep = fields["representative"]
+    proof = fields["proof"]
+    data = IntakeInput(
+        kind=RequestKind(fields["kind"]),
+        name=fields["name"],
+        email=fields["email"],
+        details=fields["details"],
+        language=fields["language"],
+        corrections=tuple(CorrectionInput(*item) for item in fields["corrections"]),
+        scope=fields["scope"],
+        representative=rep
+        and RepresentativeInput(RepresentativeRole(rep["role"]), rep["name"], rep["email"]),
+        channel=Channel(fields["channel"]),
+        jurisdiction=fields["jurisdiction"],
+    )
+    return data, proof and StoredFile(proof["name"], proof["content_type"], proof["size"])
+
+
+@dataclass
+class IntakeReport:
+    filed: list[str] = field(default_factory=list)  # references of the requests made
+    failed: list[str] = field(default_factory=list)  # "submission N: reason", to retry later
+
+    @property
+    def attempted(self) -> int:
+        return len(self.filed) + len(self.failed)
+
+
+def process_submissions(
+    *, now: datetime, limit: int = 10_000, seconds: float | None = None
+) -> IntakeReport:
+    """Make the waiting web-form submissions into requests, oldest first, one transaction each.
+
+    Each transaction deletes its submission row (``DELETE … RETURNING``; on PostgreSQL the
+    row is chosen with ``FOR UPDATE SKIP LOCKED``) and creates the request, so a crash undoes
+    both and a second worker never takes the same row. A submission that fails is put back
+    with a back-off and its reason (never its content), and the others go on. ``seconds``
+    bounds one call, so the worker's other duties are not starved by a long backlog.
+    """
+    report = IntakeReport()
+    started = time.monotonic()
+    while len(report.filed) + len(report.failed) < limit:
+        if seconds is not None and time.monotonic() - started > seconds:
+            break
+        claimed = _claim_submission(now)
+        if claimed is None:
+            break
+        submission_id, received_at, payload, attempts = claimed
+        try:
+            data, proof = _from_payload(payload)
+            request = _create_request(
+                data, now=now, actor="subject", proof=proof, received_at=received_at
+            )
+            db.session.commit()
+        except Exception as error:  # any failure waits for a retry; the others go on
+            db.session.rollback()
+            reason = _reason(error)
+            _postpone(submission_id, attempts, reason, now)
+            report.failed.append(f"submission {submission_id}: {reason}")
+            continue
+        report.filed.append(request.reference)
+    return report
+
+
+def _claim_submission(now: datetime) -> tuple[int, datetime, str, int] | None:
+    """Delete the oldest due submission in a new transaction and return it; the caller's
+    commit (with the request) or rollback (which restores it) ends that transaction."""
+    table = IntakeSubmission.__table__
+    oldest = (
+        select(table.c.id)
+        .where(table.c.next_attempt_at <= now)
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(1)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)
+    row = db.session.execute(
+        delete(table)
+        .where(table.c.id.in_(oldest.scalar_subquery()))
+        .returning(table.c.id, table.c.received_at, table.c.payload, table.c.attempts)
+    ).first()
+    if row is None:
+        db.session.rollback()
+        return None
+    return row.id, _utc(row.received_at), row.payload, row.attempts
+
+
+def _postpone(submission_id: int, attempts: int, reason: str, now: datetime) -> None:
+    wait = min(SUBMISSION_FIRST_RETRY * 2**attempts, SUBMISSION_LONGEST_WAIT)
+    db.session.execute(
+        update(IntakeSubmission)
+        .where(IntakeSubmission.id == submission_id)
+        .values(attempts=attempts + 1, next_attempt_at=now + wait, last_error=reason[:300])
+    )
+    db.session.commit()
+
+
+def _reason(error: Exception) -> str:
+    """What went wrong, without the statement's parameters (they hold what the person typed)."""
+    original = getattr(error, "orig", None) or error
+    first_line = (str(original).strip().splitlines() or [""])[0]
+    return f"{type(original).__name__}: {first_line}"[:300]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def waiting_submissions() -> tuple[int, datetime | None]:
+    """How many submissions wait for the worker, and since when the oldest has."""
+    count, oldest = db.session.execute(
+        select(func.count(IntakeSubmission.id), func.min(IntakeSubmission.received_at))
+    ).one()
+    return count, _utc(oldest) if oldest else None
+
+
+def file_api_request(
+    data: IntakeInput,
+    *,
+    api_key,
+    vouched: bool,
+    now: datetime,
+    idempotency: tuple[str, str] | None,
+    response,
+) -> tuple[Request, dict]:
+    """A request from a host application, in one transaction with its idempotency record;
+    returns the request and the answer (the one stored for replays, so both are the same).
+
+    ``vouched``: the host app signed an assertion that this is its signed-in user's e-mail, so
+    the identity is confirmed at once (acknowledgement); otherwise the usual verification mail.
+    A concurrent retry with the same Idempotency-Key loses on the unique constraint and gets the
+    first request back.
+    """
+
+    try:
+        request = submit_request(
+            kind=data.kind,
+            email=data.email,
+            name=(data.name or "").strip() or None,
+            channel=Channel.API,
+            now=now,
+            actor=f"api:{api_key.name}",
+            details=data.details,
+            language=data.language,
+            scope=data.scope,
+            api_key_id=api_key.id,
+            jurisdiction=data.jurisdiction,
+            status=Status.VERIFIED if vouched else Status.RECEIVED_UNVERIFIED,
+            commit=False,
+        )
+        for item in data.corrections:
+            request.corrections.append(
+                CorrectionItem(
+                    item=item.item.strip(),
+                    current_value=item.current_value,
+                    correct_value=item.correct_value.strip(),
+                )
+            )
+        db.session.flush()
+        _queue_first_mail(request, confirmed=vouched, now=now)
+        answer = response(request)
+        if idempotency:
+            key, fingerprint = idempotency
+            remember_response(api_key, key, fingerprint, 201, answer, now)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        earlier = stored_response(api_key, idempotency[0]) if idempotency else None
+        if earlier is None:
+            raise
+        answer = json.loads(earlier.body)
+        found = db.session.scalar(select(Request).where(Request.reference == answer["reference"]))
+        return found, answer
+    return request, answer
+
+
+def enter_by_staff(
+    *,
+    kind: RequestKind,
+    email: str,
+    name: str | None,
+    details: str | None,
+    language: str,
+    jurisdiction: str | None,
+    received_at: datetime,
+    identity_checked: bool,
+    actor: str,
+    now: datetime,
+) -> Request:
+    """A request taken by phone, letter or at the counter, dated from its real receipt.
+
+    If staff confirmed the identity, the subject gets the acknowledgement at once; otherwise
+    the same verification mail as a web request, so identity is still confirmed (영 §46).
+    """
+    request = submit_request(
+        kind=kind,
+        email=email,
+        name=name,
+        channel=Channel.STAFF,
+        now=now,
+        actor=actor,
+        details=details,
+        jurisdiction=jurisdiction,
+        language=language,
+        received_at=received_at,
+        status=Status.VERIFIED if identity_checked else Status.RECEIVED_UNVERIFIED,
+        commit=False,
+    )
+    db.session.flush()
+    _queue_first_mail(request, confirmed=identity_checked, now=now)
+    db.session.commit()
+    return request
+
+
+def _queue_first_mail(request: Request, *, confirmed: bool, now: datetime) -> None:
+    """The acknowledgement if the identity is confirmed already, else the verification link."""
+    if confirmed:
+        _queue_acknowledgement(request, now=now)
+    else:
+        _queue_verification(request, now=now)
+
+
+def _queue_acknowledgement(request: Request, *, now: datetime) -> None:
+    """Reference, legal due date and the private status link (after identity is confirmed)."""
+    notify_subject(request, "acknowledge", now=now)
+
+
+def notify_subject(request: Request, template: str, *, now: datetime, **context: object) -> None:
+    """Queue ``template`` to whoever speaks for the request (representative, else subject), in
+    their language, with the request, the operator and a fresh status link in its context."""
+    queue(
+        template,
+        recipient=request.contact_email or "",
+        language=request.language,
+        context={
+            "item": request,
+            "organisation": _organisation(),
+            "status_url": external_url("public.status", token=status_token(request)),
+            **context,
+        },
+        now=now,
+        request_ref=request.reference,
+    )
+
+
+def _queue_verification(
+    request: Request,
+    *,
+    now: datetime,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+) -> None:
+    token = issue_verification(request, now=now)
+    queue(
+        "verify",
+        recipient=request.contact_email or "",
+        language=request.language,
+        context={
+            "item": request,
+            "organisation": _organisation(),
+            "verify_url": external_url("public.verify", token=token),
+            "resend_url": external_url("public.resend"),
+            "hours": current_app.config["VERIFY_TTL_HOURS"],
+        },
+        now=now,
+        request_ref=request.reference,
+        in_reply_to=in_reply_to,
+        references=(*references, in_reply_to) if in_reply_to else references,
+    )
+
+
+def _organisation():
+    try:
+        return current_organisation()
+    except LookupError:
+        return None
+
+
+def confirm_verification(request: Request, *, now: datetime) -> str:
+    """After the token was consumed: verify, acknowledge by mail, return the status link."""
+    if request.status is Status.RECEIVED_UNVERIFIED:
+        change_status(request, Status.VERIFIED, actor="subject", now=now, commit=False)
+        _queue_acknowledgement(request, now=now)
+    db.session.commit()
+    return status_token(request)
+
+
+def resend_verification(email: str, *, now: datetime) -> int:
+    """Send fresh links for the address's unverified, unexpired requests; the caller shows the
+    same page whatever this returns, so nobody learns which addresses are known."""
+
+    try:
+        address = normalise_email(email)
+    except InvalidEmail:
+        return 0
+    cutoff = now - timedelta(days=int(current_app.config["UNVERIFIED_EXPIRY_DAYS"]))
+    query = (
+        select(Request)
+        .outerjoin(Request.subject)
+        .outerjoin(Request.representative)
+        .where(
+            Request.status == Status.RECEIVED_UNVERIFIED,
+            Request.received_at > cutoff,
+            or_(
+                (Representative.email == address),
+                (Representative.id.is_(None) & (Subject.email == address)),
+            ),
+        )
+        .order_by(Request.received_at.desc())
+        .limit(RESEND_AT_MOST)
+    )
+    requests = list(db.session.scalars(query))
+    for request in requests:
+        _queue_verification(request, now=now)
+        audit.record("request.link_resent", actor="subject", now=now, request_ref=request.reference)
+    db.session.commit()
+    return len(requests)
+
+
+def withdraw(request: Request, *, now: datetime) -> None:
+    change_status(request, Status.WITHDRAWN, actor="subject", now=now, commit=False)
+    notify_subject(request, "withdrawn", now=now)
+    db.session.commit()
+
+
+def revoke_status_links(reference: str, *, send_new: bool, actor: str, now: datetime) -> Request:
+    """Rotate the request's status secret, so every link sent so far stops working."""
+    request = db.session.scalar(select(Request).where(Request.reference == reference))
+    if request is None or request.personal_data_purged_at is not None:
+        raise LookupError(f"no request {reference!r}")
+    request.status_secret = new_status_secret()
+    audit.record("request.link_revoked", actor=actor, now=now, request_ref=request.reference)
+    if send_new:
+        notify_subject(request, "status_link", now=now)
+    db.session.commit()
+    return request
+
+
+def ask_subject(request: Request, text: str, *, actor: str, now: datetime) -> Question:
+    """Staff ask the subject something; the status page takes the answer."""
+    question = Question(request=request, asked_at=now, asked_by=actor, text=text.strip())
+    db.session.add(question)
+    if request.status is not Status.AWAITING_SUBJECT:
+        change_status(request, Status.AWAITING_SUBJECT, actor=actor, now=now, commit=False)
+    db.session.flush()
+    notify_subject(request, "question", now=now, question=question)
+    audit.record(
+        "request.question",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={"question": question.id},
+    )
+    db.session.commit()
+    return question
+
+
+def answer_question(
+    request: Request, question_id: int, *, text: str | None, file: bytes | None, now: datetime
+) -> None:
+    question = db.session.get(Question, question_id)
+    if question is None or question.request_id != request.id or question.answered_at:
+        raise LookupError("no open question with that number on this request")
+    stored = store_upload(file) if file else None
+    try:
+        question.answer_text = (text or "").strip() or None
+        question.answered_at = now
+        if stored:
+            question.answer_file = stored.name
+            question.answer_content_type = stored.content_type
+        audit.record(
+            "request.answered",
+            actor="subject",
+            now=now,
+            request_ref=request.reference,
+            data={"question": question.id, "file": bool(stored)},
+        )
+        still_open = [q for q in request.questions if q.answered_at is None]
+        if request.status is Status.AWAITING_SUBJECT and not still_open:
+            change_status(request, Status.IN_PROGRESS, actor="subject", now=now, commit=False)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        if stored:
+            delete_upload(stored.name)
+        raise
+
+
+PUBLIC_ACTIONS = ("request.received", "request.status", "request.answered", "request.question")
+
+
+def public_timeline(request: Request) -> list[tuple[datetime, str, dict]]:
+    """What the subject may see of the history: receipt, status changes, questions, answers."""
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.request_ref == request.reference, AuditEvent.action.in_(PUBLIC_ACTIONS))
+        .order_by(AuditEvent.seq)
+    )
+    return [(event.at, event.action, json.loads(event.data)) for event in events]
+
+
+@dataclass
+class ExpiryReport:
+    expired: list[str] = field(default_factory=list)
+
+
+def expire_unverified(*, now: datetime, dry_run: bool = False) -> ExpiryReport:
+    """Requests never verified within the expiry period: mark expired, purge personal data.
+
+    Kept: the reference, kind, channel, dates and the audit chain (which holds no personal
+    data), so statistics and the proof of what happened survive.
+    """
+    cutoff = now - timedelta(days=int(current_app.config["UNVERIFIED_EXPIRY_DAYS"]))
+    stale = db.session.scalars(
+        select(Request)
+        .where(Request.status == Status.RECEIVED_UNVERIFIED, Request.received_at <= cutoff)
+        .order_by(Request.id)
+    ).all()
+    report = ExpiryReport(expired=[r.reference for r in stale])
+    if dry_run:
+        return report
+    for request in stale:
+        change_status(request, Status.EXPIRED, actor="system:expiry", now=now, commit=False)
+        files = purge_personal_data(request, now=now)
+        db.session.commit()
+        for name in files:  # only once the database no longer points at them
+            delete_upload(name)
+    return report
+
+
+def purge_personal_data(request: Request, *, now: datetime) -> list[str | None]:
+    """Destroy what identifies the person on this request; return the upload files to delete
+    once the caller has committed."""
+    files: list[str | None] = []
+    if request.representative:
+        files.append(request.representative.proof_file)
+        db.session.delete(request.representative)
+    for question in request.questions:
+        files.append(question.answer_file)
+        question.answer_text = None
+        question.answer_file = None
+    request.corrections.clear()
+    request.details = None
+    request.scope = None
+    db.session.execute(delete(VerificationNonce).where(VerificationNonce.request_id == request.id))
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.request_ref == request.reference)
+        .values(recipient="purged", body_text="", body_html=None)
+    )
+    db.session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.request_ref == request.reference)
+        .values(from_address=None, subject=None, raw=None)
+    )
+    subject = request.subject
+    request.subject = None
+    request.personal_data_purged_at = now
+    request.status_secret = "purged"
+    db.session.flush()
+    if subject is not None and not subject.requests:
+        db.session.delete(subject)
+    audit.record(
+        "request.purged",
+        actor="system:expiry",
+        now=now,
+        request_ref=request.reference,
+    )
+    return files

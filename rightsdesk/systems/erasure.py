@@ -1,0 +1,211 @@
+"""Erasure (삭제) on an SQL system of the data map: what each table's rows become, and doing it.
+
+Every row of the subject (found as for access) gets the table's strategy: deleted, anonymised
+or nulled. A row that a statute makes the operator keep (the table's retention rule, counted
+from its ``retention_from`` date, or from today without one) is first copied to separated
+storage (PIPA §21③) through the ``keep`` callback, then erased from the live table.
+
+Tables are erased children first, so that if a run stops half-way the rows still to do are
+found again through their parents, and a table's changes are one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Column, String, Text, event, tuple_
+from sqlalchemy import Table as SqlTable
+from sqlalchemy.engine import Engine
+
+from rightsdesk.domain.datamap import Erasure, System, Table
+from rightsdesk.domain.retention import Rule, Schedule
+from rightsdesk.systems.collect import TableRows, collect_rows, collection_order, plain_value
+from rightsdesk.systems.connect import checkpoint
+
+BATCH = 500  # rows per DELETE/UPDATE … WHERE key IN (…)
+
+
+@dataclass(frozen=True)
+class KeptRow:
+    """A row to store separately before it is erased."""
+
+    table: str
+    key: str  # JSON of the primary key
+    row: dict
+    until: date
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """What erasing the subject does to one table: counts, and what is kept why until when."""
+
+    system: str
+    table: str
+    rows: int
+    strategy: str
+    retention: str
+    basis: str
+    kept: tuple[KeptRow, ...]
+
+    @property
+    def retained(self) -> int:
+        return len(self.kept)
+
+    @property
+    def retained_until(self) -> date | None:
+        return max((k.until for k in self.kept), default=None)
+
+
+Collected = tuple[dict[str, TableRows], dict[str, SqlTable]]
+
+
+def collect_all(system: System, engine: Engine, identities: Mapping[str, str]) -> Collected:
+    """The subject's rows of every table of the system, and the tables' descriptions."""
+    return collect_rows(system, engine, identities)
+
+
+def erasure_order(system: System) -> list[Table]:
+    """Children before parents: the reverse of the order rows are found in."""
+    return list(reversed(collection_order(system.tables)))
+
+
+def _start(value: object, today: date) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value).date()
+        except ValueError:
+            return today
+    return today
+
+
+def _key_columns(reflected: SqlTable) -> list[Column]:
+    keys = list(reflected.primary_key.columns)
+    if not keys:
+        raise ValueError(f"{reflected.name} has no primary key: erase it by hand")
+    return keys
+
+
+def _row_key(row: Mapping, keys: Sequence[Column]) -> str:
+    return json.dumps([plain_value(row[k.name]) for k in keys], ensure_ascii=False)
+
+
+def plan_table(part: TableRows, reflected: SqlTable, schedule: Schedule, today: date) -> TablePlan:
+    table = part.table
+    rule: Rule = schedule.rule(table.retention)
+    kept: list[KeptRow] = []
+    if rule.keeps and part.rows:
+        keys = _key_columns(reflected)
+        for row in part.rows:
+            start = _start(row.get(table.retention_from), today) if table.retention_from else today
+            until = rule.until(start)
+            if until >= today:
+                plain = {k: plain_value(v) for k, v in row.items()}
+                kept.append(KeptRow(table.name, _row_key(row, keys), plain, until))
+    return TablePlan(
+        part.system, table.name, len(part.rows), table.erasure, rule.code, rule.basis, tuple(kept)
+    )
+
+
+def plan_system(
+    system: System, engine: Engine, identities: Mapping[str, str], schedule: Schedule, today: date
+) -> list[TablePlan]:
+    """The preview: per table, in erasure order, what will happen to the subject's rows."""
+    found, reflected = collect_rows(system, engine, identities)
+    return [
+        plan_table(found[table.name], reflected[table.name], schedule, today)
+        for table in erasure_order(system)
+    ]
+
+
+def _placeholder(column: Column, identity_columns: Mapping[str, str]) -> object:
+    """A value that identifies nobody; unique, since such columns often are."""
+    if not isinstance(column.type, String | Text):
+        return None
+    token = secrets.token_hex(8)
+    if identity_columns.get("email") == column.name:
+        return f"erased-{token}@erased.invalid"
+    if identity_columns.get("phone") == column.name:
+        return None if column.nullable else f"erased-{token}"
+    text = f"erased-{token}"
+    length = getattr(column.type, "length", None)
+    return text[:length] if length else text
+
+
+def _secure_delete(engine: Engine) -> None:
+    """SQLite overwrites deleted content with zeros (영 §16: not restorable)."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_rightsdesk_secure", False):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        dbapi_connection.execute("PRAGMA secure_delete = ON")
+
+    engine._rightsdesk_secure = True  # type: ignore[attr-defined]
+    engine.dispose()
+
+
+def erase_table(
+    system: System,
+    engine: Engine,
+    identities: Mapping[str, str],
+    table: Table,
+    schedule: Schedule,
+    today: date,
+    before: Callable[[TablePlan], None],
+    collected: Collected | None = None,
+) -> tuple[TablePlan, int, int]:
+    """Erase the subject's rows of one table: the plan goes to ``before`` first (which must
+    make the kept rows and the planned counts durable before returning), then one transaction
+    deletes or anonymises by key.
+
+    Returns the plan and the rows deleted and anonymised. Safe to repeat: rows already erased
+    are no longer found. ``collected`` (from :func:`collect_all`) saves reading the subject's
+    rows again for each table of one run: erasing children first leaves the parents' rows as
+    they were read.
+    """
+    _secure_delete(engine)
+    found, described = collected or collect_rows(system, engine, identities, upto=table.name)
+    part, reflected = found[table.name], described[table.name]
+    plan = plan_table(part, reflected, schedule, today)
+    before(plan)
+    if not part.rows:
+        return plan, 0, 0
+    keys = _key_columns(reflected)
+    values = [tuple(row[k.name] for k in keys) for row in part.rows]
+    deleted = anonymised = 0
+    with engine.begin() as connection:
+        if table.erasure == Erasure.DELETE:
+            for start in range(0, len(values), BATCH):
+                chunk = values[start : start + BATCH]
+                if len(keys) == 1:
+                    where = keys[0].in_([value[0] for value in chunk])
+                else:
+                    where = tuple_(*keys).in_(chunk)
+                statement = reflected.delete().where(where)
+                deleted += connection.execute(statement).rowcount
+        else:
+            anonymised = _anonymise(connection, reflected, keys, values, table)
+    checkpoint(engine)
+    return plan, deleted, anonymised
+
+
+def _anonymise(connection, reflected: SqlTable, keys, values, table: Table) -> int:
+    changed = 0
+    nulls = {c: None for c in table.null}
+    for value in values:
+        replacement = {
+            c: _placeholder(reflected.c[c], table.identity) for c in table.anonymise
+        } | nulls
+        condition = [k == v for k, v in zip(keys, value, strict=True)]
+        changed += connection.execute(
+            reflected.update().where(*condition).values(replacement)
+        ).rowcount
+    return changed

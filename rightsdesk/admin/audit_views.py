@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import AuditEvent
 from ..services.audit import verify_chain
-from . import READERS, bp, roles
+from .blueprint import READERS, bp, roles
 
 PAGE_SIZE = 100
 

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from ..extensions import limiter
 from ..services import staff as staff_service
 from ..services.staff import LoginFailed, LoginProblem, StaffError
-from . import ALL_STAFF, PUBLIC, bp, roles
+from .blueprint import ALL_STAFF, PUBLIC, bp, roles
 
 
 def utcnow() -> datetime:

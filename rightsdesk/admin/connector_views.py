@@ -20,7 +20,7 @@ from ..models import ChecklistItem, ConnectorJob, Request
 from ..services import connectors
 from ..services.fulfilment import FulfilmentError, configured_datamap
 from ..services.staff import staff_actor
-from . import WORKERS, bp, roles
+from .blueprint import WORKERS, bp, roles
 from .request_views import _load
 
 

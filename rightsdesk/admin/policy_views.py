@@ -21,7 +21,7 @@ from ..services import campaigns
 from ..services import policy as service
 from ..services.organisation import NoOrganisation
 from ..services.staff import staff_actor
-from . import ADMINS, ALL_STAFF, bp, roles
+from .blueprint import ADMINS, ALL_STAFF, bp, roles
 
 
 def utcnow() -> datetime:

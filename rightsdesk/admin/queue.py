@@ -19,7 +19,7 @@ from ..services.context import settings
 from ..services.intake import enter_by_staff, waiting_submissions
 from ..services.queue import QueueFilter, QueuePage, due_marks, load_queue_page, parse_cursor
 from ..services.staff import staff_actor
-from . import ALL_STAFF, WORKERS, bp, roles
+from .blueprint import ALL_STAFF, WORKERS, bp, roles
 
 PAGE_SIZE = 50
 STALE_SUBMISSIONS = timedelta(minutes=2)  # the worker files them within seconds when it runs

@@ -23,7 +23,7 @@ from ..services.reports import (
     parse_months,
     register_csv,
 )
-from . import ALL_STAFF, bp, roles
+from .blueprint import ALL_STAFF, bp, roles
 
 
 def _today() -> date:

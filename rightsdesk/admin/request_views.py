@@ -32,7 +32,7 @@ from ..services.fulfilment import (
 )
 from ..services.fulfilment import targets as correction_targets
 from ..services.uploads import stored_path
-from . import ALL_STAFF, WORKERS, bp, roles
+from .blueprint import ALL_STAFF, WORKERS, bp, roles
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ from flask_babel import get_locale
 
 from ..services.context import settings
 from ..services.retention_jobs import RetentionError, current_schedule, recent_records
-from . import ALL_STAFF, bp, roles
+from .blueprint import ALL_STAFF, bp, roles
 
 
 @bp.get("/retention")

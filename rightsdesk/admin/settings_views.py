@@ -25,7 +25,7 @@ from ..services.organisation import (
     set_up_organisation,
 )
 from ..services.staff import StaffError, staff_actor
-from . import ADMINS, bp, roles
+from .blueprint import ADMINS, bp, roles
 
 
 def utcnow() -> datetime:

@@ -1,7 +1,6 @@
 """The public site: what a data subject sees. Thin: parse, call a service, render."""
 
-from flask import Blueprint
+from . import demo_app, privacy, views  # noqa: F401  (importing the views registers their routes)
+from .blueprint import bp
 
-bp = Blueprint("public", __name__)
-
-from . import demo_app, privacy, views  # noqa: E402,F401
+__all__ = ["bp"]

@@ -18,7 +18,7 @@ from flask import abort, current_app, request
 from ..extensions import csrf, limiter
 from ..fulfilment.webhook import verify_signature
 from ..services.webhooks import SIGNATURE_HEADER
-from . import bp
+from .blueprint import bp
 
 SECRET_ENV = "RIGHTSDESK_SHOP_WEBHOOK_SECRET"
 DEVICES = ("Galaxy S24", "iPhone 15", "Galaxy Tab S9")

@@ -9,7 +9,7 @@ from flask import abort, render_template, request
 from flask_babel import get_locale
 
 from ..services import policy
-from . import bp
+from .blueprint import bp
 
 
 def _language() -> str:

@@ -35,7 +35,7 @@ from ..services.tokens import (
     resolve_status,
 )
 from ..services.uploads import UploadRejected, check_upload
-from . import bp
+from .blueprint import bp
 from .forms import SCOPED_KINDS, RequestForm
 
 UPLOAD_ERRORS = {

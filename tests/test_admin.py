@@ -518,6 +518,23 @@ def test_manual_verification_after_checking_the_proof(app):
     assert stored(app, reference).status is Status.VERIFIED
 
 
+@pytest.mark.parametrize("action", ["no-such-action", "Verify", "items", "__class__"])
+def test_an_unknown_action_is_not_found_and_changes_nothing(app, action):
+    reference = new_request(app, verified=False)
+    before = stored(app, reference).status
+    client = sign_in(app, StaffRole.HANDLER)
+    for fields in ({}, {"step": "send"}):
+        assert _act(client, reference, action, **fields).status_code == 404
+    assert stored(app, reference).status is before
+
+
+def test_every_notice_action_has_a_handler():
+    from rightsdesk.admin.request_views import ACTIONS, NOTICE_ACTIONS
+
+    assert NOTICE_ACTIONS.issubset(ACTIONS)
+    assert "erase-preview" not in ACTIONS  # shown by act itself: it changes nothing
+
+
 # --- roles, routes and escaping ----------------------------------------------------------------
 
 ROLE_TABLE = {

@@ -9,7 +9,7 @@ import json
 from flask import Response, render_template, request
 from sqlalchemy import select
 
-from rightsdesk.admin import READERS, bp, roles
+from rightsdesk.admin.blueprint import READERS, bp, roles
 from rightsdesk.core.audit import verify_chain
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent

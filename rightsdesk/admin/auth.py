@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
-from rightsdesk.admin import ALL_STAFF, PUBLIC, bp, roles
+from rightsdesk.admin.blueprint import ALL_STAFF, PUBLIC, bp, roles
 from rightsdesk.core.actors import staff_actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.extensions import limiter
@@ -45,22 +45,27 @@ def login():
             now=utcnow(),
         )
     except LoginFailed as failure:
-        if failure.problem is LoginProblem.LOCKED:
-            message = _("Too many failed attempts: the account is locked for a while.")
-        elif failure.problem is LoginProblem.CODE_REQUIRED:
-            message = _("Enter the code from your authenticator app.")
-        else:
-            message = _("The e-mail address, password or code is not right.")
-        return render_template(
-            "admin/login.html",
-            error=message,
-            email=request.form.get("email", ""),
-            next=request.form.get("next", ""),
-            ask_code=failure.problem is LoginProblem.CODE_REQUIRED,
-        ), 401
+        return _login_refused(failure.problem)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(user)
     return redirect(_safe_next(request.form.get("next")))
+
+
+def _login_refused(problem: LoginProblem):
+    """The sign-in form again, saying why (without saying which of the three was wrong)."""
+    if problem is LoginProblem.LOCKED:
+        message = _("Too many failed attempts: the account is locked for a while.")
+    elif problem is LoginProblem.CODE_REQUIRED:
+        message = _("Enter the code from your authenticator app.")
+    else:
+        message = _("The e-mail address, password or code is not right.")
+    return render_template(
+        "admin/login.html",
+        error=message,
+        email=request.form.get("email", ""),
+        next=request.form.get("next", ""),
+        ask_code=problem is LoginProblem.CODE_REQUIRED,
+    ), 401
 
 
 @bp.post("/logout")

@@ -14,14 +14,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from rightsdesk.admin import WORKERS, bp, roles
-from rightsdesk.admin.request_views import _load
+from rightsdesk.admin.blueprint import WORKERS, bp, roles
+from rightsdesk.admin.request_views import load_request
 from rightsdesk.core.actors import staff_actor
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap
 from rightsdesk.extensions import db
+from rightsdesk.fulfilment.access import FulfilmentError, configured_datamap
 from rightsdesk.models import ChecklistItem, ConnectorJob, Request
-from rightsdesk.systems.configured import FulfilmentError, configured_datamap
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _back(reference: str):
 @bp.post("/requests/<reference>/connectors/<int:job_id>/retry")
 @roles(*WORKERS)
 def connector_retry(reference: str, job_id: int):
-    item = _load(reference)
+    item = load_request(reference)
     job = db.session.get(ConnectorJob, job_id)
     if job is None or job.request_id != item.id:
         abort(404)
@@ -88,7 +88,7 @@ def connector_retry(reference: str, job_id: int):
 @bp.post("/requests/<reference>/checklist/<int:item_id>/tick")
 @roles(*WORKERS)
 def checklist_tick(reference: str, item_id: int):
-    item = _load(reference)
+    item = load_request(reference)
     entry = db.session.get(ChecklistItem, item_id)
     if entry is None or entry.request_id != item.id:
         abort(404)

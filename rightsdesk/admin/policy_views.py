@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 
-from rightsdesk.admin import ADMINS, ALL_STAFF, bp, roles
+from rightsdesk.admin.blueprint import ADMINS, ALL_STAFF, bp, roles
 from rightsdesk.core.actors import staff_actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import NoOrganisation
@@ -136,29 +136,34 @@ def policy_publish(version_id: int):
         db.session.rollback()
         flash(str(error), "error")
     else:
+        _flash_published(result)
+    return redirect(url_for("admin.policy_show", version_id=version_id))
+
+
+def _flash_published(result: service.Published) -> None:
+    """When the published version takes effect, and whether its notice e-mail has started."""
+    flash(
+        _(
+            "Published: version %(label)s takes effect on %(date)s.",
+            label=result.version.label,
+            date=result.version.effective_date.isoformat(),
+        )
+    )
+    if result.campaign is not None:
         flash(
             _(
-                "Published: version %(label)s takes effect on %(date)s.",
-                label=result.version.label,
-                date=result.version.effective_date.isoformat(),
+                "The notice e-mail to every user has started (campaign %(id)s).",
+                id=result.campaign.id,
             )
         )
-        if result.campaign is not None:
-            flash(
-                _(
-                    "The notice e-mail to every user has started (campaign %(id)s).",
-                    id=result.campaign.id,
-                )
-            )
-        else:
-            flash(
-                _(
-                    "No notice e-mail was sent: %(reason)s. Announce the change on your site.",
-                    reason=result.warning,
-                ),
-                "error",
-            )
-    return redirect(url_for("admin.policy_show", version_id=version_id))
+    else:
+        flash(
+            _(
+                "No notice e-mail was sent: %(reason)s. Announce the change on your site.",
+                reason=result.warning,
+            ),
+            "error",
+        )
 
 
 def _notice_message(error: NoticeTooShort) -> str:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from rightsdesk.admin import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.admin.blueprint import ALL_STAFF, WORKERS, bp, roles
 from rightsdesk.core.actors import staff_actor
 from rightsdesk.core.context import settings
 from rightsdesk.domain.identity import InvalidEmail
@@ -33,35 +33,41 @@ STALE_SUBMISSIONS = timedelta(minutes=2)  # the worker files them within seconds
 
 def _filter_from_args() -> QueueFilter:
     args = request.args
-    status = args.get("status", "open")
-    statuses: tuple[Status, ...]
-    if status == "open":
-        statuses = tuple(sorted(OPEN))
-    elif status == "all":
-        statuses = ()
-    else:
-        try:
-            statuses = (Status(status),)
-        except ValueError:
-            abort(400)
+    statuses = _statuses(args.get("status", "open"))
     try:
         kind = RequestKind(args["kind"]) if args.get("kind") else None
         channel = Channel(args["channel"]) if args.get("channel") else None
     except ValueError:
-        abort(400)
-    assignee = args.get("assignee") or None
-    if assignee == "me":
-        assignee = str(current_user.id)
-    if assignee not in (None, "none") and not assignee.isdigit():
         abort(400)
     return QueueFilter(
         statuses=statuses,
         kind=kind,
         channel=channel,
         jurisdiction=(args.get("jurisdiction") or "").upper() or None,
-        assignee=assignee,
+        assignee=_assignee(args.get("assignee") or None),
         search=(args.get("q") or "").strip() or None,
     )
+
+
+def _statuses(status: str) -> tuple[Status, ...]:
+    """``open`` (the default), ``all`` (none: no filter), or one status; else 400."""
+    if status == "open":
+        return tuple(sorted(OPEN))
+    if status == "all":
+        return ()
+    try:
+        return (Status(status),)
+    except ValueError:
+        abort(400)
+
+
+def _assignee(assignee: str | None) -> str | None:
+    """A staff id, ``none`` (unassigned), ``me`` (as one's own id) or nothing; else 400."""
+    if assignee == "me":
+        assignee = str(current_user.id)
+    if assignee not in (None, "none") and not assignee.isdigit():
+        abort(400)
+    return assignee
 
 
 @bp.get("/")
@@ -100,38 +106,50 @@ def new_request():
         return render_template("admin/new_request.html", kinds=SUBJECT_KINDS, form={})
     form = request.form
     errors: dict[str, str] = {}
-    try:
-        kind = RequestKind(form.get("kind", ""))
-    except ValueError:
-        errors["kind"] = _("Choose the kind of request.")
+    kind = _kind(form.get("kind", ""), errors)
     received = _received_at(form.get("received_at", ""), errors)
     if not form.get("email", "").strip():
         errors["email"] = _("Please fill in this field.")
     if errors:
-        return render_template(
-            "admin/new_request.html", kinds=SUBJECT_KINDS, form=form, errors=errors
-        ), 400
+        return _form_again(form, errors)
     try:
-        created = enter_by_staff(
-            kind=kind,
-            email=form["email"],
-            name=form.get("name") or None,
-            details=(form.get("details") or "").strip() or None,
-            language=form.get("language") if form.get("language") in ("ko", "en") else "ko",
-            jurisdiction=form.get("jurisdiction") or None,
-            received_at=received,
-            identity_checked=form.get("identity_checked") == "y",
-            actor=staff_actor(current_user),
-            now=datetime.now(UTC),
-        )
+        created = _enter(form, kind, received)
     except InvalidEmail:
         db.session.rollback()
         errors["email"] = _("Please enter a valid e-mail address.")
-        return render_template(
-            "admin/new_request.html", kinds=SUBJECT_KINDS, form=form, errors=errors
-        ), 400
+        return _form_again(form, errors)
     flash(_("Request %(reference)s entered.", reference=created.reference))
     return redirect(url_for("admin.request_detail", reference=created.reference))
+
+
+def _form_again(form, errors: dict[str, str]):
+    """The form as it was sent, with what is wrong beside each field."""
+    return render_template(
+        "admin/new_request.html", kinds=SUBJECT_KINDS, form=form, errors=errors
+    ), 400
+
+
+def _kind(value: str, errors: dict[str, str]) -> RequestKind | None:
+    try:
+        return RequestKind(value)
+    except ValueError:
+        errors["kind"] = _("Choose the kind of request.")
+        return None
+
+
+def _enter(form, kind: RequestKind, received: datetime):
+    return enter_by_staff(
+        kind=kind,
+        email=form["email"],
+        name=form.get("name") or None,
+        details=(form.get("details") or "").strip() or None,
+        language=form.get("language") if form.get("language") in ("ko", "en") else "ko",
+        jurisdiction=form.get("jurisdiction") or None,
+        received_at=received,
+        identity_checked=form.get("identity_checked") == "y",
+        actor=staff_actor(current_user),
+        now=datetime.now(UTC),
+    )
 
 
 def _received_at(value: str, errors: dict[str, str]) -> datetime | None:

@@ -9,7 +9,7 @@ from flask import Response, render_template, request, stream_with_context
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from rightsdesk.admin import ALL_STAFF, bp, roles
+from rightsdesk.admin.blueprint import ALL_STAFF, bp, roles
 from rightsdesk.core.context import settings
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status

@@ -7,15 +7,17 @@ the second sends it. Every view of a request's personal data is an audit event.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from rightsdesk.admin import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.admin.blueprint import ALL_STAFF, WORKERS, bp, roles
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import settings
@@ -24,7 +26,7 @@ from rightsdesk.domain.deadlines import ExtensionNotAllowed
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import erasure
-from rightsdesk.fulfilment.access import prepare_access_package
+from rightsdesk.fulfilment.access import FulfilmentError, prepare_access_package
 from rightsdesk.fulfilment.correction import decide_correction
 from rightsdesk.fulfilment.correction import targets as correction_targets
 from rightsdesk.fulfilment.suspension import stop_processing
@@ -33,14 +35,13 @@ from rightsdesk.requests import decisions
 from rightsdesk.requests.decisions import DecisionError
 from rightsdesk.requests.downloads import DownloadRejected
 from rightsdesk.requests.downloads import offer as offer_download
-from rightsdesk.systems.configured import FulfilmentError
 
 
 def _actor() -> Actor:
     return Actor(current_user._get_current_object(), request.remote_addr)
 
 
-def _load(reference: str) -> Request:
+def load_request(reference: str) -> Request:
     found = db.session.scalar(select(Request).where(Request.reference == reference))
     if found is None:
         abort(404)
@@ -49,19 +50,9 @@ def _load(reference: str) -> Request:
 
 def _page(item: Request, **extra):
     profile = settings().profile(item.jurisdiction)
-    events = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.request_ref == item.reference).order_by(AuditEvent.seq)
-    ).all()
-    notices = db.session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.request_ref == item.reference)
-        .order_by(OutboxMessage.id)
-    ).all()
-    handlers = db.session.scalars(
-        select(StaffUser)
-        .where(StaffUser.active.is_(True), StaffUser.role != StaffRole.AUDITOR)
-        .order_by(StaffUser.name)
-    ).all()
+    events = _events(item)
+    notices = _notices(item)
+    handlers = _handlers()
     return render_template(
         "admin/request.html",
         item=item,
@@ -80,6 +71,31 @@ def _page(item: Request, **extra):
     )
 
 
+def _events(item: Request) -> Sequence[AuditEvent]:
+    """The request's audit trail, oldest first."""
+    return db.session.scalars(
+        select(AuditEvent).where(AuditEvent.request_ref == item.reference).order_by(AuditEvent.seq)
+    ).all()
+
+
+def _notices(item: Request) -> Sequence[OutboxMessage]:
+    """The notices sent (or waiting to be sent) about the request, in order."""
+    return db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.request_ref == item.reference)
+        .order_by(OutboxMessage.id)
+    ).all()
+
+
+def _handlers() -> Sequence[StaffUser]:
+    """Who the request can be assigned to: active staff other than auditors."""
+    return db.session.scalars(
+        select(StaffUser)
+        .where(StaffUser.active.is_(True), StaffUser.role != StaffRole.AUDITOR)
+        .order_by(StaffUser.name)
+    ).all()
+
+
 def _targets(item: Request) -> list[str]:
     """The data map's fields a correction can go to (none without a data map)."""
     if not item.corrections:
@@ -93,7 +109,7 @@ def _targets(item: Request) -> list[str]:
 @bp.get("/requests/<reference>")
 @roles(*ALL_STAFF)
 def request_detail(reference: str):
-    item = _load(reference)
+    item = load_request(reference)
     decisions.view(item, _actor(), utcnow())
     return _page(item)
 
@@ -101,7 +117,7 @@ def request_detail(reference: str):
 @bp.get("/requests/<reference>/proof")
 @roles(*ALL_STAFF)
 def proof(reference: str):
-    item = _load(reference)
+    item = load_request(reference)
     rep = item.representative
     if rep is None or not rep.proof_file:
         abort(404)
@@ -113,7 +129,7 @@ def proof(reference: str):
 @bp.get("/requests/<reference>/answers/<int:question_id>")
 @roles(*ALL_STAFF)
 def answer_file(reference: str, question_id: int):
-    item = _load(reference)
+    item = load_request(reference)
     question = db.session.get(Question, question_id)
     if question is None or question.request_id != item.id or not question.answer_file:
         abort(404)
@@ -140,7 +156,7 @@ def _send_upload(name: str, content_type: str | None, download_name: str):
 @bp.get("/requests/<reference>/notices/<int:message_id>")
 @roles(*ALL_STAFF)
 def notice(reference: str, message_id: int):
-    item = _load(reference)
+    item = load_request(reference)
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.request_ref != item.reference:
         abort(404)
@@ -152,36 +168,30 @@ def notice(reference: str, message_id: int):
 NOTICE_ACTIONS = {"ask", "extend", "refuse", "partial", "complete", "withdraw", "erase-finish"}
 
 
+# What stops an action with "Not done: <reason>" instead of an error page.
+NOT_DONE = (
+    DecisionError,
+    IllegalTransition,
+    ExtensionNotAllowed,
+    DownloadRejected,
+    FulfilmentError,
+)
+
+
 @bp.post("/requests/<reference>/actions/<action>")
 @roles(*WORKERS)
 def act(reference: str, action: str):
-    item = _load(reference)
+    item = load_request(reference)
     form = request.form
     now = utcnow()
     actor = _actor()
     try:
         if action in NOTICE_ACTIONS and form.get("step") != "send":
-            notice_ = _notice_for(item, action, form)
-            subject, text = decisions.preview(item, notice_)
-            return _page(
-                item,
-                preview={
-                    "action": action,
-                    "subject": subject,
-                    "text": text,
-                    "form": form.to_dict(),
-                },
-            )
+            return _preview(item, action, form)
         if action == "erase-preview":
             return _page(item, erasure_preview=erasure.preview(item, now=now))
         _perform(item, action, form, actor, now)
-    except (
-        DecisionError,
-        IllegalTransition,
-        ExtensionNotAllowed,
-        DownloadRejected,
-        FulfilmentError,
-    ) as error:
+    except NOT_DONE as error:
         db.session.rollback()
         flash(_("Not done: %(reason)s", reason=str(error)), "error")
         return redirect(url_for("admin.request_detail", reference=reference))
@@ -189,6 +199,15 @@ def act(reference: str, action: str):
         abort(404)
     flash(_("Done."))
     return redirect(url_for("admin.request_detail", reference=reference))
+
+
+def _preview(item: Request, action: str, form):
+    """The page with the exact notice the action would send; the second POST sends it."""
+    subject, text = decisions.preview(item, _notice_for(item, action, form))
+    return _page(
+        item,
+        preview={"action": action, "subject": subject, "text": text, "form": form.to_dict()},
+    )
 
 
 def _notice_for(item: Request, action: str, form) -> decisions.Notice:
@@ -214,68 +233,127 @@ def _notice_for(item: Request, action: str, form) -> decisions.Notice:
 
 
 def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> None:
-    if action == "verify":
-        decisions.verify_by_hand(item, actor, now)
-    elif action == "start":
-        decisions.start(item, actor, now)
-    elif action == "assign":
-        assignee = None
-        if form.get("assignee"):
-            if not form["assignee"].isdigit():
-                raise DecisionError("choose a handler or an admin")
-            assignee = db.session.get(StaffUser, int(form["assignee"]))
-            if assignee is None or assignee.role is StaffRole.AUDITOR:
-                raise DecisionError("choose a handler or an admin")
-        decisions.assign(item, assignee, actor, now)
-    elif action == "note":
-        decisions.add_note(item, form.get("text", ""), actor, now)
-    elif action == "ask":
-        decisions.ask(item, form.get("question", ""), actor, now)
-    elif action == "extend":
-        decisions.extend(item, form.get("reason", ""), actor, now)
-    elif action in ("refuse", "partial"):
-        decisions.refuse(
-            item,
-            form.get("ground", ""),
-            form.get("explanation", ""),
-            actor,
-            now,
-            partial=action == "partial",
-            done=form.get("done"),
-        )
-    elif action == "complete":
-        decisions.complete(item, form.get("outcome", ""), actor, now)
-    elif action == "withdraw":
-        decisions.withdraw_for_subject(item, form.get("note", ""), actor, now)
-    elif action == "correction":
-        if not form.get("item", "").isdigit():
-            raise DecisionError("choose a correction item")
-        decide_correction(
-            item,
-            int(form["item"]),
-            approve=form.get("decision") == "approve",
-            target=form.get("target"),
-            note=form.get("note"),
-            actor=actor.name,
-            now=now,
-        )
-    elif action == "stop":
-        affected = stop_processing(item, actor=actor.name, now=now)
-        total = sum(affected.values())
-        flash(_("%(count)s row(s) changed in the operator's systems.", count=total))
-    elif action == "collect":
-        prepare_access_package(item, actor=actor.name, now=now)
-    elif action == "erase":
-        steps = erasure.run(item, actor=actor.name, now=now)
-        waiting = [s for s in steps if s.state != "done"]
-        if waiting:
-            flash(_("%(count)s step(s) not done yet: see the erasure steps.", count=len(waiting)))
-    elif action == "erase-finish":
-        erasure.finish(item, actor, now)
-    elif action == "offer":
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise DecisionError("choose a file")
-        offer_download(item, upload.read(), upload.filename, actor=actor.name, now=now)
-    else:
-        raise KeyError(action)
+    perform = ACTIONS.get(action)
+    if perform is None:
+        raise KeyError(action)  # an unknown action: 404
+    perform(item, form, actor, now)
+
+
+def _verify(item: Request, form, actor: Actor, now: datetime) -> None:
+    decisions.verify_by_hand(item, actor, now)
+
+
+def _start(item: Request, form, actor: Actor, now: datetime) -> None:
+    decisions.start(item, actor, now)
+
+
+def _assign(item: Request, form, actor: Actor, now: datetime) -> None:
+    assignee = None
+    if form.get("assignee"):
+        if not form["assignee"].isdigit():
+            raise DecisionError("choose a handler or an admin")
+        assignee = db.session.get(StaffUser, int(form["assignee"]))
+        if assignee is None or assignee.role is StaffRole.AUDITOR:
+            raise DecisionError("choose a handler or an admin")
+    decisions.assign(item, assignee, actor, now)
+
+
+def _note(item: Request, form, actor: Actor, now: datetime) -> None:
+    decisions.add_note(item, form.get("text", ""), actor, now)
+
+
+def _ask(item: Request, form, actor: Actor, now: datetime) -> None:
+    decisions.ask(item, form.get("question", ""), actor, now)
+
+
+def _extend(item: Request, form, actor: Actor, now: datetime) -> None:
+    decisions.extend(item, form.get("reason", ""), actor, now)
+
+
+def _refuse(item: Request, form, actor: Actor, now: datetime, *, partial: bool = False) -> None:
+    decisions.refuse(
+        item,
+        form.get("ground", ""),
+        form.get("explanation", ""),
+        actor,
+        now,
+        partial=partial,
+        done=form.get("done"),
+    )
+
+
+def _refuse_in_part(item: Request, form, actor: Actor, now: datetime) -> None:
+    _refuse(item, form, actor, now, partial=True)
+
+
+def _complete(item: Request, form, actor: Actor, now: datetime) -> None:
+    decisions.complete(item, form.get("outcome", ""), actor, now)
+
+
+def _withdraw(item: Request, form, actor: Actor, now: datetime) -> None:
+    decisions.withdraw_for_subject(item, form.get("note", ""), actor, now)
+
+
+def _correction(item: Request, form, actor: Actor, now: datetime) -> None:
+    if not form.get("item", "").isdigit():
+        raise DecisionError("choose a correction item")
+    decide_correction(
+        item,
+        int(form["item"]),
+        approve=form.get("decision") == "approve",
+        target=form.get("target"),
+        note=form.get("note"),
+        actor=actor.name,
+        now=now,
+    )
+
+
+def _stop(item: Request, form, actor: Actor, now: datetime) -> None:
+    affected = stop_processing(item, actor=actor.name, now=now)
+    total = sum(affected.values())
+    flash(_("%(count)s row(s) changed in the operator's systems.", count=total))
+
+
+def _collect(item: Request, form, actor: Actor, now: datetime) -> None:
+    prepare_access_package(item, actor=actor.name, now=now)
+
+
+def _erase(item: Request, form, actor: Actor, now: datetime) -> None:
+    steps = erasure.run(item, actor=actor.name, now=now)
+    waiting = [s for s in steps if s.state != "done"]
+    if waiting:
+        flash(_("%(count)s step(s) not done yet: see the erasure steps.", count=len(waiting)))
+
+
+def _erase_finish(item: Request, form, actor: Actor, now: datetime) -> None:
+    erasure.finish(item, actor, now)
+
+
+def _offer(item: Request, form, actor: Actor, now: datetime) -> None:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise DecisionError("choose a file")
+    offer_download(item, upload.read(), upload.filename, actor=actor.name, now=now)
+
+
+Action = Callable[[Request, Any, Actor, datetime], None]
+
+# The staff actions a request's page posts, by the <action> in the URL.
+ACTIONS: dict[str, Action] = {
+    "verify": _verify,
+    "start": _start,
+    "assign": _assign,
+    "note": _note,
+    "ask": _ask,
+    "extend": _extend,
+    "refuse": _refuse,
+    "partial": _refuse_in_part,
+    "complete": _complete,
+    "withdraw": _withdraw,
+    "correction": _correction,
+    "stop": _stop,
+    "collect": _collect,
+    "erase": _erase,
+    "erase-finish": _erase_finish,
+    "offer": _offer,
+}

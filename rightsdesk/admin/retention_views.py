@@ -6,11 +6,10 @@ from __future__ import annotations
 from flask import render_template
 from flask_babel import get_locale
 
-from rightsdesk.admin import ALL_STAFF, bp, roles
+from rightsdesk.admin.blueprint import ALL_STAFF, bp, roles
 from rightsdesk.core.context import settings
-from rightsdesk.domain.retention import RetentionError
+from rightsdesk.retention.jobs import RetentionError, current_schedule
 from rightsdesk.retention.runner import recent_records
-from rightsdesk.systems.configured import current_schedule
 
 
 @bp.get("/retention")

@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from rightsdesk.admin import ADMINS, bp, roles
+from rightsdesk.admin.blueprint import ADMINS, bp, roles
 from rightsdesk.core.actors import staff_actor
 from rightsdesk.core.clock import utcnow
-from rightsdesk.core.context import NoOrganisation, current_organisation, settings
+from rightsdesk.core.context import NoOrganisation, settings
 from rightsdesk.domain.deadlines import PolicyLongerThanLaw
 from rightsdesk.domain.identity import InvalidEmail, normalise_email
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
@@ -20,13 +20,25 @@ from rightsdesk.extensions import db
 from rightsdesk.models import OverrideAction, StaffRole, StaffUser
 from rightsdesk.organisation import calendars
 from rightsdesk.organisation import staff as staff_service
-from rightsdesk.organisation.setup import promise_period, set_up_organisation
+from rightsdesk.organisation.setup import current_organisation, promise_period, set_up_organisation
 from rightsdesk.organisation.staff import StaffError
 from rightsdesk.requests.deadlines import promised_periods
 
 
 def _actor() -> str:
     return staff_actor(current_user)
+
+
+# Every field of the operator's form but the telephone and the jurisdiction.
+REQUIRED_FIELDS = (
+    "slug",
+    "name_ko",
+    "name_en",
+    "officer_name",
+    "officer_email",
+    "objection_ko",
+    "objection_en",
+)
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -36,44 +48,8 @@ def settings_page():
         organisation = current_organisation()
     except NoOrganisation:
         organisation = None
-    if request.method == "POST":
-        form = request.form
-        required = (
-            "slug",
-            "name_ko",
-            "name_en",
-            "officer_name",
-            "officer_email",
-            "objection_ko",
-            "objection_en",
-        )
-        if any(not form.get(key, "").strip() for key in required):
-            flash(_("Every field except the telephone is required."), "error")
-        else:
-            try:
-                email = normalise_email(form["officer_email"])
-            except InvalidEmail:
-                flash(_("Please enter a valid e-mail address."), "error")
-            else:
-                organisation = set_up_organisation(
-                    slug=form["slug"].strip(),
-                    name_ko=form["name_ko"].strip(),
-                    name_en=form["name_en"].strip(),
-                    officer_name=form["officer_name"].strip(),
-                    officer_email=email,
-                    officer_phone=form.get("officer_phone") or None,
-                    actor=_actor(),
-                    now=utcnow(),
-                )
-                organisation.objection_method_ko = form["objection_ko"].strip()
-                organisation.objection_method_en = form["objection_en"].strip()
-                chosen = form.get("jurisdiction", "")
-                organisation.default_jurisdiction = (
-                    chosen if chosen in settings().profiles else None
-                )
-                db.session.commit()
-                flash(_("Saved."))
-                return redirect(url_for("admin.settings_page"))
+    if request.method == "POST" and _save_organisation(request.form):
+        return redirect(url_for("admin.settings_page"))
     profile = settings().profile()
     promises = promised_periods(profile.code) if organisation else {}
     return render_template(
@@ -85,6 +61,40 @@ def settings_page():
         config_jurisdiction=profile.code,
         profiles=settings().profiles,
     )
+
+
+def _save_organisation(form) -> bool:
+    """Set up or update the operator from the form; ``False`` (with the reason flashed) if the
+    form is incomplete or the officer's address is not one."""
+    if any(not form.get(key, "").strip() for key in REQUIRED_FIELDS):
+        flash(_("Every field except the telephone is required."), "error")
+        return False
+    try:
+        email = normalise_email(form["officer_email"])
+    except InvalidEmail:
+        flash(_("Please enter a valid e-mail address."), "error")
+        return False
+    _set_up_from(form, email)
+    db.session.commit()
+    flash(_("Saved."))
+    return True
+
+
+def _set_up_from(form, email: str) -> None:
+    organisation = set_up_organisation(
+        slug=form["slug"].strip(),
+        name_ko=form["name_ko"].strip(),
+        name_en=form["name_en"].strip(),
+        officer_name=form["officer_name"].strip(),
+        officer_email=email,
+        officer_phone=form.get("officer_phone") or None,
+        actor=_actor(),
+        now=utcnow(),
+    )
+    organisation.objection_method_ko = form["objection_ko"].strip()
+    organisation.objection_method_en = form["objection_en"].strip()
+    chosen = form.get("jurisdiction", "")
+    organisation.default_jurisdiction = chosen if chosen in settings().profiles else None
 
 
 @bp.post("/settings/promises")
@@ -118,34 +128,39 @@ def save_promise():
 def holidays_page():
     country = settings().profile().calendar_country or "KR"
     if request.method == "POST":
-        form = request.form
-        try:
-            day = date.fromisoformat(form.get("day", ""))
-        except ValueError:
-            flash(_("Use the form YYYY-MM-DD."), "error")
-            return redirect(url_for("admin.holidays_page"))
-        action = form.get("action")
-        if action == "clear":
-            result = calendars.clear_override(
-                country=country, day=day, actor=_actor(), now=utcnow()
-            )
-        elif action in ("add", "remove") and form.get("name", "").strip():
-            result = calendars.set_override(
-                country=country,
-                day=day,
-                action=OverrideAction(action),
-                name=form["name"].strip(),
-                actor=_actor(),
-                now=utcnow(),
-            )
-        else:
-            flash(_("Give a name or a reason."), "error")
-            return redirect(url_for("admin.holidays_page"))
-        count = len(result.changed) if result else 0
-        flash(_("Saved; %(count)s open request(s) re-dated.", count=count))
+        _save_holiday(country, request.form)
         return redirect(url_for("admin.holidays_page"))
     return render_template(
         "admin/holidays.html", country=country, overrides=calendars.list_overrides(country)
+    )
+
+
+def _save_holiday(country: str, form) -> None:
+    """Add, remove or clear one day's override, flashing what came of it."""
+    try:
+        day = date.fromisoformat(form.get("day", ""))
+    except ValueError:
+        flash(_("Use the form YYYY-MM-DD."), "error")
+        return
+    action = form.get("action")
+    if action != "clear" and not (action in ("add", "remove") and form.get("name", "").strip()):
+        flash(_("Give a name or a reason."), "error")
+        return
+    result = _change_override(country, day, action, form)
+    count = len(result.changed) if result else 0
+    flash(_("Saved; %(count)s open request(s) re-dated.", count=count))
+
+
+def _change_override(country: str, day: date, action: str, form):
+    if action == "clear":
+        return calendars.clear_override(country=country, day=day, actor=_actor(), now=utcnow())
+    return calendars.set_override(
+        country=country,
+        day=day,
+        action=OverrideAction(action),
+        name=form["name"].strip(),
+        actor=_actor(),
+        now=utcnow(),
     )
 
 

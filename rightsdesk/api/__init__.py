@@ -151,29 +151,10 @@ def _parse_create(body: dict) -> tuple[IntakeInput, str | None]:
     unknown = sorted(set(body) - CREATE_FIELDS)
     if unknown:
         raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
-    kind_text = _string(body, "kind", required=True, limit=40) or ""
-    try:
-        kind = RequestKind(kind_text)
-        if kind not in SUBJECT_KINDS:
-            raise ValueError(kind_text)
-    except ValueError:
-        accepted = ", ".join(k.value for k in SUBJECT_KINDS)
-        raise ApiError(422, "invalid_field", f"kind must be one of: {accepted}") from None
-    email = _string(body, "email", required=True, limit=254) or ""
-    try:
-        if email != email.strip():
-            raise InvalidEmail(email)
-        normalise_email(email)
-    except InvalidEmail:
-        raise ApiError(422, "invalid_field", "email is not an e-mail address") from None
-    language = _string(body, "language", limit=2)
-    language = "ko" if language is None else language
-    if language not in ("ko", "en"):
-        raise ApiError(422, "invalid_field", "language must be ko or en")
-    jurisdiction = _string(body, "jurisdiction", limit=8)
-    if jurisdiction is not None and jurisdiction not in settings().profiles:
-        accepted = ", ".join(sorted(settings().profiles))
-        raise ApiError(422, "invalid_field", f"jurisdiction must be one of: {accepted}")
+    kind = _kind(body)
+    email = _email(body)
+    language = _language(body)
+    jurisdiction = _jurisdiction(body)
     data = IntakeInput(
         kind=kind,
         name=_string(body, "name", limit=200),
@@ -186,6 +167,46 @@ def _parse_create(body: dict) -> tuple[IntakeInput, str | None]:
         jurisdiction=jurisdiction,
     )
     return data, _string(body, "assertion", limit=2000)
+
+
+def _kind(body: dict) -> RequestKind:
+    kind_text = _string(body, "kind", required=True, limit=40) or ""
+    try:
+        kind = RequestKind(kind_text)
+        if kind not in SUBJECT_KINDS:
+            raise ValueError(kind_text)
+    except ValueError:
+        accepted = ", ".join(k.value for k in SUBJECT_KINDS)
+        raise ApiError(422, "invalid_field", f"kind must be one of: {accepted}") from None
+    return kind
+
+
+def _email(body: dict) -> str:
+    """The address as sent: it must be one, without surrounding spaces."""
+    email = _string(body, "email", required=True, limit=254) or ""
+    try:
+        if email != email.strip():
+            raise InvalidEmail(email)
+        normalise_email(email)
+    except InvalidEmail:
+        raise ApiError(422, "invalid_field", "email is not an e-mail address") from None
+    return email
+
+
+def _language(body: dict) -> str:
+    language = _string(body, "language", limit=2)
+    language = "ko" if language is None else language
+    if language not in ("ko", "en"):
+        raise ApiError(422, "invalid_field", "language must be ko or en")
+    return language
+
+
+def _jurisdiction(body: dict) -> str | None:
+    jurisdiction = _string(body, "jurisdiction", limit=8)
+    if jurisdiction is not None and jurisdiction not in settings().profiles:
+        accepted = ", ".join(sorted(settings().profiles))
+        raise ApiError(422, "invalid_field", f"jurisdiction must be one of: {accepted}")
+    return jurisdiction
 
 
 def _scope(body: dict) -> dict | None:
@@ -219,24 +240,25 @@ def _corrections(body: dict, kind: RequestKind):
     items = body["corrections"]
     if not isinstance(items, list) or not 1 <= len(items) <= 20:
         raise ApiError(422, "invalid_field", "corrections must be a list of 1 to 20 items")
-    parsed = []
-    for item in items:
-        fields = {"item", "current_value", "correct_value"}
-        if not isinstance(item, dict) or not set(item) <= fields:
-            raise ApiError(
-                422, "invalid_field", "each correction has item, current_value, correct_value"
-            )
-        if "item" not in item or "correct_value" not in item:
-            raise ApiError(422, "missing_field", "each correction needs item and correct_value")
-        name = _text(item["item"], "item", 200)
-        correct = _text(item["correct_value"], "correct_value", 1000)
-        current = item.get("current_value")
-        if current is not None:
-            current = _text(current, "current_value", 1000)
-        if not name.strip() or not correct.strip():
-            raise ApiError(422, "invalid_field", "item and correct_value must not be blank")
-        parsed.append(CorrectionInput(name, current, correct))
-    return tuple(parsed)
+    return tuple(_correction(item) for item in items)
+
+
+def _correction(item: object) -> CorrectionInput:
+    fields = {"item", "current_value", "correct_value"}
+    if not isinstance(item, dict) or not set(item) <= fields:
+        raise ApiError(
+            422, "invalid_field", "each correction has item, current_value, correct_value"
+        )
+    if "item" not in item or "correct_value" not in item:
+        raise ApiError(422, "missing_field", "each correction needs item and correct_value")
+    name = _text(item["item"], "item", 200)
+    correct = _text(item["correct_value"], "correct_value", 1000)
+    current = item.get("current_value")
+    if current is not None:
+        current = _text(current, "current_value", 1000)
+    if not name.strip() or not correct.strip():
+        raise ApiError(422, "invalid_field", "item and correct_value must not be blank")
+    return CorrectionInput(name, current, correct)
 
 
 def _request_json(item) -> dict:
@@ -256,29 +278,15 @@ def _request_json(item) -> dict:
 @requires("requests:create")
 def create_request():
     key = g.api_key
-    idempotency_key = request.headers.get("Idempotency-Key", "").strip()
-    if len(idempotency_key) > 200:
-        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200")
+    idempotency_key = _idempotency_key()
     body = _json_body()
     fingerprint = api_service.request_fingerprint(request.get_data(cache=True))
     if idempotency_key:
-        earlier = api_service.stored_response(key, idempotency_key)
+        earlier = _replayed(key, idempotency_key, fingerprint)
         if earlier is not None:
-            if earlier.fingerprint != fingerprint:
-                raise ApiError(
-                    422,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different body",
-                )
-            return Response(earlier.body, status=earlier.status_code, mimetype="application/json")
+            return earlier
     data, assertion = _parse_create(body)
-    vouched = bool(assertion) and api_service.verify_assertion(key, assertion, data.email)
-    if assertion and not vouched:
-        raise ApiError(
-            422,
-            "invalid_assertion",
-            "the assertion is not valid, has expired, or is for another e-mail",
-        )
+    vouched = _vouched(key, assertion, data.email)
     now = utcnow()
     _item, answer = file_api_request(
         data,
@@ -289,6 +297,39 @@ def create_request():
         response=_request_json,
     )
     return jsonify(answer), 201
+
+
+def _idempotency_key() -> str:
+    idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+    if len(idempotency_key) > 200:
+        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key is longer than 200")
+    return idempotency_key
+
+
+def _replayed(key, idempotency_key: str, fingerprint: str) -> Response | None:
+    """The stored answer to an earlier request with this key and body, if there was one."""
+    earlier = api_service.stored_response(key, idempotency_key)
+    if earlier is None:
+        return None
+    if earlier.fingerprint != fingerprint:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different body",
+        )
+    return Response(earlier.body, status=earlier.status_code, mimetype="application/json")
+
+
+def _vouched(key, assertion: str | None, email: str) -> bool:
+    """Whether the host application vouched for the e-mail; a bad assertion is refused."""
+    vouched = bool(assertion) and api_service.verify_assertion(key, assertion, email)
+    if assertion and not vouched:
+        raise ApiError(
+            422,
+            "invalid_assertion",
+            "the assertion is not valid, has expired, or is for another e-mail",
+        )
+    return vouched
 
 
 @bp.get("/requests/<reference>")

@@ -1,7 +1,7 @@
 """The public site: what a data subject sees. Thin: parse, call a service, render."""
 
-from flask import Blueprint
+# importing the views registers their routes
+from rightsdesk.public import demo_app, privacy, views  # noqa: F401
+from rightsdesk.public.blueprint import bp
 
-bp = Blueprint("public", __name__)
-
-from rightsdesk.public import demo_app, privacy, views  # noqa: E402,F401
+__all__ = ["bp"]

@@ -15,9 +15,9 @@ import time
 
 from flask import abort, current_app, request
 
-from rightsdesk.domain.signing import SIGNATURE_HEADER
+from rightsdesk.delivery.webhooks import SIGNATURE_HEADER
 from rightsdesk.extensions import csrf, limiter
-from rightsdesk.public import bp
+from rightsdesk.public.blueprint import bp
 from rightsdesk.systems.webhook import verify_signature
 
 SECRET_ENV = "RIGHTSDESK_SHOP_WEBHOOK_SECRET"

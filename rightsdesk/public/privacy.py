@@ -9,7 +9,7 @@ from flask import abort, render_template, request
 from flask_babel import get_locale
 
 from rightsdesk.policy import versions as policy
-from rightsdesk.public import bp
+from rightsdesk.public.blueprint import bp
 
 
 def _language() -> str:

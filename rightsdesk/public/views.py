@@ -8,14 +8,15 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from rightsdesk.core.clock import utcnow
-from rightsdesk.core.context import NoOrganisation, current_organisation, settings
+from rightsdesk.core.context import NoOrganisation, settings
 from rightsdesk.core.uploads import UploadRejected, check_upload
 from rightsdesk.domain.identity import InvalidEmail, normalise_email
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.domain.lifecycle import OPEN
 from rightsdesk.extensions import db, limiter
 from rightsdesk.models import RepresentativeRole
-from rightsdesk.public import bp
+from rightsdesk.organisation.setup import current_organisation
+from rightsdesk.public.blueprint import bp
 from rightsdesk.public.forms import SCOPED_KINDS, RequestForm
 from rightsdesk.requests.downloads import available as available_downloads
 from rightsdesk.requests.downloads import fetch as fetch_download
@@ -111,37 +112,46 @@ def _read_proof(form: RequestForm) -> bytes | bool | None:
 
 def _intake_input(form: RequestForm, proof: bytes | None) -> IntakeInput:
     kind = RequestKind(form.kind.data)
-    corrections: tuple[CorrectionInput, ...] = ()
-    if kind is RequestKind.CORRECTION:
-        corrections = tuple(
-            CorrectionInput(e.form.item.data, e.form.current_value.data, e.form.correct_value.data)
-            for e in form.corrections
-            if (e.form.item.data or "").strip()
-        )
-    scope = None
-    if kind.value in SCOPED_KINDS:
-        scope = (
-            {"purposes": sorted(form.purposes.data)}
-            if form.scope.data == "purposes"
-            else {"all": True}
-        )
-    representative = None
-    if form.on_behalf.data:
-        representative = RepresentativeInput(
-            role=RepresentativeRole(form.representative_role.data),
-            name=form.representative_name.data,
-            email=form.representative_email.data,
-            proof=proof,
-        )
     return IntakeInput(
         kind=kind,
         name=form.name.data,
         email=form.email.data,
         details=(form.details.data or "").strip() or None,
         language=str(get_locale()),
-        corrections=corrections,
-        scope=scope,
-        representative=representative,
+        corrections=_corrections(form, kind),
+        scope=_scope(form, kind),
+        representative=_representative(form, proof),
+    )
+
+
+def _corrections(form: RequestForm, kind: RequestKind) -> tuple[CorrectionInput, ...]:
+    """The correction items filled in (none unless the request is for a correction)."""
+    if kind is not RequestKind.CORRECTION:
+        return ()
+    return tuple(
+        CorrectionInput(e.form.item.data, e.form.current_value.data, e.form.correct_value.data)
+        for e in form.corrections
+        if (e.form.item.data or "").strip()
+    )
+
+
+def _scope(form: RequestForm, kind: RequestKind) -> dict | None:
+    """What an objection or a withdrawal of consent covers: some purposes, or all."""
+    if kind.value not in SCOPED_KINDS:
+        return None
+    if form.scope.data == "purposes":
+        return {"purposes": sorted(form.purposes.data)}
+    return {"all": True}
+
+
+def _representative(form: RequestForm, proof: bytes | None) -> RepresentativeInput | None:
+    if not form.on_behalf.data:
+        return None
+    return RepresentativeInput(
+        role=RepresentativeRole(form.representative_role.data),
+        name=form.representative_name.data,
+        email=form.representative_email.data,
+        proof=proof,
     )
 
 
@@ -194,6 +204,11 @@ def _status_request(token: str):
 @bp.get("/requests/status/<token>")
 def status(token: str) -> str:
     found = _status_request(token)
+    return _status_page(token, found, confirmed=request.args.get("confirmed") == "1")
+
+
+def _status_page(token: str, found, *, confirmed: bool, **extra) -> str:
+    """The request's status page: its timeline, open questions and files to download."""
     return render_template(
         "public/status.html",
         token=token,
@@ -201,8 +216,9 @@ def status(token: str) -> str:
         timeline=public_timeline(found),
         open_questions=[q for q in found.questions if q.answered_at is None],
         can_withdraw=found.status in OPEN,
-        confirmed=request.args.get("confirmed") == "1",
+        confirmed=confirmed,
         downloads=available_downloads(found, utcnow()),
+        **extra,
     )
 
 
@@ -234,34 +250,30 @@ def answer(token: str, question_id: int):
     text = (request.form.get("answer") or "").strip()
     upload = request.files.get("file")
     data = upload.read() if upload and upload.filename else None
-    error = None
-    if not text and not data:
-        error = _("Please write an answer or attach a file.")
-    elif len(text) > 5000:
-        error = _("This is too long.")
-    elif data is not None:
-        try:
-            check_upload(data)
-        except UploadRejected as problem:
-            error = UPLOAD_ERRORS[problem.code]()
+    error = _answer_problem(text, data)
     if error:
-        return render_template(
-            "public/status.html",
-            token=token,
-            item=found,
-            timeline=public_timeline(found),
-            open_questions=[q for q in found.questions if q.answered_at is None],
-            can_withdraw=found.status in OPEN,
-            confirmed=False,
-            downloads=available_downloads(found, utcnow()),
-            answer_error=(question_id, error),
-            answer_text=text,
+        return _status_page(
+            token, found, confirmed=False, answer_error=(question_id, error), answer_text=text
         ), 400
     try:
         answer_question(found, question_id, text=text, file=data, now=utcnow())
     except LookupError:
         abort(404)
     return redirect(url_for("public.status", token=token))
+
+
+def _answer_problem(text: str, data: bytes | None) -> str | None:
+    """What is wrong with an answer, in the subject's words; ``None`` when nothing is."""
+    if not text and not data:
+        return _("Please write an answer or attach a file.")
+    if len(text) > 5000:
+        return _("This is too long.")
+    if data is not None:
+        try:
+            check_upload(data)
+        except UploadRejected as problem:
+            return UPLOAD_ERRORS[problem.code]()
+    return None
 
 
 @bp.get("/healthz")

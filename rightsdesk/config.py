@@ -107,6 +107,14 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     _load_mail_env(app)
     if overrides:
         app.config.update(overrides)
+    _derive_settings(app)
+    if app.config["ENV"] == "production":
+        _harden_for_production(app, overrides)
+    _check_timezone(app)
+
+
+def _derive_settings(app: Flask) -> None:
+    """Settings that follow from others, and the cookie, database and secret-key defaults."""
     app.config["MAIL_SERVER_CONFIGURED"] = bool(app.config.get("MAIL_SERVER"))
     app.config.setdefault("MAIL_DEFAULT_SENDER", "privacy@rightsdesk.local")
     app.config["UPLOAD_DIR"] = app.config["UPLOAD_DIR"] or str(Path(app.instance_path) / "uploads")
@@ -122,13 +130,19 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or _instance_secret(app)
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LOCALE"]
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
-    if app.config["ENV"] == "production":
-        if app.config["DEMO"]:
-            raise ConfigError(f"{PREFIX}_DEMO cannot be on when {PREFIX}_ENV=production")
-        if not os.environ.get(f"{PREFIX}_SECRET_KEY") and not (overrides or {}).get("SECRET_KEY"):
-            raise ConfigError(f"{PREFIX}_SECRET_KEY must be set when {PREFIX}_ENV=production")
-        app.config["SESSION_COOKIE_SECURE"] = True
-        app.config["REMEMBER_COOKIE_SECURE"] = True
+
+
+def _harden_for_production(app: Flask, overrides: dict[str, Any] | None) -> None:
+    """No demo, a secret key that was given (not generated), secure cookies."""
+    if app.config["DEMO"]:
+        raise ConfigError(f"{PREFIX}_DEMO cannot be on when {PREFIX}_ENV=production")
+    if not os.environ.get(f"{PREFIX}_SECRET_KEY") and not (overrides or {}).get("SECRET_KEY"):
+        raise ConfigError(f"{PREFIX}_SECRET_KEY must be set when {PREFIX}_ENV=production")
+    app.config["SESSION_COOKIE_SECURE"] = True
+    app.config["REMEMBER_COOKIE_SECURE"] = True
+
+
+def _check_timezone(app: Flask) -> None:
     try:
         ZoneInfo(app.config["TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError):

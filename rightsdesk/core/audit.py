@@ -67,10 +67,24 @@ def record(
     if actor.startswith("staff:"):
         data.setdefault("ip", _client_address())  # staff actions say where they came from
     head = _lock_head()
+    event = _linked_event(head, action, actor, now, request_ref, canonical(data))
+    db.session.add(event)
+    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=event.hash))
+    return event
+
+
+def _linked_event(
+    head: AuditHead,
+    action: str,
+    actor: str,
+    now: datetime,
+    request_ref: str | None,
+    payload: str,
+) -> AuditEvent:
+    """The event after ``head``, its hash covering its content and the head's hash."""
     seq = head.seq + 1
-    payload = canonical(data)
     digest = event_hash(seq, now, actor, action, request_ref, payload, head.hash)
-    event = AuditEvent(
+    return AuditEvent(
         seq=seq,
         at=now,
         actor=actor,
@@ -80,9 +94,6 @@ def record(
         prev_hash=head.hash,
         hash=digest,
     )
-    db.session.add(event)
-    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
-    return event
 
 
 def _client_address() -> str | None:
@@ -129,21 +140,7 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
     query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
     for event in db.session.scalars(query):
         count += 1
-        if event.seq != expected_seq:
-            problems.append(f"event {expected_seq} is missing (next found: {event.seq})")
-        if event.prev_hash != expected_prev:
-            problems.append(f"event {event.seq}: does not follow the event before it")
-        recomputed = event_hash(
-            event.seq,
-            event.at,
-            event.actor,
-            event.action,
-            event.request_ref,
-            event.data,
-            event.prev_hash,
-        )
-        if recomputed != event.hash:
-            problems.append(f"event {event.seq}: content was changed after it was written")
+        problems += _link_problems(event, expected_seq, expected_prev)
         expected_prev, expected_seq, last_seq = event.hash, event.seq + 1, event.seq
     head = db.session.get(AuditHead, 1)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
@@ -153,3 +150,24 @@ def verify_chain(batch_size: int = 1000) -> ChainReport:
             "events at the end were deleted or the head was altered"
         )
     return ChainReport(events=count, head_hash=head_hash, problems=problems)
+
+
+def _link_problems(event: AuditEvent, expected_seq: int, expected_prev: str) -> list[str]:
+    """What is wrong with one event: a gap before it, a broken link, or changed content."""
+    problems = []
+    if event.seq != expected_seq:
+        problems.append(f"event {expected_seq} is missing (next found: {event.seq})")
+    if event.prev_hash != expected_prev:
+        problems.append(f"event {event.seq}: does not follow the event before it")
+    recomputed = event_hash(
+        event.seq,
+        event.at,
+        event.actor,
+        event.action,
+        event.request_ref,
+        event.data,
+        event.prev_hash,
+    )
+    if recomputed != event.hash:
+        problems.append(f"event {event.seq}: content was changed after it was written")
+    return problems

@@ -43,21 +43,26 @@ def load_demo(*, now: datetime, actor: str) -> int:
         actor=actor,
         now=now,
     )
-
     load_demo_versions(actor=actor)  # the privacy policy in force and its history (/privacy)
-    for days_ago, kind, channel, email, name, path, representative in SAMPLES:
-        received = now - timedelta(days=days_ago)
-        request = submit_request(
-            kind=kind,
-            email=email,
-            name=name,
-            channel=channel,
-            now=received,
-            actor=actor,
-            details="데모 요청입니다 (demo request)",
-            representative=representative,
-        )
-        for step, (status, reason) in enumerate(path, start=1):
-            moment = min(received + timedelta(hours=2 * step), now)
-            change_status(request, status, actor=actor, now=moment, reason=reason)
+    for sample in SAMPLES:
+        _load_sample(sample, now=now, actor=actor)
     return len(SAMPLES)
+
+
+def _load_sample(sample: tuple, *, now: datetime, actor: str) -> None:
+    """A sample request, received ``days_ago``, walked along its path two hours a step."""
+    days_ago, kind, channel, email, name, path, representative = sample
+    received = now - timedelta(days=days_ago)
+    request = submit_request(
+        kind=kind,
+        email=email,
+        name=name,
+        channel=channel,
+        now=received,
+        actor=actor,
+        details="데모 요청입니다 (demo request)",
+        representative=representative,
+    )
+    for step, (status, reason) in enumerate(path, start=1):
+        moment = min(received + timedelta(hours=2 * step), now)
+        change_status(request, status, actor=actor, now=moment, reason=reason)

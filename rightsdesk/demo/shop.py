@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    Engine,
     ForeignKey,
     Integer,
     MetaData,
@@ -204,28 +205,42 @@ def create_demo_shop(
     ``bench_volumes`` draws the fulfilment benchmark's volumes instead of the demo's: about 5
     orders (each with its payment) and 20 access-log rows per user.
     """
+    subjects = _enough_subjects(users)
+    engine = engine_for(url)
+    try:
+        _fill(engine, users, subjects, seed, logs_until, bench_volumes)
+    finally:
+        engine.dispose()
+
+
+def _enough_subjects(users: int) -> list[DemoSubject]:
+    """The demo subjects, who are the shop's first users."""
     subjects = demo_subjects()
     if users < len(subjects):
         raise ValueError(f"the demo shop needs at least {len(subjects)} users (its demo subjects)")
-    engine = engine_for(url)
-    try:
-        with engine.begin() as connection:
-            _refuse_existing(connection)
-            metadata.create_all(connection)
-            until = logs_until or datetime.now(UTC).replace(
-                hour=0, minute=0, second=0, microsecond=0
-            )
-            shop = _ShopData(
-                random.Random(seed), users, subjects, logs_until=until, bench=bench_volumes
-            )
-            for batch in shop.batches():
-                for table in TABLES:
-                    if batch[table.name]:
-                        connection.execute(table.insert(), batch[table.name])
-            if connection.dialect.name == "postgresql":
-                _advance_sequences(connection)
-    finally:
-        engine.dispose()
+    return subjects
+
+
+def _fill(
+    engine: Engine,
+    users: int,
+    subjects: list[DemoSubject],
+    seed: int,
+    logs_until: datetime | None,
+    bench: bool,
+) -> None:
+    """One transaction: refuse tables that exist, create them, insert the rows batch by batch."""
+    with engine.begin() as connection:
+        _refuse_existing(connection)
+        metadata.create_all(connection)
+        until = logs_until or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        shop = _ShopData(random.Random(seed), users, subjects, logs_until=until, bench=bench)
+        for batch in shop.batches():
+            for table in TABLES:
+                if batch[table.name]:
+                    connection.execute(table.insert(), batch[table.name])
+        if connection.dialect.name == "postgresql":
+            _advance_sequences(connection)
 
 
 def _refuse_existing(connection: Connection) -> None:
@@ -277,9 +292,21 @@ class _ShopData:
         return self.next_id[table]
 
     def _user(self, index: int, phone: int, batch: Batch) -> None:
-        rng = self.rng
         user_id = self._id("users")
         subject = self.subjects[index] if index < len(self.subjects) else None
+        row, created = self._user_row(user_id, subject, phone)
+        batch["users"].append(row)
+        demo = subject is not None  # demo subjects have rows in every table
+        self._orders(user_id, created, demo, batch)
+        self._access_logs(user_id, demo, batch)
+        self._tickets(user_id, created, demo, batch)
+        self._consents(user_id, created, demo, batch)
+
+    def _user_row(
+        self, user_id: int, subject: DemoSubject | None, phone: int
+    ) -> tuple[Row, datetime]:
+        """The user's row (a demo subject keeps their name and e-mail), and when they joined."""
+        rng = self.rng
         surname, given = rng.choice(SURNAMES), rng.choice(GIVEN_NAMES)
         name = (subject and subject.name) or surname[0] + given[0]
         email = subject.email if subject else f"{given[1]}.{surname[1]}{user_id}@example.net"
@@ -288,21 +315,15 @@ class _ShopData:
             born = CHILD_BIRTH_DATE
         else:
             born = date(1960, 1, 1) + timedelta(days=rng.randrange(42 * 365))
-        batch["users"].append(
-            {
-                "id": user_id,
-                "email": email,
-                "name": name,
-                "phone": f"010-{phone // 10_000:04d}-{phone % 10_000:04d}",
-                "birth_date": born,
-                "created_at": created,
-            }
-        )
-        demo = subject is not None  # demo subjects have rows in every table
-        self._orders(user_id, created, demo, batch)
-        self._access_logs(user_id, demo, batch)
-        self._tickets(user_id, created, demo, batch)
-        self._consents(user_id, created, demo, batch)
+        row = {
+            "id": user_id,
+            "email": email,
+            "name": name,
+            "phone": f"010-{phone // 10_000:04d}-{phone % 10_000:04d}",
+            "birth_date": born,
+            "created_at": created,
+        }
+        return row, created
 
     def _after(self, start: datetime) -> datetime:
         return (start + (AS_OF - start) * self.rng.random()).replace(microsecond=0)
@@ -314,30 +335,39 @@ class _ShopData:
         else:
             count = rng.choices(range(6), weights=(20, 30, 20, 15, 10, 5))[0]
         for _ in range(max(count, 2 if demo else 0)):
-            order_id, placed = self._id("orders"), self._after(since)
-            total = rng.randrange(50, 5_000) * 100
-            address = (
-                f"{rng.choice(ADDRESSES)} {rng.randint(1, 300)}, "
-                f"{rng.randint(101, 120)}동 {rng.randint(1, 25)}{rng.randint(1, 4):02d}호"
-            )
-            batch["orders"].append(
-                {
-                    "id": order_id,
-                    "user_id": user_id,
-                    "total": total,
-                    "address": address,
-                    "created_at": placed,
-                }
-            )
-            batch["payments"].append(
-                {
-                    "id": self._id("payments"),
-                    "order_id": order_id,
-                    "card_last4": f"{rng.randrange(10_000):04d}",
-                    "amount": total,
-                    "created_at": placed + timedelta(seconds=rng.randint(5, 300)),
-                }
-            )
+            self._order(user_id, since, batch)
+
+    def _order(self, user_id: int, since: datetime, batch: Batch) -> None:
+        """An order and its payment."""
+        rng = self.rng
+        order_id, placed = self._id("orders"), self._after(since)
+        total = rng.randrange(50, 5_000) * 100
+        address = self._address()
+        batch["orders"].append(
+            {
+                "id": order_id,
+                "user_id": user_id,
+                "total": total,
+                "address": address,
+                "created_at": placed,
+            }
+        )
+        batch["payments"].append(
+            {
+                "id": self._id("payments"),
+                "order_id": order_id,
+                "card_last4": f"{rng.randrange(10_000):04d}",
+                "amount": total,
+                "created_at": placed + timedelta(seconds=rng.randint(5, 300)),
+            }
+        )
+
+    def _address(self) -> str:
+        rng = self.rng
+        return (
+            f"{rng.choice(ADDRESSES)} {rng.randint(1, 300)}, "
+            f"{rng.randint(101, 120)}동 {rng.randint(1, 25)}{rng.randint(1, 4):02d}호"
+        )
 
     def _access_logs(self, user_id: int, demo: bool, batch: Batch) -> None:
         rng = self.rng

@@ -189,6 +189,17 @@ class DataMapError(ValueError):
         self.problem = problem
 
 
+_SQL_TABLE_KEYS = (
+    "identity",
+    "via",
+    "fields",
+    "retention",
+    "retention_from",
+    "erasure",
+    "anonymise",
+    "null",
+    "purposes",
+)
 _TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 
 
@@ -287,18 +298,7 @@ class _Reader:
     def sql_table(self, system_path: KeyPath, name: str, raw: object) -> Table:
         path: KeyPath = (*system_path, "tables", name)
         raw = self.as_table(raw, path)
-        allowed = (
-            "identity",
-            "via",
-            "fields",
-            "retention",
-            "retention_from",
-            "erasure",
-            "anonymise",
-            "null",
-            "purposes",
-        )
-        self.only(raw, path, allowed)
+        self.only(raw, path, _SQL_TABLE_KEYS)
         purposes = self.table(raw, path, "purposes")
         return Table(
             name=name,
@@ -428,17 +428,7 @@ def _check_system(datamap: DataMap, system: System, categories: tuple[str, ...])
         accepted = ", ".join(SystemKind)
         message = f"system {system.name!r}: unknown kind {system.kind!r}; accepted: {accepted}"
         return [Problem(at((*system.path, "kind")), message)]
-    problems = []
-    for key in ("url_env", "secret_env"):
-        name = getattr(system, key)
-        if name and not _ENV_NAME.fullmatch(name):
-            problems.append(
-                Problem(
-                    at((*system.path, key)),
-                    f"system {system.name!r}: {key} must name an environment variable "
-                    f"(e.g. RIGHTSDESK_SHOP_DATABASE_URL), not hold the value",
-                )
-            )
+    problems = _check_env_names(datamap, system)
     checked_url = system.url or not system.url_env  # a url_env's value is checked at run time
     if system.kind == SystemKind.WEBHOOK and checked_url and not acceptable_webhook_url(system.url):
         problems.append(
@@ -451,6 +441,22 @@ def _check_system(datamap: DataMap, system: System, categories: tuple[str, ...])
     for table in system.tables:
         problems += _check_table(datamap, system, table, categories)
     return problems + _duplicate_tables(datamap, system) + _relation_cycles(datamap, system)
+
+
+def _check_env_names(datamap: DataMap, system: System) -> list[Problem]:
+    """``url_env`` and ``secret_env`` name variables; a value there is a secret in the map."""
+    problems = []
+    for key in ("url_env", "secret_env"):
+        name = getattr(system, key)
+        if name and not _ENV_NAME.fullmatch(name):
+            problems.append(
+                Problem(
+                    datamap.line_of((*system.path, key)),
+                    f"system {system.name!r}: {key} must name an environment variable "
+                    f"(e.g. RIGHTSDESK_SHOP_DATABASE_URL), not hold the value",
+                )
+            )
+    return problems
 
 
 def acceptable_webhook_url(url: str) -> bool:
@@ -478,27 +484,32 @@ def _is_loopback(host: str) -> bool:
 def _check_table(
     datamap: DataMap, system: System, table: Table, categories: tuple[str, ...]
 ) -> list[Problem]:
-    at = datamap.line_of
     name = f"table {system.name}.{table.name}"
     problems = []
     if table.retention not in categories:
         accepted = ", ".join(categories)
         problems.append(
             Problem(
-                at((*table.path, "retention")),
+                datamap.line_of((*table.path, "retention")),
                 f"{name}: unknown retention category {table.retention!r}; accepted: {accepted}",
             )
         )
     problems += _check_erasure(datamap, name, table)
-    for kind in table.identity:
-        if kind not in IDENTITY_KINDS:
-            problems.append(
-                Problem(
-                    at((*table.path, "identity", kind)),
-                    f"{name}: unknown identity kind {kind!r}; accepted: "
-                    f"{', '.join(IDENTITY_KINDS)}",
-                )
-            )
+    problems += [
+        Problem(
+            datamap.line_of((*table.path, "identity", kind)),
+            f"{name}: unknown identity kind {kind!r}; accepted: {', '.join(IDENTITY_KINDS)}",
+        )
+        for kind in table.identity
+        if kind not in IDENTITY_KINDS
+    ]
+    return problems + _check_reach(datamap, system, name, table)
+
+
+def _check_reach(datamap: DataMap, system: System, name: str, table: Table) -> list[Problem]:
+    """A table's rows must be found: by an identity column or through a table of the system."""
+    at = datamap.line_of
+    problems = []
     if not table.identity and table.via is None:
         problems.append(
             Problem(
@@ -519,12 +530,11 @@ def _check_table(
 
 
 def _check_erasure(datamap: DataMap, name: str, table: Table) -> list[Problem]:
-    at = datamap.line_of
     if table.erasure not in tuple(Erasure):
         accepted = ", ".join(Erasure)
         return [
             Problem(
-                at((*table.path, "erasure")),
+                datamap.line_of((*table.path, "erasure")),
                 f"{name}: unknown erasure strategy {table.erasure!r}; accepted: {accepted}",
             )
         ]
@@ -533,33 +543,49 @@ def _check_erasure(datamap: DataMap, name: str, table: Table) -> list[Problem]:
     needs = {"anonymise": table.erasure == Erasure.ANONYMISE, "null": table.erasure == Erasure.NULL}
     allowed = {"anonymise": needs["anonymise"], "null": table.erasure != Erasure.DELETE}
     problems = []
-    declared = set(table.fields) | set(table.identity.values())
     for key in ("anonymise", "null"):
-        columns: tuple[str, ...] = getattr(table, key)
-        if needs[key] and not columns:
-            problems.append(
-                Problem(
-                    at((*table.path, "erasure")),
-                    f"{name}: erasure = {table.erasure!r} needs a {key} = [columns] list",
-                )
-            )
-        elif columns and not allowed[key]:
-            problems.append(
-                Problem(
-                    at((*table.path, key)),
-                    f"{name}: a {key} list does nothing with erasure = {table.erasure!r}",
-                )
-            )
-        for column in columns:
-            if column not in declared:
-                problems.append(
-                    Problem(
-                        at((*table.path, key)),
-                        f"{name}: {key} names {column!r}, which is neither in its fields "
-                        "nor an identity column",
-                    )
-                )
+        problems += _check_columns(
+            datamap, name, table, key, needed=needs[key], allowed=allowed[key]
+        )
     return problems
+
+
+def _check_columns(
+    datamap: DataMap, name: str, table: Table, key: str, *, needed: bool, allowed: bool
+) -> list[Problem]:
+    """The table's ``anonymise`` or ``null`` list (``key``): given when the strategy needs it,
+    absent when it does nothing, and naming declared columns only (:func:`_undeclared`)."""
+    at = datamap.line_of
+    columns: tuple[str, ...] = getattr(table, key)
+    problems = []
+    if needed and not columns:
+        problems.append(
+            Problem(
+                at((*table.path, "erasure")),
+                f"{name}: erasure = {table.erasure!r} needs a {key} = [columns] list",
+            )
+        )
+    elif columns and not allowed:
+        problems.append(
+            Problem(
+                at((*table.path, key)),
+                f"{name}: a {key} list does nothing with erasure = {table.erasure!r}",
+            )
+        )
+    return problems + _undeclared(datamap, name, table, key)
+
+
+def _undeclared(datamap: DataMap, name: str, table: Table, key: str) -> list[Problem]:
+    declared = set(table.fields) | set(table.identity.values())
+    return [
+        Problem(
+            datamap.line_of((*table.path, key)),
+            f"{name}: {key} names {column!r}, which is neither in its fields "
+            "nor an identity column",
+        )
+        for column in getattr(table, key)
+        if column not in declared
+    ]
 
 
 def _duplicate_tables(datamap: DataMap, system: System) -> list[Problem]:

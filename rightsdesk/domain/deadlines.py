@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -85,20 +85,21 @@ class Deadline:
             "counting_basis": self.counting_basis,
             "first_day": self.first_day.isoformat(),
             "raw_last_day": self.raw_last_day.isoformat(),
-            "skipped": [
-                {
-                    "date": off.day.isoformat(),
-                    "reason_ko": off.reason("ko"),
-                    "reason_en": off.reason("en"),
-                    "source": off.source,
-                }
-                for off in self.skipped
-            ],
+            "skipped": [_day_off_as_dict(off) for off in self.skipped],
             "ends_at": self.ends_at().isoformat(),
             "extension_notice_by": (
                 self.extension_notice_by.isoformat() if self.extension_notice_by else None
             ),
         }
+
+
+def _day_off_as_dict(off: DayOff) -> dict[str, object]:
+    return {
+        "date": off.day.isoformat(),
+        "reason_ko": off.reason("ko"),
+        "reason_en": off.reason("en"),
+        "source": off.source,
+    }
 
 
 def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
@@ -134,21 +135,25 @@ def compute_deadline(
     still while waiting on the subject (only where the profile allows it); ``policy`` holds
     the operator's own promises: they give ``promised_due``, never later than ``due``.
     """
+    deadline = _statutory_deadline(
+        received_at, kind, profile, calendar, tz, extensions, paused_days
+    )
+    deadline = _with_extension_notice(deadline, profile, calendar)
+    return _with_promise(deadline, (policy or {}).get(kind), profile, calendar)
+
+
+def _statutory_deadline(
+    received_at: datetime,
+    kind: RequestKind,
+    profile: Profile,
+    calendar: HolidayCalendar,
+    tz: ZoneInfo,
+    extensions: int,
+    paused_days: int,
+) -> Deadline:
     received_local = to_local(received_at, tz)
     statutory = _extended(profile, kind, extensions)
     end = _period_end(received_local, statutory, profile, calendar, paused_days)
-    notice_by = None
-    if extensions:
-        # The subject must hear of the extension, with reasons, within the original period.
-        unextended = profile.period(kind)
-        notice_by = _period_end(received_local, unextended, profile, calendar, paused_days).due
-    promised_due: date | None = None
-    promised = (policy or {}).get(kind)
-    # A promise in another unit than the statute's cannot take the statutory extension.
-    if promised is not None and (extensions == 0 or promised.unit is statutory.unit):
-        promised = _extended(profile, kind, extensions, base=promised)
-        promised_end = _period_end(received_local, promised, profile, calendar, paused_days)
-        promised_due = min(promised_end.due, end.due)
     return Deadline(
         jurisdiction=profile.code,
         kind=kind,
@@ -156,16 +161,40 @@ def compute_deadline(
         received_local=received_local,
         first_day=end.first_day,
         period=statutory,
-        promised_period=promised,
-        promised_due=promised_due,
+        promised_period=None,
+        promised_due=None,
         extensions=extensions,
         paused_days=paused_days,
         raw_last_day=end.raw_last_day,
         skipped=end.skipped,
         due=end.due,
         counting_basis=profile.counting_basis,
-        extension_notice_by=notice_by,
     )
+
+
+def _with_extension_notice(
+    deadline: Deadline, profile: Profile, calendar: HolidayCalendar
+) -> Deadline:
+    """The subject must hear of an extension, with reasons, within the original period."""
+    if not deadline.extensions:
+        return deadline
+    unextended = profile.period(deadline.kind)
+    end = _period_end(deadline.received_local, unextended, profile, calendar, deadline.paused_days)
+    return replace(deadline, extension_notice_by=end.due)
+
+
+def _with_promise(
+    deadline: Deadline, promised: Period | None, profile: Profile, calendar: HolidayCalendar
+) -> Deadline:
+    """The operator's promise for the kind, where it has one: ``promised_due`` is never later
+    than ``due``. A promise in another unit than the statute's cannot take the statutory
+    extension (it then gives no promised date)."""
+    extensions = deadline.extensions
+    if promised is None or (extensions != 0 and promised.unit is not deadline.period.unit):
+        return replace(deadline, promised_period=promised)
+    promised = _extended(profile, deadline.kind, extensions, base=promised)
+    end = _period_end(deadline.received_local, promised, profile, calendar, deadline.paused_days)
+    return replace(deadline, promised_period=promised, promised_due=min(end.due, deadline.due))
 
 
 def paused_days_between(start: datetime, end: datetime, tz: ZoneInfo) -> int:

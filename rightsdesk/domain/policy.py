@@ -352,21 +352,29 @@ def diff(old: str, new: str, *, context: int | None = 3) -> list[DiffLine]:
                 DiffLine("equal", i1 + k + 1, j1 + k + 1, (Segment("equal", a[i1 + k]),))
                 for k in range(i2 - i1)
             ]
-            continue
-        pairs = min(i2 - i1, j2 - j1) if tag == "replace" else 0
-        for k in range(pairs):
-            lines.append(
-                DiffLine("change", i1 + k + 1, j1 + k + 1, _segments(a[i1 + k], b[j1 + k]))
-            )
-        lines += [
-            DiffLine("delete", i + 1, None, (Segment("delete", a[i]),))
-            for i in range(i1 + pairs, i2)
-        ]
-        lines += [
-            DiffLine("insert", None, j + 1, (Segment("insert", b[j]),))
-            for j in range(j1 + pairs, j2)
-        ]
+        else:
+            lines += _changed(tag, a, b, (i1, i2, j1, j2))
     return lines if context is None else _trim(lines, context)
+
+
+def _changed(
+    tag: str, a: list[str], b: list[str], span: tuple[int, int, int, int]
+) -> list[DiffLine]:
+    """One non-equal opcode: replaced lines paired as changes (word by word), then the
+    remaining deletions and insertions."""
+    i1, i2, j1, j2 = span
+    pairs = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+    lines = [
+        DiffLine("change", i1 + k + 1, j1 + k + 1, _segments(a[i1 + k], b[j1 + k]))
+        for k in range(pairs)
+    ]
+    lines += [
+        DiffLine("delete", i + 1, None, (Segment("delete", a[i]),)) for i in range(i1 + pairs, i2)
+    ]
+    lines += [
+        DiffLine("insert", None, j + 1, (Segment("insert", b[j]),)) for j in range(j1 + pairs, j2)
+    ]
+    return lines
 
 
 def _trim(lines: list[DiffLine], context: int) -> list[DiffLine]:

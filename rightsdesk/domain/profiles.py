@@ -153,57 +153,79 @@ def _profile(code: str, raw: object, source: str) -> Profile:
     if not isinstance(raw, dict):
         raise ProfileError(f"{where}: expected a table")
     try:
-        periods = {
-            RequestKind(k): _period(v, f"{where}.periods.{k}") for k, v in raw["periods"].items()
-        }
-        missing = set(SUBJECT_KINDS) - set(periods)
-        if missing:
-            names = ", ".join(sorted(k.value for k in missing))
-            raise ProfileError(f"{where}: no period for {names}")
-        extensions: dict[RequestKind, ExtensionRule] = {}
-        for key, rule in raw.get("extensions", {}).items():
-            kinds = list(SUBJECT_KINDS) if key == "all" else [RequestKind(key)]
-            for kind in kinds:
-                extensions[kind] = ExtensionRule(
-                    amount=int(rule["amount"]),
-                    max_count=int(rule["max_count"]),
-                    basis=str(rule.get("basis", "")),
-                )
-        acknowledgement = raw.get("acknowledgement")
-        return Profile(
-            code=code,
-            name=str(raw["name"]),
-            calendar_country=raw.get("calendar") or None,
-            calendar_subdivision=raw.get("subdivision") or None,
-            counting_basis=str(raw.get("counting_basis", "")),
-            midnight_counts=bool(raw.get("midnight_counts", False)),
-            roll_forward=bool(raw["roll_forward"]),
-            clock_starts=ClockStart(raw.get("clock_starts", "receipt")),
-            pauses_while_awaiting_subject=bool(raw.get("pauses_while_awaiting_subject", False)),
-            pause_basis=str(raw.get("pause_basis", "")),
-            periods=periods,
-            notice=_period(raw["notice"], f"{where}.notice"),
-            acknowledgement=_period(acknowledgement, f"{where}.acknowledgement")
-            if acknowledgement
-            else None,
-            extensions=extensions,
-            refusal_grounds=tuple(
-                RefusalGround(
-                    code=str(g["code"]),
-                    kinds=frozenset(RequestKind(k) for k in g["kinds"]),
-                    basis=str(g.get("basis", "")),
-                    ko=str(g["ko"]),
-                    en=str(g["en"]),
-                )
-                for g in raw.get("refusal_grounds", [])
-            ),
-        )
+        return _read_profile(code, raw, where)
     except KeyError as error:
         raise ProfileError(f"{where}: missing {error.args[0]!r}") from None
     except ValueError as error:
         if isinstance(error, ProfileError):
             raise
         raise ProfileError(f"{where}: {error}") from None
+
+
+def _read_profile(code: str, raw: dict, where: str) -> Profile:
+    """The profile, checked in this order: a missing key raises KeyError, a bad value
+    ValueError (:func:`_profile` names the profile in either)."""
+    periods = _periods(raw, where)
+    extensions = _extensions(raw)
+    acknowledgement = raw.get("acknowledgement")
+    return Profile(
+        code=code,
+        name=str(raw["name"]),
+        calendar_country=raw.get("calendar") or None,
+        calendar_subdivision=raw.get("subdivision") or None,
+        counting_basis=str(raw.get("counting_basis", "")),
+        midnight_counts=bool(raw.get("midnight_counts", False)),
+        roll_forward=bool(raw["roll_forward"]),
+        clock_starts=ClockStart(raw.get("clock_starts", "receipt")),
+        pauses_while_awaiting_subject=bool(raw.get("pauses_while_awaiting_subject", False)),
+        pause_basis=str(raw.get("pause_basis", "")),
+        periods=periods,
+        notice=_period(raw["notice"], f"{where}.notice"),
+        acknowledgement=_period(acknowledgement, f"{where}.acknowledgement")
+        if acknowledgement
+        else None,
+        extensions=extensions,
+        refusal_grounds=_refusal_grounds(raw),
+    )
+
+
+def _periods(raw: dict, where: str) -> dict[RequestKind, Period]:
+    """Every subject kind's response period (an unclassified request's is optional)."""
+    periods = {
+        RequestKind(k): _period(v, f"{where}.periods.{k}") for k, v in raw["periods"].items()
+    }
+    missing = set(SUBJECT_KINDS) - set(periods)
+    if missing:
+        names = ", ".join(sorted(k.value for k in missing))
+        raise ProfileError(f"{where}: no period for {names}")
+    return periods
+
+
+def _extensions(raw: dict) -> dict[RequestKind, ExtensionRule]:
+    """Extension rules per kind; the key ``all`` gives one to every subject kind."""
+    extensions: dict[RequestKind, ExtensionRule] = {}
+    for key, rule in raw.get("extensions", {}).items():
+        kinds = list(SUBJECT_KINDS) if key == "all" else [RequestKind(key)]
+        for kind in kinds:
+            extensions[kind] = ExtensionRule(
+                amount=int(rule["amount"]),
+                max_count=int(rule["max_count"]),
+                basis=str(rule.get("basis", "")),
+            )
+    return extensions
+
+
+def _refusal_grounds(raw: dict) -> tuple[RefusalGround, ...]:
+    return tuple(
+        RefusalGround(
+            code=str(g["code"]),
+            kinds=frozenset(RequestKind(k) for k in g["kinds"]),
+            basis=str(g.get("basis", "")),
+            ko=str(g["ko"]),
+            en=str(g["en"]),
+        )
+        for g in raw.get("refusal_grounds", [])
+    )
 
 
 def _period(raw: object, where: str) -> Period:

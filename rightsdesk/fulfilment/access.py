@@ -88,17 +88,33 @@ def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Do
     datamap = configured_datamap()
     _await_connectors(request, datamap, "access", now)
     collection = collect(datamap, request)
-    try:
-        organisation = current_organisation().name_ko
-    except LookupError:
-        organisation = ""
     package = build_package(
         collection,
         datamap,
         reference=request.reference,
-        organisation=organisation,
+        organisation=_organisation_name(),
         generated=now,
     )
+    _audit_collection(request, collection, actor, now)
+    return offer(
+        request,
+        package,
+        f"{request.reference}-personal-data.zip",
+        actor=actor,
+        now=now,
+        ttl_days=int(current_app.config["PACKAGE_TTL_DAYS"]),
+    )
+
+
+def _organisation_name() -> str:
+    try:
+        return current_organisation().name_ko
+    except LookupError:
+        return ""
+
+
+def _audit_collection(request: Request, collection: Collection, actor: str, now: datetime) -> None:
+    """An execution record per table collected: counts and fields, never the data."""
     for part in collection.tables:
         audit.record(
             "fulfilment.access",
@@ -120,11 +136,3 @@ def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Do
             request_ref=request.reference,
             data={"system": remote.system, "table": remote.name, "rows": len(remote.rows)},
         )
-    return offer(
-        request,
-        package,
-        f"{request.reference}-personal-data.zip",
-        actor=actor,
-        now=now,
-        ttl_days=int(current_app.config["PACKAGE_TTL_DAYS"]),
-    )

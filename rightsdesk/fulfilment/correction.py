@@ -35,38 +35,55 @@ def decide_correction(
     """Approve (and apply) or reject one correction item; recipients of the corrected field's
     category are told of an applied correction. One commit, after the operator's database
     accepted the change."""
-    item = db.session.get(CorrectionItem, item_id)
-    if item is None or item.request_id != request.id:
-        raise FulfilmentError("no such correction item on this request")
-    if item.decision is not None:
-        raise FulfilmentError("this item is decided already")
+    item = _undecided_item(request, item_id)
     note = (note or "").strip() or None
     if approve:
-        datamap = configured_datamap()
-        if target not in correction_targets(datamap):
-            raise FulfilmentError("choose the field of the data map to correct")
-        item.target = target
-        if "." not in target:  # a webhook system: the app applies it when the job arrives
-            job = connectors.ensure_job(request, target, "correction", now=now)
-            connectors.send_again(job, now=now)
-        else:
-            system_name, table_name, column = target.split(".", 2)
-            system = datamap.system(system_name)
-            with system_engine(system) as engine:
-                item.rows_changed = apply_correction(
-                    system,
-                    engine,
-                    subject_identities(request),
-                    table_name,
-                    column,
-                    item.correct_value,
-                )
-            _notify_recipients(datamap, request, system_name, table_name, column, item, now)
+        _apply(request, item, target, now)
     elif not note:
         raise FulfilmentError("say why the item is rejected: the subject will be told")
     item.decision = "approved" if approve else "rejected"
     item.decision_note = note
     item.decided_by, item.decided_at = actor, now
+    _audit_decision(request, item, actor, now)
+    db.session.commit()
+    return item
+
+
+def _undecided_item(request: Request, item_id: int) -> CorrectionItem:
+    item = db.session.get(CorrectionItem, item_id)
+    if item is None or item.request_id != request.id:
+        raise FulfilmentError("no such correction item on this request")
+    if item.decision is not None:
+        raise FulfilmentError("this item is decided already")
+    return item
+
+
+def _apply(request: Request, item: CorrectionItem, target: str | None, now: datetime) -> None:
+    """Apply the item to ``target``: a webhook system's job (the app applies it when the job
+    arrives), or an UPDATE in a SQL system, whose recipients are then told."""
+    datamap = configured_datamap()
+    if target not in correction_targets(datamap):
+        raise FulfilmentError("choose the field of the data map to correct")
+    item.target = target
+    if "." not in target:  # a webhook system: the app applies it when the job arrives
+        job = connectors.ensure_job(request, target, "correction", now=now)
+        connectors.send_again(job, now=now)
+        return
+    system_name, table_name, column = target.split(".", 2)
+    system = datamap.system(system_name)
+    with system_engine(system) as engine:
+        item.rows_changed = apply_correction(
+            system,
+            engine,
+            subject_identities(request),
+            table_name,
+            column,
+            item.correct_value,
+        )
+    _notify_recipients(datamap, request, system_name, table_name, column, item, now)
+
+
+def _audit_decision(request: Request, item: CorrectionItem, actor: str, now: datetime) -> None:
     audit.record(
         "fulfilment.correction",
         actor=actor,
@@ -79,8 +96,6 @@ def decide_correction(
             "rows": item.rows_changed,
         },
     )
-    db.session.commit()
-    return item
 
 
 def _notify_recipients(datamap, request, system_name, table_name, column, item, now) -> None:

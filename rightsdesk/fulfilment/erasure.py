@@ -18,6 +18,7 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -27,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from rightsdesk.core import audit, leases
 from rightsdesk.core.context import settings
 from rightsdesk.delivery import connectors
-from rightsdesk.domain.datamap import DataMap, System, SystemKind
+from rightsdesk.domain.datamap import DataMap, System, SystemKind, Table
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN
 from rightsdesk.domain.retention import Schedule
@@ -43,6 +44,7 @@ from rightsdesk.systems.configured import (
     system_engine,
 )
 from rightsdesk.systems.erasure import (
+    Collected,
     TablePlan,
     collect_all,
     erase_table,
@@ -134,29 +136,34 @@ def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[Era
     for system in datamap.systems:
         tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
         for table in tables:
-            rule = rules.rule(table.retention) if table is not None else None
-            db.session.add(
-                ErasureStep(
-                    request_id=request.id,
-                    position=position,
-                    system=system.name,
-                    table_name=table.name if table is not None else "",
-                    kind=system.kind,
-                    state="pending",
-                    deleted=0,
-                    anonymised=0,
-                    retained=0,
-                    attempts=0,
-                    retention=rule.code if rule else None,
-                    basis=rule.basis if rule else None,
-                )
-            )
+            db.session.add(_new_step(request, position, system, table, rules))
             position += 1
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
     return steps_of(request)
+
+
+def _new_step(
+    request: Request, position: int, system: System, table: Table | None, rules: Schedule
+) -> ErasureStep:
+    """A pending step: one SQL table (with its retention rule), or a whole other system."""
+    rule = rules.rule(table.retention) if table is not None else None
+    return ErasureStep(
+        request_id=request.id,
+        position=position,
+        system=system.name,
+        table_name=table.name if table is not None else "",
+        kind=system.kind,
+        state="pending",
+        deleted=0,
+        anonymised=0,
+        retained=0,
+        attempts=0,
+        retention=rule.code if rule else None,
+        basis=rule.basis if rule else None,
+    )
 
 
 def run(request: Request, *, actor: str, now: datetime) -> list[ErasureStep]:
@@ -189,35 +196,58 @@ def _run_sql(request, system: System, steps, identities, rules, *, actor, now) -
     """The system's tables, children first; the subject's rows are read once per run."""
     tables = {t.name: t for t in system.tables}
     today = local_today(now)
-    try:
-        with system_engine(system) as engine:
-            collected = collect_all(system, engine, identities)
-    except (FulfilmentError, ValueError) as error:
-        db.session.rollback()
-        _fail(steps[0], str(error), now, attempted=True)
+    collected = _collect_once(system, steps[0], identities, now)
+    if collected is None:
         return
     for step in steps:
         table = tables.get(step.table_name)
         if table is None:
             _fail(step, f"{system.name}.{step.table_name} is no longer in the data map", now)
             continue
-        try:
-            with system_engine(system) as engine:
-                _, deleted, anonymised = erase_table(
-                    system,
-                    engine,
-                    identities,
-                    table,
-                    rules,
-                    today,
-                    before=lambda plan, step=step: _before(request, step, plan, now),
-                    collected=collected,
-                )
-        except (FulfilmentError, ValueError) as error:
-            db.session.rollback()
-            _fail(step, str(error), now)
+        counts = _erase_step(request, system, step, table, identities, rules, today, collected, now)
+        if counts is None:
             return  # the parents of a failed table must wait for it
-        _finish_step(request, step, deleted, anonymised, actor=actor, now=now)
+        _finish_step(request, step, *counts, actor=actor, now=now)
+
+
+def _collect_once(
+    system: System, first: ErasureStep, identities: dict[str, str], now: datetime
+) -> Collected | None:
+    """The subject's rows of every table of the system; ``None`` when the database cannot be
+    read (the first step is marked failed, the attempt counted)."""
+    try:
+        with system_engine(system) as engine:
+            return collect_all(system, engine, identities)
+    except (FulfilmentError, ValueError) as error:
+        db.session.rollback()
+        _fail(first, str(error), now, attempted=True)
+        return None
+
+
+def _erase_step(
+    request: Request,
+    system: System,
+    step: ErasureStep,
+    table: Table,
+    identities: dict[str, str],
+    rules: Schedule,
+    today: date,
+    collected: Collected,
+    now: datetime,
+) -> tuple[int, int] | None:
+    """Erase one table (:func:`_before` first): the rows deleted and anonymised, or ``None``
+    when it failed (the step marked so)."""
+    before = partial(_before, request, step, now=now)
+    try:
+        with system_engine(system) as engine:
+            _, deleted, anonymised = erase_table(
+                system, engine, identities, table, rules, today, before, collected
+            )
+    except (FulfilmentError, ValueError) as error:
+        db.session.rollback()
+        _fail(step, str(error), now)
+        return None
+    return deleted, anonymised
 
 
 def _before(request: Request, step: ErasureStep, plan: TablePlan, now: datetime) -> None:
@@ -253,6 +283,11 @@ def _finish_step(request, step: ErasureStep, deleted: int, anonymised: int, *, a
     ).one()
     step.retained, step.retained_until = kept[0], kept[1]
     step.state, step.error, step.finished_at = "done", None, now
+    _audit_step(request, step, actor=actor, now=now)
+    db.session.commit()
+
+
+def _audit_step(request: Request, step: ErasureStep, *, actor: str, now: datetime) -> None:
     audit.record(
         "fulfilment.erasure",
         actor=actor,
@@ -268,7 +303,6 @@ def _finish_step(request, step: ErasureStep, deleted: int, anonymised: int, *, a
             "until": step.retained_until.isoformat() if step.retained_until else None,
         },
     )
-    db.session.commit()
 
 
 def _fail(step: ErasureStep, reason: str, now: datetime, *, attempted: bool = False) -> None:
@@ -290,24 +324,31 @@ def _run_remote(request, system: System, step: ErasureStep, *, actor, now) -> No
     step.attempts += 1
     step.started_at = step.started_at or now
     if system.kind == SystemKind.WEBHOOK:
-        job = connectors.ensure_job(request, system.name, "erasure", now=now)
-        if job.state == "done":
-            counts = job.counts or {}
-            step.deleted = int(counts.get("deleted", 0) or 0)
-            step.anonymised = int(counts.get("anonymised", 0) or 0)
-            _finish_step(request, step, step.deleted, step.anonymised, actor=actor, now=now)
-        elif job.state == "failed":
-            _fail(step, job.last_error or f"{system.name} failed", now)
-        else:
-            step.state = "pending"
-            db.session.commit()
+        _settle_webhook(request, system, step, actor=actor, now=now)
+        return
+    item = connectors.ensure_checklist(request, system.name, "erasure", now=now)
+    if item.done_at is not None:
+        _finish_step(request, step, 0, 0, actor=actor, now=now)
     else:
-        item = connectors.ensure_checklist(request, system.name, "erasure", now=now)
-        if item.done_at is not None:
-            _finish_step(request, step, 0, 0, actor=actor, now=now)
-        else:
-            step.state = "pending"
-            db.session.commit()
+        step.state = "pending"
+        db.session.commit()
+
+
+def _settle_webhook(
+    request: Request, system: System, step: ErasureStep, *, actor: str, now: datetime
+) -> None:
+    """The step follows the system's job: done with its counts, failed, or still pending."""
+    job = connectors.ensure_job(request, system.name, "erasure", now=now)
+    if job.state == "done":
+        counts = job.counts or {}
+        step.deleted = int(counts.get("deleted", 0) or 0)
+        step.anonymised = int(counts.get("anonymised", 0) or 0)
+        _finish_step(request, step, step.deleted, step.anonymised, actor=actor, now=now)
+    elif job.state == "failed":
+        _fail(step, job.last_error or f"{system.name} failed", now)
+    else:
+        step.state = "pending"
+        db.session.commit()
 
 
 # --- the outcome -----------------------------------------------------------------------------

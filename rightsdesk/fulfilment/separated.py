@@ -11,7 +11,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from rightsdesk.core.keys import fernet_for
@@ -46,7 +48,24 @@ def keep(
     transaction, which must commit before the live rows change."""
     if not rows:
         return
-    known = set(
+    known = _kept_keys(system, table, rows)
+    sealer = cipher()
+    shared = {
+        "request_ref": request_ref,
+        "system": system,
+        "table_name": table,
+        "category": category,
+        "basis": basis,
+        "stored_at": now,
+    }
+    for kept in rows:
+        if kept.key not in known:
+            db.session.add(_sealed(kept, sealer, shared))
+
+
+def _kept_keys(system: str, table: str, rows: Sequence[Kept]) -> set[str]:
+    """The keys among ``rows`` that this table has in separated storage already."""
+    return set(
         db.session.scalars(
             select(RetainedRecord.row_key).where(
                 RetainedRecord.system == system,
@@ -55,21 +74,14 @@ def keep(
             )
         )
     )
-    sealer = cipher()
-    for kept in rows:
-        if kept.key in known:
-            continue
-        data = json.dumps(kept.row, ensure_ascii=False).encode()
-        db.session.add(
-            RetainedRecord(
-                request_ref=request_ref,
-                system=system,
-                table_name=table,
-                row_key=kept.key,
-                category=category,
-                basis=basis,
-                purge_after=kept.until,
-                ciphertext=sealer.encrypt(data),
-                stored_at=now,
-            )
-        )
+
+
+def _sealed(kept: Kept, sealer: Fernet, shared: dict[str, Any]) -> RetainedRecord:
+    """The row as a record, its values encrypted; ``shared`` holds the fields of the batch."""
+    data = json.dumps(kept.row, ensure_ascii=False).encode()
+    return RetainedRecord(
+        row_key=kept.key,
+        purge_after=kept.until,
+        ciphertext=sealer.encrypt(data),
+        **shared,
+    )

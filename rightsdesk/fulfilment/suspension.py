@@ -38,18 +38,31 @@ def stop_processing(request: Request, *, actor: str, now: datetime) -> dict[str,
             done = stop_purposes(system, engine, identities, purposes)
         for table, rows in done.items():
             affected[f"{system.name}.{table}"] = rows
-            audit.record(
-                "fulfilment.stop",
-                actor=actor,
-                now=now,
-                request_ref=request.reference,
-                data={
-                    "system": system.name,
-                    "table": table,
-                    "rows": rows,
-                    "purposes": sorted(purposes) if purposes else "all",
-                },
-            )
+            _audit_stop(request, system.name, table, rows, purposes, actor=actor, now=now)
     connectors.start(request, datamap, "stop", now=now)  # webhook jobs, manual checklist items
     db.session.commit()
     return affected
+
+
+def _audit_stop(
+    request: Request,
+    system: str,
+    table: str,
+    rows: int,
+    purposes: set[str] | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    audit.record(
+        "fulfilment.stop",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={
+            "system": system,
+            "table": table,
+            "rows": rows,
+            "purposes": sorted(purposes) if purposes else "all",
+        },
+    )

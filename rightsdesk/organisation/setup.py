@@ -39,6 +39,20 @@ def set_up_organisation(
     actor: str,
     now: datetime,
 ) -> Organisation:
+    organisation = _the_organisation(slug, now)
+    organisation.slug = slug
+    organisation.name_ko, organisation.name_en = name_ko, name_en
+    organisation.privacy_officer_name = officer_name
+    organisation.privacy_officer_email = officer_email
+    organisation.privacy_officer_phone = officer_phone
+    db.session.flush()
+    audit.record("organisation.set", actor=actor, now=now, data={"slug": slug})
+    db.session.commit()
+    return organisation
+
+
+def _the_organisation(slug: str, now: datetime) -> Organisation:
+    """The one organisation; a new one (in the session) with the default objection texts."""
     organisation = db.session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
     if organisation is None:
         organisation = Organisation(
@@ -48,14 +62,6 @@ def set_up_organisation(
             objection_method_en=DEFAULT_OBJECTION_EN,
         )
         db.session.add(organisation)
-    organisation.slug = slug
-    organisation.name_ko, organisation.name_en = name_ko, name_en
-    organisation.privacy_officer_name = officer_name
-    organisation.privacy_officer_email = officer_email
-    organisation.privacy_officer_phone = officer_phone
-    db.session.flush()
-    audit.record("organisation.set", actor=actor, now=now, data={"slug": slug})
-    db.session.commit()
     return organisation
 
 
@@ -71,24 +77,7 @@ def promise_period(
     profile = settings().profile(jurisdiction)
     if days is not None:
         check_policy_period(profile, kind, Period(days, Unit.DAYS))
-    row = db.session.scalar(
-        select(PromisedPeriod).where(
-            PromisedPeriod.organisation_id == organisation.id,
-            PromisedPeriod.jurisdiction == profile.code,
-            PromisedPeriod.kind == kind,
-        )
-    )
-    if days is None:
-        if row is not None:
-            db.session.delete(row)
-    elif row is None:
-        db.session.add(
-            PromisedPeriod(
-                organisation=organisation, jurisdiction=profile.code, kind=kind, days=days
-            )
-        )
-    else:
-        row.days = days
+    _store_promise(organisation, profile.code, kind, days)
     db.session.flush()
     audit.record(
         "policy.promise",
@@ -99,3 +88,27 @@ def promise_period(
     result = recompute_open_deadlines(actor=actor, now=now)
     db.session.commit()
     return len(result.changed)
+
+
+def _store_promise(
+    organisation: Organisation, jurisdiction: str, kind: RequestKind, days: int | None
+) -> None:
+    """Add, change or (``days=None``) delete the promise's row, in the session."""
+    row = db.session.scalar(
+        select(PromisedPeriod).where(
+            PromisedPeriod.organisation_id == organisation.id,
+            PromisedPeriod.jurisdiction == jurisdiction,
+            PromisedPeriod.kind == kind,
+        )
+    )
+    if days is None:
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        db.session.add(
+            PromisedPeriod(
+                organisation=organisation, jurisdiction=jurisdiction, kind=kind, days=days
+            )
+        )
+    else:
+        row.days = days

@@ -93,18 +93,24 @@ def authenticate(
     if not check_password_hash(user.password_hash, password):
         _count_failure(user, ip, now, "password")
         raise LoginFailed(LoginProblem.INVALID)
-    if user.totp_enabled:
-        if not code:
-            raise LoginFailed(LoginProblem.CODE_REQUIRED)
-        if not pyotp.TOTP(user.totp_secret or "").verify(code.strip(), valid_window=1):
-            _count_failure(user, ip, now, "code")
-            raise LoginFailed(LoginProblem.INVALID)
+    _check_code(user, code, ip, now)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     audit.record("staff.login", actor=staff_actor(user), now=now, data={"ip": ip})
     db.session.commit()
     return user
+
+
+def _check_code(user: StaffUser, code: str | None, ip: str | None, now: datetime) -> None:
+    """The second factor, where the user has one: a wrong code counts as a failure."""
+    if not user.totp_enabled:
+        return
+    if not code:
+        raise LoginFailed(LoginProblem.CODE_REQUIRED)
+    if not pyotp.TOTP(user.totp_secret or "").verify(code.strip(), valid_window=1):
+        _count_failure(user, ip, now, "code")
+        raise LoginFailed(LoginProblem.INVALID)
 
 
 def _count_failure(user: StaffUser, ip: str | None, now: datetime, what: str) -> None:

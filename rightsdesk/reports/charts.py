@@ -112,31 +112,46 @@ def stacked_bars(
     totals = [sum(s.values[i] for s, _ in shown) for i in range(len(categories))]
     top, step = nice_top(max(totals, default=0))
     slot = _slot(len(categories))
-    bar = slot * 0.7
-    base = PLOT_TOP + PLOT_HEIGHT
     body = _axes(categories, top, step, _number)
     for index, category in enumerate(categories):
-        y = base
-        for layer, colour in shown:
-            value = layer.values[index]
-            if not value:
-                continue
-            height = PLOT_HEIGHT * value / top
-            y -= height
-            body.append(
-                f'<rect x="{LEFT + slot * index + (slot - bar) / 2:.1f}" y="{y:.1f}" '
-                f'width="{bar:.1f}" height="{height:.1f}" fill="{colour}">'
-                f"<title>{escape(f'{category} · {layer.label}: {value}')}</title></rect>"
-            )
-    legend_top = base + AXIS_LABELS
+        body += _stack(index, category, shown, top, slot)
+    legend_top = PLOT_TOP + PLOT_HEIGHT + AXIS_LABELS
+    body += _legend(shown, legend_top)
+    height = legend_top + LEGEND_ROW * math.ceil(len(shown) / 2) + 4
+    return _frame(chart_id, title, height, body)
+
+
+def _stack(
+    index: int, category: str, shown: list[tuple[Series, str]], top: float, slot: float
+) -> list[str]:
+    """One category's bar: a rectangle per series with a value, bottom up."""
+    bar = slot * 0.7
+    y = PLOT_TOP + PLOT_HEIGHT
+    parts = []
+    for layer, colour in shown:
+        value = layer.values[index]
+        if not value:
+            continue
+        height = PLOT_HEIGHT * value / top
+        y -= height
+        parts.append(
+            f'<rect x="{LEFT + slot * index + (slot - bar) / 2:.1f}" y="{y:.1f}" '
+            f'width="{bar:.1f}" height="{height:.1f}" fill="{colour}">'
+            f"<title>{escape(f'{category} · {layer.label}: {value}')}</title></rect>"
+        )
+    return parts
+
+
+def _legend(shown: list[tuple[Series, str]], legend_top: float) -> list[str]:
+    """The series in two columns under the plot: a swatch and the label."""
+    parts = []
     column = (WIDTH - LEFT) / 2
     for n, (layer, colour) in enumerate(shown):
         x = LEFT + column * (n % 2)
         y = legend_top + LEGEND_ROW * (n // 2)
-        body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="12" height="12" fill="{colour}"/>')
-        body.append(_text(x + 18, y + 10, layer.label, anchor="start"))
-    height = legend_top + LEGEND_ROW * math.ceil(len(shown) / 2) + 4
-    return _frame(chart_id, title, height, body)
+        parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="12" height="12" fill="{colour}"/>')
+        parts.append(_text(x + 18, y + 10, layer.label, anchor="start"))
+    return parts
 
 
 def rate_bars(
@@ -149,21 +164,26 @@ def rate_bars(
 ) -> Markup:
     """One bar per category on a 0–100 % axis; a category without a rate gets no bar."""
     slot = _slot(len(categories))
-    bar = slot * 0.6
-    base = PLOT_TOP + PLOT_HEIGHT
     body = _axes(categories, 1.0, 0.25, lambda value: f"{value * 100:.0f}%")
     label_bars = len(categories) <= MOST_X_LABELS
     for index, (category, rate) in enumerate(zip(categories, rates, strict=True)):
-        if rate is None:
-            continue
-        height = PLOT_HEIGHT * rate
-        x = LEFT + slot * index + (slot - bar) / 2
-        percent = f"{rate * 100:.0f}%"
-        body.append(
-            f'<rect x="{x:.1f}" y="{base - height:.1f}" width="{bar:.1f}" '
-            f'height="{height:.1f}" fill="{PALETTE[2]}">'
-            f"<title>{escape(f'{category}: {percent}')}</title></rect>"
-        )
-        if label_bars:
-            body.append(_text(x + bar / 2, base - height - 4, percent, size=10))
-    return _frame(chart_id, title, base + AXIS_LABELS, body, describe=describe)
+        if rate is not None:
+            body += _rate_bar(LEFT + slot * index, slot, category, rate, labelled=label_bars)
+    return _frame(chart_id, title, PLOT_TOP + PLOT_HEIGHT + AXIS_LABELS, body, describe=describe)
+
+
+def _rate_bar(left: float, slot: float, category: str, rate: float, *, labelled: bool) -> list[str]:
+    """A category's bar in its slot (from ``left``), with the percentage above it if labelled."""
+    bar = slot * 0.6
+    base = PLOT_TOP + PLOT_HEIGHT
+    height = PLOT_HEIGHT * rate
+    x = left + (slot - bar) / 2
+    percent = f"{rate * 100:.0f}%"
+    parts = [
+        f'<rect x="{x:.1f}" y="{base - height:.1f}" width="{bar:.1f}" '
+        f'height="{height:.1f}" fill="{PALETTE[2]}">'
+        f"<title>{escape(f'{category}: {percent}')}</title></rect>"
+    ]
+    if labelled:
+        parts.append(_text(x + bar / 2, base - height - 4, percent, size=10))
+    return parts

@@ -24,7 +24,7 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload
 
 from rightsdesk.core.context import settings
@@ -252,7 +252,27 @@ def _on_time_cell(status: Status, closed_at: datetime | None, due: date, tz: Zon
 def register_rows() -> Iterator[list[str]]:
     """One row per request, oldest first, without the subject's name or address (minimisation)."""
     tz = settings().tz
-    query = (
+    for row in db.session.execute(_register_query()):
+        cells = [
+            row.reference,
+            row.kind.value,
+            row.status.value,
+            row.channel.value,
+            row.jurisdiction,
+            _stamp(row.received_at, tz),
+            row.due_date.isoformat(),
+            row.promised_due_date.isoformat() if row.promised_due_date else "",
+            _stamp(row.closed_at, tz),
+            _on_time_cell(row.status, row.closed_at, row.due_date, tz),
+            row.email or "",
+            row.refusal_ground or "",
+        ]
+        yield [safe_cell(cell) for cell in cells]
+
+
+def _register_query() -> Select:
+    """The register's columns, streamed a batch at a time."""
+    return (
         select(
             Request.reference,
             Request.kind,
@@ -270,22 +290,6 @@ def register_rows() -> Iterator[list[str]]:
         .order_by(Request.received_at, Request.id)
         .execution_options(yield_per=_REGISTER_BATCH)
     )
-    for row in db.session.execute(query):
-        cells = [
-            row.reference,
-            row.kind.value,
-            row.status.value,
-            row.channel.value,
-            row.jurisdiction,
-            _stamp(row.received_at, tz),
-            row.due_date.isoformat(),
-            row.promised_due_date.isoformat() if row.promised_due_date else "",
-            _stamp(row.closed_at, tz),
-            _on_time_cell(row.status, row.closed_at, row.due_date, tz),
-            row.email or "",
-            row.refusal_ground or "",
-        ]
-        yield [safe_cell(cell) for cell in cells]
 
 
 def register_csv() -> Iterator[str]:

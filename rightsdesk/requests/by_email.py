@@ -21,6 +21,7 @@ from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel, InboundMessage, InboundOutcome
 from rightsdesk.requests.intake import IntakeInput, file_request
+from rightsdesk.requests.mail_parsing import InboundMessage as ParsedMessage
 from rightsdesk.requests.mail_parsing import parse_message
 
 MAX_DETAILS = 20_000
@@ -61,20 +62,30 @@ def ingest(raw: bytes, *, now: datetime) -> IngestResult:
         return IngestResult("duplicate")
 
 
-def _handle(record: InboundMessage, parsed, raw: bytes, now: datetime) -> IngestResult:
+def _handle(
+    record: InboundMessage, parsed: ParsedMessage, raw: bytes, now: datetime
+) -> IngestResult:
     if parsed.is_automated:
         record.outcome = InboundOutcome.AUTOMATED
         record.detail = (parsed.automated_reason or "automated")[:200]
-        db.session.add(record)
-        db.session.commit()
-        return IngestResult("automated", detail=record.detail)
+        return _record_only(record, "automated")
     if not parsed.from_address:
         record.outcome = InboundOutcome.UNUSABLE
         record.detail = "no usable sender address"
         record.raw = raw  # kept whole: staff read it and reply by hand
-        db.session.add(record)
-        db.session.commit()
-        return IngestResult("unusable", detail=record.detail)
+        return _record_only(record, "unusable")
+    return _file(record, parsed, now)
+
+
+def _record_only(record: InboundMessage, outcome: str) -> IngestResult:
+    """Record a message that is not answered (committed)."""
+    db.session.add(record)
+    db.session.commit()
+    return IngestResult(outcome, detail=record.detail)
+
+
+def _file(record: InboundMessage, parsed: ParsedMessage, now: datetime) -> IngestResult:
+    """File the message as a request in its language; its record goes in the same commit."""
     kind = classify(parsed.subject, parsed.body) or RequestKind.UNCLASSIFIED
     text = f"{parsed.subject}\n\n{parsed.body}".strip()
     language = "ko" if _HANGUL.search(text) else "en"

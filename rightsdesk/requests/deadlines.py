@@ -101,20 +101,32 @@ def recompute_open_deadlines(*, actor: str, now: datetime) -> RecomputeResult:
         profile = context.profile(request.jurisdiction)
         if profile.code not in calendars:
             calendars[profile.code] = calendar_for(profile)
-        before = (request.due_date, request.promised_due_date)
-        apply_deadline(request, calendars[profile.code])
-        result.checked += 1
-        after = (request.due_date, request.promised_due_date)
-        if after != before:
-            result.changed.append((request.reference, before[0], after[0]))
-            audit.record(
-                "request.redated",
-                actor=actor,
-                now=now,
-                request_ref=request.reference,
-                data={"from": _dates(before), "to": _dates(after)},
-            )
+        _redate(request, calendars[profile.code], result, actor=actor, now=now)
     return result
+
+
+def _redate(
+    request: Request,
+    calendar: HolidayCalendar,
+    result: RecomputeResult,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Re-date one request; a move is added to ``result`` and audited."""
+    before = (request.due_date, request.promised_due_date)
+    apply_deadline(request, calendar)
+    result.checked += 1
+    after = (request.due_date, request.promised_due_date)
+    if after != before:
+        result.changed.append((request.reference, before[0], after[0]))
+        audit.record(
+            "request.redated",
+            actor=actor,
+            now=now,
+            request_ref=request.reference,
+            data={"from": _dates(before), "to": _dates(after)},
+        )
 
 
 def _dates(pair: tuple[date, date | None]) -> dict[str, str | None]:

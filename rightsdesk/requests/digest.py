@@ -95,14 +95,16 @@ def gather_digests(today: date) -> list[Digest]:
             if assignee == user.id or (assignee is None and user.role is StaffRole.ADMIN)
         ]
         if mine:
-            digests.append(
-                Digest(
-                    staff=user,
-                    overdue=[item for item in mine if item.overdue],
-                    soon=[item for item in mine if not item.overdue],
-                )
-            )
+            digests.append(_digest(user, mine))
     return digests
+
+
+def _digest(user: StaffUser, mine: list[DigestItem]) -> Digest:
+    return Digest(
+        staff=user,
+        overdue=[item for item in mine if item.overdue],
+        soon=[item for item in mine if not item.overdue],
+    )
 
 
 def _organisation():

@@ -73,22 +73,10 @@ def offer(
     now: datetime,
     ttl_days: int | None = None,
 ) -> Download:
+    """Offer ``data`` to the subject until it expires: stored encrypted, audited, one commit."""
     if request.status not in OPEN:
         raise DownloadRejected(f"{request.reference} is closed: offer files before completing it")
-    content_type, extension = _kind_of(data, filename)
-    stored = store_bytes(package_cipher().encrypt(data), content_type, extension)
-    ttl = timedelta(days=int(ttl_days or current_app.config["DOWNLOAD_TTL_DAYS"]))
-    download = Download(
-        request=request,
-        file=stored.name,
-        filename=safe_filename(filename, request.reference, extension),
-        content_type=content_type,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        created_at=now,
-        created_by=actor,
-        expires_at=now + ttl,
-    )
+    download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days)
     db.session.add(download)
     db.session.flush()
     audit.record(
@@ -100,6 +88,26 @@ def offer(
     )
     db.session.commit()
     return download
+
+
+def _stored(
+    request: Request, data: bytes, filename: str, *, actor: str, now: datetime, ttl_days: int | None
+) -> Download:
+    """The file checked and stored encrypted; its download row, for the caller to add."""
+    content_type, extension = _kind_of(data, filename)
+    stored = store_bytes(package_cipher().encrypt(data), content_type, extension)
+    ttl = timedelta(days=int(ttl_days or current_app.config["DOWNLOAD_TTL_DAYS"]))
+    return Download(
+        request=request,
+        file=stored.name,
+        filename=safe_filename(filename, request.reference, extension),
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        created_at=now,
+        created_by=actor,
+        expires_at=now + ttl,
+    )
 
 
 def available(request: Request, now: datetime) -> list[Download]:

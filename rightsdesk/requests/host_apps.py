@@ -24,7 +24,7 @@ from rightsdesk.domain.identity import normalise_email
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN, Status
 from rightsdesk.extensions import db
-from rightsdesk.models import ApiKey, IdempotentResponse, Subject
+from rightsdesk.models import ApiKey, IdempotentResponse, Request, Subject
 
 SCOPES = ("requests:create", "requests:read", "restrictions:read")
 ASSERTION_SALT = "rightsdesk.assertion"
@@ -51,6 +51,21 @@ def create_key(
     *, name: str, scopes: list[str], webhook_url: str | None, actor: str, now: datetime
 ) -> IssuedKey:
     name = name.strip()
+    _check_new_key(name, scopes, webhook_url)
+    key, full, signing_secret = _new_key(name, scopes, webhook_url, now)
+    db.session.add(key)
+    db.session.flush()
+    audit.record(
+        "apikey.created",
+        actor=actor,
+        now=now,
+        data={"key": key.id, "name": name, "scopes": key.scopes},
+    )
+    db.session.commit()
+    return IssuedKey(key=key, secret_key=full, signing_secret=signing_secret)
+
+
+def _check_new_key(name: str, scopes: list[str], webhook_url: str | None) -> None:
     if not name:
         raise ApiKeyError("give the key a name (the host application's)")
     unknown = [s for s in scopes if s not in SCOPES]
@@ -60,6 +75,13 @@ def create_key(
         raise ApiKeyError(f"a key named {name!r} exists already")
     if webhook_url:
         check_webhook_url(webhook_url)
+
+
+def _new_key(
+    name: str, scopes: list[str], webhook_url: str | None, now: datetime
+) -> tuple[ApiKey, str, str]:
+    """A key with fresh secrets, the whole API key (stored only as its hash), and the signing
+    secret."""
     prefix = secrets.token_hex(4)
     full = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     signing_secret = secrets.token_urlsafe(32)
@@ -72,16 +94,7 @@ def create_key(
         webhook_url=webhook_url or None,
         created_at=now,
     )
-    db.session.add(key)
-    db.session.flush()
-    audit.record(
-        "apikey.created",
-        actor=actor,
-        now=now,
-        data={"key": key.id, "name": name, "scopes": key.scopes},
-    )
-    db.session.commit()
-    return IssuedKey(key=key, secret_key=full, signing_secret=signing_secret)
+    return key, full, signing_secret
 
 
 def revoke_key(name: str, *, actor: str, now: datetime) -> ApiKey:
@@ -212,24 +225,29 @@ def restrictions(lookup: str) -> dict:
         return result
     active = set(OPEN) - {Status.RECEIVED_UNVERIFIED}
     for request in subject.requests:
-        entry = {
-            "reference": request.reference,
-            "status": request.status.value,
-            "since": (request.verified_at or request.received_at).isoformat(),
-            "scope": request.scope or {"all": True},
-        }
-        in_force = request.status in IN_FORCE or request.status in active
-        if request.kind in SUSPENDING and in_force:
-            result["suspensions"].append(entry)
-        elif request.kind in WITHDRAWING and in_force:
-            result["withdrawn_consents"].append(entry)
-        elif request.kind is RequestKind.CORRECTION and request.status in active:
-            pending = [c.item for c in request.corrections if c.decision is None]
-            if pending:  # decided items are applied or refused: no longer held back
-                entry.pop("scope")
-                entry["items"] = pending
-                result["pending_corrections"].append(entry)
+        _add_restriction(result, request, active)
     result["restricted"] = bool(
         result["suspensions"] or result["pending_corrections"] or result["withdrawn_consents"]
     )
     return result
+
+
+def _add_restriction(result: dict, request: Request, active: set[Status]) -> None:
+    """File the request under what it restricts, if it restricts anything now."""
+    entry = {
+        "reference": request.reference,
+        "status": request.status.value,
+        "since": (request.verified_at or request.received_at).isoformat(),
+        "scope": request.scope or {"all": True},
+    }
+    in_force = request.status in IN_FORCE or request.status in active
+    if request.kind in SUSPENDING and in_force:
+        result["suspensions"].append(entry)
+    elif request.kind in WITHDRAWING and in_force:
+        result["withdrawn_consents"].append(entry)
+    elif request.kind is RequestKind.CORRECTION and request.status in active:
+        pending = [c.item for c in request.corrections if c.decision is None]
+        if pending:  # decided items are applied or refused: no longer held back
+            entry.pop("scope")
+            entry["items"] = pending
+            result["pending_corrections"].append(entry)

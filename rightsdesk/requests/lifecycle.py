@@ -92,20 +92,33 @@ def submit_request(
     ``commit=False`` leaves the commit to a caller that adds more to the same transaction
     (the verification mail, say), so the request and its mail exist together or not at all.
     """
+    request = _new_request(kind, status, jurisdiction, channel, language, received_at or now, now)
+    request.subject = find_or_create_subject(email, name, now)
+    request.details, request.scope, request.api_key_id = details, scope, api_key_id
+    _store_received(request, representative, actor=actor, now=now)
+    if commit:
+        db.session.commit()
+    return request
+
+
+def _new_request(
+    kind: RequestKind,
+    status: Status,
+    jurisdiction: str | None,
+    channel: Channel,
+    language: str,
+    received: datetime,
+    now: datetime,
+) -> Request:
+    """A fresh request under the next reference of its local year, its clock not yet set."""
     profile = settings().profile(jurisdiction)
-    received = received_at or now
-    local_year = received.astimezone(settings().tz).year
-    request = Request(
-        reference=next_reference(local_year),
+    return Request(
+        reference=next_reference(received.astimezone(settings().tz).year),
         kind=kind,
         status=status,
         jurisdiction=profile.code,
         channel=channel,
         language=language,
-        subject=find_or_create_subject(email, name, now),
-        details=details,
-        scope=scope,
-        api_key_id=api_key_id,
         status_secret=new_status_secret(),
         received_at=received,
         verified_at=now if status is not Status.RECEIVED_UNVERIFIED else None,
@@ -114,6 +127,16 @@ def submit_request(
         created_at=now,
         updated_at=now,
     )
+
+
+def _store_received(
+    request: Request,
+    representative: tuple[RepresentativeRole, str, str] | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Attach the representative, set the due date, write the row, audit it, tell the host app."""
     if representative:
         role, rep_name, rep_email = representative
         request.representative = Representative(
@@ -125,24 +148,31 @@ def submit_request(
         db.session.add(request)
         apply_deadline(request)
     db.session.flush()
+    _audit_received(request, representative, actor=actor, now=now)
+    enqueue_status_event(request, previous=None, now=now)
+
+
+def _audit_received(
+    request: Request,
+    representative: tuple[RepresentativeRole, str, str] | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
     audit.record(
         "request.received",
         actor=actor,
         now=now,
         request_ref=request.reference,
         data={
-            "kind": kind.value,
-            "channel": channel.value,
-            "jurisdiction": profile.code,
-            "status": status.value,
+            "kind": request.kind.value,
+            "channel": request.channel.value,
+            "jurisdiction": request.jurisdiction,
+            "status": request.status.value,
             "due": request.due_date.isoformat(),
             "representative": representative[0].value if representative else None,
         },
     )
-    enqueue_status_event(request, previous=None, now=now)
-    if commit:
-        db.session.commit()
-    return request
 
 
 def change_status(
@@ -157,6 +187,42 @@ def change_status(
     """Move ``request`` to ``target`` if the lifecycle allows it; extend its clock if asked."""
     current = request.status
     check_transition(current, target, reason)
+    _adjust_clock(request, current, target, reason=reason, now=now)
+    if target in TERMINAL:
+        request.closed_at = now
+        forget_answers(request)
+    request.status = target
+    request.status_reason = reason
+    request.updated_at = now
+    _audit_status(request, current, actor=actor, now=now)
+    enqueue_status_event(request, previous=current, now=now)
+    if commit:
+        db.session.commit()
+    return request
+
+
+def _audit_status(request: Request, previous: Status, *, actor: str, now: datetime) -> None:
+    audit.record(
+        "request.status",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={
+            "from": previous.value,
+            "to": request.status.value,
+            "due": request.due_date.isoformat(),
+        },
+    )
+
+
+def _adjust_clock(
+    request: Request, current: Status, target: Status, *, reason: str | None, now: datetime
+) -> None:
+    """Count an extension, stamp verification, start or end a pause; then recompute the due date.
+
+    The pause ends when the request leaves AWAITING_SUBJECT; its days count only where the
+    jurisdiction stops the clock while the subject is asked for something.
+    """
     context = settings()
     profile = context.profile(request.jurisdiction)
     if target is Status.EXTENDED:
@@ -172,24 +238,6 @@ def change_status(
             request.paused_days += paused_days_between(request.awaiting_since, now, context.tz)
         request.awaiting_since = None
     apply_deadline(request)
-    if target in TERMINAL:
-        request.closed_at = now
-
-        forget_answers(request)
-    request.status = target
-    request.status_reason = reason
-    request.updated_at = now
-    audit.record(
-        "request.status",
-        actor=actor,
-        now=now,
-        request_ref=request.reference,
-        data={"from": current.value, "to": target.value, "due": request.due_date.isoformat()},
-    )
-    enqueue_status_event(request, previous=current, now=now)
-    if commit:
-        db.session.commit()
-    return request
 
 
 def list_requests(

@@ -155,28 +155,34 @@ def decode_words(text: str) -> str:
     """
     out: list[str] = []
     pending: list[tuple[str, bytes]] = []
-
-    def flush() -> None:
-        out.extend(decode_bytes(data, charset) for charset, data in pending)
-        pending.clear()
-
     position = 0
     for match in _ENCODED_WORD.finditer(text):
         between = text[position : match.start()]
         if between and not (pending and between.isspace()):
-            flush()
+            _flush_words(out, pending)
             out.append(between)
-        charset = match[1].split("*", 1)[0].lower()  # RFC 2231 language suffix: "utf-8*ko"
-        encoded = match[3]
-        data = _b_decode(encoded) if match[2] in "bB" else _q_decode(encoded)
-        if pending and pending[-1][0] == charset:
-            pending[-1] = (charset, pending[-1][1] + data)
-        else:
-            pending.append((charset, data))
+        _add_word(pending, match)
         position = match.end()
-    flush()
+    _flush_words(out, pending)
     out.append(text[position:])
     return _clean("".join(out))
+
+
+def _flush_words(out: list[str], pending: list[tuple[str, bytes]]) -> None:
+    """Decode the pending words' bytes, charset by charset, onto ``out``."""
+    out.extend(decode_bytes(data, charset) for charset, data in pending)
+    pending.clear()
+
+
+def _add_word(pending: list[tuple[str, bytes]], match: re.Match[str]) -> None:
+    """An encoded word's bytes, joined to the previous word's when in the same charset."""
+    charset = match[1].split("*", 1)[0].lower()  # RFC 2231 language suffix: "utf-8*ko"
+    encoded = match[3]
+    data = _b_decode(encoded) if match[2] in "bB" else _q_decode(encoded)
+    if pending and pending[-1][0] == charset:
+        pending[-1] = (charset, pending[-1][1] + data)
+    else:
+        pending.append((charset, data))
 
 
 def _one_line(text: str) -> str:
@@ -585,13 +591,20 @@ def read_imap(
         _imap_check(conn.select(_imap_quote(mailbox), readonly=True), "SELECT")
         found = _imap_check(conn.uid("SEARCH", search), "SEARCH")
         uids = found[0].split() if found and found[0] else []
-        for uid in (u.decode("ascii") for u in uids):
-            fetched = _imap_check(conn.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH")
-            raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
-            if raw is not None:  # None: expunged meanwhile
-                yield f"imap:{mailbox}:{uid}", raw
+        yield from _imap_fetch(conn, mailbox, uids)
     finally:
         _imap_logout(conn)
+
+
+def _imap_fetch(
+    conn: imaplib.IMAP4, mailbox: str, uids: list[bytes]
+) -> Iterator[tuple[str, bytes]]:
+    """Each message by UID, unmarked (``BODY.PEEK``); one expunged meanwhile is skipped."""
+    for uid in (u.decode("ascii") for u in uids):
+        fetched = _imap_check(conn.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH")
+        raw = next((item[1] for item in fetched if isinstance(item, tuple)), None)
+        if raw is not None:  # None: expunged meanwhile
+            yield f"imap:{mailbox}:{uid}", raw
 
 
 def mark_imap_seen(

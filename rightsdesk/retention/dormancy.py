@@ -21,9 +21,10 @@ anonymised are not found again, so a second run finds nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import Column, ColumnElement, MetaData, RowMapping, Table, select
 from sqlalchemy.engine import Engine
 
 from rightsdesk.core.context import current_organisation
@@ -85,6 +86,8 @@ def _last_window_end() -> datetime | None:
 
 
 def _notice(ctx: RunContext, policy: Dormancy, engine: Engine, reflected: Table) -> Item:
+    """Count the accounts in this run's notice window; a real run starts the campaign that
+    tells them (committed)."""
     before = local_midnight(ctx.today - timedelta(days=policy.days - policy.notice_days))
     after = _last_window_end()
     item = Item(
@@ -98,6 +101,18 @@ def _notice(ctx: RunContext, policy: Dormancy, engine: Engine, reflected: Table)
     )
     if after is not None and after >= before:
         return item  # this window was told already
+    item.count = _window_count(engine, reflected, policy, before, after)
+    if ctx.dry_run or not item.count:
+        return item
+    _start_notice_campaign(ctx, policy, before, after)
+    db.session.commit()
+    return item
+
+
+def _window_count(
+    engine: Engine, reflected: Table, policy: Dormancy, before: datetime, after: datetime | None
+) -> int:
+    """Accounts last active in [after, before) with an address not yet anonymised."""
     last_active, email = reflected.c[policy.last_active], reflected.c[policy.email_column]
     query = select(db.func.count()).where(
         last_active < before, email.is_not(None), ~email.startswith(PLACEHOLDER)
@@ -105,9 +120,12 @@ def _notice(ctx: RunContext, policy: Dormancy, engine: Engine, reflected: Table)
     if after is not None:
         query = query.where(last_active >= after)
     with engine.connect() as connection:
-        item.count = connection.scalar(query) or 0
-    if ctx.dry_run or not item.count:
-        return item
+        return connection.scalar(query) or 0
+
+
+def _start_notice_campaign(
+    ctx: RunContext, policy: Dormancy, before: datetime, after: datetime | None
+) -> None:
     separation_day = ctx.today + timedelta(days=policy.notice_days)
     texts = campaigns.render_texts(
         "dormancy_notice",
@@ -122,8 +140,6 @@ def _notice(ctx: RunContext, policy: Dormancy, engine: Engine, reflected: Table)
         actor=ctx.actor,
         now=ctx.now,
     )
-    db.session.commit()
-    return item
 
 
 def _organisation():
@@ -154,6 +170,7 @@ def _separation_cutoff(ctx: RunContext, policy: Dormancy) -> datetime | None:
 def _separate(
     ctx: RunContext, policy: Dormancy, engine: Engine, reflected: Table, target: Target
 ) -> Item:
+    """Count the accounts due for separation; a real run moves them (recorded, committed)."""
     cutoff = _separation_cutoff(ctx, policy)
     item = Item("dormancy", RULE, BASIS, policy.system, policy.table, "separate", cutoff=cutoff)
     if cutoff is None:
@@ -170,17 +187,27 @@ def _separate(
         item.count = connection.scalar(select(db.func.count()).where(due)) or 0
     if ctx.dry_run or not item.count:
         return item
-    started, moved = datetime.now(UTC), 0
+    started = datetime.now(UTC)
+    item.count = _move(ctx, policy, engine, reflected, due, values)
+    ctx.record(item, started)
+    db.session.commit()
+    return item
+
+
+def _move(
+    ctx: RunContext,
+    policy: Dormancy,
+    engine: Engine,
+    reflected: Table,
+    due: ColumnElement[bool],
+    values: dict,
+) -> int:
+    """Batch by batch, keep the due rows in separated storage, then anonymise them in place;
+    return how many moved."""
+    keys = list(reflected.primary_key.columns)
+    moved = 0
     purge_after = ctx.today + timedelta(days=policy.keep_days)
-    while True:
-        with engine.connect() as connection:
-            rows = (
-                connection.execute(select(reflected).where(due).order_by(*keys).limit(BATCH))
-                .mappings()
-                .all()
-            )
-        if not rows:
-            break
+    while rows := _due_rows(engine, reflected, due, keys):
         _keep(rows, keys, policy, purge_after)  # durable before the live rows change
         with engine.begin() as connection:
             for row in rows:
@@ -189,10 +216,18 @@ def _separate(
                 )
         moved += len(rows)
         ctx.renew()
-    item.count = moved
-    ctx.record(item, started)
-    db.session.commit()
-    return item
+    return moved
+
+
+def _due_rows(
+    engine: Engine, reflected: Table, due: ColumnElement[bool], keys: list[Column]
+) -> Sequence[RowMapping]:
+    with engine.connect() as connection:
+        return (
+            connection.execute(select(reflected).where(due).order_by(*keys).limit(BATCH))
+            .mappings()
+            .all()
+        )
 
 
 def _keep(rows, keys, policy: Dormancy, purge_after) -> None:

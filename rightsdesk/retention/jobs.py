@@ -83,9 +83,28 @@ def run_jobs(
 ) -> RunReport:
     """Run the named jobs (all by default) in order; a failing job is reported and the others
     still run. The schedule is read first: a bad retention file runs nothing."""
+    ctx = _run_context(now, actor, dry_run, reporter, batch_size, pause)
+    report = RunReport(ctx.run_id, dry_run)
+    for name in names or list(JOBS):
+        report.jobs.append(_run_one(ctx, name))
+    if not dry_run and report.count:
+        _audit_run(ctx, report)
+        db.session.commit()
+    return report
+
+
+def _run_context(
+    now: datetime,
+    actor: str,
+    dry_run: bool,
+    reporter: Reporter | None,
+    batch_size: int | None,
+    pause: float | None,
+) -> RunContext:
+    """A new run under the current schedule; batch size and pause default to the config."""
     schedule = current_schedule()
     config = current_app.config
-    ctx = RunContext(
+    return RunContext(
         run_id=f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}",
         now=now,
         schedule=schedule,
@@ -96,41 +115,28 @@ def run_jobs(
         batch_size=batch_size or int(config.get("RETENTION_BATCH_SIZE") or DEFAULT_BATCH),
         pause=float(config.get("RETENTION_BATCH_PAUSE") or 0) if pause is None else pause,
     )
-    report = RunReport(ctx.run_id, dry_run)
-    for name in names or list(JOBS):
-        report.jobs.append(_run_one(ctx, name))
-    if not dry_run and report.count:
-        audit.record(
-            "retention.run",
-            actor=actor,
-            now=datetime.now(UTC),
-            data={
-                "run": ctx.run_id,
-                "destroyed": {
-                    f"{i.job}:{i.system}.{i.table}": i.count
-                    for job in report.jobs
-                    for i in job.items
-                },
-                "failed": [job.job for job in report.failed],
+
+
+def _audit_run(ctx: RunContext, report: RunReport) -> None:
+    audit.record(
+        "retention.run",
+        actor=ctx.actor,
+        now=datetime.now(UTC),
+        data={
+            "run": ctx.run_id,
+            "destroyed": {
+                f"{i.job}:{i.system}.{i.table}": i.count for job in report.jobs for i in job.items
             },
-        )
-        db.session.commit()
-    return report
+            "failed": [job.job for job in report.failed],
+        },
+    )
 
 
 def _run_one(ctx: RunContext, name: str) -> JobResult:
     result = JobResult(name)
     ctx.reporter.event("job_started", job=name, run=ctx.run_id, dry_run=ctx.dry_run)
     try:
-        if ctx.dry_run:
-            result.items = JOBS[name](ctx)
-        else:
-            with job_lock(f"retention:{name}", ctx.holder) as lease:
-                if lease is None:
-                    result.skipped = "held by another runner"
-                else:
-                    ctx.lease = lease
-                    result.items = JOBS[name](ctx)
+        _run_job(ctx, name, result)
     except SkipJob as why:
         result.skipped = str(why)
     except (RetentionError, SQLAlchemyError, OSError, KeyError) as error:
@@ -147,6 +153,19 @@ def _run_one(ctx: RunContext, name: str) -> JobResult:
         error=result.error,
     )
     return result
+
+
+def _run_job(ctx: RunContext, name: str, result: JobResult) -> None:
+    """Run the job into ``result``: a real run only under its lock (skipped while held)."""
+    if ctx.dry_run:
+        result.items = JOBS[name](ctx)
+        return
+    with job_lock(f"retention:{name}", ctx.holder) as lease:
+        if lease is None:
+            result.skipped = "held by another runner"
+        else:
+            ctx.lease = lease
+            result.items = JOBS[name](ctx)
 
 
 def _one_line(error: BaseException) -> str:

@@ -174,20 +174,23 @@ def anonymisation(target: Target, reflected: SqlTable, keys: list[Column]) -> tu
     values: dict[str, Any] = {}
     needed = []
     for name in table.anonymise:
-        column = reflected.c[name]
-        if isinstance(column.type, String | Text):
-            value = literal(PLACEHOLDER) + key_text
-            if table.identity.get("email") == name:
-                value = value + literal("@erased.invalid")
-            values[name] = value
-            needed.append(and_(column.is_not(None), ~column.startswith(PLACEHOLDER)))
-        else:
-            values[name] = None
-            needed.append(column.is_not(None))
+        email = table.identity.get("email") == name
+        values[name], condition = _anonymised(reflected.c[name], key_text, email=email)
+        needed.append(condition)
     for name in table.null:
         values[name] = None
         needed.append(reflected.c[name].is_not(None))
     return values, or_(*needed)
+
+
+def _anonymised(column: Column, key_text: Any, *, email: bool) -> tuple[Any, Any]:
+    """One ``anonymise`` column's new value, and the condition of rows that still need it."""
+    if isinstance(column.type, String | Text):
+        value = literal(PLACEHOLDER) + key_text
+        if email:
+            value = value + literal("@erased.invalid")
+        return value, and_(column.is_not(None), ~column.startswith(PLACEHOLDER))
+    return None, column.is_not(None)
 
 
 def _count(connection: Connection, statement: _Statement) -> int:
@@ -256,6 +259,13 @@ def purge_table(ctx: RunContext, target: Target, engine: Engine) -> Item:
         item.count = due
         return item
     _plan(ctx, item, due)
+    _destroy(ctx, engine, statement, item, due)
+    return item
+
+
+def _destroy(ctx: RunContext, engine: Engine, statement: _Statement, item: Item, due: int) -> None:
+    """Destroy the due rows batch after batch; what was destroyed is recorded and committed
+    even when a batch fails."""
     started = datetime.now(UTC)
     ctx.reporter.start(f"{item.system}.{item.table}", due)
     after: tuple | None = None
@@ -274,7 +284,6 @@ def purge_table(ctx: RunContext, target: Target, engine: Engine) -> Item:
         if item.count:  # also after a failure: what was destroyed is recorded
             ctx.record(item, started)
             db.session.commit()
-    return item
 
 
 def _plan(ctx: RunContext, item: Item, due: int) -> None:
@@ -302,6 +311,25 @@ def _settle_interrupted(
 ) -> None:
     """Record what a killed runner destroyed in this table: its plan minus what is still due
     by its cutoff. Runs under the job's lock, so that runner is gone."""
+    found = _latest_plan(target)
+    if found is None:
+        return
+    event, plan = found
+    if _plan_recorded(plan):
+        return  # the latest plan for this table finished
+    cutoff = datetime.fromisoformat(plan["cutoff"])
+    still = connection.execute(
+        select(func.count()).select_from(statement.table).where(statement.due_by(cutoff))
+    ).scalar_one()
+    row = _record_interrupted(ctx, event, plan, target.rule.basis, cutoff, still)
+    db.session.commit()
+    ctx.reporter.event(
+        "interrupted_run_recorded", run=plan["run"], table=plan["table"], count=row.count
+    )
+
+
+def _latest_plan(target: Target) -> tuple[AuditEvent, dict] | None:
+    """The latest plan for this table among the last 200, with its event."""
     recent = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.action == PLANNED)
@@ -310,9 +338,15 @@ def _settle_interrupted(
     ).all()
     for event in recent:
         plan = json.loads(event.data)
-        if (plan.get("system"), plan.get("table")) != (target.system.name, target.table.name):
-            continue
-        recorded = db.session.scalar(
+        if (plan.get("system"), plan.get("table")) == (target.system.name, target.table.name):
+            return event, plan
+    return None
+
+
+def _plan_recorded(plan: dict) -> bool:
+    """Whether the plan's run recorded its destruction in the plan's table."""
+    return bool(
+        db.session.scalar(
             select(func.count())
             .select_from(DestructionRecord)
             .where(
@@ -321,33 +355,29 @@ def _settle_interrupted(
                 DestructionRecord.table_name == plan["table"],
             )
         )
-        if recorded:
-            return  # the latest plan for this table finished
-        cutoff = datetime.fromisoformat(plan["cutoff"])
-        still = connection.execute(
-            select(func.count()).select_from(statement.table).where(statement.due_by(cutoff))
-        ).scalar_one()
-        interrupted = Item(
-            plan["job"],
-            plan["rule"],
-            target.rule.basis,
-            plan["system"],
-            plan["table"],
-            plan["method"],
-            count=max(plan["due"] - still, 0),
-            cutoff=cutoff,
-        )
-        row = RunContext(
-            plan["run"],
-            ctx.now,
-            ctx.schedule,
-            False,
-            f"{plan['holder']} (interrupted; counted by {ctx.holder})",
-            ctx.holder,
-            ctx.reporter,
-        ).record(interrupted, event.at)
-        db.session.commit()
-        ctx.reporter.event(
-            "interrupted_run_recorded", run=plan["run"], table=plan["table"], count=row.count
-        )
-        return
+    )
+
+
+def _record_interrupted(
+    ctx: RunContext, event: AuditEvent, plan: dict, basis: str, cutoff: datetime, still: int
+) -> DestructionRecord:
+    """The killed run's destruction record (in the session), counted by this runner."""
+    interrupted = Item(
+        plan["job"],
+        plan["rule"],
+        basis,
+        plan["system"],
+        plan["table"],
+        plan["method"],
+        count=max(plan["due"] - still, 0),
+        cutoff=cutoff,
+    )
+    return RunContext(
+        plan["run"],
+        ctx.now,
+        ctx.schedule,
+        False,
+        f"{plan['holder']} (interrupted; counted by {ctx.holder})",
+        ctx.holder,
+        ctx.reporter,
+    ).record(interrupted, event.at)

@@ -4,10 +4,12 @@ requests, separately stored rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import (
+    ColumnElement,
     and_,
     delete,
     func,
@@ -78,7 +80,6 @@ def purge_downloads_job(ctx: RunContext) -> list[Item]:
 def purge_requests_job(ctx: RunContext) -> list[Item]:
     """Closed requests past the ``request_record`` rule lose their personal data and proofs;
     the request row (kind, dates, outcome) stays for statistics, the audit chain untouched."""
-
     rule = ctx.schedule.rule("request_record")
     cutoff = local_midnight(ctx.schedule.cutoff(rule.code, ctx.today))
     due = and_(
@@ -97,6 +98,15 @@ def purge_requests_job(ctx: RunContext) -> list[Item]:
     if ctx.dry_run or not total:
         requests.count = total
         return [requests] if total else []
+    _purge_requests(ctx, due, total, requests, files)
+    return [item for item in (requests, files) if item.count]
+
+
+def _purge_requests(
+    ctx: RunContext, due: ColumnElement[bool], total: int, requests: Item, files: Item
+) -> None:
+    """Purge the due requests batch by batch, one commit per batch with the run's records;
+    their files are deleted only after that commit."""
     ctx.reporter.start("rightsdesk.requests", total)
     started = datetime.now(UTC)
     records: dict[str, DestructionRecord] = {}
@@ -104,10 +114,7 @@ def purge_requests_job(ctx: RunContext) -> list[Item]:
         while batch := db.session.scalars(
             select(Request).where(due).order_by(Request.id).limit(REQUEST_BATCH)
         ).all():
-            names: list[str] = []
-            for request in batch:
-                names += [n for n in purge_personal_data(request, now=ctx.now) if n]
-                names += _expire_downloads(request, ctx.now)
+            names = _purge_batch(batch, ctx.now)
             requests.count += len(batch)
             files.count += len(names)
             _bump(ctx, records, requests, started, len(batch))
@@ -119,7 +126,15 @@ def purge_requests_job(ctx: RunContext) -> list[Item]:
             ctx.renew()
     finally:
         ctx.reporter.finish()
-    return [item for item in (requests, files) if item.count]
+
+
+def _purge_batch(batch: Sequence[Request], now: datetime) -> list[str]:
+    """Purge each request's personal data and expire its downloads: the files to delete."""
+    names: list[str] = []
+    for request in batch:
+        names += [n for n in purge_personal_data(request, now=now) if n]
+        names += _expire_downloads(request, now)
+    return names
 
 
 def _expire_downloads(request: Request, now: datetime) -> list[str]:
@@ -147,6 +162,17 @@ def _bump(ctx: RunContext, records: dict, item: Item, started: datetime, count: 
 def purge_separated_job(ctx: RunContext) -> list[Item]:
     """Separately stored rows past their purge-after day (operator's zone) are destroyed."""
     due = RetainedRecord.purge_after < ctx.today
+    items = _separated_groups(due)
+    if ctx.dry_run or not items:
+        return items
+    started = datetime.now(UTC)
+    for item in items:
+        _purge_separated_group(ctx, item, due, started)
+    return [item for item in items if item.count]
+
+
+def _separated_groups(due: ColumnElement[bool]) -> list[Item]:
+    """One item per system, table, category and basis with rows due, with their count."""
     groups = db.session.execute(
         select(
             RetainedRecord.system,
@@ -164,43 +190,46 @@ def purge_separated_job(ctx: RunContext) -> list[Item]:
         )
         .order_by(RetainedRecord.system, RetainedRecord.table_name, RetainedRecord.category)
     ).all()
-    items = [
+    return [
         Item("purge-separated", category, basis, system, f"retained:{table}", "delete", count)
         for system, table, category, basis, count in groups
     ]
-    if ctx.dry_run or not items:
-        return items
-    started = datetime.now(UTC)
-    for item in items:
-        item.count = 0
-        records: dict = {}
-        table = item.table.removeprefix("retained:")
-        where = and_(
-            due,
-            RetainedRecord.system == item.system,
-            RetainedRecord.table_name == table,
-            RetainedRecord.category == item.rule,
-            RetainedRecord.basis == item.basis,
-        )
-        ctx.reporter.start(
-            f"separated {item.system}.{table}",
-            db.session.scalar(select(func.count()).select_from(RetainedRecord).where(where)),
-        )
-        try:
-            while ids := db.session.scalars(
-                select(RetainedRecord.id)
-                .where(where)
-                .order_by(RetainedRecord.id)
-                .limit(ctx.batch_size)
-            ).all():
-                gone = db.session.execute(
-                    delete(RetainedRecord).where(RetainedRecord.id.in_(ids))
-                ).rowcount
-                item.count += gone
-                _bump(ctx, records, item, started, gone)
-                db.session.commit()
-                ctx.reporter.advance(gone)
-                ctx.renew()
-        finally:
-            ctx.reporter.finish()
-    return [item for item in items if item.count]
+
+
+def _purge_separated_group(
+    ctx: RunContext, item: Item, due: ColumnElement[bool], started: datetime
+) -> None:
+    """Delete one group's due rows; ``item.count`` becomes the number actually deleted."""
+    item.count = 0
+    table = item.table.removeprefix("retained:")
+    where = and_(
+        due,
+        RetainedRecord.system == item.system,
+        RetainedRecord.table_name == table,
+        RetainedRecord.category == item.rule,
+        RetainedRecord.basis == item.basis,
+    )
+    ctx.reporter.start(
+        f"separated {item.system}.{table}",
+        db.session.scalar(select(func.count()).select_from(RetainedRecord).where(where)),
+    )
+    try:
+        _delete_separated(ctx, item, where, started)
+    finally:
+        ctx.reporter.finish()
+
+
+def _delete_separated(
+    ctx: RunContext, item: Item, where: ColumnElement[bool], started: datetime
+) -> None:
+    """Delete in batches, each committed with the run's record of the item."""
+    records: dict = {}
+    while ids := db.session.scalars(
+        select(RetainedRecord.id).where(where).order_by(RetainedRecord.id).limit(ctx.batch_size)
+    ).all():
+        gone = db.session.execute(delete(RetainedRecord).where(RetainedRecord.id.in_(ids))).rowcount
+        item.count += gone
+        _bump(ctx, records, item, started, gone)
+        db.session.commit()
+        ctx.reporter.advance(gone)
+        ctx.renew()

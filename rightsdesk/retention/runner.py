@@ -134,12 +134,8 @@ def job_lock(name: str, holder: str) -> Iterator[Lease | None]:
     """The job's lock, or ``None`` when another runner holds it (the job is skipped)."""
     advisory: Connection | None = None
     if db.engine.dialect.name == "postgresql":
-        advisory = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = advisory.exec_driver_sql(
-            "SELECT pg_try_advisory_lock(%(key)s)", {"key": advisory_key(name)}
-        ).scalar()
-        if not got:
-            advisory.close()
+        advisory = _try_advisory_lock(name)
+        if advisory is None:
             yield None
             return
     try:
@@ -152,11 +148,26 @@ def job_lock(name: str, holder: str) -> Iterator[Lease | None]:
             _release_lease(name, holder)
     finally:
         if advisory is not None:
-            with contextlib.suppress(SQLAlchemyError):
-                advisory.exec_driver_sql(
-                    "SELECT pg_advisory_unlock(%(key)s)", {"key": advisory_key(name)}
-                )
-            advisory.close()
+            _advisory_unlock(advisory, name)
+
+
+def _try_advisory_lock(name: str) -> Connection | None:
+    """An autocommit connection holding the job's session advisory lock (PostgreSQL), or
+    ``None`` (closed) when another session holds it."""
+    advisory = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    got = advisory.exec_driver_sql(
+        "SELECT pg_try_advisory_lock(%(key)s)", {"key": advisory_key(name)}
+    ).scalar()
+    if not got:
+        advisory.close()
+        return None
+    return advisory
+
+
+def _advisory_unlock(advisory: Connection, name: str) -> None:
+    with contextlib.suppress(SQLAlchemyError):
+        advisory.exec_driver_sql("SELECT pg_advisory_unlock(%(key)s)", {"key": advisory_key(name)})
+    advisory.close()
 
 
 @dataclass

@@ -22,7 +22,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchTableError
 
-from rightsdesk.domain.datamap import RETENTION_CATEGORIES, DataMap, System, Table
+from rightsdesk.domain.datamap import RETENTION_CATEGORIES, DataMap, PurposeAction, System, Table
 
 CHUNK = 500  # parent keys per IN (...) query
 
@@ -81,37 +81,57 @@ def collect_rows(
     only that table and the parents it is found through (what erasing one table needs)."""
     tables = collection_order(system.tables)
     if upto is not None:
-        by_name, chain, name = {t.name: t for t in tables}, set(), upto
-        while name is not None:
-            chain.add(name)
-            via = by_name[name].via
-            name = via.table if via else None
-        tables = [t for t in tables if t.name in chain]
+        tables = _chain_to(tables, upto)
     found: dict[str, TableRows] = {}
     with engine.connect() as connection:
         described = _reflect(connection, [t.name for t in tables])
         for table in tables:
             reflected = described[table.name]
-            rows = TableRows(system.name, table)
             if table.via is None:
-                conditions = [
-                    reflected.c[column] == identities[kind]
-                    for kind, column in table.identity.items()
-                    if identities.get(kind)
-                ]
-                if conditions:
-                    query = select(reflected).where(or_(*conditions))
-                    rows.rows = [dict(r) for r in connection.execute(query).mappings()]
+                rows = _identified_rows(connection, reflected, table, identities)
             else:
-                parents = found[table.via.table].rows
-                keys = sorted({r[table.via.parent_column] for r in parents}, key=str)
-                for start in range(0, len(keys), CHUNK):
-                    query = select(reflected).where(
-                        reflected.c[table.via.column].in_(keys[start : start + CHUNK])
-                    )
-                    rows.rows += [dict(r) for r in connection.execute(query).mappings()]
-            found[table.name] = rows
+                rows = _child_rows(connection, reflected, table, found[table.via.table].rows)
+            found[table.name] = TableRows(system.name, table, rows)
     return found, described
+
+
+def _chain_to(tables: list[Table], upto: str) -> list[Table]:
+    """``upto`` and the tables it is found through, in the given order."""
+    by_name, chain, name = {t.name: t for t in tables}, set(), upto
+    while name is not None:
+        chain.add(name)
+        via = by_name[name].via
+        name = via.table if via else None
+    return [t for t in tables if t.name in chain]
+
+
+def _identified_rows(
+    connection: Connection, reflected: SqlTable, table: Table, identities: Mapping[str, str]
+) -> list[dict]:
+    """The rows matching any of the subject's identities the table holds (none without one)."""
+    conditions = [
+        reflected.c[column] == identities[kind]
+        for kind, column in table.identity.items()
+        if identities.get(kind)
+    ]
+    if not conditions:
+        return []
+    query = select(reflected).where(or_(*conditions))
+    return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def _child_rows(
+    connection: Connection, reflected: SqlTable, table: Table, parents: list[dict]
+) -> list[dict]:
+    """The rows pointing at the parents' rows, ``CHUNK`` parent keys per query."""
+    keys = sorted({r[table.via.parent_column] for r in parents}, key=str)
+    rows: list[dict] = []
+    for start in range(0, len(keys), CHUNK):
+        query = select(reflected).where(
+            reflected.c[table.via.column].in_(keys[start : start + CHUNK])
+        )
+        rows += [dict(r) for r in connection.execute(query).mappings()]
+    return rows
 
 
 def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
@@ -156,25 +176,24 @@ def build_package(
     organisation: str,
     generated: datetime,
 ) -> bytes:
+    """The ZIP: JSON and CSV per table (the SQL systems', then the webhook systems'), and the
+    summary page."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         parts = [(p.system, p.table.name, p.rows) for p in collection.tables]
         for system, name, rows in parts + [(r.system, r.name, r.rows) for r in collection.remote]:
-            base = f"{system}/{name}"
-            plain = [{k: plain_value(v) for k, v in row.items()} for row in rows]
-            archive.writestr(f"{base}.json", json.dumps(plain, ensure_ascii=False, indent=2))
-            archive.writestr(f"{base}.csv", _csv(plain))
-        archive.writestr(
-            "summary.html",
-            _summary(
-                collection,
-                datamap,
-                reference=reference,
-                organisation=organisation,
-                generated=generated,
-            ),
+            _write_table(archive, f"{system}/{name}", rows)
+        summary = _summary(
+            collection, datamap, reference=reference, organisation=organisation, generated=generated
         )
+        archive.writestr("summary.html", summary)
     return buffer.getvalue()
+
+
+def _write_table(archive: zipfile.ZipFile, base: str, rows: list[dict]) -> None:
+    plain = [{k: plain_value(v) for k, v in row.items()} for row in rows]
+    archive.writestr(f"{base}.json", json.dumps(plain, ensure_ascii=False, indent=2))
+    archive.writestr(f"{base}.csv", _csv(plain))
 
 
 def _csv(rows: list[dict]) -> str:
@@ -201,26 +220,17 @@ def _summary(
     generated: datetime,
 ) -> str:
     """A self-contained page in Korean and English: what we hold, why, how long, who gets it."""
-    rows = []
-    for part in collection.tables:
-        categories = sorted(set(part.table.fields.values()))
-        retention = RETENTION_CATEGORIES.get(part.table.retention)
-        recipients = sorted(
-            {r.name for r in datamap.recipients if set(r.categories) & set(categories)}
-        )
-        rows.append(
-            "<tr>"
-            f"<td>{escape(part.system)}.{escape(part.table.name)}</td>"
-            f"<td>{len(part.rows)}</td>"
-            f"<td>{escape(', '.join(categories))}</td>"
-            f"<td>{escape(retention.basis if retention else part.table.retention)}</td>"
-            f"<td>{escape(', '.join(recipients) or '—')}</td>"
-            "</tr>"
-        )
+    rows = [_table_row(part, datamap) for part in collection.tables]
     rows += [_remote_row(part, datamap) for part in collection.remote]
     unreached = "".join(
         f"<li>{escape(system)}: {escape(why)}</li>" for system, why in collection.unreached
     )
+    return _page(reference, organisation, generated, rows, unreached)
+
+
+def _page(
+    reference: str, organisation: str, generated: datetime, rows: list[str], unreached: str
+) -> str:
     return (
         '<!doctype html><html lang="ko"><meta charset="utf-8">'
         f"<title>{escape(reference)}</title>"
@@ -237,6 +247,22 @@ def _summary(
         + "</table>"
         + (f"<h2>별도 확인 중 / Checked separately</h2><ul>{unreached}</ul>" if unreached else "")
         + "</html>"
+    )
+
+
+def _table_row(part: TableRows, datamap: DataMap) -> str:
+    """An SQL table: its categories from the data map, its retention rule's basis."""
+    categories = sorted(set(part.table.fields.values()))
+    retention = RETENTION_CATEGORIES.get(part.table.retention)
+    recipients = sorted({r.name for r in datamap.recipients if set(r.categories) & set(categories)})
+    return (
+        "<tr>"
+        f"<td>{escape(part.system)}.{escape(part.table.name)}</td>"
+        f"<td>{len(part.rows)}</td>"
+        f"<td>{escape(', '.join(categories))}</td>"
+        f"<td>{escape(retention.basis if retention else part.table.retention)}</td>"
+        f"<td>{escape(', '.join(recipients) or '—')}</td>"
+        "</tr>"
     )
 
 
@@ -282,14 +308,7 @@ def apply_correction(
     The rows are found exactly as for access (identity, then relations), then updated by
     primary key, so a correction never reaches another person's row.
     """
-    rows = next(
-        (
-            part.rows
-            for part in collect_sql(system, engine, identities)
-            if part.table.name == table_name
-        ),
-        [],
-    )
+    rows = _rows_of(system, engine, identities, table_name)
     if not rows:
         return 0
     reflected = SqlTable(table_name, MetaData(), autoload_with=engine)
@@ -297,13 +316,32 @@ def apply_correction(
     if not keys:
         raise ValueError(f"{table_name} has no primary key: correct it by hand")
     with engine.begin() as connection:
-        changed = 0
-        for row in rows:
-            condition = [key == row[key.name] for key in keys]
-            result = connection.execute(
-                reflected.update().where(*condition).values({column: value})
-            )
-            changed += result.rowcount
+        changed = _update_by_key(connection, reflected, keys, rows, {column: value})
+    return changed
+
+
+def _rows_of(
+    system: System, engine: Engine, identities: Mapping[str, str], table_name: str
+) -> list[dict]:
+    """The subject's rows of one table, found as for access."""
+    return next(
+        (
+            part.rows
+            for part in collect_sql(system, engine, identities)
+            if part.table.name == table_name
+        ),
+        [],
+    )
+
+
+def _update_by_key(
+    connection: Connection, reflected: SqlTable, keys: list[Column], rows: list[dict], values: dict
+) -> int:
+    changed = 0
+    for row in rows:
+        condition = [key == row[key.name] for key in keys]
+        result = connection.execute(reflected.update().where(*condition).values(values))
+        changed += result.rowcount
     return changed
 
 
@@ -324,14 +362,25 @@ def stop_purposes(
                 continue
             reflected = SqlTable(table.name, metadata, autoload_with=connection)
             keys = list(reflected.primary_key.columns) or list(reflected.columns)
-            count = 0
-            for row in rows:
-                condition = [key == row[key.name] for key in keys]
-                for action in actions:
-                    if action.delete_rows:
-                        count += connection.execute(reflected.delete().where(*condition)).rowcount
-                    elif action.set_values:
-                        statement = reflected.update().where(*condition).values(action.set_values)
-                        count += connection.execute(statement).rowcount
-            affected[table.name] = count
+            affected[table.name] = _carry_out(connection, reflected, keys, rows, actions)
     return affected
+
+
+def _carry_out(
+    connection: Connection,
+    reflected: SqlTable,
+    keys: list[Column],
+    rows: list[dict],
+    actions: list[PurposeAction],
+) -> int:
+    """Each action on each row, matched by key: delete it or set its columns; rows affected."""
+    count = 0
+    for row in rows:
+        condition = [key == row[key.name] for key in keys]
+        for action in actions:
+            if action.delete_rows:
+                count += connection.execute(reflected.delete().where(*condition)).rowcount
+            elif action.set_values:
+                statement = reflected.update().where(*condition).values(action.set_values)
+                count += connection.execute(statement).rowcount
+    return count

@@ -178,23 +178,39 @@ def erase_table(
     before(plan)
     if not part.rows:
         return plan, 0, 0
+    deleted, anonymised = _erase_rows(engine, reflected, part.rows, table)
+    return plan, deleted, anonymised
+
+
+def _erase_rows(
+    engine: Engine, reflected: SqlTable, rows: Sequence[Mapping], table: Table
+) -> tuple[int, int]:
+    """One transaction: delete or anonymise the rows by key; then the checkpoint. Returns the
+    rows deleted and anonymised."""
     keys = _key_columns(reflected)
-    values = [tuple(row[k.name] for k in keys) for row in part.rows]
+    values = [tuple(row[k.name] for k in keys) for row in rows]
     deleted = anonymised = 0
     with engine.begin() as connection:
         if table.erasure == Erasure.DELETE:
-            for start in range(0, len(values), BATCH):
-                chunk = values[start : start + BATCH]
-                if len(keys) == 1:
-                    where = keys[0].in_([value[0] for value in chunk])
-                else:
-                    where = tuple_(*keys).in_(chunk)
-                statement = reflected.delete().where(where)
-                deleted += connection.execute(statement).rowcount
+            deleted = _delete(connection, reflected, keys, values)
         else:
             anonymised = _anonymise(connection, reflected, keys, values, table)
     checkpoint(engine)
-    return plan, deleted, anonymised
+    return deleted, anonymised
+
+
+def _delete(connection, reflected: SqlTable, keys: list[Column], values: list[tuple]) -> int:
+    """Delete the rows with these keys, ``BATCH`` keys per statement."""
+    deleted = 0
+    for start in range(0, len(values), BATCH):
+        chunk = values[start : start + BATCH]
+        if len(keys) == 1:
+            where = keys[0].in_([value[0] for value in chunk])
+        else:
+            where = tuple_(*keys).in_(chunk)
+        statement = reflected.delete().where(where)
+        deleted += connection.execute(statement).rowcount
+    return deleted
 
 
 def _anonymise(connection, reflected: SqlTable, keys, values, table: Table) -> int:

@@ -30,16 +30,17 @@ def check_against_database(datamap: DataMap, system_name: str, url: str) -> list
         with engine.connect() as connection:
             return sorted(_missing(datamap, system, inspect(connection)))
     except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        return [
-            Problem(
-                where,
-                f"system {system_name!r}: cannot inspect the database in {system.url_env}: "
-                f"{reason}",
-            )
-        ]
+        return [_uninspectable(where, system_name, system, error)]
     finally:
         engine.dispose()
+
+
+def _uninspectable(where: int, system_name: str, system: System, error: SQLAlchemyError) -> Problem:
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return Problem(
+        where,
+        f"system {system_name!r}: cannot inspect the database in {system.url_env}: {reason}",
+    )
 
 
 def _missing(datamap: DataMap, system: System, inspector: Inspector) -> list[Problem]:

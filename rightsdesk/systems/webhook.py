@@ -87,12 +87,7 @@ def post_job(
     timestamp: int,
 ) -> JobResult:
     """Send one job and read its result; :class:`JobError` for anything but a valid answer."""
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(secret, timestamp, body),
-        JOB_HEADER: str(job_id),
-        "User-Agent": "rightsdesk-connectors",
-    }
+    headers = _headers(secret, timestamp, body, job_id)
     try:
         with client.stream(
             "POST", url, content=body.encode(), headers=headers, timeout=timeout
@@ -105,6 +100,15 @@ def post_job(
     except httpx.HTTPError as error:
         raise JobError(f"cannot reach the endpoint ({type(error).__name__})") from None
     return parse_result(action, raw)
+
+
+def _headers(secret: str, timestamp: int, body: str, job_id: int) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        JOB_HEADER: str(job_id),
+        "User-Agent": "rightsdesk-connectors",
+    }
 
 
 def _read_capped(response: httpx.Response) -> bytes:

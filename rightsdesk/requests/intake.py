@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rightsdesk.core import audit
+from rightsdesk.core import audit, jobqueue
 from rightsdesk.core.context import current_organisation
 from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
 from rightsdesk.core.urls import external_url
@@ -48,6 +48,13 @@ from rightsdesk.requests.tokens import issue_verification, new_status_secret, st
 RESEND_AT_MOST = 3  # requests whose link is re-sent by one resend
 SUBMISSION_FIRST_RETRY = timedelta(seconds=30)
 SUBMISSION_LONGEST_WAIT = timedelta(hours=1)
+#: Submissions are taken (deleted with the request's transaction), oldest due first.
+SUBMISSIONS = jobqueue.Queue(
+    model=IntakeSubmission,
+    due=IntakeSubmission.next_attempt_at,
+    order_by=(IntakeSubmission.next_attempt_at, IntakeSubmission.id),
+    error=IntakeSubmission.last_error,
+)
 
 
 @dataclass(frozen=True)
@@ -262,40 +269,36 @@ def process_submissions(
         claimed = _claim_submission(now)
         if claimed is None:
             break
-        submission_id, received_at, payload, attempts = claimed
-        try:
-            data, proof = _from_payload(payload)
-            request = _create_request(
-                data, now=now, actor="subject", proof=proof, received_at=received_at
-            )
-            db.session.commit()
-        except Exception as error:  # any failure waits for a retry; the others go on
-            db.session.rollback()
-            reason = _reason(error)
-            _postpone(submission_id, attempts, reason, now)
-            report.failed.append(f"submission {submission_id}: {reason}")
-            continue
-        report.filed.append(request.reference)
+        _file_submission(claimed, now, report)
     return report
+
+
+def _file_submission(
+    claimed: tuple[int, datetime, str, int], now: datetime, report: IntakeReport
+) -> None:
+    """Make one taken submission into its request and commit both; or roll back (which puts
+    the submission back) and postpone it with its reason."""
+    submission_id, received_at, payload, attempts = claimed
+    try:
+        data, proof = _from_payload(payload)
+        request = _create_request(
+            data, now=now, actor="subject", proof=proof, received_at=received_at
+        )
+        db.session.commit()
+    except Exception as error:  # any failure waits for a retry; the others go on
+        db.session.rollback()
+        reason = _reason(error)
+        _postpone(submission_id, attempts, reason, now)
+        report.failed.append(f"submission {submission_id}: {reason}")
+        return
+    report.filed.append(request.reference)
 
 
 def _claim_submission(now: datetime) -> tuple[int, datetime, str, int] | None:
     """Delete the oldest due submission in a new transaction and return it; the caller's
     commit (with the request) or rollback (which restores it) ends that transaction."""
-    table = IntakeSubmission.__table__
-    oldest = (
-        select(table.c.id)
-        .where(table.c.next_attempt_at <= now)
-        .order_by(table.c.next_attempt_at, table.c.id)
-        .limit(1)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        oldest = oldest.with_for_update(skip_locked=True)
-    row = db.session.execute(
-        delete(table)
-        .where(table.c.id.in_(oldest.scalar_subquery()))
-        .returning(table.c.id, table.c.received_at, table.c.payload, table.c.attempts)
-    ).first()
+    s = IntakeSubmission
+    row = jobqueue.take(SUBMISSIONS, now=now, columns=(s.id, s.received_at, s.payload, s.attempts))
     if row is None:
         db.session.rollback()
         return None
@@ -303,11 +306,12 @@ def _claim_submission(now: datetime) -> tuple[int, datetime, str, int] | None:
 
 
 def _postpone(submission_id: int, attempts: int, reason: str, now: datetime) -> None:
-    wait = min(SUBMISSION_FIRST_RETRY * 2**attempts, SUBMISSION_LONGEST_WAIT)
-    db.session.execute(
-        update(IntakeSubmission)
-        .where(IntakeSubmission.id == submission_id)
-        .values(attempts=attempts + 1, next_attempt_at=now + wait, last_error=reason[:300])
+    """Back-off: 30 s after the first failure, doubling, at most an hour."""
+    wait = jobqueue.backoff(
+        attempts + 1, first=SUBMISSION_FIRST_RETRY, longest=SUBMISSION_LONGEST_WAIT
+    )
+    jobqueue.give_back(
+        SUBMISSIONS, submission_id, now=now, wait=wait, error=reason[:300], attempts=attempts + 1
     )
     db.session.commit()
 

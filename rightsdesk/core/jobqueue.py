@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, or_, select, true, update
+from sqlalchemy import Row, Select, and_, delete, or_, select, true, update
 from sqlalchemy.sql import ColumnElement
 
 from rightsdesk.extensions import db
@@ -111,8 +111,13 @@ def due(queue: Queue, now: datetime, length: timedelta | None = None) -> ColumnE
     return or_(ready, and_(queue.state == queue.held, expired))
 
 
-def _postgresql() -> bool:
-    return db.engine.dialect.name == "postgresql"
+def _first(queue: Queue, condition: ColumnElement[bool], limit: int) -> Select:
+    """The ids of the first ``limit`` rows meeting ``condition``, in the queue's order; on
+    PostgreSQL locked ``FOR UPDATE``, skipping rows another transaction has locked."""
+    chosen = select(queue.model.id).where(condition).order_by(*queue.order_by).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    return chosen
 
 
 def _held_values(queue: Queue, now: datetime, length: timedelta, worker: str | None) -> dict:
@@ -138,18 +143,14 @@ def claim(
     queue's); return the ids won, in id order. Not committed: the caller's commit makes it."""
     length = lease or queue.lease.length
     claimable = and_(due(queue, now, length), true() if where is None else where)
-    key = queue.model.id
-    candidates = select(key).where(claimable).order_by(*queue.order_by).limit(batch)
-    if _postgresql():
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(candidates))
+    ids = list(db.session.scalars(_first(queue, claimable, batch)))
     if not ids:
         return []
     won = db.session.execute(
         update(queue.model)
-        .where(key.in_(ids), claimable)
+        .where(queue.model.id.in_(ids), claimable)
         .values(_held_values(queue, now, length, worker))
-        .returning(key)
+        .returning(queue.model.id)
         .execution_options(synchronize_session=False)
     )
     return sorted(won.scalars())
@@ -158,13 +159,10 @@ def claim(
 def take(queue: Queue, *, now: datetime, columns: Iterable[Any]) -> Row | None:
     """Delete the first due row in the caller's transaction and return its ``columns``, or
     ``None`` if none is due. The caller's commit removes it for good; a rollback restores it."""
-    key = queue.model.id
-    first = select(key).where(due(queue, now)).order_by(*queue.order_by).limit(1)
-    if _postgresql():
-        first = first.with_for_update(skip_locked=True)
+    first = _first(queue, due(queue, now), 1).scalar_subquery()
     return db.session.execute(
         delete(queue.model)
-        .where(key.in_(first.scalar_subquery()))
+        .where(queue.model.id.in_(first))
         .returning(*columns)
         .execution_options(synchronize_session=False)
     ).first()

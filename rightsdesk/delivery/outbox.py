@@ -193,10 +193,14 @@ def _attempt(
         smtp.reset()
         _retry(message, error, now, report)
     else:
-        jobqueue.release(MAIL, message, OutboxState.SENT)
-        message.sent_at = clock()
-        message.last_error = None
-        report.sent += 1
+        _sent(message, clock(), report)
+
+
+def _sent(message: OutboxMessage, at: datetime, report: DeliveryReport) -> None:
+    jobqueue.release(MAIL, message, OutboxState.SENT)
+    message.sent_at = at
+    message.last_error = None
+    report.sent += 1
 
 
 class SmtpSession:

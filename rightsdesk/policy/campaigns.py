@@ -204,12 +204,35 @@ def start_campaign(
     """
     if (source is None) == (recipients is None):
         raise CampaignError("give either a source to read or a list of recipients")
+    rate = rate_per_minute or default_rate()
+    campaign = _add_campaign(purpose, texts, source, policy_version, rate, actor, now)
+    if recipients is not None:
+        _stream_in(campaign, recipients)
+    audit.record(
+        "campaign.started",
+        actor=actor,
+        now=now,
+        data={"campaign": campaign.id, "purpose": purpose, "source": campaign.source},
+    )
+    return campaign
+
+
+def _add_campaign(
+    purpose: str,
+    texts: Texts,
+    source: IdentitySource | None,
+    policy_version: PolicyVersion | None,
+    rate: int,
+    actor: str,
+    now: datetime,
+) -> NoticeCampaign:
+    """The campaign, added and flushed (so it has its id), nothing queued or sent yet."""
     campaign = NoticeCampaign(
         purpose=purpose,
         policy_version=policy_version,
         **_text_columns(texts),
         **_source_columns(source),
-        rate_per_minute=rate_per_minute or default_rate(),
+        rate_per_minute=rate,
         queued=0,
         sent=0,
         bounced=0,
@@ -219,14 +242,6 @@ def start_campaign(
     )
     db.session.add(campaign)
     db.session.flush()
-    if recipients is not None:
-        _stream_in(campaign, recipients)
-    audit.record(
-        "campaign.started",
-        actor=actor,
-        now=now,
-        data={"campaign": campaign.id, "purpose": purpose, "source": campaign.source},
-    )
     return campaign
 
 

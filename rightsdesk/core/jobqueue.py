@@ -213,8 +213,8 @@ def give_back(
 
 def backoff(attempts: int, *, first: timedelta, longest: timedelta) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: ``first``, then doubling each time,
-    never longer than ``longest`` (0 or 1 attempts: ``first``). Doubles only up to
-    ``longest``, so any number of attempts is fine (``timedelta`` overflows near 2**45 s)."""
+    never longer than ``longest`` (0 or 1 attempts: ``first``). It stops doubling at
+    ``longest``: ``first * 2 ** (attempts - 1)`` overflows ``timedelta`` after ~50 attempts."""
     wait = first
     for _ in range(attempts - 1):
         if wait >= longest:

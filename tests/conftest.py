@@ -190,9 +190,7 @@ def _close_operator_engines():
 
 # --- the demo shop: the operator's own database, as the demo data map describes it ------------
 
-DEMO_MAP = (
-    Path(__file__).resolve().parent.parent / "rightsdesk" / "demo" / "demo_datamap.toml"
-)
+DEMO_MAP = Path(__file__).resolve().parent.parent / "rightsdesk" / "demo" / "demo_datamap.toml"
 
 
 @pytest.fixture

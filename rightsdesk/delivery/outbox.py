@@ -7,8 +7,8 @@ through Flask-Mail and records the outcome one message at a time. A transient fa
 recipient does not exist) stops and is shown to staff. The rows are a queue
 (:mod:`rightsdesk.core.jobqueue`): two senders never claim the same row (``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, a conditional UPDATE under SQLite's single writer). Delivery is at least
-once: a sender killed between the SMTP server's "250 OK" and its own commit
-leaves a claim that is retried after the lease, so that message may go out twice.
+once: a sender killed between the SMTP server's "250 OK" and its own commit leaves a claim that
+is retried after the lease, so that message may go out twice.
 """
 
 from __future__ import annotations

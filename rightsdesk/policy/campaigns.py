@@ -27,7 +27,7 @@ after the lease.
 
 Other notices (the retention jobs' dormancy notices) use the same machinery::
 
-    from rightsdesk.services import campaigns
+    from rightsdesk.policy import campaigns
 
     source = campaigns.IdentitySource("shop", "users", "email",
                                       before_column="last_login_at", before=cutoff)

@@ -357,7 +357,7 @@ def test_claimers_at_once_never_claim_the_same_row(app, kind):
 def test_a_second_claimer_skips_the_rows_a_first_one_is_claiming(app, kind):
     """PostgreSQL: SKIP LOCKED gives the second claimer the next rows at once. SQLite: its
     single writer makes the second wait for the first one's commit, and it gets none of its
-    rows (here none at all: it chose the same candidates)."""
+    rows."""
     with app.app_context():
         ids = kind.make([NOW - timedelta(seconds=10 - n) for n in range(10)])  # by id and due
     second: list[int] = []
@@ -386,7 +386,9 @@ def test_a_second_claimer_skips_the_rows_a_first_one_is_claiming(app, kind):
     thread.join(timeout=30)
     assert errors == []
     assert not set(second) & set(first)
-    assert second == (ids[5:] if PG_URL else [])
+    # SQLite: none, having chosen the first one's rows before its commit (or, started late,
+    # the next ones). PostgreSQL: the next ones, always.
+    assert second == ids[5:] if PG_URL else second in ([], ids[5:])
 
 
 # --- take: the work and the removal in one transaction ----------------------------------------

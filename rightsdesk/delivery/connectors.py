@@ -9,10 +9,11 @@ built. A job that fails waits 1 min, 5 min, 30 min, 2 h, 6 h, 12 h and is then `
 shown to staff with its last error and a retry button. Every attempt and outcome is audited
 (counts, never data).
 
-Two workers never post the same job at once: a job is taken by a conditional UPDATE that sets
-its lease (``FOR UPDATE SKIP LOCKED`` first on PostgreSQL). Delivery is at least once: a worker
-that dies after the host app answered but before its commit leaves a lease that runs out, and
-the job is posted again — host apps deduplicate on ``X-Rightsdesk-Job-Id`` (the ``job`` field).
+Two workers never post the same job at once: the jobs are a queue
+(:mod:`rightsdesk.core.jobqueue`) whose claim is a conditional UPDATE that sets its lease
+(``FOR UPDATE SKIP LOCKED`` first on PostgreSQL). Delivery is at least once: a worker that dies
+after the host app answered but before its commit leaves a lease that runs out, and the job is
+posted again — host apps deduplicate on ``X-Rightsdesk-Job-Id`` (the ``job`` field).
 
 A *checklist item* turns a manual system's instructions into something staff tick, with a note.
 """
@@ -26,10 +27,10 @@ from typing import Any
 
 import httpx
 from cryptography.fernet import InvalidToken
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from rightsdesk.core import audit
+from rightsdesk.core import audit, jobqueue
 from rightsdesk.core.keys import package_cipher
 from rightsdesk.delivery.outbox import LEASE, DeliveryReport
 from rightsdesk.domain.datamap import DataMap, System, SystemKind, acceptable_webhook_url
@@ -50,6 +51,17 @@ RETRY_AFTER = (
 )
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1  # about 21 hours of trying, then staff decide
 ACTOR = "system:connectors"
+
+#: A job stays ``pending`` while it is tried; a worker holds it until ``lease_until``; by id.
+JOBS = jobqueue.Queue(
+    model=ConnectorJob,
+    due=ConnectorJob.next_attempt_at,
+    order_by=(ConnectorJob.id,),
+    state=ConnectorJob.state,
+    waiting=PENDING,
+    lease=jobqueue.Lease(ConnectorJob.lease_until, LEASE, ends=True),
+    error=ConnectorJob.last_error,
+)
 
 
 class ConnectorError(ValueError):
@@ -238,31 +250,11 @@ def forget_answers(request: Request) -> int:
 # --- the worker -------------------------------------------------------------------------------
 
 
-def _due(now: datetime):
-    return and_(
-        ConnectorJob.state == PENDING,
-        ConnectorJob.next_attempt_at <= now,
-        or_(ConnectorJob.lease_until.is_(None), ConnectorJob.lease_until < now),
-    )
-
-
 def claim(*, now: datetime, batch: int, lease: timedelta = LEASE) -> list[int]:
-    """Take up to ``batch`` due jobs: each by a conditional UPDATE that only one worker wins."""
-    candidates = select(ConnectorJob.id).where(_due(now)).order_by(ConnectorJob.id).limit(batch)
-    if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    won = []
-    for job_id in list(db.session.scalars(candidates)):
-        taken = db.session.execute(
-            update(ConnectorJob)
-            .where(ConnectorJob.id == job_id, _due(now))
-            .values(lease_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:
-            won.append(job_id)
+    """Take up to ``batch`` due jobs for ``lease``: a conditional UPDATE only one worker wins."""
+    ids = jobqueue.claim(JOBS, now=now, batch=batch, lease=lease)
     db.session.commit()
-    return won
+    return ids
 
 
 def deliver_due(*, now: datetime, worker: str, batch: int = 20) -> DeliveryReport:
@@ -300,11 +292,11 @@ def _deliver(
         _failed_attempt(job, str(error), now, worker, report)
     else:
         _succeeded(job, result, now, worker, report)
-    job.lease_until = None
     db.session.commit()
 
 
-def _send(client: httpx.Client, datamap: DataMap, job: ConnectorJob) -> JobResult:
+def _target(datamap: DataMap, job: ConnectorJob) -> tuple[System, str, str]:
+    """The job's system, its URL and its secret, or why the job cannot be sent there."""
     try:
         system = datamap.system(job.system)
     except LookupError:
@@ -317,6 +309,11 @@ def _send(client: httpx.Client, datamap: DataMap, job: ConnectorJob) -> JobResul
     secret = os.environ.get(system.secret_env)
     if not secret:
         raise ConnectorError(f"{system.secret_env} is not set")
+    return system, url, secret
+
+
+def _send(client: httpx.Client, datamap: DataMap, job: ConnectorJob) -> JobResult:
+    system, url, secret = _target(datamap, job)
     request = job.request
     if request.subject is None:
         raise ConnectorError("the subject's identity is no longer known (purged)")
@@ -355,7 +352,8 @@ def _extra(job: ConnectorJob) -> dict[str, Any]:
 def _succeeded(
     job: ConnectorJob, result: JobResult, now: datetime, worker: str, report: DeliveryReport
 ) -> None:
-    job.state, job.finished_at, job.last_error = DONE, now, None
+    jobqueue.release(JOBS, job, DONE)
+    job.finished_at, job.last_error = now, None
     job.counts = result.counts
     if result.tables is not None:
         payload = json.dumps(result.tables, ensure_ascii=False).encode()
@@ -367,14 +365,15 @@ def _succeeded(
 def _failed_attempt(
     job: ConnectorJob, error: str, now: datetime, worker: str, report: DeliveryReport
 ) -> None:
-    job.last_error = error[:500]
     report.errors.append(f"connector job {job.id} ({job.system}, {job.action}): {error}")
     if job.attempts >= MAX_ATTEMPTS:
-        job.state = FAILED
+        jobqueue.release(JOBS, job, FAILED)
+        job.last_error = error[:500]
         report.failed += 1
         _audit("connector.failed", job, now, worker=worker, attempt=job.attempts, error=error)
         return
-    job.next_attempt_at = now + RETRY_AFTER[job.attempts - 1]
+    wait = RETRY_AFTER[job.attempts - 1]
+    jobqueue.give_back(JOBS, job, now=now, wait=wait, error=error[:500])
     report.retrying += 1
     _audit(
         "connector.retrying",
@@ -399,10 +398,6 @@ def _audit(action: str, job: ConnectorJob, now: datetime, *, actor: str = ACTOR,
 
 def retry_now(*, now: datetime) -> int:
     """Make every job waiting on a back-off due at once (after the host app is fixed)."""
-    result = db.session.execute(
-        update(ConnectorJob)
-        .where(ConnectorJob.state == PENDING, ConnectorJob.next_attempt_at > now)
-        .values(next_attempt_at=now)
-    )
+    count = jobqueue.retry_now(JOBS, now=now)
     db.session.commit()
-    return result.rowcount
+    return count

@@ -4,10 +4,11 @@
 exactly when the change it announces is committed. ``deliver_due`` claims due rows, sends them
 through Flask-Mail and records the outcome one message at a time. A transient failure (SMTP down,
 4xx) waits with exponential back-off and is retried until it goes out; a permanent refusal (the
-recipient does not exist) stops and is shown to staff. Two senders never claim the same row:
-``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional UPDATE under SQLite's single writer.
-Delivery is at least once: a sender killed between the SMTP server's "250 OK" and its own commit
-leaves a claim that is retried after the lease, so that message may go out twice.
+recipient does not exist) stops and is shown to staff. The rows are a queue
+(:mod:`rightsdesk.core.jobqueue`): two senders never claim the same row (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, a conditional UPDATE under SQLite's single writer). Delivery is at least
+once: a sender killed between the SMTP server's "250 OK" and its own commit leaves a claim that
+is retried after the lease, so that message may go out twice.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Connection, Message
-from sqlalchemy import and_, or_, select, update
 
+from rightsdesk.core import jobqueue
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
 from rightsdesk.models import OutboxMessage, OutboxState
@@ -34,6 +35,21 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 DEMO_TRANSPORT = "demo-mailbox"
 SMTP_TRANSPORT = "smtp"
+
+#: Mail waits ``queued`` until due, is ``sending`` while a sender holds it (``claimed_at``,
+#: ``claimed_by``), and is reclaimed once that claim is older than :data:`LEASE`; by id.
+MAIL = jobqueue.Queue(
+    model=OutboxMessage,
+    due=OutboxMessage.next_attempt_at,
+    order_by=(OutboxMessage.id,),
+    state=OutboxMessage.state,
+    waiting=OutboxState.QUEUED,
+    held=OutboxState.SENDING,
+    lease=jobqueue.Lease(
+        OutboxMessage.claimed_at, LEASE, ends=False, holder=OutboxMessage.claimed_by
+    ),
+    error=OutboxMessage.last_error,
+)
 
 
 def new_message_id(domain: str) -> str:
@@ -78,19 +94,15 @@ def queue(
 ) -> OutboxMessage:
     """Render a mail and add it to the session; the caller's commit makes it durable."""
     subject, body_text, body_html = render(template, language, context)
-    config = current_app.config
     message = OutboxMessage(
         request_ref=request_ref,
         template=template,
         language=language,
         recipient=normalise_email(recipient),
-        sender=one_line(str(config["MAIL_DEFAULT_SENDER"])),
         subject=subject,
         body_text=body_text,
         body_html=body_html,
-        message_id=new_message_id(config["MESSAGE_ID_DOMAIN"]),
-        in_reply_to=one_line(in_reply_to) if in_reply_to else None,
-        references=one_line(" ".join(references)) if references else None,
+        **_envelope(in_reply_to, references),
         state=OutboxState.QUEUED,
         attempts=0,
         next_attempt_at=now,
@@ -98,6 +110,17 @@ def queue(
     )
     db.session.add(message)
     return message
+
+
+def _envelope(in_reply_to: str | None, references: Sequence[str]) -> dict[str, str | None]:
+    """The sender, a new Message-ID and the threading headers, each on one line."""
+    config = current_app.config
+    return {
+        "sender": one_line(str(config["MAIL_DEFAULT_SENDER"])),
+        "message_id": new_message_id(config["MESSAGE_ID_DOMAIN"]),
+        "in_reply_to": one_line(in_reply_to) if in_reply_to else None,
+        "references": one_line(" ".join(references)) if references else None,
+    }
 
 
 @dataclass
@@ -114,42 +137,21 @@ class DeliveryReport:
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, … capped at one hour: an outage of any length loses nothing."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_WAIT)
+    return jobqueue.backoff(attempts, first=FIRST_RETRY, longest=LONGEST_WAIT)
 
 
 def retry_now(*, now: datetime) -> int:
     """Make every message waiting on a back-off due at once (after an outage is fixed)."""
-    result = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.state == OutboxState.QUEUED, OutboxMessage.next_attempt_at > now)
-        .values(next_attempt_at=now)
-    )
+    count = jobqueue.retry_now(MAIL, now=now)
     db.session.commit()
-    return result.rowcount
+    return count
 
 
 def claim(*, now: datetime, worker: str, batch: int = 50) -> list[int]:
     """Mark up to ``batch`` due messages as this sender's; return their ids."""
-    due = or_(
-        and_(OutboxMessage.state == OutboxState.QUEUED, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_at < now - LEASE),
-    )
-    token = f"{worker}:{uuid.uuid4().hex[:12]}"
-    candidates = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(batch)
-    if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(candidates))
-    if ids:
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), due)
-            .values(state=OutboxState.SENDING, claimed_at=now, claimed_by=token)
-        )
+    ids = jobqueue.claim(MAIL, now=now, batch=batch, worker=worker)
     db.session.commit()
-    if not ids:
-        return []
-    mine = select(OutboxMessage.id).where(OutboxMessage.claimed_by == token)
-    return sorted(db.session.scalars(mine))
+    return ids
 
 
 def deliver_due(
@@ -163,28 +165,42 @@ def deliver_due(
             message = db.session.get(OutboxMessage, message_id)
             if message is None or message.state is not OutboxState.SENDING:
                 continue
-            message.attempts += 1
-            try:
-                message.transport = transmit(message, smtp)
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
-                _fail(message, error, report)
-            except smtplib.SMTPResponseException as error:
-                smtp.reset()
-                if 500 <= error.smtp_code < 600:
-                    _fail(message, error, report)
-                else:
-                    _retry(message, error, now, report)
-            except (OSError, smtplib.SMTPException) as error:  # refused, reset, timed out, …
-                smtp.reset()
-                _retry(message, error, now, report)
-            else:
-                message.state = OutboxState.SENT
-                message.sent_at = clock()
-                message.last_error = None
-                report.sent += 1
-            message.claimed_by = None
+            _attempt(message, smtp, now, clock, report)
             db.session.commit()
     return report
+
+
+def _attempt(
+    message: OutboxMessage,
+    smtp: SmtpSession,
+    now: datetime,
+    clock: Callable[[], datetime],
+    report: DeliveryReport,
+) -> None:
+    """Send one claimed message and settle it: sent, refused for good, or back to wait."""
+    message.attempts += 1
+    try:
+        message.transport = transmit(message, smtp)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
+        _fail(message, error, report)
+    except smtplib.SMTPResponseException as error:
+        smtp.reset()
+        if 500 <= error.smtp_code < 600:
+            _fail(message, error, report)
+        else:
+            _retry(message, error, now, report)
+    except (OSError, smtplib.SMTPException) as error:  # refused, reset, timed out, …
+        smtp.reset()
+        _retry(message, error, now, report)
+    else:
+        _sent(message, clock(), report)
+
+
+def _sent(message: OutboxMessage, at: datetime, report: DeliveryReport) -> None:
+    jobqueue.release(MAIL, message, OutboxState.SENT)
+    message.sent_at = at
+    message.last_error = None
+    report.sent += 1
 
 
 class SmtpSession:
@@ -237,15 +253,14 @@ def describe_error(error: BaseException) -> str:
 
 
 def _retry(message: OutboxMessage, error: BaseException, now: datetime, report) -> None:
-    message.state = OutboxState.QUEUED
-    message.next_attempt_at = now + backoff(message.attempts)
-    message.last_error = describe_error(error)
+    wait = backoff(message.attempts)
+    jobqueue.give_back(MAIL, message, now=now, wait=wait, error=describe_error(error))
     report.retrying += 1
     report.errors.append(f"message {message.id}: {message.last_error}")
 
 
 def _fail(message: OutboxMessage, error: BaseException, report) -> None:
-    message.state = OutboxState.FAILED
+    jobqueue.release(MAIL, message, OutboxState.FAILED)
     message.last_error = describe_error(error)
     report.failed += 1
     report.errors.append(f"message {message.id}: {message.last_error}")

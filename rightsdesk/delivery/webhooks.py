@@ -4,8 +4,10 @@ Every status change of a request filed through the API becomes a row in the same
 as the change. A sender posts rows in order per request — a delivery is taken only when every
 earlier one for that request went through — signs each body with the key's signing secret
 (``X-Rightsdesk-Signature: t=<unix time>,v1=<HMAC-SHA256 of "t.body">``), and retries failures
-with back-off until they are accepted (any 2xx). Delivery is at least once: receivers
-deduplicate on ``X-Rightsdesk-Event-Id``.
+with back-off until they are accepted (any 2xx). The rows are a queue
+(:mod:`rightsdesk.core.jobqueue`) with one more condition: an event is due only once its
+request's earlier ones are sent. Delivery is at least once: receivers deduplicate on
+``X-Rightsdesk-Event-Id``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from datetime import UTC, datetime
 
 import httpx
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
+from rightsdesk.core import jobqueue
 from rightsdesk.delivery.outbox import LEASE, DeliveryReport, backoff, one_line
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.domain.signing import SIGNATURE_HEADER, sign
@@ -28,20 +31,64 @@ from rightsdesk.models import ApiKey, OutboxState, Request, WebhookDelivery
 EVENT_HEADER = "X-Rightsdesk-Event-Id"
 
 
+#: Events wait ``queued``, are ``sending`` while a sender holds them (``claimed_at``,
+#: ``claimed_by``) for the outbox's lease; by id, and only in order per request (``_in_order``).
+HOOKS = jobqueue.Queue(
+    model=WebhookDelivery,
+    due=WebhookDelivery.next_attempt_at,
+    order_by=(WebhookDelivery.id,),
+    state=WebhookDelivery.state,
+    waiting=OutboxState.QUEUED,
+    held=OutboxState.SENDING,
+    lease=jobqueue.Lease(
+        WebhookDelivery.claimed_at, LEASE, ends=False, holder=WebhookDelivery.claimed_by
+    ),
+    error=WebhookDelivery.last_error,
+)
+
+
 def enqueue_status_event(request: Request, *, previous: Status | None, now: datetime) -> None:
     """Add the event for this status to the caller's transaction (if a host app listens)."""
-    if request.api_key_id is None:
+    key = _listening_key(request)
+    if key is None:
         return
-    key = db.session.get(ApiKey, request.api_key_id)
-    if key is None or key.revoked_at is not None or not key.webhook_url:
-        return
-    last = db.session.scalar(
-        select(func.max(WebhookDelivery.sequence)).where(
-            WebhookDelivery.request_ref == request.reference
+    event_id = f"evt_{uuid.uuid4().hex}"
+    db.session.add(
+        WebhookDelivery(
+            api_key_id=key.id,
+            request_ref=request.reference,
+            sequence=_next_sequence(request.reference),
+            event_id=event_id,
+            url=key.webhook_url,
+            body=_event_body(request, previous, now, event_id),
+            state=OutboxState.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
         )
     )
-    event_id = f"evt_{uuid.uuid4().hex}"
-    body = json.dumps(
+
+
+def _listening_key(request: Request) -> ApiKey | None:
+    """The API key the request was filed with, if it is live and has a webhook URL."""
+    if request.api_key_id is None:
+        return None
+    key = db.session.get(ApiKey, request.api_key_id)
+    if key is None or key.revoked_at is not None or not key.webhook_url:
+        return None
+    return key
+
+
+def _next_sequence(reference: str) -> int:
+    last = db.session.scalar(
+        select(func.max(WebhookDelivery.sequence)).where(WebhookDelivery.request_ref == reference)
+    )
+    return (last or 0) + 1
+
+
+def _event_body(request: Request, previous: Status | None, now: datetime, event_id: str) -> str:
+    """The event's JSON, exactly as it is signed and sent."""
+    return json.dumps(
         {
             "id": event_id,
             "type": "request.created" if previous is None else "request.status_changed",
@@ -57,60 +104,22 @@ def enqueue_status_event(request: Request, *, previous: Status | None, now: date
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    db.session.add(
-        WebhookDelivery(
-            api_key_id=key.id,
-            request_ref=request.reference,
-            sequence=(last or 0) + 1,
-            event_id=event_id,
-            url=key.webhook_url,
-            body=body,
-            state=OutboxState.QUEUED,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
 
 
-def _claimable(now: datetime):
+def _in_order():
+    """Every earlier event of the same request went through."""
     earlier = aliased(WebhookDelivery)
-    blocked = exists().where(
+    return ~exists().where(
         earlier.request_ref == WebhookDelivery.request_ref,
         earlier.sequence < WebhookDelivery.sequence,
         earlier.state != OutboxState.SENT,
     )
-    due = or_(
-        and_(WebhookDelivery.state == OutboxState.QUEUED, WebhookDelivery.next_attempt_at <= now),
-        and_(
-            WebhookDelivery.state == OutboxState.SENDING,
-            WebhookDelivery.claimed_at < now - LEASE,
-        ),
-    )
-    return and_(due, ~blocked)
 
 
 def claim(*, now: datetime, worker: str, batch: int) -> list[int]:
-    token = f"{worker}:{uuid.uuid4().hex[:12]}"
-    candidates = (
-        select(WebhookDelivery.id).where(_claimable(now)).order_by(WebhookDelivery.id).limit(batch)
-    )
-    if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(candidates))
-    if ids:
-        db.session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids), _claimable(now))
-            .values(state=OutboxState.SENDING, claimed_at=now, claimed_by=token)
-            .execution_options(synchronize_session=False)
-        )
+    ids = jobqueue.claim(HOOKS, now=now, batch=batch, worker=worker, where=_in_order())
     db.session.commit()
-    if not ids:
-        return []
-    return sorted(
-        db.session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.claimed_by == token))
-    )
+    return ids
 
 
 MAX_ROUNDS = 20
@@ -147,25 +156,34 @@ def _deliver_round(
         if delivery is None or delivery.state is not OutboxState.SENDING:
             continue
         if delivery.request_ref in failed_refs:  # an earlier one just failed: keep order
-            delivery.state, delivery.claimed_by = OutboxState.QUEUED, None
-            db.session.commit()
-            continue
-        delivery.attempts += 1
-        error = _post(client, delivery)
-        if error is None:
-            delivery.state = OutboxState.SENT
-            delivery.delivered_at = datetime.now(UTC)
-            delivery.last_error = None
-            report.sent += 1
+            jobqueue.release(HOOKS, delivery)
         else:
-            failed_refs.add(delivery.request_ref)
-            delivery.state = OutboxState.QUEUED
-            delivery.next_attempt_at = now + backoff(delivery.attempts)
-            delivery.last_error = error
-            report.retrying += 1
-            report.errors.append(f"webhook {delivery.id}: {error}")
-        delivery.claimed_by = None
+            _deliver(client, delivery, now, failed_refs, report)
         db.session.commit()
+
+
+def _deliver(
+    client: httpx.Client,
+    delivery: WebhookDelivery,
+    now: datetime,
+    failed_refs: set[str],
+    report: DeliveryReport,
+) -> None:
+    """Post one claimed event and settle it: sent, or back to wait (and its request's later
+    events with it, for the rest of this call)."""
+    delivery.attempts += 1
+    error = _post(client, delivery)
+    if error is None:
+        jobqueue.release(HOOKS, delivery, OutboxState.SENT)
+        delivery.delivered_at = datetime.now(UTC)
+        delivery.last_error = None
+        report.sent += 1
+        return
+    failed_refs.add(delivery.request_ref)
+    wait = backoff(delivery.attempts)
+    jobqueue.give_back(HOOKS, delivery, now=now, wait=wait, error=error)
+    report.retrying += 1
+    report.errors.append(f"webhook {delivery.id}: {error}")
 
 
 def _post(client: httpx.Client, delivery: WebhookDelivery) -> str | None:
@@ -189,10 +207,6 @@ def _post(client: httpx.Client, delivery: WebhookDelivery) -> str | None:
 
 
 def retry_now(*, now: datetime) -> int:
-    result = db.session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.state == OutboxState.QUEUED, WebhookDelivery.next_attempt_at > now)
-        .values(next_attempt_at=now)
-    )
+    count = jobqueue.retry_now(HOOKS, now=now)
     db.session.commit()
-    return result.rowcount
+    return count

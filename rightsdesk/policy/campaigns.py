@@ -14,8 +14,9 @@ same batch queue each address once and count it once. Placeholders of erased use
 (``…@erased.invalid``) and empty addresses are skipped. Marketing consent is not consulted: a
 notice of a policy change is a legal notice, not advertising (the template says so).
 
-Sending. Senders claim due recipients with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
-a conditional ``UPDATE … RETURNING`` under SQLite's single writer) and send them through the
+Sending. Recipients are a queue (:mod:`rightsdesk.core.jobqueue`): senders claim due ones,
+earliest due first, with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional
+``UPDATE … RETURNING`` under SQLite's single writer) and send them through the
 outbox's SMTP session (time-outs, connection reuse, the same back-off). The campaign's rate
 holds for all senders together: each claim books send slots on the campaign row
 (``paced_until``, a generic cell-rate algorithm), and a sender waits for each slot. A refused
@@ -26,7 +27,7 @@ after the lease.
 
 Other notices (the retention jobs' dormancy notices) use the same machinery::
 
-    from rightsdesk.services import campaigns
+    from rightsdesk.policy import campaigns
 
     source = campaigns.IdentitySource("shop", "users", "email",
                                       before_column="last_login_at", before=cutoff)
@@ -59,7 +60,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
-from rightsdesk.core import audit, leases
+from rightsdesk.core import audit, jobqueue, leases
 from rightsdesk.delivery.outbox import (
     DEMO_TRANSPORT,
     SmtpSession,
@@ -94,6 +95,19 @@ LIST_SOURCE = "list"
 SYSTEM_ACTOR = "system:campaigns"
 READING, SENDING, DONE = "reading", "sending", "done"
 PENDING, CLAIMED, SENT, BOUNCED, FAILED = "pending", "sending", "sent", "bounced", "failed"
+
+#: Recipients wait ``pending`` until due, are ``sending`` while a sender holds them (until
+#: ``lease_until``), and are taken earliest due first; claimed one campaign at a time.
+RECIPIENTS = jobqueue.Queue(
+    model=CampaignRecipient,
+    due=CampaignRecipient.next_attempt_at,
+    order_by=(CampaignRecipient.next_attempt_at,),
+    state=CampaignRecipient.state,
+    waiting=PENDING,
+    held=CLAIMED,
+    lease=jobqueue.Lease(CampaignRecipient.lease_until, LEASE, ends=True),
+    error=CampaignRecipient.error,
+)
 
 
 class CampaignError(ValueError):
@@ -190,19 +204,35 @@ def start_campaign(
     """
     if (source is None) == (recipients is None):
         raise CampaignError("give either a source to read or a list of recipients")
+    rate = rate_per_minute or default_rate()
+    campaign = _add_campaign(purpose, texts, source, policy_version, rate, actor, now)
+    if recipients is not None:
+        _stream_in(campaign, recipients)
+    audit.record(
+        "campaign.started",
+        actor=actor,
+        now=now,
+        data={"campaign": campaign.id, "purpose": purpose, "source": campaign.source},
+    )
+    return campaign
+
+
+def _add_campaign(
+    purpose: str,
+    texts: Texts,
+    source: IdentitySource | None,
+    policy_version: PolicyVersion | None,
+    rate: int,
+    actor: str,
+    now: datetime,
+) -> NoticeCampaign:
+    """The campaign, added and flushed (so it has its id), nothing queued or sent yet."""
     campaign = NoticeCampaign(
         purpose=purpose,
         policy_version=policy_version,
-        subject_ko=one_line(texts.subject["ko"])[:300],
-        subject_en=one_line(texts.subject.get("en", ""))[:300],
-        text_ko=texts.text["ko"],
-        text_en=texts.text.get("en", ""),
-        html_ko=texts.html.get("ko", ""),
-        html_en=texts.html.get("en", ""),
-        source=source.label if source else LIST_SOURCE,
-        source_filter=source.filter_json() if source else None,
-        state=READING if source else SENDING,
-        rate_per_minute=rate_per_minute or default_rate(),
+        **_text_columns(texts),
+        **_source_columns(source),
+        rate_per_minute=rate,
         queued=0,
         sent=0,
         bounced=0,
@@ -212,17 +242,34 @@ def start_campaign(
     )
     db.session.add(campaign)
     db.session.flush()
-    if recipients is not None:
-        language = str(current_app.config["DEFAULT_LOCALE"])
-        for chunk in _chunks(_pairs(recipients, language), READ_BATCH):
-            campaign.queued += _insert_recipients(campaign, chunk)
-    audit.record(
-        "campaign.started",
-        actor=actor,
-        now=now,
-        data={"campaign": campaign.id, "purpose": purpose, "source": campaign.source},
-    )
     return campaign
+
+
+def _text_columns(texts: Texts) -> dict[str, str]:
+    return {
+        "subject_ko": one_line(texts.subject["ko"])[:300],
+        "subject_en": one_line(texts.subject.get("en", ""))[:300],
+        "text_ko": texts.text["ko"],
+        "text_en": texts.text.get("en", ""),
+        "html_ko": texts.html.get("ko", ""),
+        "html_en": texts.html.get("en", ""),
+    }
+
+
+def _source_columns(source: IdentitySource | None) -> dict[str, str | None]:
+    """Where recipients come from: a source still to read, or a list given (sent at once)."""
+    return {
+        "source": source.label if source else LIST_SOURCE,
+        "source_filter": source.filter_json() if source else None,
+        "state": READING if source else SENDING,
+    }
+
+
+def _stream_in(campaign: NoticeCampaign, recipients: Iterable[str | tuple[str, str]]) -> None:
+    """Queue an explicit list of recipients, in batches (never all of them in memory)."""
+    language = str(current_app.config["DEFAULT_LOCALE"])
+    for chunk in _chunks(_pairs(recipients, language), READ_BATCH):
+        campaign.queued += _insert_recipients(campaign, chunk)
 
 
 def _pairs(items: Iterable[str | tuple[str, str]], language: str) -> Iterator[tuple[str, str]]:
@@ -302,30 +349,11 @@ def read_batch(campaign_id: int, engine: Engine, *, batch: int = READ_BATCH) -> 
     if campaign is None or campaign.state != READING:
         db.session.rollback()
         return None
-    source = IdentitySource.parse(campaign.source, campaign.source_filter)
     before = campaign.cursor
-    keys, pairs = _next_rows(engine, source, before, batch)
-    language = str(current_app.config["DEFAULT_LOCALE"])
-    usable = [(email, language) for email in map(_usable, pairs) if email]
-    inserted = _insert_recipients(campaign, usable)
+    keys, inserted = _queue_next(campaign, engine, before, batch)
     done = len(keys) < batch
-    values: dict[str, Any] = {"queued": NoticeCampaign.queued + inserted, "problem": None}
-    if keys:
-        values["cursor"] = json.dumps(keys[-1])
-    if done:
-        values["state"] = SENDING
-    moved = db.session.execute(
-        update(NoticeCampaign)
-        .where(
-            NoticeCampaign.id == campaign_id,
-            NoticeCampaign.state == READING,
-            NoticeCampaign.cursor.is_(None) if before is None else NoticeCampaign.cursor == before,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not moved:  # another reader moved the cursor: its batch counts, this one does not
-        db.session.rollback()
+    if not _move_cursor(campaign_id, before, keys, inserted, done):
+        db.session.rollback()  # another reader moved it: its batch counts, this one does not
         return None
     if done:
         audit.record(
@@ -336,6 +364,40 @@ def read_batch(campaign_id: int, engine: Engine, *, batch: int = READ_BATCH) -> 
         )
     db.session.commit()
     return None if done else inserted
+
+
+def _queue_next(
+    campaign: NoticeCampaign, engine: Engine, cursor: str | None, batch: int
+) -> tuple[list[Any], int]:
+    """Read the next batch after ``cursor`` and queue its usable addresses: the batch's keys
+    and how many recipients were new."""
+    source = IdentitySource.parse(campaign.source, campaign.source_filter)
+    keys, addresses = _next_rows(engine, source, cursor, batch)
+    language = str(current_app.config["DEFAULT_LOCALE"])
+    usable = [(email, language) for email in map(_usable, addresses) if email]
+    return keys, _insert_recipients(campaign, usable)
+
+
+def _move_cursor(
+    campaign_id: int, before: str | None, keys: list[Any], inserted: int, done: bool
+) -> bool:
+    """Count the batch and move the cursor past it (compare-and-set: only if it is still at
+    ``before``); a source exhausted moves the campaign on to sending. Whether it moved."""
+    values: dict[str, Any] = {"queued": NoticeCampaign.queued + inserted, "problem": None}
+    if keys:
+        values["cursor"] = json.dumps(keys[-1])
+    if done:
+        values["state"] = SENDING
+    cursor = NoticeCampaign.cursor
+    at_before = cursor.is_(None) if before is None else cursor == before
+    return bool(
+        db.session.execute(
+            update(NoticeCampaign)
+            .where(NoticeCampaign.id == campaign_id, NoticeCampaign.state == READING, at_before)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
 
 
 def _next_rows(
@@ -416,21 +478,35 @@ def _read_one(
         campaign = db.session.get(NoticeCampaign, campaign_id)
         source = IdentitySource.parse(campaign.source, campaign.source_filter)
         try:
-            system = _system(source, datamap)
-            with system_engine(system) as engine:
-                while time.monotonic() < deadline:
-                    queued = read_batch(campaign_id, engine, batch=batch)
-                    report.batches += 1
-                    if queued is None:
-                        report.finished.append(campaign_id)
-                        break
-                    report.queued += queued
-                    leases.acquire(name, worker, now=datetime.now(UTC), ttl=READ_LEASE)
+            _read_source(campaign_id, source, (name, worker), deadline, batch, datamap, report)
         except (FulfilmentError, CampaignError) as error:
             db.session.rollback()
             _problem(campaign_id, str(error), report)
     finally:
         leases.release(name, worker)
+
+
+def _read_source(
+    campaign_id: int,
+    source: IdentitySource,
+    lease: tuple[str, str],
+    deadline: float,
+    batch: int,
+    datamap: DataMap | None,
+    report: ReadReport,
+) -> None:
+    """Read batches until the source is exhausted or ``deadline``, renewing the read lease
+    (its name and holder) after each batch."""
+    system = _system(source, datamap)
+    with system_engine(system) as engine:
+        while time.monotonic() < deadline:
+            queued = read_batch(campaign_id, engine, batch=batch)
+            report.batches += 1
+            if queued is None:
+                report.finished.append(campaign_id)
+                break
+            report.queued += queued
+            leases.acquire(*lease, now=datetime.now(UTC), ttl=READ_LEASE)
 
 
 def _system(source: IdentitySource, datamap: DataMap | None):
@@ -508,28 +584,9 @@ def claim(
 
 
 def _claim_rows(campaign_id: int, now: datetime, limit: int) -> list[int]:
-    r = CampaignRecipient
-    db.session.execute(  # a sender that died: its leased rows are due again
-        update(r)
-        .where(r.campaign_id == campaign_id, r.state == CLAIMED, r.lease_until < now)
-        .values(state=PENDING)
-        .execution_options(synchronize_session=False)
-    )
-    due = (r.campaign_id == campaign_id) & (r.state == PENDING) & (r.next_attempt_at <= now)
-    candidates = select(r.id).where(due).order_by(r.next_attempt_at).limit(limit)
-    if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(candidates))
-    if not ids:
-        return []
-    claimed = db.session.execute(
-        update(r)
-        .where(r.id.in_(ids), due)
-        .values(state=CLAIMED, lease_until=now + LEASE)
-        .returning(r.id)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(claimed.scalars())
+    """Due recipients of the campaign, and those of a sender that died (its lease ran out)."""
+    of_campaign = CampaignRecipient.campaign_id == campaign_id
+    return jobqueue.claim(RECIPIENTS, now=now, batch=limit, where=of_campaign)
 
 
 def send_due(
@@ -638,8 +695,8 @@ def _deliver(
 
 
 def _sent(campaign_id: int, recipient: CampaignRecipient, at: datetime, report: SendReport) -> None:
-    recipient.state, recipient.sent_at, recipient.error = SENT, at, None
-    recipient.lease_until = None
+    jobqueue.release(RECIPIENTS, recipient, SENT)
+    recipient.sent_at, recipient.error = at, None
     c = NoticeCampaign
     db.session.execute(
         update(c)
@@ -666,16 +723,23 @@ def _settle(
 ) -> None:
     """A refusal (``outcome`` bounced or failed) or a transient failure (``None``: retried
     with the outbox's back-off until :data:`MAX_ATTEMPTS`)."""
-    recipient.error = describe_error(error)[:300]
-    recipient.lease_until = None
-    report.errors.append(f"campaign {campaign_id} recipient {recipient.id}: {recipient.error}")
+    reason = describe_error(error)[:300]
+    report.errors.append(f"campaign {campaign_id} recipient {recipient.id}: {reason}")
     if outcome is None and recipient.attempts < MAX_ATTEMPTS:
-        recipient.state = PENDING
-        recipient.next_attempt_at = (now or datetime.now(UTC)) + backoff(recipient.attempts)
+        wait = backoff(recipient.attempts)
+        at = now or datetime.now(UTC)
+        jobqueue.give_back(RECIPIENTS, recipient, now=at, wait=wait, error=reason)
         report.retrying += 1
         return
-    outcome = outcome or FAILED
-    recipient.state = outcome
+    _refused(campaign_id, recipient, outcome or FAILED, reason, report)
+
+
+def _refused(
+    campaign_id: int, recipient: CampaignRecipient, outcome: str, reason: str, report: SendReport
+) -> None:
+    """Settled for good: bounced or failed, counted on the campaign."""
+    jobqueue.release(RECIPIENTS, recipient, outcome)
+    recipient.error = reason
     counter = NoticeCampaign.bounced if outcome == BOUNCED else NoticeCampaign.failed
     db.session.execute(
         update(NoticeCampaign)

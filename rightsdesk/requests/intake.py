@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rightsdesk.core import audit
+from rightsdesk.core import audit, jobqueue
 from rightsdesk.core.context import current_organisation
 from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
 from rightsdesk.core.urls import external_url
@@ -48,6 +50,13 @@ from rightsdesk.requests.tokens import issue_verification, new_status_secret, st
 RESEND_AT_MOST = 3  # requests whose link is re-sent by one resend
 SUBMISSION_FIRST_RETRY = timedelta(seconds=30)
 SUBMISSION_LONGEST_WAIT = timedelta(hours=1)
+#: Submissions are taken (deleted with the request's transaction), oldest due first.
+SUBMISSIONS = jobqueue.Queue(
+    model=IntakeSubmission,
+    due=IntakeSubmission.next_attempt_at,
+    order_by=(IntakeSubmission.next_attempt_at, IntakeSubmission.id),
+    error=IntakeSubmission.last_error,
+)
 
 
 @dataclass(frozen=True)
@@ -118,11 +127,32 @@ def _create_request(
 ) -> Request:
     """The request with its corrections, representative proof and verification mail, added to
     the session (the caller commits)."""
+    request = _submit_cleaned(data, now=now, actor=actor, received_at=received_at)
+    if proof and request.representative:
+        request.representative.proof_file = proof.name
+        request.representative.proof_content_type = proof.content_type
+        request.representative.proof_size = proof.size
+    for item in data.corrections:
+        request.corrections.append(_cleaned_correction(item))
+    db.session.flush()
+    _queue_verification(
+        request,
+        now=now,
+        in_reply_to=data.reply_to_message_id,
+        references=data.reply_references,
+    )
+    return request
+
+
+def _submit_cleaned(
+    data: IntakeInput, *, now: datetime, actor: str, received_at: datetime | None
+) -> Request:
+    """``submit_request`` with what the person typed, control characters dropped."""
     representative = None
     if data.representative:
         rep = data.representative
         representative = (rep.role, (_clean(rep.name) or "").strip(), rep.email)
-    request = submit_request(
+    return submit_request(
         kind=data.kind,
         email=data.email,
         name=(_clean(data.name) or "").strip() or None,
@@ -137,26 +167,14 @@ def _create_request(
         received_at=received_at,
         commit=False,
     )
-    if proof and request.representative:
-        request.representative.proof_file = proof.name
-        request.representative.proof_content_type = proof.content_type
-        request.representative.proof_size = proof.size
-    for item in data.corrections:
-        request.corrections.append(
-            CorrectionItem(
-                item=(_clean(item.item) or "").strip(),
-                current_value=(_clean(item.current_value) or "").strip() or None,
-                correct_value=(_clean(item.correct_value) or "").strip(),
-            )
-        )
-    db.session.flush()
-    _queue_verification(
-        request,
-        now=now,
-        in_reply_to=data.reply_to_message_id,
-        references=data.reply_references,
+
+
+def _cleaned_correction(item: CorrectionInput) -> CorrectionItem:
+    return CorrectionItem(
+        item=(_clean(item.item) or "").strip(),
+        current_value=(_clean(item.current_value) or "").strip() or None,
+        correct_value=(_clean(item.correct_value) or "").strip(),
     )
-    return request
 
 
 # --- the web form's queue: acknowledge with one row, make the request in the worker -----------
@@ -262,40 +280,36 @@ def process_submissions(
         claimed = _claim_submission(now)
         if claimed is None:
             break
-        submission_id, received_at, payload, attempts = claimed
-        try:
-            data, proof = _from_payload(payload)
-            request = _create_request(
-                data, now=now, actor="subject", proof=proof, received_at=received_at
-            )
-            db.session.commit()
-        except Exception as error:  # any failure waits for a retry; the others go on
-            db.session.rollback()
-            reason = _reason(error)
-            _postpone(submission_id, attempts, reason, now)
-            report.failed.append(f"submission {submission_id}: {reason}")
-            continue
-        report.filed.append(request.reference)
+        _file_submission(claimed, now, report)
     return report
+
+
+def _file_submission(
+    claimed: tuple[int, datetime, str, int], now: datetime, report: IntakeReport
+) -> None:
+    """Make one taken submission into its request and commit both; or roll back (which puts
+    the submission back) and postpone it with its reason."""
+    submission_id, received_at, payload, attempts = claimed
+    try:
+        data, proof = _from_payload(payload)
+        request = _create_request(
+            data, now=now, actor="subject", proof=proof, received_at=received_at
+        )
+        db.session.commit()
+    except Exception as error:  # any failure waits for a retry; the others go on
+        db.session.rollback()
+        reason = _reason(error)
+        _postpone(submission_id, attempts, reason, now)
+        report.failed.append(f"submission {submission_id}: {reason}")
+        return
+    report.filed.append(request.reference)
 
 
 def _claim_submission(now: datetime) -> tuple[int, datetime, str, int] | None:
     """Delete the oldest due submission in a new transaction and return it; the caller's
     commit (with the request) or rollback (which restores it) ends that transaction."""
-    table = IntakeSubmission.__table__
-    oldest = (
-        select(table.c.id)
-        .where(table.c.next_attempt_at <= now)
-        .order_by(table.c.next_attempt_at, table.c.id)
-        .limit(1)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        oldest = oldest.with_for_update(skip_locked=True)
-    row = db.session.execute(
-        delete(table)
-        .where(table.c.id.in_(oldest.scalar_subquery()))
-        .returning(table.c.id, table.c.received_at, table.c.payload, table.c.attempts)
-    ).first()
+    s = IntakeSubmission
+    row = jobqueue.take(SUBMISSIONS, now=now, columns=(s.id, s.received_at, s.payload, s.attempts))
     if row is None:
         db.session.rollback()
         return None
@@ -303,11 +317,12 @@ def _claim_submission(now: datetime) -> tuple[int, datetime, str, int] | None:
 
 
 def _postpone(submission_id: int, attempts: int, reason: str, now: datetime) -> None:
-    wait = min(SUBMISSION_FIRST_RETRY * 2**attempts, SUBMISSION_LONGEST_WAIT)
-    db.session.execute(
-        update(IntakeSubmission)
-        .where(IntakeSubmission.id == submission_id)
-        .values(attempts=attempts + 1, next_attempt_at=now + wait, last_error=reason[:300])
+    """Back-off: 30 s after the first failure, doubling, at most an hour."""
+    wait = jobqueue.backoff(
+        attempts + 1, first=SUBMISSION_FIRST_RETRY, longest=SUBMISSION_LONGEST_WAIT
+    )
+    jobqueue.give_back(
+        SUBMISSIONS, submission_id, now=now, wait=wait, error=reason[:300], attempts=attempts + 1
     )
     db.session.commit()
 
@@ -348,47 +363,50 @@ def file_api_request(
     A concurrent retry with the same Idempotency-Key loses on the unique constraint and gets the
     first request back.
     """
-
     try:
-        request = submit_request(
-            kind=data.kind,
-            email=data.email,
-            name=(data.name or "").strip() or None,
-            channel=Channel.API,
-            now=now,
-            actor=f"api:{api_key.name}",
-            details=data.details,
-            language=data.language,
-            scope=data.scope,
-            api_key_id=api_key.id,
-            jurisdiction=data.jurisdiction,
-            status=Status.VERIFIED if vouched else Status.RECEIVED_UNVERIFIED,
-            commit=False,
-        )
-        for item in data.corrections:
-            request.corrections.append(
-                CorrectionItem(
-                    item=item.item.strip(),
-                    current_value=item.current_value,
-                    correct_value=item.correct_value.strip(),
-                )
-            )
-        db.session.flush()
-        _queue_first_mail(request, confirmed=vouched, now=now)
+        request = _submit_api(data, api_key=api_key, vouched=vouched, now=now)
         answer = response(request)
         if idempotency:
-            key, fingerprint = idempotency
-            remember_response(api_key, key, fingerprint, 201, answer, now)
+            remember_response(api_key, *idempotency, 201, answer, now)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        earlier = stored_response(api_key, idempotency[0]) if idempotency else None
-        if earlier is None:
+        replayed = _replayed(api_key, idempotency)
+        if replayed is None:
             raise
-        answer = json.loads(earlier.body)
-        found = db.session.scalar(select(Request).where(Request.reference == answer["reference"]))
-        return found, answer
+        return replayed
     return request, answer
+
+
+def _submit_api(data: IntakeInput, *, api_key, vouched: bool, now: datetime) -> Request:
+    """The host app's request with its corrections and first mail; not committed."""
+    corrections = [
+        CorrectionItem(
+            item=item.item.strip(),
+            current_value=item.current_value,
+            correct_value=item.correct_value.strip(),
+        )
+        for item in data.corrections
+    ]
+    name = (data.name or "").strip() or None
+    return _submit_with_first_mail(
+        replace(data, name=name, channel=Channel.API),
+        confirmed=vouched,
+        actor=f"api:{api_key.name}",
+        now=now,
+        corrections=corrections,
+        api_key_id=api_key.id,
+    )
+
+
+def _replayed(api_key, idempotency: tuple[str, str] | None) -> tuple[Request, dict] | None:
+    """The request and answer a concurrent first attempt with the same key stored, if any."""
+    earlier = stored_response(api_key, idempotency[0]) if idempotency else None
+    if earlier is None:
+        return None
+    answer = json.loads(earlier.body)
+    found = db.session.scalar(select(Request).where(Request.reference == answer["reference"]))
+    return found, answer
 
 
 def enter_by_staff(
@@ -409,23 +427,44 @@ def enter_by_staff(
     If staff confirmed the identity, the subject gets the acknowledgement at once; otherwise
     the same verification mail as a web request, so identity is still confirmed (영 §46).
     """
+    data = IntakeInput(
+        kind, name, email, details, language, channel=Channel.STAFF, jurisdiction=jurisdiction
+    )
+    request = _submit_with_first_mail(
+        data, confirmed=identity_checked, actor=actor, now=now, received_at=received_at
+    )
+    db.session.commit()
+    return request
+
+
+def _submit_with_first_mail(
+    data: IntakeInput,
+    *,
+    confirmed: bool,
+    actor: str,
+    now: datetime,
+    corrections: Sequence[CorrectionItem] = (),
+    **more: Any,
+) -> Request:
+    """The request, verified at once if ``confirmed``, its corrections, its first mail."""
     request = submit_request(
-        kind=kind,
-        email=email,
-        name=name,
-        channel=Channel.STAFF,
+        kind=data.kind,
+        email=data.email,
+        name=data.name,
+        channel=data.channel,
         now=now,
         actor=actor,
-        details=details,
-        jurisdiction=jurisdiction,
-        language=language,
-        received_at=received_at,
-        status=Status.VERIFIED if identity_checked else Status.RECEIVED_UNVERIFIED,
+        details=data.details,
+        language=data.language,
+        scope=data.scope,
+        jurisdiction=data.jurisdiction,
+        status=Status.VERIFIED if confirmed else Status.RECEIVED_UNVERIFIED,
         commit=False,
+        **more,
     )
+    request.corrections.extend(corrections)
     db.session.flush()
-    _queue_first_mail(request, confirmed=identity_checked, now=now)
-    db.session.commit()
+    _queue_first_mail(request, confirmed=confirmed, now=now)
     return request
 
 
@@ -648,6 +687,25 @@ def expire_unverified(*, now: datetime, dry_run: bool = False) -> ExpiryReport:
 def purge_personal_data(request: Request, *, now: datetime) -> list[str | None]:
     """Destroy what identifies the person on this request; return the upload files to delete
     once the caller has committed."""
+    files = _drop_uploads(request)
+    request.corrections.clear()
+    request.details = None
+    request.scope = None
+    db.session.execute(delete(VerificationNonce).where(VerificationNonce.request_id == request.id))
+    _blank_mail(request.reference)
+    _forget_subject(request, now=now)
+    audit.record(
+        "request.purged",
+        actor="system:expiry",
+        now=now,
+        request_ref=request.reference,
+    )
+    return files
+
+
+def _drop_uploads(request: Request) -> list[str | None]:
+    """Delete the representative (and their proof) and clear the answers to questions;
+    return the upload files they pointed at."""
     files: list[str | None] = []
     if request.representative:
         files.append(request.representative.proof_file)
@@ -656,20 +714,25 @@ def purge_personal_data(request: Request, *, now: datetime) -> list[str | None]:
         files.append(question.answer_file)
         question.answer_text = None
         question.answer_file = None
-    request.corrections.clear()
-    request.details = None
-    request.scope = None
-    db.session.execute(delete(VerificationNonce).where(VerificationNonce.request_id == request.id))
+    return files
+
+
+def _blank_mail(reference: str) -> None:
+    """Addresses and bodies of the request's mail, sent and received, are purged."""
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.request_ref == request.reference)
+        .where(OutboxMessage.request_ref == reference)
         .values(recipient="purged", body_text="", body_html=None)
     )
     db.session.execute(
         update(InboundMessage)
-        .where(InboundMessage.request_ref == request.reference)
+        .where(InboundMessage.request_ref == reference)
         .values(from_address=None, subject=None, raw=None)
     )
+
+
+def _forget_subject(request: Request, *, now: datetime) -> None:
+    """Detach the subject (deleted if no other request is theirs) and void status links."""
     subject = request.subject
     request.subject = None
     request.personal_data_purged_at = now
@@ -677,10 +740,3 @@ def purge_personal_data(request: Request, *, now: datetime) -> list[str | None]:
     db.session.flush()
     if subject is not None and not subject.requests:
         db.session.delete(subject)
-    audit.record(
-        "request.purged",
-        actor="system:expiry",
-        now=now,
-        request_ref=request.reference,
-    )
-    return files

@@ -42,7 +42,7 @@ from rightsdesk.requests.host_apps import (
     revoke_key,
     subject_hash,
 )
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 OPERATIONS = {
     ("POST", "/requests"),

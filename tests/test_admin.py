@@ -14,80 +14,17 @@ from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, Channel, Request, StaffRole, StaffUser
-from rightsdesk.organisation.setup import set_up_organisation
-from rightsdesk.organisation.staff import create_staff
-from rightsdesk.requests.lifecycle import change_status, submit_request
-
-PASSWORD = "correct horse battery"
-
-
-def csrf(client, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-def make_staff(app, role: StaffRole, email: str | None = None) -> str:
-    email = email or f"{role.value}@operator.example"
-    with app.app_context():
-        create_staff(
-            email=email,
-            name=f"{role.value} 담당",
-            role=role,
-            password=PASSWORD,
-            actor="test",
-            now=datetime.now(UTC),
-        )
-    return email
-
-
-def sign_in(app, role: StaffRole, email: str | None = None):
-    email = make_staff(app, role, email)
-    client = app.test_client()
-    response = client.post(
-        "/admin/login",
-        data={"csrf_token": csrf(client, "/admin/login"), "email": email, "password": PASSWORD},
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
-
-
-def organisation(app) -> None:
-    with app.app_context():
-        set_up_organisation(
-            slug="shop",
-            name_ko="테스트 쇼핑",
-            name_en="Test Shop",
-            officer_name="홍길동",
-            officer_email="privacy@shop.example",
-            officer_phone=None,
-            actor="test",
-            now=datetime.now(UTC),
-        )
-
-
-def new_request(
-    app,
-    kind=K.ACCESS,
-    email="kim@example.com",
-    days_ago=1,
-    verified=True,
-    name="김민지",
-    details=None,
-) -> str:
-    with app.app_context():
-        received = datetime.now(UTC) - timedelta(days=days_ago)
-        request = submit_request(
-            kind=kind,
-            email=email,
-            name=name,
-            channel=Channel.WEB,
-            now=received,
-            actor="test",
-            details=details,
-        )
-        if verified:
-            change_status(request, Status.VERIFIED, actor="test", now=received)
-        return request.reference
+from rightsdesk.requests.lifecycle import change_status
+from tests.helpers import (
+    PASSWORD,
+    act,
+    csrf,
+    make_app,
+    make_staff,
+    new_request,
+    organisation,
+    sign_in,
+)
 
 
 def stored(app, reference: str) -> Request:
@@ -219,8 +156,6 @@ def test_totp_second_factor(app):
 
 
 def test_admins_must_set_up_totp_when_the_operator_requires_it(database_url, smtp_port, tmp_path):
-    from tests.conftest import make_app
-
     app = make_app(
         database_url,
         REQUIRE_ADMIN_TOTP=True,
@@ -368,23 +303,14 @@ def test_viewing_a_request_is_audited_with_the_staff_member_and_address(app):
         assert '"ip":"127.0.0.1"' in event.data and event.request_ref == reference
 
 
-def _act(client, reference, action, **fields):
-    path = f"/admin/requests/{reference}"
-    return client.post(
-        f"{path}/actions/{action}", data={"csrf_token": csrf(client, path), **fields}
-    )
-
-
 def test_refusal_is_previewed_then_sent_with_ground_and_objection_procedure(app, smtp):
     organisation(app)
     reference = new_request(app, kind=K.DELETION)
     client = sign_in(app, StaffRole.HANDLER)
-    no_reason = _act(
-        client, reference, "refuse", ground="retention_required_by_law", explanation=""
-    )
+    no_reason = act(client, reference, "refuse", ground="retention_required_by_law", explanation="")
     assert no_reason.status_code == 302
     assert stored(app, reference).status is Status.VERIFIED
-    preview = _act(
+    preview = act(
         client,
         reference,
         "refuse",
@@ -394,7 +320,7 @@ def test_refusal_is_previewed_then_sent_with_ground_and_objection_procedure(app,
     html = preview.get_data(as_text=True)
     assert 'id="send-notice"' in html and "법 §36① 단서" in html and "118" in html
     assert stored(app, reference).status is Status.VERIFIED  # a preview changes nothing
-    sent = _act(
+    sent = act(
         client,
         reference,
         "refuse",
@@ -425,7 +351,7 @@ def test_refusal_is_previewed_then_sent_with_ground_and_objection_procedure(app,
 def test_a_ground_from_another_kind_is_refused(app):
     reference = new_request(app, kind=K.ACCESS)
     client = sign_in(app, StaffRole.HANDLER)
-    response = _act(
+    response = act(
         client,
         reference,
         "refuse",
@@ -442,9 +368,9 @@ def test_postponement_sends_reason_new_date_and_how_to_object(app, smtp):
     reference = new_request(app, kind=K.ACCESS)
     before = stored(app, reference).due_date
     client = sign_in(app, StaffRole.HANDLER)
-    preview = _act(client, reference, "extend", reason="보관 서버 복구가 필요합니다")
+    preview = act(client, reference, "extend", reason="보관 서버 복구가 필요합니다")
     assert "보관 서버 복구가 필요합니다" in preview.get_data(as_text=True)
-    _act(client, reference, "extend", reason="보관 서버 복구가 필요합니다", step="send")
+    act(client, reference, "extend", reason="보관 서버 복구가 필요합니다", step="send")
     after = stored(app, reference)
     assert after.status is Status.EXTENDED and after.extension_count == 1
     assert after.due_date > before
@@ -452,14 +378,14 @@ def test_postponement_sends_reason_new_date_and_how_to_object(app, smtp):
     notice = text_of(smtp.messages[-1])
     assert after.due_date.isoformat() in notice and "보관 서버 복구가 필요합니다" in notice
     assert "이의" in notice and "118" in notice
-    again = _act(client, reference, "extend", reason="또", step="send")
+    again = act(client, reference, "extend", reason="또", step="send")
     assert again.status_code == 302 and stored(app, reference).extension_count == 1
 
 
 def test_deletion_cannot_be_postponed_under_pipa(app):
     reference = new_request(app, kind=K.DELETION)
     client = sign_in(app, StaffRole.HANDLER)
-    _act(client, reference, "extend", reason="바쁨", step="send")
+    act(client, reference, "extend", reason="바쁨", step="send")
     assert stored(app, reference).status is Status.VERIFIED
 
 
@@ -467,8 +393,8 @@ def test_partial_completion_names_what_was_done_and_what_was_refused(app, smtp):
     organisation(app)
     reference = new_request(app, kind=K.DELETION)
     client = sign_in(app, StaffRole.HANDLER)
-    _act(client, reference, "start")
-    _act(
+    act(client, reference, "start")
+    act(
         client,
         reference,
         "partial",
@@ -490,17 +416,17 @@ def test_completion_assignment_notes_questions_and_withdrawal(app, smtp):
     client = sign_in(app, StaffRole.ADMIN)
     with app.app_context():
         admin_id = db.session.scalar(select(StaffUser.id))
-    _act(client, first, "assign", assignee=str(admin_id))
-    _act(client, first, "note", text="전화로 본인 확인 완료")
-    _act(client, first, "ask", question="주문 번호를 알려 주세요.", step="send")
+    act(client, first, "assign", assignee=str(admin_id))
+    act(client, first, "note", text="전화로 본인 확인 완료")
+    act(client, first, "ask", question="주문 번호를 알려 주세요.", step="send")
     assert stored(app, first).status is Status.AWAITING_SUBJECT
     with app.app_context():
         found = db.session.scalar(select(Request).where(Request.reference == first))
         change_status(found, Status.IN_PROGRESS, actor="test", now=datetime.now(UTC))
-    _act(client, first, "complete", outcome="열람 자료를 첨부해 보내 드렸습니다.", step="send")
+    act(client, first, "complete", outcome="열람 자료를 첨부해 보내 드렸습니다.", step="send")
     done = stored(app, first)
     assert done.status is Status.COMPLETED and done.assignee_id == admin_id
-    _act(client, second, "withdraw", note="전화로 철회 의사를 밝힘", step="send")
+    act(client, second, "withdraw", note="전화로 철회 의사를 밝힘", step="send")
     assert stored(app, second).status is Status.WITHDRAWN
     send(app)
     subjects = [m["Subject"] for m in smtp.messages]
@@ -514,7 +440,7 @@ def test_completion_assignment_notes_questions_and_withdrawal(app, smtp):
 def test_manual_verification_after_checking_the_proof(app):
     reference = new_request(app, verified=False)
     client = sign_in(app, StaffRole.HANDLER)
-    _act(client, reference, "verify")
+    act(client, reference, "verify")
     assert stored(app, reference).status is Status.VERIFIED
 
 
@@ -708,7 +634,7 @@ def test_subject_supplied_text_is_escaped_on_every_staff_page(app, client):
         question.answer_text = XSS
         db.session.commit()
     staff = sign_in(app, StaffRole.ADMIN)
-    _act(staff, reference, "note", text=XSS)
+    act(staff, reference, "note", text=XSS)
     for path in ("/admin/", f"/admin/requests/{reference}", "/admin/audit"):
         html = staff.get(path).get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html, path
@@ -837,7 +763,7 @@ def test_a_phone_request_gets_its_mail_and_manual_verification_acknowledges(app,
         reference = db.session.scalar(
             select(Request.reference).where(Request.status == Status.RECEIVED_UNVERIFIED)
         )
-    _act(client, reference, "verify")
+    act(client, reference, "verify")
     send(app)
     assert "접수되었습니다" in smtp.messages[-1]["Subject"]
     assert smtp.messages[-1]["To"] == "phone2@example.com"
@@ -846,10 +772,10 @@ def test_a_phone_request_gets_its_mail_and_manual_verification_acknowledges(app,
 def test_a_question_is_previewed_before_it_is_sent(app, smtp):
     reference = new_request(app)
     client = sign_in(app, StaffRole.HANDLER)
-    preview = _act(client, reference, "ask", question="영수증 사본을 보내 주세요")
+    preview = act(client, reference, "ask", question="영수증 사본을 보내 주세요")
     assert "영수증 사본을 보내 주세요" in preview.get_data(as_text=True)
     assert stored(app, reference).status is Status.VERIFIED
-    _act(client, reference, "ask", question="영수증 사본을 보내 주세요", step="send")
+    act(client, reference, "ask", question="영수증 사본을 보내 주세요", step="send")
     assert stored(app, reference).status is Status.AWAITING_SUBJECT
     send(app)
     assert "영수증 사본을 보내 주세요" in text_of(smtp.messages[-1])
@@ -887,7 +813,7 @@ def test_a_file_offered_by_staff_is_downloaded_from_the_status_page(app, client,
     assert got.status_code == 200 and got.data == zip_bytes
     got.close()
     assert client.get(link.replace(token, token[:-2] + "xx")).status_code == 404
-    _act(staff, reference, "complete", outcome="열람 자료를 준비했습니다.", step="send")
+    act(staff, reference, "complete", outcome="열람 자료를 준비했습니다.", step="send")
     send(app)
     assert "열람자료.zip" in text_of(smtp.messages[-1])
     with app.app_context():

@@ -22,7 +22,7 @@ from rightsdesk.extensions import db
 from rightsdesk.models import Request, WebhookDelivery
 from rightsdesk.requests.host_apps import create_key, make_assertion, subject_hash
 from rightsdesk.requests.lifecycle import change_status
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 
 class HostApp:

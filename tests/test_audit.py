@@ -7,23 +7,18 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.extensions import db
-from rightsdesk.models import Channel
-from rightsdesk.requests.lifecycle import submit_request
-from tests.conftest import utc
+from tests.helpers import make_request
 
 
 def _three_requests(app) -> None:
     with app.app_context():
         for day in (1, 2, 3):
-            submit_request(
-                kind=K.ACCESS,
+            make_request(
                 email=f"s{day}@example.com",
                 name=None,
-                channel=Channel.WEB,
-                now=utc(f"2025-09-0{day}T01:00:00Z"),
-                actor="test",
+                received=f"2025-09-0{day}T01:00:00Z",
+                verified=False,
             )
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from rightsdesk.bench.common import bench_group
-from tests.conftest import PG_URL, make_app
+from tests.helpers import PG_URL, make_app
 
 CASES = ("first page", "filtered page", "deep page", "e-mail search")
 NUMBER = r"\d+(?:\.\d+)?"

@@ -29,7 +29,7 @@ from rightsdesk.models import StaffRole
 from rightsdesk.organisation.setup import set_up_organisation
 from rightsdesk.organisation.staff import create_staff
 from rightsdesk.requests.intake import process_submissions
-from tests.conftest import free_port, make_app
+from tests.helpers import free_port, make_app
 
 CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -17,8 +17,7 @@ from rightsdesk.models import AuditEvent, CampaignRecipient, NoticeCampaign, Sta
 from rightsdesk.policy import campaigns
 from rightsdesk.policy import versions as policy
 from rightsdesk.systems.configured import system_engine
-from tests.conftest import SmtpServer, make_app
-from tests.test_admin import csrf, organisation, sign_in
+from tests.helpers import SmtpServer, csrf, make_app, organisation, sign_in
 
 DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
 USERS = 40

@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,9 +17,8 @@ from rightsdesk.core.audit import verify_chain
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel, OutboxMessage, OutboxState, Request
-from rightsdesk.requests.intake import IntakeInput, file_request
 from rightsdesk.requests.lifecycle import submit_request
-from tests.conftest import SmtpServer, utc
+from tests.helpers import SmtpServer, make_request, utc
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 
@@ -77,10 +75,7 @@ def test_three_mail_worker_processes_at_once_send_every_message_exactly_once(
     count, workers = 36, 3
     with app.app_context():
         for n in range(count):
-            file_request(
-                IntakeInput(kind=K.ACCESS, name=None, email=f"c{n}@example.com"),
-                now=datetime.now(UTC),
-            )
+            make_request(email=f"c{n}@example.com", name=None, verified=False, mail=True)
         expected = sorted(db.session.scalars(select(OutboxMessage.message_id)))
     assert len(expected) == count
     smtp = SlowSmtp(smtp_port)

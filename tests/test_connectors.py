@@ -31,16 +31,14 @@ from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment.access import prepare_access_package
 from rightsdesk.fulfilment.suspension import stop_processing
-from rightsdesk.models import AuditEvent, Channel, ChecklistItem, ConnectorJob, Request, StaffRole
+from rightsdesk.models import AuditEvent, ChecklistItem, ConnectorJob, Request, StaffRole
 from rightsdesk.requests.downloads import fetch
-from rightsdesk.requests.lifecycle import change_status, submit_request
+from rightsdesk.requests.lifecycle import change_status
 from rightsdesk.systems.configured import FulfilmentError
-from tests.conftest import free_port, make_app
-from tests.test_admin import csrf, sign_in
+from tests.helpers import DEMO_MAP, csrf, free_port, make_app, new_request, sign_in
+from tests.helpers import DEMO_SUBJECT as SUBJECT
 
-DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
 SECRET = "host-app-secret-for-tests"
-SUBJECT = "jihoon.park@example.com"
 
 
 # --- the host app -------------------------------------------------------------------------------
@@ -163,15 +161,7 @@ def wired(database_url, smtp_port, tmp_path, map_file, host, monkeypatch):
 
 
 def _request(app, kind=RequestKind.ACCESS, email=SUBJECT, scope=None) -> str:
-    with app.app_context():
-        now = datetime.now(UTC)
-        request = submit_request(
-            kind=kind, email=email, name=None, channel=Channel.WEB, now=now, actor="test"
-        )
-        if scope is not None:
-            request.scope = scope
-        change_status(request, Status.VERIFIED, actor="test", now=now)
-        return request.reference
+    return new_request(app, kind=kind, email=email, name=None, days_ago=0, scope=scope)
 
 
 def _load(reference: str) -> Request:

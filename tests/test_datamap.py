@@ -18,7 +18,7 @@ from rightsdesk.demo.shop import DemoShopExists, create_demo_shop, demo_datamap_
 from rightsdesk.domain.datamap import DataMapError, PurposeAction, check_structure, load_datamap
 from rightsdesk.domain.toml_lines import index_lines
 from rightsdesk.systems.schema_check import check_against_database
-from tests.conftest import PG_URL
+from tests.helpers import PG_URL
 
 DEMO = demo_datamap_text()
 URL_ENV = "RIGHTSDESK_SHOP_DATABASE_URL"

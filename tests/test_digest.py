@@ -17,7 +17,7 @@ from rightsdesk.models import Channel, OutboxMessage, RepresentativeRole, StaffR
 from rightsdesk.organisation.staff import create_staff, set_active
 from rightsdesk.requests import decisions
 from rightsdesk.requests.lifecycle import change_status, submit_request
-from tests.conftest import utc
+from tests.helpers import utc
 
 TODAY = "2026-03-20"  # a Friday: "due soon" reaches Tuesday 24 March
 

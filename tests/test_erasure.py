@@ -17,18 +17,16 @@ from rightsdesk.extensions import db
 from rightsdesk.fulfilment import erasure, separated
 from rightsdesk.models import (
     AuditEvent,
-    Channel,
     ErasureStep,
     OutboxMessage,
     Request,
     RetainedRecord,
     StaffRole,
 )
-from rightsdesk.requests.lifecycle import change_status, submit_request
 from rightsdesk.requests.tokens import status_token
 from rightsdesk.systems.configured import FulfilmentError
-from tests.conftest import DEMO_MAP
-from tests.test_fulfilment import SUBJECT, _shop_rows
+from tests.helpers import DEMO_MAP, act, make_request, new_request, shop_rows, sign_in
+from tests.helpers import DEMO_SUBJECT as SUBJECT
 
 NOW = datetime.now(UTC)
 TODAY = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Seoul")).date()
@@ -36,16 +34,9 @@ TODAY = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Seoul")).date()
 
 def _deletion_request(app, email: str = SUBJECT, language: str = "ko") -> str:
     with app.app_context():
-        request = submit_request(
-            kind=RequestKind.DELETION,
-            email=email,
-            name=None,
-            channel=Channel.WEB,
-            now=NOW,
-            actor="test",
-            language=language,
+        request = make_request(
+            RequestKind.DELETION, email=email, name=None, received=NOW, language=language
         )
-        change_status(request, Status.VERIFIED, actor="test", now=NOW)
         return request.reference
 
 
@@ -54,7 +45,7 @@ def _load(reference: str) -> Request:
 
 
 def _user_id(url: str, email: str = SUBJECT) -> int:
-    return _shop_rows(url, "SELECT id FROM users WHERE email = :e", e=email)[0].id
+    return shop_rows(url, "SELECT id FROM users WHERE email = :e", e=email)[0].id
 
 
 def _expected(url: str, user_id: int) -> dict[str, list]:
@@ -67,7 +58,7 @@ def _expected(url: str, user_id: int) -> dict[str, list]:
         "support_tickets": "SELECT id, created_at FROM support_tickets WHERE user_id = :u",
         "marketing_consents": "SELECT user_id FROM marketing_consents WHERE user_id = :u",
     }
-    return {table: _shop_rows(url, sql, u=user_id) for table, sql in q.items()}
+    return {table: shop_rows(url, sql, u=user_id) for table, sql in q.items()}
 
 
 def _day(value) -> date:
@@ -80,11 +71,9 @@ def _still_kept(rows, rule: str) -> list:
 
 def _other_users_rows(url: str, user_id: int) -> tuple:
     return (
-        _shop_rows(url, "SELECT count(*) AS n FROM orders WHERE user_id <> :u", u=user_id)[0].n,
-        _shop_rows(url, "SELECT count(*) AS n FROM access_logs WHERE user_id <> :u", u=user_id)[
-            0
-        ].n,
-        _shop_rows(url, "SELECT count(*) AS n FROM users WHERE email LIKE 'erased-%'")[0].n,
+        shop_rows(url, "SELECT count(*) AS n FROM orders WHERE user_id <> :u", u=user_id)[0].n,
+        shop_rows(url, "SELECT count(*) AS n FROM access_logs WHERE user_id <> :u", u=user_id)[0].n,
+        shop_rows(url, "SELECT count(*) AS n FROM users WHERE email LIKE 'erased-%'")[0].n,
     )
 
 
@@ -117,7 +106,7 @@ def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_
     user_id = _user_id(shop)
     expected = _expected(shop, user_id)
     others = _other_users_rows(shop, user_id)
-    tickets = _shop_rows(
+    tickets = shop_rows(
         shop, "SELECT id, created_at, body FROM support_tickets WHERE user_id = :u", u=user_id
     )
     assert tickets and all(len(t[2]) > 20 for t in tickets)
@@ -140,16 +129,16 @@ def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_
             select(AuditEvent).where(AuditEvent.action == "fulfilment.erasure")
         ).all()
     # Live data: the subject is gone from the shop.
-    user = _shop_rows(
+    user = shop_rows(
         shop, "SELECT email, name, phone, birth_date FROM users WHERE id = :u", u=user_id
     )
     assert user[0].email.startswith("erased-") and user[0].email.endswith("@erased.invalid")
     assert user[0].phone is None and user[0].birth_date is None and "erased-" in user[0].name
-    assert not _shop_rows(shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
+    assert not shop_rows(shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
     after = _expected(shop, user_id)
     assert after["payments"] == [] and after["access_logs"] == []
     assert after["support_tickets"] == [] and after["marketing_consents"] == []
-    addresses = _shop_rows(shop, "SELECT address FROM orders WHERE user_id = :u", u=user_id)
+    addresses = shop_rows(shop, "SELECT address FROM orders WHERE user_id = :u", u=user_id)
     assert len(addresses) == len(expected["orders"])  # kept as keys for 5 years...
     assert all(a.address.startswith("erased-") for a in addresses)  # ...identifying nobody
     # Separated storage: exactly the payments still inside their 5 years, readable only by key.
@@ -215,22 +204,20 @@ def no_remote_map(tmp_path, mapped_app):
 
 
 def test_staff_preview_run_and_finish_from_the_console(no_remote_map, shop, smtp):
-    from tests.test_admin import _act, sign_in
-
     app = no_remote_map
     reference = _deletion_request(app)
     client = sign_in(app, StaffRole.HANDLER)
     page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
     assert 'id="do-erase-preview"' in page and 'id="erasure-steps"' not in page
-    preview = _act(client, reference, "erase-preview").get_data(as_text=True)
+    preview = act(client, reference, "erase-preview").get_data(as_text=True)
     assert 'id="erasure-preview"' in preview and "§6①3" in preview
-    assert _act(client, reference, "erase").status_code == 302
+    assert act(client, reference, "erase").status_code == 302
     page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
     assert 'id="erasure-steps"' in page and "step-failed" not in page
     # The finish shows the exact notice first, then sends it.
-    shown = _act(client, reference, "erase-finish").get_data(as_text=True)
+    shown = act(client, reference, "erase-finish").get_data(as_text=True)
     assert "전자상거래법" in shown and 'id="preview"' in shown
-    assert _act(client, reference, "erase-finish", step="send").status_code == 302
+    assert act(client, reference, "erase-finish", step="send").status_code == 302
     with app.app_context():
         found = _load(reference)
         assert found.status is Status.PARTIALLY_COMPLETED
@@ -321,8 +308,6 @@ def test_two_runs_of_one_request_never_overlap(mapped_app, shop):
 
 
 def test_erasure_is_only_for_open_deletion_requests(mapped_app, shop):
-    from tests.test_fulfilment import _access_request
-
-    reference = _access_request(mapped_app)
+    reference = new_request(mapped_app, email=SUBJECT, name=None, days_ago=0)
     with mapped_app.app_context(), pytest.raises(FulfilmentError, match="deletion requests"):
         erasure.preview(_load(reference), now=NOW)

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -30,16 +29,23 @@ from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.models import (
     AuditEvent,
-    Channel,
     CorrectionItem,
     OutboxMessage,
     OutboxState,
     Request,
     StaffRole,
 )
-from rightsdesk.requests.intake import IntakeInput, file_request
-from rightsdesk.requests.lifecycle import change_status, submit_request
-from tests.conftest import PG_URL, SmtpServer, make_app
+from tests.helpers import (
+    DEMO_MAP,
+    PG_URL,
+    SmtpServer,
+    act,
+    make_app,
+    make_request,
+    new_request,
+    shop_database,
+    sign_in,
+)
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 
@@ -56,10 +62,7 @@ def test_a_killed_mail_worker_loses_nothing(app, database_url, smtp_port, tmp_pa
     count = 8
     with app.app_context():
         for n in range(count):
-            file_request(
-                IntakeInput(kind=RequestKind.ACCESS, name=None, email=f"k{n}@example.com"),
-                now=datetime.now(UTC),
-            )
+            make_request(email=f"k{n}@example.com", name=None, verified=False, mail=True)
         expected = set(db.session.scalars(select(OutboxMessage.message_id)))
     smtp = SlowSmtp(smtp_port)
     smtp.start()
@@ -122,46 +125,34 @@ CHANNELS = ("email", "push", "sms")
 def shop_url(tmp_path, monkeypatch) -> Iterator[str]:
     """The demo shop: a fresh PostgreSQL schema when the suite runs on PostgreSQL (so the drop is
     a real ``pg_terminate_backend``), a SQLite file otherwise."""
-    if PG_URL:
-        schema = f"fault_shop_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_URL)
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-        separator = "&" if "?" in PG_URL else "?"
-        url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    else:
-        url = f"sqlite:///{tmp_path / 'shop.db'}"
-    demo_shop.create_demo_shop(url, users=30)
-    engine = create_engine(url)
-    with engine.begin() as connection:  # every channel, so stopping deletes row after row
-        user_id = connection.execute(
-            text("SELECT id FROM users WHERE email = :e"), {"e": STOP_SUBJECT}
-        ).scalar_one()
-        connection.execute(
-            text("DELETE FROM marketing_consents WHERE user_id = :u"), {"u": user_id}
-        )
-        for channel in CHANNELS:
+    with shop_database(tmp_path, "fault_shop") as url:
+        demo_shop.create_demo_shop(url, users=30)
+        engine = create_engine(url)
+        with engine.begin() as connection:  # every channel, so stopping deletes row after row
+            user_id = connection.execute(
+                text("SELECT id FROM users WHERE email = :e"), {"e": STOP_SUBJECT}
+            ).scalar_one()
             connection.execute(
-                text(
-                    "INSERT INTO marketing_consents (user_id, channel, granted_at)"
-                    " VALUES (:u, :c, :t)"
-                ),
-                {"u": user_id, "c": channel, "t": datetime(2025, 1, 1)},
+                text("DELETE FROM marketing_consents WHERE user_id = :u"), {"u": user_id}
             )
-    engine.dispose()
-    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", url)
-    yield url
-    if PG_URL:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+            for channel in CHANNELS:
+                connection.execute(
+                    text(
+                        "INSERT INTO marketing_consents (user_id, channel, granted_at)"
+                        " VALUES (:u, :c, :t)"
+                    ),
+                    {"u": user_id, "c": channel, "t": datetime(2025, 1, 1)},
+                )
+        engine.dispose()
+        monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", url)
+        yield url
 
 
 @pytest.fixture
 def mapped_app(database_url, smtp_port, tmp_path, shop_url):
     app = make_app(
         database_url,
-        DATAMAP_FILE=str(Path(demo_shop.__file__).with_name("demo_datamap.toml")),
+        DATAMAP_FILE=str(DEMO_MAP),
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=smtp_port,
         UPLOAD_DIR=str(tmp_path / "uploads"),
@@ -219,23 +210,15 @@ def _consents(url: str) -> list[str]:
 
 
 def _verified(app, kind: RequestKind, *, scope: dict | None = None, corrections: tuple = ()) -> str:
-    with app.app_context():
-        now = datetime.now(UTC)
-        request = submit_request(
-            kind=kind,
-            email=STOP_SUBJECT,
-            name=None,
-            channel=Channel.WEB,
-            now=now,
-            actor="test",
-            scope=scope,
-            commit=False,
-        )
-        for item, value in corrections:
-            request.corrections.append(CorrectionItem(item=item, correct_value=value))
-        db.session.commit()
-        change_status(request, Status.VERIFIED, actor="test", now=now)
-        return request.reference
+    return new_request(
+        app,
+        kind=kind,
+        email=STOP_SUBJECT,
+        name=None,
+        days_ago=0,
+        scope=scope,
+        corrections=corrections,
+    )
 
 
 def _events(app, action: str) -> list[AuditEvent]:
@@ -248,15 +231,13 @@ def _events(app, action: str) -> list[AuditEvent]:
 def test_a_dropped_connection_mid_stop_leaves_nothing_half_done_and_a_retry_finishes(
     mapped_app, shop_url
 ):
-    from tests.test_admin import _act, sign_in
-
     reference = _verified(
         mapped_app, RequestKind.CONSENT_WITHDRAWAL, scope={"purposes": ["marketing"]}
     )
     assert _consents(shop_url) == list(CHANNELS)
     client = sign_in(mapped_app, StaffRole.HANDLER)
     with connection_dropped_after("DELETE FROM marketing_consents") as dropped:
-        response = _act(client, reference, "stop")
+        response = act(client, reference, "stop")
     assert len(dropped) == 1  # the first of three deletes ran, then the connection went
     assert response.status_code == 302
     page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
@@ -270,7 +251,7 @@ def test_a_dropped_connection_mid_stop_leaves_nothing_half_done_and_a_retry_fini
         assert found.status is Status.VERIFIED
         assert verify_chain().ok
 
-    _act(client, reference, "stop")  # the retry, on a new connection
+    act(client, reference, "stop")  # the retry, on a new connection
     assert _consents(shop_url) == []
     [stopped] = _events(mapped_app, "fulfilment.stop")
     assert json.loads(stopped.data)["rows"] == len(CHANNELS)

@@ -8,41 +8,21 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment.access import prepare_access_package
-from rightsdesk.models import AuditEvent, Channel, Request, StaffRole
+from rightsdesk.models import AuditEvent, Request, StaffRole
 from rightsdesk.requests.downloads import fetch
-from rightsdesk.requests.lifecycle import change_status, submit_request
 from rightsdesk.systems.configured import FulfilmentError
-
-SUBJECT = "jihoon.park@example.com"
+from tests.helpers import DEMO_SUBJECT as SUBJECT
+from tests.helpers import act, new_request, shop_rows, sign_in
 
 
 def _access_request(app, email: str = SUBJECT) -> str:
-    with app.app_context():
-        now = datetime.now(UTC)
-        request = submit_request(
-            kind=RequestKind.ACCESS,
-            email=email,
-            name=None,
-            channel=Channel.WEB,
-            now=now,
-            actor="test",
-        )
-        change_status(request, Status.VERIFIED, actor="test", now=now)
-        return request.reference
-
-
-def _shop_rows(url: str, sql: str, **params) -> list:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        rows = connection.execute(text(sql), params).all()
-    engine.dispose()
-    return rows
+    return new_request(app, email=email, name=None, days_ago=0)
 
 
 def test_the_package_holds_every_row_of_the_subject_and_no_one_elses(mapped_app, shop):
@@ -59,13 +39,13 @@ def test_the_package_holds_every_row_of_the_subject_and_no_one_elses(mapped_app,
     assert [u["email"] for u in users] == [SUBJECT]
     user_id = users[0]["id"]
     orders = json.loads(archive.read("shop/orders.json"))
-    expected_orders = _shop_rows(shop, "SELECT id FROM orders WHERE user_id = :u", u=user_id)
+    expected_orders = shop_rows(shop, "SELECT id FROM orders WHERE user_id = :u", u=user_id)
     assert sorted(o["id"] for o in orders) == sorted(r.id for r in expected_orders)
     assert orders and all(o["user_id"] == user_id for o in orders)
     payments = json.loads(archive.read("shop/payments.json"))
     assert {p["order_id"] for p in payments} <= {o["id"] for o in orders}
     assert len(payments) == len(
-        _shop_rows(
+        shop_rows(
             shop,
             "SELECT p.id FROM payments p JOIN orders o ON o.id = p.order_id WHERE o.user_id = :u",
             u=user_id,
@@ -80,13 +60,11 @@ def test_the_package_holds_every_row_of_the_subject_and_no_one_elses(mapped_app,
 
 
 def test_staff_collect_from_the_console(mapped_app, shop):
-    from tests.test_admin import _act, sign_in
-
     reference = _access_request(mapped_app)
     client = sign_in(mapped_app, StaffRole.HANDLER)
     page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
     assert 'id="do-collect"' in page
-    _act(client, reference, "collect")
+    act(client, reference, "collect")
     with mapped_app.app_context():
         found = db.session.scalar(select(Request).where(Request.reference == reference))
         assert [d.filename for d in found.downloads] == [f"{reference}-personal-data.zip"]
@@ -112,32 +90,22 @@ def test_an_unconfigured_database_is_listed_not_ignored(mapped_app, monkeypatch)
 
 
 def _correction_request(app, item: str, value: str) -> str:
-    from rightsdesk.models import CorrectionItem
-
-    with app.app_context():
-        now = datetime.now(UTC)
-        request = submit_request(
-            kind=RequestKind.CORRECTION,
-            email=SUBJECT,
-            name=None,
-            channel=Channel.WEB,
-            now=now,
-            actor="test",
-            commit=False,
-        )
-        request.corrections.append(CorrectionItem(item=item, correct_value=value))
-        db.session.commit()
-        change_status(request, Status.VERIFIED, actor="test", now=now)
-        return request.reference
+    return new_request(
+        app,
+        kind=RequestKind.CORRECTION,
+        email=SUBJECT,
+        name=None,
+        days_ago=0,
+        corrections=[(item, value)],
+    )
 
 
 def test_an_approved_correction_changes_the_shop_and_tells_the_recipients(mapped_app, shop, smtp):
     from rightsdesk.delivery.outbox import deliver_due
-    from tests.test_admin import _act, sign_in
 
     reference = _correction_request(mapped_app, "전화번호", "010-9999-0000")
-    before = _shop_rows(shop, "SELECT phone FROM users WHERE email = :e", e=SUBJECT)
-    others = _shop_rows(shop, "SELECT id, phone FROM users WHERE email != :e", e=SUBJECT)
+    before = shop_rows(shop, "SELECT phone FROM users WHERE email = :e", e=SUBJECT)
+    others = shop_rows(shop, "SELECT id, phone FROM users WHERE email != :e", e=SUBJECT)
     client = sign_in(mapped_app, StaffRole.HANDLER)
     page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
     assert '<option value="shop.users.phone">' in page
@@ -147,7 +115,7 @@ def test_an_approved_correction_changes_the_shop_and_tells_the_recipients(mapped
             .corrections[0]
             .id
         )
-    _act(
+    act(
         client,
         reference,
         "correction",
@@ -155,9 +123,9 @@ def test_an_approved_correction_changes_the_shop_and_tells_the_recipients(mapped
         decision="approve",
         target="shop.users.phone",
     )
-    after = _shop_rows(shop, "SELECT phone FROM users WHERE email = :e", e=SUBJECT)
+    after = shop_rows(shop, "SELECT phone FROM users WHERE email = :e", e=SUBJECT)
     assert before != after and after[0].phone == "010-9999-0000"
-    assert _shop_rows(shop, "SELECT id, phone FROM users WHERE email != :e", e=SUBJECT) == others
+    assert shop_rows(shop, "SELECT id, phone FROM users WHERE email != :e", e=SUBJECT) == others
     with mapped_app.app_context():
         decided = db.session.scalar(
             select(Request).where(Request.reference == reference)
@@ -217,9 +185,7 @@ def test_a_rejection_needs_a_reason_and_an_approval_a_field(mapped_app, shop):
                 actor="t",
                 now=datetime.now(UTC),
             )
-    assert (
-        _shop_rows(shop, "SELECT name FROM users WHERE email = :e", e=SUBJECT)[0].name != "박지운"
-    )
+    assert shop_rows(shop, "SELECT name FROM users WHERE email = :e", e=SUBJECT)[0].name != "박지운"
 
 
 def test_an_access_package_is_offered_for_seven_days(mapped_app, shop):
@@ -232,10 +198,8 @@ def test_an_access_package_is_offered_for_seven_days(mapped_app, shop):
 
 
 def test_stopping_marketing_deletes_only_the_subjects_marketing_consents(mapped_app, shop):
-    from tests.test_admin import _act, sign_in
-
     def consents(where: str, **params) -> list:
-        return _shop_rows(
+        return shop_rows(
             shop,
             "SELECT c.channel FROM marketing_consents c JOIN users u ON u.id = c.user_id"
             f" WHERE {where}",
@@ -244,25 +208,20 @@ def test_stopping_marketing_deletes_only_the_subjects_marketing_consents(mapped_
 
     others_before = consents("u.email != :e", e=SUBJECT)
     assert consents("u.email = :e", e=SUBJECT)  # the demo subject has consents to withdraw
-    with mapped_app.app_context():
-        now = datetime.now(UTC)
-        request = submit_request(
-            kind=RequestKind.CONSENT_WITHDRAWAL,
-            email=SUBJECT,
-            name=None,
-            channel=Channel.WEB,
-            now=now,
-            actor="test",
-            scope={"purposes": ["marketing"]},
-        )
-        change_status(request, Status.VERIFIED, actor="test", now=now)
-        reference = request.reference
+    reference = new_request(
+        mapped_app,
+        kind=RequestKind.CONSENT_WITHDRAWAL,
+        email=SUBJECT,
+        name=None,
+        days_ago=0,
+        scope={"purposes": ["marketing"]},
+    )
     client = sign_in(mapped_app, StaffRole.HANDLER)
     assert 'id="do-stop"' in client.get(f"/admin/requests/{reference}").get_data(as_text=True)
-    _act(client, reference, "stop")
+    act(client, reference, "stop")
     assert consents("u.email = :e", e=SUBJECT) == []
     assert consents("u.email != :e", e=SUBJECT) == others_before
-    assert _shop_rows(shop, "SELECT id FROM users WHERE email = :e", e=SUBJECT)  # user kept
+    assert shop_rows(shop, "SELECT id FROM users WHERE email = :e", e=SUBJECT)  # user kept
     with mapped_app.app_context():
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "fulfilment.stop")
@@ -283,12 +242,10 @@ def test_stopping_is_refused_for_other_kinds(mapped_app, shop):
 
 
 def test_a_system_that_is_down_fails_the_step_without_a_crash(mapped_app, monkeypatch, tmp_path):
-    from tests.test_admin import _act, sign_in
-
     reference = _access_request(mapped_app)
     monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", f"sqlite:///{tmp_path}/missing/shop.db")
     client = sign_in(mapped_app, StaffRole.HANDLER)
-    response = _act(client, reference, "collect")
+    response = act(client, reference, "collect")
     assert response.status_code == 302
     page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
     assert "shop failed, nothing was changed" in page

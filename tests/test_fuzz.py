@@ -37,7 +37,7 @@ from rightsdesk.domain.profiles import Unit, builtin_profiles
 from rightsdesk.extensions import db
 from rightsdesk.models import CorrectionItem, IntakeSubmission, OutboxMessage, Request
 from rightsdesk.requests.intake import process_submissions
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 FIXTURES = settings(
     max_examples=40,

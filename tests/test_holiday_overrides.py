@@ -6,22 +6,25 @@ from datetime import date
 
 from sqlalchemy import select
 
-from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.models import AuditEvent, Channel, Request
-from rightsdesk.requests.lifecycle import change_status, submit_request
-from tests.conftest import utc
+from rightsdesk.models import AuditEvent, Request
+from tests.helpers import make_request
 
 
 def _open_and_closed(app) -> tuple[str, str]:
     with app.app_context():
-        kwargs = dict(kind=K.ACCESS, name=None, channel=Channel.WEB, actor="test")
-        open_request = submit_request(
-            email="a@example.com", now=utc("2026-12-21T01:00:00Z"), **kwargs
+        open_request = make_request(
+            email="a@example.com", name=None, received="2026-12-21T01:00:00Z", verified=False
         )
-        closed = submit_request(email="b@example.com", now=utc("2026-12-21T02:00:00Z"), **kwargs)
-        change_status(closed, Status.WITHDRAWN, actor="test", now=utc("2026-12-22T01:00:00Z"))
+        closed = make_request(
+            email="b@example.com",
+            name=None,
+            received="2026-12-21T02:00:00Z",
+            verified=False,
+            status=Status.WITHDRAWN,
+            at="2026-12-22T01:00:00Z",
+        )
         assert open_request.due_date == closed.due_date == date(2026, 12, 31)
         return open_request.reference, closed.reference
 
@@ -55,13 +58,8 @@ def test_adding_a_temporary_holiday_re_dates_open_requests(app, runner):
 
 def test_removing_a_listed_holiday_makes_it_a_working_day(app, runner):
     with app.app_context():
-        request = submit_request(
-            kind=K.ACCESS,
-            email="a@example.com",
-            name=None,
-            channel=Channel.WEB,
-            now=utc("2025-09-24T01:00:00Z"),
-            actor="test",
+        request = make_request(
+            email="a@example.com", name=None, received="2025-09-24T01:00:00Z", verified=False
         )
         reference = request.reference
     result = runner.invoke(
@@ -82,13 +80,8 @@ def test_bad_holiday_input_is_refused(runner):
 def test_a_policy_promise_sets_a_shorter_working_date_but_never_a_longer_one(app, runner):
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     with app.app_context():
-        request = submit_request(
-            kind=K.ACCESS,
-            email="c@example.com",
-            name=None,
-            channel=Channel.WEB,
-            now=utc("2025-11-10T01:00:00Z"),
-            actor="test",
+        request = make_request(
+            email="c@example.com", name=None, received="2025-11-10T01:00:00Z", verified=False
         )
         reference = request.reference
     result = runner.invoke(args=["policy", "promise", "--kind", "access", "--days", "7"])

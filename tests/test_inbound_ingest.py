@@ -14,8 +14,7 @@ from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.inbound import SIGNATURE_HEADER, signature
 from rightsdesk.models import Channel, InboundMessage, OutboxMessage, Request
-from tests.conftest import make_app
-from tests.test_intake import csrf
+from tests.helpers import csrf, make_app
 
 MAIL = Path(__file__).parent / "fixtures" / "mail"
 EUC_KR = MAIL / "03_consent_euckr_8bit.eml"

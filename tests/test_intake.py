@@ -2,70 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 from werkzeug.test import encode_multipart
 
-from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.models import IntakeSubmission, OutboxMessage, Request, VerificationNonce
-from rightsdesk.public import views
-from rightsdesk.requests.intake import process_submissions
+from tests.helpers import (
+    PDF,
+    body_of,
+    csrf,
+    file_access_request,
+    link_in,
+    make_app,
+    send_mail,
+    take_in,
+)
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
-
-
-def csrf(client, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert match, "no CSRF token on " + path
-    return match.group(1)
-
-
-def take_in(app) -> list[str]:
-    """What the worker does first: the web form's waiting submissions become requests."""
-    with app.app_context():
-        report = process_submissions(now=views.utcnow())
-        assert not report.failed, report.failed
-        return report.filed
-
-
-def send_mail(app) -> None:
-    """One worker round: submissions become requests, then the outbox is sent."""
-    take_in(app)
-    with app.app_context():
-        report = deliver_due(now=datetime.now(UTC), worker="test")
-        assert report.failed == 0, report.errors
-
-
-def body_of(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
-
-
-def link_in(message, path: str) -> str:
-    match = re.search(r"http://rightsdesk\.test(" + re.escape(path) + r"[^\s]+)", body_of(message))
-    assert match, body_of(message)
-    return match.group(1)
-
-
-def file_access_request(client, lang="ko", email="kim.minji@example.com", **extra) -> object:
-    form = {
-        "csrf_token": csrf(client, f"/requests/new?lang={lang}"),
-        "kind": "access",
-        "name": "김민지",
-        "email": email,
-        "details": "주문 내역과 배송지 정보를 보고 싶습니다.",
-        "scope": "all",
-        **extra,
-    }
-    response = client.post("/requests/new", data=form)
-    take_in(client.application)
-    return response
 
 
 def only_request(app) -> Request:
@@ -327,8 +284,6 @@ def test_resend_answers_the_same_for_known_and_unknown_addresses(app, client, sm
 
 
 def test_rate_limits_on_submit_and_resend(database_url, smtp_port, tmp_path):
-    from tests.conftest import make_app
-
     app = make_app(
         database_url,
         SUBMIT_LIMIT="2 per hour",
@@ -494,8 +449,6 @@ def test_rate_limits_can_be_shared_through_redis(database_url, smtp_port, tmp_pa
 
     import pytest
 
-    from tests.conftest import make_app
-
     redis_url = os.environ.get("RIGHTSDESK_TEST_REDIS_URL")
     if not redis_url:
         pytest.skip("set RIGHTSDESK_TEST_REDIS_URL (CI does) to test Redis-backed rate limits")
@@ -521,8 +474,6 @@ def test_rate_limits_can_be_shared_through_redis(database_url, smtp_port, tmp_pa
 def test_behind_a_proxy_links_and_limits_use_the_forwarded_client(
     database_url, smtp_port, tmp_path
 ):
-    from tests.conftest import make_app
-
     app = make_app(
         database_url,
         PROXY_HOPS=1,

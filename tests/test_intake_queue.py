@@ -17,7 +17,7 @@ from rightsdesk.extensions import db
 from rightsdesk.models import IntakeSubmission, OutboxMessage, Request, Subject
 from rightsdesk.public import views
 from rightsdesk.requests.intake import IntakeInput, accept_submission, process_submissions
-from tests.conftest import utc
+from tests.helpers import utc
 
 
 def _form(client, email: str) -> dict:

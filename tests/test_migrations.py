@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from rightsdesk.extensions import db
-from tests.conftest import PG_URL, make_app
+from tests.helpers import PG_URL, make_app
 
 
 @pytest.fixture

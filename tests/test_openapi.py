@@ -27,8 +27,7 @@ from rightsdesk.domain.identity import (
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.domain.profiles import builtin_profiles
-
-from .conftest import make_app
+from tests.helpers import make_app
 
 DOCUMENT = spec()
 SCHEMAS = DOCUMENT["components"]["schemas"]

@@ -12,11 +12,9 @@ from sqlalchemy import select
 from rightsdesk.config import ConfigError
 from rightsdesk.delivery.outbox import backoff, deliver_due, queue
 from rightsdesk.domain.identity import InvalidEmail
-from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.extensions import db
 from rightsdesk.models import OutboxMessage, OutboxState
-from rightsdesk.requests.intake import IntakeInput, file_request
-from tests.conftest import make_app
+from tests.helpers import make_app, make_request
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -24,10 +22,7 @@ NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 def _file(app, count: int = 1) -> None:
     with app.app_context():
         for n in range(count):
-            file_request(
-                IntakeInput(kind=RequestKind.ACCESS, name="김민지", email=f"s{n}@example.com"),
-                now=NOW,
-            )
+            make_request(email=f"s{n}@example.com", received=NOW, verified=False, mail=True)
 
 
 def _states(app) -> list[tuple[OutboxState, int]]:

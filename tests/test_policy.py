@@ -23,7 +23,7 @@ from rightsdesk.domain.policy import (
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, NoticeCampaign, PolicyVersion, StaffRole
 from rightsdesk.policy import versions as policy
-from tests.test_admin import csrf, organisation, sign_in
+from tests.helpers import csrf, organisation, sign_in
 
 SEOUL = ZoneInfo("Asia/Seoul")
 KR = HolidayCalendar("KR")

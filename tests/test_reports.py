@@ -32,8 +32,7 @@ from rightsdesk.reports.figures import (
 )
 from rightsdesk.requests import decisions
 from rightsdesk.requests.lifecycle import change_status, submit_request
-from tests.conftest import utc
-from tests.test_intake import csrf
+from tests.helpers import csrf, utc
 
 TODAY = date(2026, 3, 20)
 JAN, FEB, MAR, DEC = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2025, 12, 1)

@@ -15,7 +15,7 @@ from rightsdesk.domain.lifecycle import IllegalTransition, Status
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, Channel, RepresentativeRole, Request, Subject
 from rightsdesk.requests.lifecycle import change_status, submit_request
-from tests.conftest import utc
+from tests.helpers import make_app, utc
 
 
 def submit(kind=K.ACCESS, email="Kim.MinJi@Example.COM ", when="2025-09-24T01:00:00Z", **kw):
@@ -174,7 +174,6 @@ def test_an_extension_says_by_when_the_subject_must_be_told(runner):
 
 def test_a_profile_may_start_the_clock_at_verification(database_url, tmp_path):
     from rightsdesk.extensions import db as database
-    from tests.conftest import make_app
 
     periods = "\n".join(f'{k.value} = {{ amount = 14, unit = "days" }}' for k in K)
     profile_file = tmp_path / "profiles.toml"

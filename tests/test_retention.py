@@ -4,11 +4,9 @@ the demo shop's, SQLite or PostgreSQL)."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, func, select, text, update
@@ -28,7 +26,6 @@ from rightsdesk.fulfilment import separated
 from rightsdesk.models import (
     AuditEvent,
     CampaignRecipient,
-    Channel,
     DestructionRecord,
     JobLock,
     NoticeCampaign,
@@ -38,14 +35,21 @@ from rightsdesk.models import (
     StaffRole,
 )
 from rightsdesk.policy import campaigns
-from rightsdesk.requests.lifecycle import change_status, submit_request
 from rightsdesk.retention.jobs import run_jobs
 from rightsdesk.retention.runner import LEASE, job_lock
 from rightsdesk.systems.configured import configured_datamap, system_engine
-from tests.conftest import PG_URL, make_app
+from tests.helpers import (
+    DEMO_MAP,
+    PG_URL,
+    SEOUL,
+    due_logs,
+    local_cutoff,
+    make_app,
+    make_request,
+    shop_count,
+    sign_in,
+)
 
-DEMO_MAP = Path(demo_shop.__file__).with_name("demo_datamap.toml")
-SEOUL = ZoneInfo("Asia/Seoul")
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -126,28 +130,10 @@ def test_a_bad_file_names_its_line(text, line, words):
 
 
 @pytest.fixture
-def shop_url(tmp_path) -> Iterator[str]:
-    """An empty database for the demo shop: a PostgreSQL schema when the suite runs on
-    PostgreSQL, else a SQLite file."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'shop.db'}"
-        return
-    schema = f"retention_shop_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
-
-
-@pytest.fixture
-def shop(shop_url, monkeypatch) -> str:
-    demo_shop.create_demo_shop(shop_url, users=60)
-    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", shop_url)
-    return shop_url
+def shop(empty_shop_url, monkeypatch) -> str:
+    demo_shop.create_demo_shop(empty_shop_url, users=60)
+    monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", empty_shop_url)
+    return empty_shop_url
 
 
 @pytest.fixture
@@ -162,27 +148,6 @@ def mapped(database_url, tmp_path, shop) -> Iterator:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def shop_count(url: str, sql: str, **params) -> int:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        value = connection.execute(text(sql), params).scalar_one()
-    engine.dispose()
-    return value
-
-
-def local_cutoff(code: str) -> datetime:
-    today = datetime.now(UTC).astimezone(SEOUL).date()
-    day = DEFAULT_SCHEDULE.cutoff(code, today)
-    return datetime.combine(day, datetime.min.time(), tzinfo=SEOUL).astimezone(UTC)
-
-
-def due_logs(url: str) -> int:
-    cutoff = local_cutoff("access_log")
-    if url.startswith("sqlite"):
-        cutoff = cutoff.replace(tzinfo=None)
-    return shop_count(url, "SELECT count(*) FROM access_logs WHERE at < :c", c=cutoff)
 
 
 def lines_of(output: str, verb: str) -> dict[str, tuple[str, int, str]]:
@@ -347,18 +312,16 @@ def test_separated_records_go_after_their_purge_after_day(ctx):
 
 
 def _closed_request(email: str, closed: datetime, proof: str | None = None) -> Request:
-    request = submit_request(
-        kind=RequestKind.ACCESS,
+    request = make_request(
         email=email,
         name="김보존",
-        channel=Channel.WEB,
-        now=closed - timedelta(days=5),
-        actor="test",
+        received=closed - timedelta(days=5),
         details="예전 요청",
         representative=(RepresentativeRole.AGENT, "대리인", f"agent.{email}"),
+        at=closed,
+        via=(Status.IN_PROGRESS,),
+        status=Status.COMPLETED,
     )
-    for status in (Status.VERIFIED, Status.IN_PROGRESS, Status.COMPLETED):
-        change_status(request, status, actor="test", now=closed)
     request.representative.proof_file = proof
     db.session.commit()
     return request
@@ -402,15 +365,12 @@ def test_closed_requests_lose_their_personal_data_after_three_years(ctx):
 
 
 def test_expired_unverified_requests_are_recorded_as_destroyed(ctx):
-    request = submit_request(
-        kind=RequestKind.ACCESS,
+    request = make_request(
         email="never@example.com",
         name=None,
-        channel=Channel.WEB,
-        now=datetime.now(UTC) - timedelta(days=9),
-        actor="test",
+        received=datetime.now(UTC) - timedelta(days=9),
+        verified=False,
     )
-    db.session.commit()
     result = ctx.test_cli_runner().invoke(args=["jobs", "run", "--only", "expire-unverified"])
     assert result.exit_code == 0, result.output
     record = db.session.scalars(select(DestructionRecord)).one()
@@ -493,8 +453,6 @@ def test_the_worker_runs_the_due_jobs_once_per_period(mapped, shop):
 
 
 def test_the_console_shows_the_schedule_and_recent_destructions(mapped, shop):
-    from tests.test_admin import sign_in
-
     assert mapped.test_cli_runner().invoke(args=["jobs", "run"]).exit_code == 0
     client = sign_in(mapped, StaffRole.AUDITOR)
     html = client.get("/admin/retention").get_data(as_text=True)
@@ -636,7 +594,6 @@ def test_inactive_accounts_are_told_once_then_separated_after_the_notice_period(
 
 
 def _emails(url: str, sql: str, **params) -> list[str]:
-    from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
     with engine.connect() as connection:

@@ -17,16 +17,15 @@ from sqlalchemy import func, select, update
 from rightsdesk.demo import shop as demo_shop
 from rightsdesk.extensions import db
 from rightsdesk.models import DestructionRecord, JobLock
-from tests.conftest import make_app
-from tests.test_retention import DEMO_MAP, due_logs, shop_count, shop_url  # noqa: F401
+from tests.helpers import DEMO_MAP, due_logs, make_app, shop_count
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 
 
 @pytest.fixture
-def big_shop(shop_url) -> str:  # noqa: F811
-    demo_shop.create_demo_shop(shop_url, users=2500)
-    return shop_url
+def big_shop(empty_shop_url) -> str:
+    demo_shop.create_demo_shop(empty_shop_url, users=2500)
+    return empty_shop_url
 
 
 def environment(database_url: str, shop: str, tmp_path: Path) -> dict[str, str]:

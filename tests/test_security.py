@@ -38,10 +38,21 @@ from rightsdesk.models import (
     StaffRole,
 )
 from rightsdesk.requests.tokens import STATUS_SALT, VERIFY_SALT, status_token
-from tests.conftest import make_app
-from tests.test_admin import PASSWORD, _act, make_staff, new_request, organisation, sign_in
-from tests.test_admin import csrf as admin_csrf
-from tests.test_intake import PDF, csrf, file_access_request, link_in, send_mail, take_in
+from tests.helpers import (
+    PASSWORD,
+    PDF,
+    act,
+    csrf,
+    file_access_request,
+    link_in,
+    make_app,
+    make_staff,
+    new_request,
+    organisation,
+    send_mail,
+    sign_in,
+    take_in,
+)
 
 
 def _request(app, reference: str | None = None) -> Request:
@@ -153,7 +164,7 @@ def test_a_status_link_reaches_only_its_own_requests_files(app, client):
     staff.post(
         f"{path}/actions/offer",
         content_type="multipart/form-data",
-        data={"csrf_token": admin_csrf(staff, path), "file": (BytesIO(zip_bytes), "b.zip")},
+        data={"csrf_token": csrf(staff, path), "file": (BytesIO(zip_bytes), "b.zip")},
     )
     with app.app_context():
         their_request = db.session.scalar(select(Request).where(Request.reference == theirs))
@@ -323,12 +334,12 @@ def test_markup_in_every_free_text_field_is_escaped_for_staff_and_subject(app, s
         reference, item_id = web.reference, web.corrections[0].id
         subject_link = status_token(web)
     staff = sign_in(app, StaffRole.ADMIN)
-    _act(staff, reference, "note", text=XSS)
-    _act(staff, reference, "correction", item=str(item_id), decision="reject", note=XSS)
-    previewed = _act(staff, reference, "partial", ground="", done=XSS, explanation=XSS)
+    act(staff, reference, "note", text=XSS)
+    act(staff, reference, "correction", item=str(item_id), decision="reject", note=XSS)
+    previewed = act(staff, reference, "partial", ground="", done=XSS, explanation=XSS)
     _assert_escaped(previewed.get_data(as_text=True), "the notice preview")
-    _act(staff, reference, "complete", outcome=XSS, step="send")
-    _act(staff, emailed, "note", text=XSS)
+    act(staff, reference, "complete", outcome=XSS, step="send")
+    act(staff, emailed, "note", text=XSS)
     with app.app_context():
         notices = db.session.execute(select(OutboxMessage.id, OutboxMessage.request_ref)).all()
     pages = [
@@ -403,7 +414,7 @@ def test_line_breaks_never_become_headers(app, client, smtp):
         f"{path}/actions/offer",
         content_type="multipart/form-data",
         data={
-            "csrf_token": admin_csrf(staff, path),
+            "csrf_token": csrf(staff, path),
             "file": (BytesIO(zip_bytes), 'a"\r\nX-Injected: 1\r\n.zip'),
         },
     )
@@ -493,7 +504,7 @@ def test_no_redirect_ever_leaves_the_site(app, target):
     response = client.post(
         "/admin/login",
         data={
-            "csrf_token": admin_csrf(client, "/admin/login"),
+            "csrf_token": csrf(client, "/admin/login"),
             "email": email,
             "password": PASSWORD,
             "next": target,
@@ -512,7 +523,7 @@ def test_no_redirect_ever_leaves_the_site(app, target):
 def test_a_session_planted_before_sign_in_is_not_the_signed_in_one(app):
     email = make_staff(app, StaffRole.HANDLER)
     victim = app.test_client()
-    token = admin_csrf(victim, "/admin/login")
+    token = csrf(victim, "/admin/login")
     planted = victim.get_cookie("session").value  # what an attacker would have fixed
     signed_in = victim.post(
         "/admin/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
@@ -524,13 +535,13 @@ def test_a_session_planted_before_sign_in_is_not_the_signed_in_one(app):
     attacker.set_cookie("session", planted)
     assert attacker.get("/admin/").status_code == 302  # still only the anonymous session
     # The pre-sign-in CSRF token does not carry over either.
-    assert admin_csrf(victim, "/admin/account/password") != token
+    assert csrf(victim, "/admin/account/password") != token
 
 
 def test_a_session_copied_before_sign_out_is_dead_after_it(app):
     client = sign_in(app, StaffRole.HANDLER)
     copied = client.get_cookie("session").value
-    client.post("/admin/logout", data={"csrf_token": admin_csrf(client, "/admin/")})
+    client.post("/admin/logout", data={"csrf_token": csrf(client, "/admin/")})
     assert client.get("/admin/").status_code == 302
     thief = app.test_client()
     thief.set_cookie("session", copied)
@@ -580,7 +591,7 @@ def test_sign_in_is_limited_per_address_even_across_accounts(app):
     """20 attempts a minute from one address, whichever accounts they name (each failure costs
     a password hash on purpose, so this takes a few seconds)."""
     client = app.test_client()
-    token = admin_csrf(client, "/admin/login")
+    token = csrf(client, "/admin/login")
     codes = [
         client.post(
             "/admin/login",

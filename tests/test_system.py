@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from rightsdesk.domain.kinds import SUBJECT_KINDS
-from tests.conftest import PG_URL, SmtpServer, free_port
+from tests.helpers import PG_URL, SmtpServer, free_port, truncate_all
 
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
 MAIL = Path(__file__).parent / "fixtures" / "mail"
@@ -66,9 +66,7 @@ def service(tmp_path: Path, smtp_port: int) -> Iterator[dict]:
         "MAIL_PORT": str(smtp_port),
     }
     if PG_URL:  # the shared test database: start from empty tables
-        from tests.conftest import _truncate_all
-
-        _truncate_all(PG_URL)
+        truncate_all(PG_URL)
     for step in (["db", "upgrade"], ["demo", "load"]):
         subprocess.run([SCRIPT, *step], env=env, check=True, capture_output=True, timeout=120)
     web = subprocess.Popen(

@@ -450,7 +450,7 @@ def test_an_unknown_action_is_not_found_and_changes_nothing(app, action):
     before = stored(app, reference).status
     client = sign_in(app, StaffRole.HANDLER)
     for fields in ({}, {"step": "send"}):
-        assert _act(client, reference, action, **fields).status_code == 404
+        assert act(client, reference, action, **fields).status_code == 404
     assert stored(app, reference).status is before
 
 

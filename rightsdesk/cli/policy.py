@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from rightsdesk.cli.common import InputError, actor, input_errors
+from rightsdesk.cli.common import InputError, actor, input_errors, parse_day, worker_name
 from rightsdesk.core.clock import utcnow
 from rightsdesk.domain.kinds import RequestKind, parse_kind
 from rightsdesk.domain.policy import NoticeTooShort, parse_change
@@ -23,16 +20,6 @@ class PolicyInputError(click.ClickException):
     """Bad input or a refusal: one line on standard error, exit status 2."""
 
     exit_code = 2
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _actor() -> str:
-    from rightsdesk.cli.common import actor
-
-    return actor()
 
 
 def _read(path: str | None) -> str:
@@ -64,7 +51,6 @@ def policy_add(
     then_publish: bool,
 ) -> None:
     """Import a version of the privacy policy as a draft (and optionally publish it)."""
-    from rightsdesk.cli.common import parse_day
     from rightsdesk.policy import versions as policy
 
     day = parse_day(effective)
@@ -78,7 +64,7 @@ def policy_add(
         summary_en=summary_en,
     )
     with force_locale("en"), _refusals():
-        version = policy.create_version(draft, actor=_actor(), now=_now())
+        version = policy.create_version(draft, actor=actor(), now=utcnow())
     click.echo(f"draft {version.id}: {version.label}, {version.change}, effective {day}")
     if then_publish:
         _publish(version.id)
@@ -125,7 +111,7 @@ def _publish(version_id: int) -> None:
 
     version = db.session.get(PolicyVersion, version_id)
     with force_locale("en"), _refusals():
-        result = policy.publish(version, actor=_actor(), now=_now())
+        result = policy.publish(version, actor=actor(), now=utcnow())
     click.echo(
         f"published {result.version.label}: effective {result.version.effective_date} "
         f"(earliest allowed {result.period.earliest_effective})"
@@ -141,7 +127,7 @@ def policy_list() -> None:
     """Every version: label, change, effective date, state."""
     from rightsdesk.policy import versions as policy
 
-    today = policy.local_today(_now())
+    today = policy.local_today(utcnow())
     timeline = policy.timeline(today)
     rows = [(v, "upcoming") for v in reversed(timeline.upcoming)]
     rows += [(timeline.current, "in force")] if timeline.current else []
@@ -172,7 +158,7 @@ def campaign_round(worker: str, *, read_seconds: float = 5.0) -> int:
     """Read and send once (the worker calls this); how much happened."""
     from rightsdesk.policy import campaigns
 
-    read, sent = campaigns.work(now=_now(), worker=worker, read_seconds=read_seconds)
+    read, sent = campaigns.work(now=utcnow(), worker=worker, read_seconds=read_seconds)
     if read.queued or sent.attempted:
         click.echo(
             f"campaigns: queued {read.queued}, sent {sent.sent}, retrying {sent.retrying}, "
@@ -190,7 +176,7 @@ def campaigns_send(loop: bool, interval: float) -> None:
     """Read recipients and send what is due, at each campaign's rate."""
     from rightsdesk.models import NoticeCampaign
 
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = worker_name()
     while True:
         busy = campaign_round(worker)
         open_ = db.session.query(NoticeCampaign).filter(NoticeCampaign.state != "done").count()

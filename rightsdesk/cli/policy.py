@@ -15,6 +15,8 @@ from rightsdesk.domain.kinds import RequestKind, parse_kind
 from rightsdesk.domain.policy import NoticeTooShort, parse_change
 from rightsdesk.extensions import db
 
+policy_group = AppGroup("policy", help="Promises of the operator's privacy policy.")
+
 
 class PolicyInputError(click.ClickException):
     """Bad input or a refusal: one line on standard error, exit status 2."""
@@ -31,7 +33,7 @@ def _read(path: str | None) -> str:
         raise PolicyInputError(f"cannot read {path}: {error}") from None
 
 
-@click.command("add")
+@policy_group.command("add")
 @click.option("--ko", "ko_file", required=True, help="The Korean text (Markdown file).")
 @click.option("--en", "en_file", default=None, help="The English text (Markdown file).")
 @click.option("--change", required=True, help="minor (7 days' notice) or material (30 days').")
@@ -93,7 +95,7 @@ class _refusals:
         return False
 
 
-@click.command("publish")
+@policy_group.command("publish")
 @click.argument("label")
 def policy_publish(label: str) -> None:
     """Publish a draft: checks the notice period, then starts the notice e-mail."""
@@ -122,7 +124,7 @@ def _publish(version_id: int) -> None:
         click.echo(f"warning: no notice e-mail: {result.warning}", err=True)
 
 
-@click.command("list")
+@policy_group.command("list")
 def policy_list() -> None:
     """Every version: label, change, effective date, state."""
     from rightsdesk.policy import versions as policy
@@ -137,7 +139,7 @@ def policy_list() -> None:
         click.echo(f"{version.label}\t{version.change}\t{version.effective_date}\t{state}")
 
 
-@click.command("campaigns")
+@policy_group.command("campaigns")
 def policy_campaigns() -> None:
     """Notice campaigns: id, purpose, state, queued, sent, bounced, failed, first/last sent."""
     from rightsdesk.policy import campaigns
@@ -188,9 +190,6 @@ def campaigns_send(loop: bool, interval: float) -> None:
     click.echo(f"{open_} campaign(s) still open")
 
 
-policy_group = AppGroup("policy", help="Promises of the operator's privacy policy.")
-
-
 @policy_group.command("promise")
 @click.option("--kind", required=True)
 @click.option("--days", type=int, default=None, help="Days promised; omit with --clear.")
@@ -233,7 +232,3 @@ def policy_show() -> None:
         if kind in promises:
             line += f"\tpromised: {promises[kind].amount} days"
         click.echo(line)
-
-
-for _command in (policy_add, policy_publish, policy_list, policy_campaigns):
-    policy_group.add_command(_command)  # versions and notices, beside promise and show

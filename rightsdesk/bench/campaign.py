@@ -16,13 +16,14 @@ from rightsdesk.bench.common import (
     ADMIN_URL,
     BenchError,
     admin_url,
+    app_context,
     bench_app,
     bench_group,
     conninfo,
-    release,
+    free_port,
+    peak_mb,
     scratch_database,
 )
-from rightsdesk.bench.intake import free_port
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -64,11 +65,8 @@ def campaign_command(database_url: str, users: int, send: int, batch: int, keep:
     with scratch_database(admin, keep=keep) as url, scratch_database(admin, keep=keep) as shop:
         _load_users(shop, users)
         app = _campaign_app(url, shop)
-        with app.app_context(), _smtp_sink(app.config["MAIL_PORT"]):
-            try:
-                _bench_campaign(users=users, send=send, batch=batch)
-            finally:
-                release(app)
+        with app_context(app), _smtp_sink(app.config["MAIL_PORT"]):
+            _bench_campaign(users=users, send=send, batch=batch)
 
 
 def _load_users(shop: URL, users: int) -> None:
@@ -114,7 +112,6 @@ def _campaign_app(url: URL, shop: URL) -> Flask:
 @contextmanager
 def _smtp_sink(port: int) -> Iterator[None]:
     """aiosmtpd accepting and discarding every message, in its own process."""
-    import socket
     import subprocess
     import sys
 
@@ -133,54 +130,53 @@ def _smtp_sink(port: int) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            raise BenchError("the local SMTP server (aiosmtpd) did not start")
+        _wait_listening(port)
         yield
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def _peak_mb() -> float:
-    import resource
+def _wait_listening(port: int) -> None:
+    """Until the local SMTP server accepts connections (5 s at most)."""
+    import socket
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    for _ in range(100):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise BenchError("the local SMTP server (aiosmtpd) did not start")
+
+
+TEXTS = (
+    {"ko": "[벤치] 개인정보 처리방침 변경 안내", "en": "[bench] policy change"},
+    {"ko": "법령에 따른 고지입니다 (광고 아님).\n" * 20, "en": "A legal notice.\n" * 20},
+    {"ko": "<p>법령에 따른 고지입니다.</p>" * 20, "en": "<p>A legal notice.</p>" * 20},
+)
 
 
 def _bench_campaign(*, users: int, send: int, batch: int) -> None:
     import flask_migrate
 
+    flask_migrate.upgrade()
+    before = peak_mb()
+    _enqueue(users=users, batch=batch)
+    _send(send)
+    click.echo(
+        f"peak memory (max RSS): {peak_mb():.0f} MB (process before the campaign: "
+        f"{before:.0f} MB); target < 200 MB"
+    )
+
+
+def _enqueue(*, users: int, batch: int) -> None:
+    """Start the campaign and read every recipient from the users table, batch by batch."""
     from rightsdesk.extensions import db
     from rightsdesk.models import NoticeCampaign
-    from rightsdesk.policy import campaigns
-    from rightsdesk.systems.configured import configured_datamap, system_engine
 
-    flask_migrate.upgrade()
-    before = _peak_mb()
     started = time.perf_counter()
-    campaign = campaigns.start_campaign(
-        purpose="policy_change",
-        texts=campaigns.Texts(
-            {"ko": "[벤치] 개인정보 처리방침 변경 안내", "en": "[bench] policy change"},
-            {"ko": "법령에 따른 고지입니다 (광고 아님).\n" * 20, "en": "A legal notice.\n" * 20},
-            {"ko": "<p>법령에 따른 고지입니다.</p>" * 20, "en": "<p>A legal notice.</p>" * 20},
-        ),
-        source=campaigns.IdentitySource("shop", "users", "email"),
-        actor="bench",
-        now=datetime.now(UTC),
-        rate_per_minute=10_000_000,  # unthrottled: the sustained rate is what SMTP allows
-    )
-    db.session.commit()
-    campaign_id = campaign.id
-    batches = 0
-    with system_engine(configured_datamap().system("shop")) as engine:
-        while campaigns.read_batch(campaign_id, engine, batch=batch) is not None:
-            batches += 1
+    campaign_id = _start_campaign()
+    batches = _read_batches(campaign_id, batch)
     enqueue = time.perf_counter() - started
     db.session.expire_all()
     campaign = db.session.get(NoticeCampaign, campaign_id)
@@ -189,6 +185,40 @@ def _bench_campaign(*, users: int, send: int, batch: int) -> None:
         f"({users - campaign.queued:,} erased placeholders skipped) in {enqueue:.1f} s "
         f"({campaign.queued / enqueue:,.0f}/s, {batches + 1} batches of {batch})"
     )
+
+
+def _start_campaign() -> int:
+    from rightsdesk.extensions import db
+    from rightsdesk.policy import campaigns
+
+    campaign = campaigns.start_campaign(
+        purpose="policy_change",
+        texts=campaigns.Texts(*TEXTS),
+        source=campaigns.IdentitySource("shop", "users", "email"),
+        actor="bench",
+        now=datetime.now(UTC),
+        rate_per_minute=10_000_000,  # unthrottled: the sustained rate is what SMTP allows
+    )
+    db.session.commit()
+    return campaign.id
+
+
+def _read_batches(campaign_id: int, batch: int) -> int:
+    """Read the recipients until none are left; how many batches had some."""
+    from rightsdesk.policy import campaigns
+    from rightsdesk.systems.configured import configured_datamap, system_engine
+
+    batches = 0
+    with system_engine(configured_datamap().system("shop")) as engine:
+        while campaigns.read_batch(campaign_id, engine, batch=batch) is not None:
+            batches += 1
+    return batches
+
+
+def _send(send: int) -> None:
+    """Send ``send`` messages to the local SMTP server, as fast as it takes them."""
+    from rightsdesk.policy import campaigns
+
     sent, started = 0, time.perf_counter()
     while sent < send:
         report = campaigns.send_due(now=datetime.now(UTC), batch=min(200, send - sent))
@@ -199,8 +229,4 @@ def _bench_campaign(*, users: int, send: int, batch: int) -> None:
     click.echo(
         f"sent {sent:,} messages over SMTP in {elapsed:.1f} s: {sent / elapsed:,.0f}/s "
         f"sustained ({sent / elapsed * 60:,.0f}/min)"
-    )
-    click.echo(
-        f"peak memory (max RSS): {_peak_mb():.0f} MB (process before the campaign: "
-        f"{before:.0f} MB); target < 200 MB"
     )

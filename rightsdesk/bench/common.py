@@ -1,11 +1,13 @@
 """What the benches share: the ``rightsdesk bench`` group, scratch PostgreSQL databases, apps
-over them, percentiles.
+over them, percentiles, a free port and the process's peak memory.
 """
 
 from __future__ import annotations
 
 import math
+import resource
 import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -122,3 +124,25 @@ def release(app: Flask) -> None:
 
     db.session.remove()
     db.engine.dispose()
+
+
+@contextmanager
+def app_context(app: Flask) -> Iterator[None]:
+    """An app context of the bench's app; every pooled connection is closed at its end."""
+    with app.app_context():
+        try:
+            yield
+        finally:
+            release(app)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_mb() -> float:
+    """The process's peak resident memory (max RSS) in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -24,10 +24,10 @@ no floor to compare with).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import resource
 import secrets
 import shutil
 import sqlite3
@@ -50,8 +50,10 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from rightsdesk.bench.common import (
     BenchError,
     admin_execute,
+    app_context,
     bench_group,
     conninfo,
+    peak_mb,
     percentile,
     server,
 )
@@ -187,16 +189,27 @@ def pick_subjects(shop: Shop, count: int) -> list[str]:
 @contextmanager
 def twin(shop: Shop, workdir: Path, say: Callable[[str], None]) -> Iterator[None]:
     """An identical copy of a freshly generated shop for the floor's erasure; removed after."""
-    if shop.backend == "sqlite":
-        source = Path(make_url(shop.url).database or "")
-        target = workdir / f"floor-{secrets.token_hex(4)}.db"
-        shutil.copyfile(source, target)
-        shop.twin = f"sqlite:///{target}"
-        try:
-            yield
-        finally:
-            target.unlink(missing_ok=True)
-        return
+    copy = _sqlite_twin(shop, workdir) if shop.backend == "sqlite" else _postgres_twin(shop, say)
+    with copy:
+        yield
+
+
+@contextmanager
+def _sqlite_twin(shop: Shop, workdir: Path) -> Iterator[None]:
+    """A file copy of the shop, removed after."""
+    source = Path(make_url(shop.url).database or "")
+    target = workdir / f"floor-{secrets.token_hex(4)}.db"
+    shutil.copyfile(source, target)
+    shop.twin = f"sqlite:///{target}"
+    try:
+        yield
+    finally:
+        target.unlink(missing_ok=True)
+
+
+@contextmanager
+def _postgres_twin(shop: Shop, say: Callable[[str], None]) -> Iterator[None]:
+    """``CREATE DATABASE … TEMPLATE`` the shop on the same server, dropped after."""
     url = make_url(shop.url)
     admin = url.set(database="postgres")
     name = f"{url.database}_floor_{secrets.token_hex(4)}"[-63:]
@@ -300,6 +313,21 @@ def floor_erasure(
     started = time.perf_counter()
     floor.begin()
     found = floor.select_subject(email)
+    kept = _kept_rows(found, schedule, today)
+    _store_kept(floor, kept)
+    deleted = _delete_payments(floor, found)
+    anonymised = 0
+    for user_id in [u["id"] for u in found["users"]]:
+        user_deleted, user_anonymised = _erase_user(floor, user_id)
+        deleted += user_deleted
+        anonymised += user_anonymised
+    floor.end(commit=commit)
+    elapsed = time.perf_counter() - started
+    return elapsed * 1000, {"deleted": deleted, "anonymised": anonymised, "kept": len(kept)}
+
+
+def _kept_rows(found: dict[str, list[dict]], schedule: Schedule, today: date) -> list[tuple]:
+    """The subject's rows a statute keeps, as rows of ``bench_retained``."""
     kept = []
     for table, (retention, column) in KEPT.items():
         rule = schedule.rule(retention)
@@ -307,33 +335,42 @@ def floor_erasure(
             until = rule.until(_day(row[column]))
             if rule.keeps and until >= today:
                 kept.append((table, str(row["id"]), json.dumps(row, default=str), until))
+    return kept
+
+
+def _store_kept(floor: Floor, kept: list[tuple]) -> None:
     if kept:
         floor.cursor.executemany(
             "INSERT INTO bench_retained (table_name, row_key, data, purge_after)"
             + (" VALUES (?, ?, ?, ?)" if floor.sqlite else " VALUES (%s, %s, %s, %s)"),
             kept,
         )
-    deleted = anonymised = 0
-    user_ids = [u["id"] for u in found["users"]]
+
+
+def _delete_payments(floor: Floor, found: dict[str, list[dict]]) -> int:
     payment_ids = [p["id"] for p in found["payments"]]
-    if payment_ids:
-        marks = ", ".join(["%s"] * len(payment_ids))
-        deleted += floor.run(f"DELETE FROM payments WHERE id IN ({marks})", payment_ids).rowcount
-    for user_id in user_ids:
-        for table in ("access_logs", "support_tickets", "marketing_consents"):
-            deleted += floor.run(f"DELETE FROM {table} WHERE user_id = %s", (user_id,)).rowcount
-        anonymised += floor.run(
-            "UPDATE orders SET address = %s WHERE user_id = %s",
-            (f"erased-{secrets.token_hex(8)}", user_id),
-        ).rowcount
-        token = secrets.token_hex(8)
-        anonymised += floor.run(
-            "UPDATE users SET email = %s, name = %s, phone = NULL, birth_date = NULL WHERE id = %s",
-            (f"erased-{token}@erased.invalid", f"erased-{token}", user_id),
-        ).rowcount
-    floor.end(commit=commit)
-    elapsed = time.perf_counter() - started
-    return elapsed * 1000, {"deleted": deleted, "anonymised": anonymised, "kept": len(kept)}
+    if not payment_ids:
+        return 0
+    marks = ", ".join(["%s"] * len(payment_ids))
+    return floor.run(f"DELETE FROM payments WHERE id IN ({marks})", payment_ids).rowcount
+
+
+def _erase_user(floor: Floor, user_id: Any) -> tuple[int, int]:
+    """Delete the user's logs, tickets and consents, then overwrite the address of each of its
+    orders and its own personal data: (rows deleted, rows anonymised)."""
+    deleted = anonymised = 0
+    for table in ("access_logs", "support_tickets", "marketing_consents"):
+        deleted += floor.run(f"DELETE FROM {table} WHERE user_id = %s", (user_id,)).rowcount
+    anonymised += floor.run(
+        "UPDATE orders SET address = %s WHERE user_id = %s",
+        (f"erased-{secrets.token_hex(8)}", user_id),
+    ).rowcount
+    token = secrets.token_hex(8)
+    anonymised += floor.run(
+        "UPDATE users SET email = %s, name = %s, phone = NULL, birth_date = NULL WHERE id = %s",
+        (f"erased-{token}@erased.invalid", f"erased-{token}", user_id),
+    ).rowcount
+    return deleted, anonymised
 
 
 RETAINED_SQL = (
@@ -543,8 +580,13 @@ def measure_subject(
     schedule: Schedule,
     timings: Timings | None,
 ) -> None:
-    from rightsdesk.fulfilment.erasure import local_today
+    _measure_access(subject, reader, timings)
+    if eraser is not None:
+        _measure_erasure(subject, eraser, commit=commit, schedule=schedule, timings=timings)
 
+
+def _measure_access(subject: Subject, reader: Floor, timings: Timings | None) -> None:
+    """The access service, then collect + ZIP alone, then the floor's SELECTs."""
     service_ms = ours_access_service(subject)
     ours_ms, ours_counts = ours_access(subject)
     floor_ms, floor_counts = floor_access(reader, subject.email)
@@ -553,8 +595,14 @@ def measure_subject(
         timings.add(ACCESS_SERVICE, service_ms, floor_ms)
         timings.add(ACCESS, ours_ms, floor_ms)
         timings.access_rows.append(sum(floor_counts.values()))
-    if eraser is None:
-        return
+
+
+def _measure_erasure(
+    subject: Subject, eraser: Floor, *, commit: bool, schedule: Schedule, timings: Timings | None
+) -> None:
+    """The floor's erasure, then rightsdesk's: the same rows deleted, anonymised and kept."""
+    from rightsdesk.fulfilment.erasure import local_today
+
     today = local_today(datetime.now(UTC))
     floor_ms, floor_counts = floor_erasure(eraser, subject.email, schedule, today, commit=commit)
     ours_ms, ours_counts = ours_erasure(subject)
@@ -639,6 +687,22 @@ def _ratio(value: float | None) -> str:
 
 
 def echo_report(report: dict[str, Any]) -> None:
+    _echo_setup(report)
+    click.echo(HEADER)
+    for line in report["operations"]:
+        click.echo(
+            f"{line['operation']:<32}{line['p50_ms']:>9.2f}{line['p95_ms']:>9.2f}"
+            f"{line['floor_p50_ms']:>11.2f}{line['floor_p95_ms']:>11.2f}"
+            f"{_ratio(line['ratio_p50']):>8}{_ratio(line['ratio_p95']):>8}"
+        )
+    _echo_per_subject(report)
+    scope = "" if report["shop"]["backend"] == "postgresql" else " (the targets are for PostgreSQL)"
+    for name, met in report["targets"].items():
+        click.echo(f"target {name}: {'met' if met else 'MISSED'}{scope}")
+
+
+def _echo_setup(report: dict[str, Any]) -> None:
+    """The shop, rightsdesk's own database and what was timed."""
     shop = report["shop"]
     rows = ", ".join(f"{n:,} {t}" for t, n in shop["rows"].items())
     made = (
@@ -656,13 +720,10 @@ def echo_report(report: dict[str, Any]) -> None:
     )
     if report["erasure_note"]:
         click.echo(report["erasure_note"])
-    click.echo(HEADER)
-    for line in report["operations"]:
-        click.echo(
-            f"{line['operation']:<32}{line['p50_ms']:>9.2f}{line['p95_ms']:>9.2f}"
-            f"{line['floor_p50_ms']:>11.2f}{line['floor_p95_ms']:>11.2f}"
-            f"{_ratio(line['ratio_p50']):>8}{_ratio(line['ratio_p95']):>8}"
-        )
+
+
+def _echo_per_subject(report: dict[str, Any]) -> None:
+    """Rows per subject, what was erased in all, and the peak memory."""
     per = report["per_subject"]
     click.echo(
         f"rows per subject: {per['access_rows_median']} median, {per['access_rows_max']} max"
@@ -680,9 +741,6 @@ def echo_report(report: dict[str, Any]) -> None:
         + (f", erasure {memory['erasure_kib']:,.0f} KiB" if "erasure_kib" in memory else "")
         + f"; process max RSS {memory['max_rss_mib']:,.0f} MiB"
     )
-    scope = "" if shop["backend"] == "postgresql" else " (the targets are for PostgreSQL)"
-    for name, met in report["targets"].items():
-        click.echo(f"target {name}: {'met' if met else 'MISSED'}{scope}")
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -747,79 +805,89 @@ def fulfilment_command(
     or CREATE DATABASE … TEMPLATE on the same server) that is removed at the end. With
     --no-generate the bench changes nothing in the database unless --allow-erasure is given.
     """
+    options = Options(
+        shop_url, users, subjects, generate, generate or allow_erasure, database_url, as_json
+    )
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rd-bench-")))
-        report = _bench(
-            stack,
-            workdir,
-            shop_url=shop_url,
-            users=users,
-            subjects=subjects,
-            generate=generate,
-            erase=generate or allow_erasure,
-            database_url=database_url,
-            as_json=as_json,
-        )
+        report = _bench(stack, workdir, options)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         echo_report(report)
 
 
-def _bench(
-    stack: ExitStack,
-    workdir: Path,
-    *,
-    shop_url: str | None,
-    users: int,
-    subjects: int,
-    generate: bool,
-    erase: bool,
-    database_url: str | None,
-    as_json: bool,
-) -> dict[str, Any]:
-    import flask_migrate
+@dataclass(frozen=True)
+class Options:
+    shop_url: str | None
+    users: int
+    subjects: int
+    generate: bool
+    erase: bool
+    database_url: str | None
+    as_json: bool
 
-    def say(message: str) -> None:
-        click.echo(message, err=as_json)
 
-    url = resolve_shop_url(shop_url, workdir)
+def _bench(stack: ExitStack, workdir: Path, options: Options) -> dict[str, Any]:
+    say = functools.partial(click.echo, err=options.as_json)
+    url = resolve_shop_url(options.shop_url, workdir)
     shop = Shop(url, make_url(url).get_backend_name())
-    own = own_database(database_url, workdir)
-    if generate:
-        generate_shop(shop, users, say)
+    own = own_database(options.database_url, workdir)
+    emails = _prepare_shop(stack, shop, workdir, options, say)
+    _start_app(stack, own, workdir, shop)
+    say(f"creating {len(emails)} access and deletion requests …")
+    people = make_requests(emails)
+    timings, memory = _measure(stack, shop, people, options, say)
+    return _report(shop, own, options, timings, memory)
+
+
+def _prepare_shop(
+    stack: ExitStack, shop: Shop, workdir: Path, options: Options, say: Callable[[str], None]
+) -> list[str]:
+    """Generate the shop (with the floor's twin) or check the existing one; the subjects'
+    e-mail addresses, warm-up and memory ones included."""
+    if options.generate:
+        generate_shop(shop, options.users, say)
     check_schema(shop)
     count_rows(shop)
-    emails = pick_subjects(shop, WARMUP + subjects + MEMORY_SUBJECTS)
-    if len(emails) < WARMUP + subjects + MEMORY_SUBJECTS:
+    needed = WARMUP + options.subjects + MEMORY_SUBJECTS
+    emails = pick_subjects(shop, needed)
+    if len(emails) < needed:
         raise BenchError(
             f"the shop has {len(emails)} users with an e-mail address; the bench needs "
-            f"{WARMUP + subjects + MEMORY_SUBJECTS} ({WARMUP} warm-up, {MEMORY_SUBJECTS} memory)"
+            f"{needed} ({WARMUP} warm-up, {MEMORY_SUBJECTS} memory)"
         )
-    if generate:
+    if options.generate:
         stack.enter_context(twin(shop, workdir, say))
+    return emails
+
+
+def _start_app(stack: ExitStack, own: str, workdir: Path, shop: Shop) -> None:
+    """rightsdesk on its own database with the bench's data map, migrated, in an app context
+    that lasts as long as ``stack``."""
+    import flask_migrate
 
     datamap = workdir / "datamap.toml"
     bench_datamap(datamap)
     app = make_bench_app(own, workdir, datamap)
     stack.enter_context(_environ(SHOP_URL_ENV, shop.url))
-    stack.enter_context(app.app_context())
-    stack.callback(_release)
+    stack.enter_context(app_context(app))
     flask_migrate.upgrade()
+
+
+def _measure(
+    stack: ExitStack,
+    shop: Shop,
+    people: list[Subject],
+    options: Options,
+    say: Callable[[str], None],
+) -> tuple[Timings, dict[str, float]]:
+    """The warm-up subjects, the timed ones, then the memory ones."""
     from rightsdesk.fulfilment.erasure import schedule
 
-    say(f"creating {len(emails)} access and deletion requests …")
-    people = make_requests(emails)
+    subjects = options.subjects
     warmup, timed = people[:WARMUP], people[WARMUP : WARMUP + subjects]
-    memory_people = people[WARMUP + subjects :]
-
-    reader = Floor(shop.url)
-    stack.callback(reader.close)
-    eraser = None
-    if erase:
-        eraser = Floor(shop.twin or shop.url)
-        stack.callback(eraser.close)
-        create_retained_table(eraser, temporary=shop.twin is None)
+    reader, eraser = _floors(stack, shop, erase=options.erase)
     rules = schedule()
     kwargs = {"reader": reader, "eraser": eraser, "commit": shop.twin is not None}
     say(f"timing {subjects} subjects …")
@@ -828,17 +896,27 @@ def _bench(
     timings = Timings()
     for person in timed:
         measure_subject(person, schedule=rules, timings=timings, **kwargs)
-    memory = measure_memory(memory_people, erase=erase)
-    memory["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    memory = measure_memory(people[WARMUP + subjects :], erase=options.erase)
+    memory["max_rss_mib"] = peak_mb()
+    return timings, memory
 
+
+def _floors(stack: ExitStack, shop: Shop, *, erase: bool) -> tuple[Floor, Floor | None]:
+    """The floor's connection that reads, and the one that erases (on the twin if there is one)."""
+    reader = Floor(shop.url)
+    stack.callback(reader.close)
+    eraser = None
+    if erase:
+        eraser = Floor(shop.twin or shop.url)
+        stack.callback(eraser.close)
+        create_retained_table(eraser, temporary=shop.twin is None)
+    return reader, eraser
+
+
+def _report(
+    shop: Shop, own: str, options: Options, timings: Timings, memory: dict[str, float]
+) -> dict[str, Any]:
     lines = summarise(timings)
-    if not erase:
-        note = "erasure not timed: --no-generate without --allow-erasure changes nothing"
-    elif shop.twin is None:
-        note = "the floor's erasure transactions were rolled back (timed before the rollback)"
-    else:
-        note = ""
-    rows = sorted(timings.access_rows)
     return {
         "shop": {
             "backend": shop.backend,
@@ -847,21 +925,34 @@ def _bench(
             "rows": shop.rows,
         },
         "database": f"{make_url(own).get_backend_name()}"
-        + (" (temporary file)" if database_url is None else ""),
+        + (" (temporary file)" if options.database_url is None else ""),
         "floor_driver": "sqlite3" if shop.backend == "sqlite" else "psycopg",
-        "subjects": subjects,
-        "erasure": erase,
-        "erasure_note": note,
+        "subjects": options.subjects,
+        "erasure": options.erase,
+        "erasure_note": _erasure_note(shop, erase=options.erase),
         "operations": lines,
-        "per_subject": {
-            "access_rows_median": rows[len(rows) // 2],
-            "access_rows_max": rows[-1],
-            "deleted": sum(e["deleted"] for e in timings.erased),
-            "anonymised": sum(e["anonymised"] for e in timings.erased),
-            "kept": sum(e["kept"] for e in timings.erased),
-        },
+        "per_subject": _per_subject(timings),
         "memory": {k: round(v, 1) for k, v in memory.items()},
         "targets": targets(lines),
+    }
+
+
+def _erasure_note(shop: Shop, *, erase: bool) -> str:
+    if not erase:
+        return "erasure not timed: --no-generate without --allow-erasure changes nothing"
+    if shop.twin is None:
+        return "the floor's erasure transactions were rolled back (timed before the rollback)"
+    return ""
+
+
+def _per_subject(timings: Timings) -> dict[str, int]:
+    rows = sorted(timings.access_rows)
+    return {
+        "access_rows_median": rows[len(rows) // 2],
+        "access_rows_max": rows[-1],
+        "deleted": sum(e["deleted"] for e in timings.erased),
+        "anonymised": sum(e["anonymised"] for e in timings.erased),
+        "kept": sum(e["kept"] for e in timings.erased),
     }
 
 
@@ -876,10 +967,3 @@ def _environ(name: str, value: str) -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = before
-
-
-def _release() -> None:
-    from rightsdesk.extensions import db
-
-    db.session.remove()
-    db.engine.dispose()

@@ -31,7 +31,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,7 +43,16 @@ from pathlib import Path
 import click
 import psycopg
 
-from rightsdesk.bench.common import BenchError, admin_url, bench_app, conninfo, percentile, server
+from rightsdesk.bench.common import (
+    BenchError,
+    admin_url,
+    app_context,
+    bench_app,
+    conninfo,
+    free_port,
+    percentile,
+    server,
+)
 from rightsdesk.bench.common import bench_group as _bench_group
 
 MINIMAL_TABLE = "bench_minimal_submissions"
@@ -53,6 +61,12 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 # --- the floor: one INSERT per submission, same stack -----------------------------------------
+
+
+MINIMAL_INSERT = (
+    f"INSERT INTO {MINIMAL_TABLE} (kind, name, email, details, received_at)"
+    " VALUES (:kind, :name, :email, :details, now())"
+)
 
 
 def minimal_app():
@@ -65,24 +79,12 @@ def minimal_app():
 
     engine = create_engine(sql_url(os.environ["RIGHTSDESK_BENCH_MINIMAL_URL"]))
     app = Flask("minimal")
-    insert = text(
-        f"INSERT INTO {MINIMAL_TABLE} (kind, name, email, details, received_at)"
-        " VALUES (:kind, :name, :email, :details, now())"
-    )
+    insert = text(MINIMAL_INSERT)
 
     @app.post("/submit")
     def submit():
-        form = request.form
         with engine.begin() as connection:
-            connection.execute(
-                insert,
-                {
-                    "kind": form["kind"],
-                    "name": form["name"],
-                    "email": form["email"],
-                    "details": form.get("details"),
-                },
-            )
+            connection.execute(insert, _minimal_row(request.form))
         return redirect("/sent")
 
     @app.get("/healthz")
@@ -92,21 +94,35 @@ def minimal_app():
     return app
 
 
+def _minimal_row(form) -> dict[str, str | None]:
+    """The submitted form as the floor's row."""
+    return {
+        "kind": form["kind"],
+        "name": form["name"],
+        "email": form["email"],
+        "details": form.get("details"),
+    }
+
+
 # --- serving ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
 def gunicorn(target: str, *, workers: int, worker_class: str, env: dict[str, str]) -> Iterator[str]:
     """gunicorn serving ``target`` on a free loopback port; yields the base URL once healthy."""
     port = free_port()
-    command = [
+    command = _gunicorn_command(target, port=port, workers=workers, worker_class=worker_class)
+    process = subprocess.Popen(command, env={**os.environ, **env})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, process)
+        yield base
+    finally:
+        _stop(process)
+
+
+def _gunicorn_command(target: str, *, port: int, workers: int, worker_class: str) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "gunicorn",
@@ -122,13 +138,6 @@ def gunicorn(target: str, *, workers: int, worker_class: str, env: dict[str, str
         "warning",
         target,
     ]
-    process = subprocess.Popen(command, env={**os.environ, **env})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, process)
-        yield base
-    finally:
-        _stop(process)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -232,42 +241,56 @@ async def _drive(
 ) -> None:
     """Submit once for each of ``numbers`` (the e-mail address's number), ``concurrency`` at
     once; adds to ``load`` (several rounds add up)."""
+    counter = iter(numbers)
+    users = (_user(load, base, path, counter, setup=setup, tag=tag) for _ in range(concurrency))
+    started = time.perf_counter()
+    await asyncio.gather(*users)
+    load.seconds += time.perf_counter() - started
+
+
+async def _user(
+    load: Load, base: str, path: str, counter: Iterator[int], *, setup: Setup, tag: str
+) -> None:
+    """One virtual user on one connection: ``setup`` once, then a submission for each number it
+    takes from the shared ``counter``."""
     import httpx
 
-    counter = iter(numbers)
+    async with httpx.AsyncClient(
+        base_url=base,
+        timeout=60,
+        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+    ) as client:
+        extra = await setup(client)
+        for number in counter:
+            await _submit(load, client, path, _form(extra, tag, number))
 
-    async def user() -> None:
-        async with httpx.AsyncClient(
-            base_url=base,
-            timeout=60,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        ) as client:
-            extra = await setup(client)
-            for number in counter:
-                email = f"bench-{tag}-{number}@example.com"
-                data = {
-                    **extra,
-                    "kind": "access",
-                    "name": f"벤치 {number}",
-                    "email": email,
-                    "details": "주문 내역과 배송지 정보를 보고 싶습니다.",
-                    "scope": "all",
-                }
-                started = time.perf_counter()
-                try:
-                    response = await client.post(path, data=data)
-                except httpx.HTTPError as error:
-                    load.errors[type(error).__name__] += 1
-                    continue
-                load.latencies.append(time.perf_counter() - started)
-                load.statuses[response.status_code] += 1
-                location = response.headers.get("location", "")
-                if response.status_code == 302 and location.endswith("sent"):
-                    load.accepted.add(email)
+
+def _form(extra: dict[str, str], tag: str, number: int) -> dict[str, str]:
+    return {
+        **extra,
+        "kind": "access",
+        "name": f"벤치 {number}",
+        "email": f"bench-{tag}-{number}@example.com",
+        "details": "주문 내역과 배송지 정보를 보고 싶습니다.",
+        "scope": "all",
+    }
+
+
+async def _submit(load: Load, client, path: str, data: dict[str, str]) -> None:
+    """Post one submission; its latency and status, and its address if it was accepted."""
+    import httpx
 
     started = time.perf_counter()
-    await asyncio.gather(*(user() for _ in range(concurrency)))
-    load.seconds += time.perf_counter() - started
+    try:
+        response = await client.post(path, data=data)
+    except httpx.HTTPError as error:
+        load.errors[type(error).__name__] += 1
+        return
+    load.latencies.append(time.perf_counter() - started)
+    load.statuses[response.status_code] += 1
+    location = response.headers.get("location", "")
+    if response.status_code == 302 and location.endswith("sent"):
+        load.accepted.add(data["email"])
 
 
 def _rounds(total: int, rounds: int) -> list[range]:
@@ -398,15 +421,63 @@ def intake_command(
     filing: str,
 ) -> None:
     """Submit the public form under load through gunicorn; compare with a one-INSERT endpoint."""
+    target = _scratch_database(url)
+    plan = Plan(total, concurrency, rounds, workers, worker_class, filing, secrets.token_hex(3))
+    click.echo(plan.header(target))
+    env = _server_env(target, submit_limit)
+    ours, floor = Load("rightsdesk"), Load("one INSERT")
+    try:
+        times = _serve_and_load(target, plan, ours, floor, env=env)
+        ours.stored, mails = _stored_requests(target, ours)
+        floor.stored = _stored_minimal(target, floor)
+    finally:
+        _drop_minimal(target)
+    ratio = _echo_results(ours, floor, times, mails=mails, filing=filing)
+    _verdict(_problems(ours, mails=mails, total=total, ratio=ratio))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The load (how many submissions, how many at once, in how many rounds), how it is served
+    and filed, and the tag that makes this run's e-mail addresses its own."""
+
+    total: int
+    concurrency: int
+    rounds: int
+    workers: int
+    worker_class: str
+    filing: str
+    tag: str
+
+    def header(self, target) -> str:
+        return (
+            f"{self.total:,} submissions, {self.concurrency} at once, gunicorn {self.workers} "
+            f"{self.worker_class} worker(s), PostgreSQL at {server(target)}/{target.database}; "
+            f"the rightsdesk worker files {self.filing} the burst"
+        )
+
+
+@dataclass(frozen=True)
+class Times:
+    """When the last answer came, when the filing worker started and when it was done
+    (monotonic seconds)."""
+
+    answered: float
+    worker_started: float
+    filed: float
+
+
+def _scratch_database(url: str):
+    """The scratch database named by ``--url``, migrated, with the floor's table."""
     target = admin_url(url)
     if not target.database:
         raise BenchError("--url must name a database, e.g. postgresql://postgres@127.0.0.1/x")
     _prepare(target)
-    click.echo(
-        f"{total:,} submissions, {concurrency} at once, gunicorn {workers} {worker_class} "
-        f"worker(s), PostgreSQL at {server(target)}/{target.database}; the rightsdesk worker "
-        f"files {filing} the burst"
-    )
+    return target
+
+
+def _server_env(target, submit_limit: str) -> dict[str, str]:
+    """The environment of the bench's servers and worker; clears what would point elsewhere."""
     rendered = target.render_as_string(hide_password=False)
     env = {
         "RIGHTSDESK_DATABASE_URL": rendered,
@@ -417,55 +488,64 @@ def intake_command(
     env_clear = ("MAIL_SERVER", "RIGHTSDESK_DEMO", "RIGHTSDESK_SQLALCHEMY_DATABASE_URI")
     for name in env_clear:
         os.environ.pop(name, None)
-    tag = secrets.token_hex(3)
-    ours = Load("rightsdesk")
-    floor = Load("one INSERT")
-    served = dict(workers=workers, worker_class=worker_class, env=env)
-    try:
-        with ExitStack() as stack:
-            ours_base = stack.enter_context(gunicorn("rightsdesk:create_app()", **served))
-            floor_base = stack.enter_context(
-                gunicorn("rightsdesk.bench.intake:minimal_app()", **served)
+    return env
+
+
+def _serve_and_load(target, plan: Plan, ours: Load, floor: Load, *, env: dict[str, str]) -> Times:
+    """Both servers up, the load in rounds, then the worker files everything."""
+    served = dict(workers=plan.workers, worker_class=plan.worker_class, env=env)
+    with ExitStack() as stack:
+        ours_base = stack.enter_context(gunicorn("rightsdesk:create_app()", **served))
+        floor_base = stack.enter_context(
+            gunicorn("rightsdesk.bench.intake:minimal_app()", **served)
+        )
+        worker = stack.enter_context(intake_worker(env)) if plan.filing == "during" else None
+        started = time.monotonic()
+        _send_rounds(plan, (ours, ours_base), (floor, floor_base))
+        answered = time.monotonic()
+        worker_started = started
+        if worker is None:
+            stack.close()  # the web servers are done; now the worker has the machine
+            worker_started = time.monotonic()
+            worker = stack.enter_context(intake_worker(env))
+        filed = _wait_filed(target, worker)
+    return Times(answered=answered, worker_started=worker_started, filed=filed)
+
+
+def _send_rounds(plan: Plan, ours: tuple[Load, str], floor: tuple[Load, str]) -> None:
+    """The load in rounds, alternating which of the two servers goes first."""
+    turns = [(*ours, "/requests/new", _form_token), (*floor, "/submit", _nothing)]
+    for number, numbers in enumerate(_rounds(plan.total, plan.rounds)):
+        for load, base, path, setup in turns if number % 2 == 0 else turns[::-1]:
+            asyncio.run(
+                _drive(
+                    load,
+                    base,
+                    path,
+                    numbers=numbers,
+                    concurrency=plan.concurrency,
+                    setup=setup,
+                    tag=plan.tag,
+                )
             )
-            worker = stack.enter_context(intake_worker(env)) if filing == "during" else None
-            started = time.monotonic()
-            for number, numbers in enumerate(_rounds(total, rounds)):
-                turns = [
-                    (ours, ours_base, "/requests/new", _form_token),
-                    (floor, floor_base, "/submit", _nothing),
-                ]
-                for load, base, path, setup in turns if number % 2 == 0 else turns[::-1]:
-                    asyncio.run(
-                        _drive(
-                            load,
-                            base,
-                            path,
-                            numbers=numbers,
-                            concurrency=concurrency,
-                            setup=setup,
-                            tag=tag,
-                        )
-                    )
-            answered = time.monotonic()
-            worker_started = started
-            if worker is None:
-                stack.close()  # the web servers are done; now the worker has the machine
-                worker_started = time.monotonic()
-                worker = stack.enter_context(intake_worker(env))
-            filed = _wait_filed(target, worker)
-        ours.stored, mails = _stored_requests(target, ours)
-        floor.stored = _stored_minimal(target, floor)
-    finally:
-        _drop_minimal(target)
+
+
+def _echo_results(ours: Load, floor: Load, times: Times, *, mails: int, filing: str) -> float:
+    """Both loads, how the worker filed, and the ratio of the throughputs (returned)."""
     click.echo(_line(ours))
     click.echo(
-        f"{'':<12} filed as requests by one worker {filing} the burst: all {filed - answered:.1f} "
-        f"s after the last answer, {len(ours.accepted) / (filed - worker_started):.1f}/s "
+        f"{'':<12} filed as requests by one worker {filing} the burst: all "
+        f"{times.filed - times.answered:.1f} s after the last answer, "
+        f"{len(ours.accepted) / (times.filed - times.worker_started):.1f}/s "
         f"(requests with their verification mail); mails queued: {mails}"
     )
     click.echo(_line(floor))
     ratio = ours.throughput / floor.throughput if floor.throughput else 0.0
     click.echo(f"ratio: rightsdesk / one INSERT = {ratio:.2f} (target >= 0.50)")
+    return ratio
+
+
+def _problems(ours: Load, *, mails: int, total: int, ratio: float) -> list[str]:
     problems = []
     if ours.lost or ours.server_errors or ours.errors:
         problems.append("rightsdesk lost submissions, answered 5xx or dropped connections")
@@ -475,6 +555,10 @@ def intake_command(
         problems.append(f"only {len(ours.accepted)} of {total} submissions were accepted")
     if ratio < 0.5:
         problems.append("below half the minimal endpoint's throughput")
+    return problems
+
+
+def _verdict(problems: list[str]) -> None:
     click.echo("verdict: " + ("; ".join(problems) if problems else "meets the target"))
     if problems:
         sys.exit(1)
@@ -482,16 +566,7 @@ def intake_command(
 
 def _prepare(url) -> None:
     """Migrate the scratch database, refuse one with requests in it, create the floor's table."""
-    import flask_migrate
-
-    from rightsdesk.bench.common import release
-
-    app = bench_app(url)
-    with app.app_context():
-        try:
-            flask_migrate.upgrade()
-        finally:
-            release(app)
+    _migrate(url)
     try:
         with psycopg.connect(conninfo(url), autocommit=True, connect_timeout=5) as conn:
             existing = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
@@ -506,6 +581,13 @@ def _prepare(url) -> None:
             )
     except psycopg.OperationalError as error:
         raise BenchError(f"cannot reach PostgreSQL at {server(url)}: {error}") from None
+
+
+def _migrate(url) -> None:
+    import flask_migrate
+
+    with app_context(bench_app(url)):
+        flask_migrate.upgrade()
 
 
 def _drop_minimal(url) -> None:

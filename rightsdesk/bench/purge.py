@@ -10,14 +10,21 @@ prints rows per second, the process's peak memory, and the ratio of the two time
 
 from __future__ import annotations
 
-import resource
 import time
 from datetime import UTC, datetime
 
 import click
 import psycopg
 
-from rightsdesk.bench.common import admin_url, bench_app, bench_group, conninfo, scratch_database
+from rightsdesk.bench.common import (
+    admin_url,
+    app_context,
+    bench_app,
+    bench_group,
+    conninfo,
+    peak_mb,
+    scratch_database,
+)
 
 TARGET_RATIO = 1.3
 TARGET_MB = 200
@@ -71,10 +78,6 @@ def raw_loop(conn: psycopg.Connection, cutoff: datetime, batch: int) -> int:
         deleted += count
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 @bench_group.command("purge")
 @click.option(
     "--url",
@@ -93,34 +96,19 @@ def purge_command(database_url: str, rows: int, live: int | None, batch_size: in
     live = rows // 4 if live is None else live
     with scratch_database(admin, keep=keep) as url:
         app = bench_app(url)
-        with app.app_context():
-            try:
-                _bench(app, url, rows=rows, live=live, batch=batch_size)
-            finally:
-                from rightsdesk.extensions import db
-
-                db.session.remove()
-                db.engine.dispose()
+        with app_context(app):
+            _bench(app, url, rows=rows, live=live, batch=batch_size)
 
 
 def _bench(app, url, *, rows: int, live: int, batch: int) -> None:
     import flask_migrate
 
     flask_migrate.upgrade()
-    with psycopg.connect(conninfo(url), autocommit=True) as conn:
-        click.echo(f"loading {rows:,} expired and {live:,} live access-log rows (twice) …")
-        started = time.perf_counter()
-        load(conn, expired=rows, live=live)
-        click.echo(f"loaded in {time.perf_counter() - started:.1f} s")
+    _load(url, rows=rows, live=live)
     before_mb = peak_mb()
     ours, ours_s = _ours(app, url, batch)
     ours_mb = peak_mb()
-    with psycopg.connect(conninfo(url), autocommit=True) as conn:
-        cutoff = _cutoff(app)
-        started = time.perf_counter()
-        raw = raw_loop(conn, cutoff, batch)
-        raw_s = time.perf_counter() - started
-        left = conn.execute("SELECT count(*) FROM access_logs").fetchone()[0]
+    raw, raw_s, left = _raw(app, url, batch)
     ratio = ours_s / raw_s if raw_s else float("inf")
     click.echo(f"rightsdesk job   {ours:>12,} rows  {ours_s:8.1f} s  {ours / ours_s:12,.0f} rows/s")
     click.echo(f"raw DELETE loop  {raw:>12,} rows  {raw_s:8.1f} s  {raw / raw_s:12,.0f} rows/s")
@@ -134,6 +122,25 @@ def _bench(app, url, *, rows: int, live: int, batch: int) -> None:
         raise click.ClickException(f"the two purges differ: {ours} vs {raw} rows, {left} left")
 
 
+def _load(url, *, rows: int, live: int) -> None:
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        click.echo(f"loading {rows:,} expired and {live:,} live access-log rows (twice) …")
+        started = time.perf_counter()
+        load(conn, expired=rows, live=live)
+        click.echo(f"loaded in {time.perf_counter() - started:.1f} s")
+
+
+def _raw(app, url, batch: int) -> tuple[int, float, int]:
+    """The floor's purge: (rows deleted, seconds, live rows left in the job's table)."""
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        cutoff = _cutoff(app)
+        started = time.perf_counter()
+        raw = raw_loop(conn, cutoff, batch)
+        raw_s = time.perf_counter() - started
+        left = conn.execute("SELECT count(*) FROM access_logs").fetchone()[0]
+    return raw, raw_s, left
+
+
 def _cutoff(app) -> datetime:
     from rightsdesk.retention.runner import local_midnight, local_today
     from rightsdesk.systems.configured import current_schedule
@@ -143,13 +150,26 @@ def _cutoff(app) -> datetime:
 
 def _ours(app, url, batch: int) -> tuple[int, float]:
     """The purge through the job's own code path, on a one-table map of the bench database."""
-    from rightsdesk.domain.datamap import System, Table
     from rightsdesk.retention.operator import Target, purge_table
-    from rightsdesk.retention.runner import Reporter, RunContext
     from rightsdesk.systems.configured import current_schedule
     from rightsdesk.systems.connect import engine_for
 
     schedule = current_schedule()
+    system, table = _access_log_system()
+    ctx = _run_context(schedule, batch)
+    engine = engine_for(url.render_as_string(hide_password=False))
+    try:
+        started = time.perf_counter()
+        item = purge_table(ctx, Target(system, table, schedule.rule("access_log"), ()), engine)
+        return item.count, time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+
+def _access_log_system():
+    """The bench database as a data-map system with its one access-log table."""
+    from rightsdesk.domain.datamap import System, Table
+
     table = Table(
         name="access_logs",
         path=("systems", "bench", "tables", "access_logs"),
@@ -159,8 +179,15 @@ def _ours(app, url, batch: int) -> tuple[int, float]:
         retention_from="at",
     )
     system = System(name="bench", kind="sql", path=("systems", "bench"), tables=(table,))
+    return system, table
+
+
+def _run_context(schedule, batch: int):
+    """A retention run of its own for the bench: not a dry run, reporting nothing."""
+    from rightsdesk.retention.runner import Reporter, RunContext
+
     now = datetime.now(UTC)
-    ctx = RunContext(
+    return RunContext(
         run_id=f"bench-{now:%Y%m%dT%H%M%S}",
         now=now,
         schedule=schedule,
@@ -170,10 +197,3 @@ def _ours(app, url, batch: int) -> tuple[int, float]:
         reporter=Reporter(),
         batch_size=batch,
     )
-    engine = engine_for(url.render_as_string(hide_password=False))
-    try:
-        started = time.perf_counter()
-        item = purge_table(ctx, Target(system, table, schedule.rule("access_log"), ()), engine)
-        return item.count, time.perf_counter() - started
-    finally:
-        engine.dispose()

@@ -25,11 +25,11 @@ from sqlalchemy.engine import URL
 from rightsdesk.bench.common import (
     ADMIN_URL,
     admin_url,
+    app_context,
     bench_app,
     bench_group,
     conninfo,
     percentile,
-    release,
     scratch_database,
 )
 
@@ -191,18 +191,7 @@ TABLES = ("staff_users", "subjects", "requests", "representatives", "reference_c
 
 def load(conn: psycopg.Connection, *, rows: int, tz: str) -> Dataset:
     """Generate the rows inside PostgreSQL (INSERT … SELECT generate_series), then analyse."""
-    now = datetime.now(UTC)
-    step = YEARS * 365.25 * 86400 / rows
-    params = {
-        "now": now,
-        "start": now.replace(year=now.year - YEARS),
-        "rows": rows,
-        "step": step,
-        "subjects": max(1, int(rows * SUBJECTS_PER_REQUEST)),
-        "staff": STAFF,
-        "recent": RECENT_DAYS,
-        "tz": tz,
-    }
+    params = _load_params(rows, tz)
     started = time.perf_counter()
     with conn.transaction():
         conn.execute("SELECT setseed(0.2026)")  # the same data on every run
@@ -214,14 +203,34 @@ def load(conn: psycopg.Connection, *, rows: int, tz: str) -> Dataset:
     # VACUUM, not only ANALYZE: like a table autovacuum has visited (visibility map, hints).
     conn.execute(f"VACUUM (ANALYZE) {', '.join(TABLES)}")
     analysed = time.perf_counter() - started - loaded
+    return _dataset(conn, load_seconds=loaded, analyze_seconds=analysed)
+
+
+def _load_params(rows: int, tz: str) -> dict[str, Any]:
+    """The parameters of the generating SQL: ``rows`` requests over YEARS years up to now."""
+    now = datetime.now(UTC)
+    return {
+        "now": now,
+        "start": now.replace(year=now.year - YEARS),
+        "rows": rows,
+        "step": YEARS * 365.25 * 86400 / rows,
+        "subjects": max(1, int(rows * SUBJECTS_PER_REQUEST)),
+        "staff": STAFF,
+        "recent": RECENT_DAYS,
+        "tz": tz,
+    }
+
+
+def _dataset(conn: psycopg.Connection, *, load_seconds: float, analyze_seconds: float) -> Dataset:
+    """What was loaded, counted."""
     return Dataset(
         requests=_count(conn, "requests"),
         open=_count(conn, "requests", f"status IN ({_open_list()})"),
         subjects=_count(conn, "subjects"),
         representatives=_count(conn, "representatives"),
         staff=_count(conn, "staff_users"),
-        load_seconds=loaded,
-        analyze_seconds=analysed,
+        load_seconds=load_seconds,
+        analyze_seconds=analyze_seconds,
     )
 
 
@@ -516,11 +525,8 @@ def queue_command(rows: int, runs: int, database_url: str, keep: bool, explain: 
     admin = admin_url(database_url)
     with scratch_database(admin, keep=keep) as url:
         app = bench_app(url)
-        with app.app_context():
-            try:
-                _bench_queue(url, app, rows=rows, runs=runs, explain=explain)
-            finally:
-                release(app)
+        with app_context(app):
+            _bench_queue(url, app, rows=rows, runs=runs, explain=explain)
 
 
 def _bench_queue(url: URL, app: Flask, *, rows: int, runs: int, explain: bool) -> None:

@@ -1,13 +1,18 @@
-"""What every command shares: one-line input errors (exit 2), who acts, dates and languages."""
+"""What every command shares: one-line input errors (exit 2), who acts, dates and languages,
+the worker's name and its filing of web-form submissions."""
 
 from __future__ import annotations
 
 import getpass
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
 import click
+
+from rightsdesk.core.clock import utcnow
 
 
 class InputError(click.ClickException):
@@ -21,6 +26,22 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except Exception:  # no login name in some containers
         return "cli"
+
+
+def worker_name() -> str:
+    """This process among the workers: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def file_submissions(*, seconds: float | None):
+    """File the web form's waiting submissions as requests (for ``seconds`` at most, or until
+    none wait); one line if any were attempted. The report, for its failures."""
+    from rightsdesk.requests import intake
+
+    filed = intake.process_submissions(now=utcnow(), seconds=seconds)
+    if filed.attempted:
+        click.echo(f"intake: {len(filed.filed)} request(s) filed, {len(filed.failed)} retrying")
+    return filed
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
 import click
 from flask.cli import with_appcontext
@@ -25,7 +25,7 @@ from rightsdesk.domain.deadlines import (
     compute_deadline,
 )
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
-from rightsdesk.domain.kinds import parse_kind
+from rightsdesk.domain.kinds import RequestKind, parse_kind
 from rightsdesk.domain.profiles import Profile
 from rightsdesk.extensions import db
 
@@ -56,11 +56,24 @@ def deadline_command(
     with input_errors():
         request_kind = parse_kind(kind)
         profile = settings().profile(jurisdiction)
+    result = _compute(instant, request_kind, profile, extended=extended)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    with force_locale(lang):
+        for line in explain(result, profile, lang):
+            click.echo(line)
+
+
+def _compute(instant: datetime, kind: RequestKind, profile: Profile, *, extended: bool) -> Deadline:
+    """The deadline under the operator's calendar and promises; a refusal is an input error."""
+    from rightsdesk.core.context import settings
+
     calendar, promises = _calendar_and_promises(profile)
     try:
-        result = compute_deadline(
+        return compute_deadline(
             received_at=instant,
-            kind=request_kind,
+            kind=kind,
             profile=profile,
             calendar=calendar,
             tz=settings().tz,
@@ -69,12 +82,6 @@ def deadline_command(
         )
     except (ExtensionNotAllowed, NaiveTimestamp) as error:
         raise InputError(str(error)) from None
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
-        return
-    with force_locale(lang):
-        for line in explain(result, profile, lang):
-            click.echo(line)
 
 
 def _calendar_and_promises(profile: Profile) -> tuple[HolidayCalendar, dict]:
@@ -96,44 +103,59 @@ def _calendar_and_promises(profile: Profile) -> tuple[HolidayCalendar, dict]:
 def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:
     """The due date alone, then one line per step of the count."""
     tz = str(result.received_local.tzinfo)
-    lines = [result.due.isoformat()]
-    lines.append(
+    return [
+        result.due.isoformat(),
+        *_receipt_lines(result, profile, lang, tz),
+        *_extension_lines(result, profile),
+        *_count_lines(result, profile, lang),
+        *_due_lines(result, profile, lang, tz),
+    ]
+
+
+def _receipt_lines(result: Deadline, profile: Profile, lang: str, tz: str) -> list[str]:
+    """When the request was received, and the period that runs from it."""
+    return [
         _(
             "Received: %(date)s (%(weekday)s) in %(tz)s, at %(time)s",
             date=result.received_local_date.isoformat(),
             weekday=_weekday(result.received_local_date, lang),
             tz=tz,
             time=result.received_local.strftime("%H:%M"),
-        )
-    )
-    lines.append(
+        ),
         _(
             "Period: %(amount)s %(unit)s under %(jurisdiction)s (%(basis)s)",
             amount=result.period.amount,
             unit=_unit(result.period.unit.value),
             jurisdiction=profile.code,
             basis=result.period.basis,
-        )
-    )
-    if result.extensions:
-        rule = profile.extension(result.kind)
-        lines.append(
-            _(
-                "Extended %(count)s time(s): %(basis)s",
-                count=result.extensions,
-                basis=rule.basis if rule else "",
-            )
-        )
-        lines.append(
-            _(
-                "Tell the subject of the extension, with its reason, by %(day)s",
-                day=result.extension_notice_by,
-            )
-        )
+        ),
+    ]
+
+
+def _extension_lines(result: Deadline, profile: Profile) -> list[str]:
+    """The extensions granted, and by when the subject must be told: none without one."""
+    if not result.extensions:
+        return []
+    rule = profile.extension(result.kind)
+    return [
+        _(
+            "Extended %(count)s time(s): %(basis)s",
+            count=result.extensions,
+            basis=rule.basis if rule else "",
+        ),
+        _(
+            "Tell the subject of the extension, with its reason, by %(day)s",
+            day=result.extension_notice_by,
+        ),
+    ]
+
+
+def _count_lines(result: Deadline, profile: Profile, lang: str) -> list[str]:
+    """The first day counted, the raw last day, and each day off skipped after it."""
     if result.first_day == result.received_local_date:
-        lines.append(_("Received at 00:00, so the day of receipt counts (Civil Act §157)"))
+        lines = [_("Received at 00:00, so the day of receipt counts (Civil Act §157)")]
     else:
-        lines.append(_("The day of receipt is not counted; day 1 is %(day)s", day=result.first_day))
+        lines = [_("The day of receipt is not counted; day 1 is %(day)s", day=result.first_day)]
     lines.append(
         _(
             "Raw last day: %(day)s (%(weekday)s)",
@@ -141,22 +163,27 @@ def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:
             weekday=_weekday(result.raw_last_day, lang),
         )
     )
-    for off in result.skipped:
-        lines.append(
-            _("Skipped %(day)s: %(reason)s", day=off.day.isoformat(), reason=off.reason(lang))
-        )
+    lines += [
+        _("Skipped %(day)s: %(reason)s", day=off.day.isoformat(), reason=off.reason(lang))
+        for off in result.skipped
+    ]
     if not result.skipped and profile.roll_forward:
         lines.append(_("The last day is a working day: nothing to skip"))
     if not profile.roll_forward:
         lines.append(_("No roll-forward under %(jurisdiction)s", jurisdiction=profile.code))
-    lines.append(
+    return lines
+
+
+def _due_lines(result: Deadline, profile: Profile, lang: str, tz: str) -> list[str]:
+    """The due date, the date the operator's policy promises, and the counting rules."""
+    lines = [
         _(
             "Due: %(day)s (%(weekday)s), ends at 24:00 %(tz)s",
             day=result.due.isoformat(),
             weekday=_weekday(result.due, lang),
             tz=tz,
         )
-    )
+    ]
     if result.promised_due:
         lines.append(
             _(

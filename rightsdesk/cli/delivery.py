@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from rightsdesk.cli.common import worker_name
 from rightsdesk.core.clock import utcnow
 
 webhooks_group = AppGroup("webhooks", help="Status webhooks to host applications.")
@@ -16,14 +17,11 @@ webhooks_group = AppGroup("webhooks", help="Status webhooks to host applications
 @click.option("--retry-now", is_flag=True, help="Send what waits on a back-off now.")
 def webhooks_send(retry_now: bool) -> None:
     """Deliver due webhooks once, in order per request."""
-    import os
-    import socket
-
     from rightsdesk.delivery import webhooks
 
     if retry_now:
         click.echo(f"{webhooks.retry_now(now=utcnow())} waiting webhook(s) made due")
-    report = webhooks.deliver_due(now=utcnow(), worker=f"{socket.gethostname()}:{os.getpid()}")
+    report = webhooks.deliver_due(now=utcnow(), worker=worker_name())
     click.echo(f"delivered {report.sent}, waiting to retry {report.retrying}")
     for error in report.errors:
         click.echo(f"  {error}", err=True)
@@ -53,15 +51,13 @@ def connector_round(worker: str) -> int:
 @click.option("--retry-now", is_flag=True, help="Send what waits on a back-off now.")
 def connectors_send(loop: bool, interval: float, retry_now: bool) -> None:
     """Post the due jobs to the webhook systems (the worker does this too)."""
-    import os
-    import socket
     import time
 
     from rightsdesk.delivery import connectors
 
     if retry_now:
         click.echo(f"{connectors.retry_now(now=utcnow())} waiting job(s) made due")
-    name = f"{socket.gethostname()}:{os.getpid()}"
+    name = worker_name()
     while True:
         if not connector_round(name) and not loop:
             click.echo("no connector job was due")

@@ -62,20 +62,7 @@ def _report_recompute(result) -> None:
 @_country_option
 def holidays_add(day: str, name: str, country: str) -> None:
     """Declare DAY a day off (e.g. a temporary holiday); re-dates open requests."""
-    from rightsdesk.organisation.calendars import set_override
-
-    when = parse_day(day)
-    if not name.strip():
-        raise InputError("--name must not be empty")
-    result = set_override(
-        country=country.upper(),
-        day=when,
-        action=OverrideAction.ADD,
-        name=name.strip(),
-        actor=actor(),
-        now=utcnow(),
-    )
-    _report_recompute(result)
+    _set_override(day, OverrideAction.ADD, name, country, empty="--name must not be empty")
 
 
 @holidays_group.command("remove")
@@ -84,16 +71,22 @@ def holidays_add(day: str, name: str, country: str) -> None:
 @_country_option
 def holidays_remove(day: str, reason: str, country: str) -> None:
     """Declare a listed holiday a working day; re-dates open requests."""
+    _set_override(day, OverrideAction.REMOVE, reason, country, empty="--reason must not be empty")
+
+
+def _set_override(day: str, action: OverrideAction, name: str, country: str, *, empty: str) -> None:
+    """Add or remove DAY as a day off, named (or explained) by ``name``; ``empty`` is the error
+    for a blank one."""
     from rightsdesk.organisation.calendars import set_override
 
     when = parse_day(day)
-    if not reason.strip():
-        raise InputError("--reason must not be empty")
+    if not name.strip():
+        raise InputError(empty)
     result = set_override(
         country=country.upper(),
         day=when,
-        action=OverrideAction.REMOVE,
-        name=reason.strip(),
+        action=action,
+        name=name.strip(),
         actor=actor(),
         now=utcnow(),
     )

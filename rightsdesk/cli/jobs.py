@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -78,7 +78,7 @@ class CliReporter:
         if self.interactive:
             return
         self.logged = time.monotonic()
-        line = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "event": name, **fields}
+        line = {"at": utcnow().isoformat(timespec="seconds"), "event": name, **fields}
         click.echo(json.dumps(line, ensure_ascii=False, default=str), err=True)
 
 
@@ -90,7 +90,7 @@ def run_and_report(names: list[str] | None, *, dry_run: bool, batch_size: int | 
     try:
         report = run_jobs(
             names,
-            now=datetime.now(UTC),
+            now=utcnow(),
             actor=actor(),
             dry_run=dry_run,
             reporter=CliReporter(),
@@ -152,14 +152,7 @@ def _options(function):
 
 def _add_retention_commands(group: AppGroup) -> None:
     """Add the retention commands to the ``jobs`` group."""
-
-    @group.command("run")
-    @click.option("--only", "only", multiple=True, type=JOB_CHOICES, help="Run just this job.")
-    @_options
-    def run_command(only: tuple[str, ...], dry_run: bool, batch_size: int | None) -> None:
-        """Run every retention job that is due (or --only some), in order."""
-        run_and_report(list(only) or None, dry_run=dry_run, batch_size=batch_size)
-
+    _add_run_command(group)
     for name, summary in (
         ("purge-operator", "Purge rows of the data map's SQL systems past their retention."),
         ("purge-separated", "Destroy separately stored records past their purge-after day."),
@@ -167,7 +160,19 @@ def _add_retention_commands(group: AppGroup) -> None:
         ("dormancy", "Notice, then separate, accounts unused for the configured days (if on)."),
     ):
         group.command(name, help=summary)(_options(_single(name)))
+    _add_schedule_command(group)
 
+
+def _add_run_command(group: AppGroup) -> None:
+    @group.command("run")
+    @click.option("--only", "only", multiple=True, type=JOB_CHOICES, help="Run just this job.")
+    @_options
+    def run_command(only: tuple[str, ...], dry_run: bool, batch_size: int | None) -> None:
+        """Run every retention job that is due (or --only some), in order."""
+        run_and_report(list(only) or None, dry_run=dry_run, batch_size=batch_size)
+
+
+def _add_schedule_command(group: AppGroup) -> None:
     @group.command("schedule")
     def schedule_command() -> None:
         """Print the retention schedule in force."""
@@ -230,9 +235,7 @@ def worker_tick(*, check_every: float = 60.0) -> None:
     if every <= timedelta(0) or not claim_slot(every):
         return
     try:
-        report = run_jobs(
-            now=datetime.now(UTC), actor=f"worker:{actor()}", reporter=CliReporter(False)
-        )
+        report = run_jobs(now=utcnow(), actor=f"worker:{actor()}", reporter=CliReporter(False))
     except RetentionError as error:
         click.echo(f"retention: {error}", err=True)
         return

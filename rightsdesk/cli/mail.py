@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 
 import click
 from flask.cli import AppGroup
 
-from rightsdesk.cli.common import InputError
+from rightsdesk.cli.common import InputError, file_submissions, worker_name
 from rightsdesk.core.clock import utcnow
 
 mail_group = AppGroup("mail", help="The outbox and inbound e-mail.")
@@ -29,23 +30,26 @@ def mail_send(
 ) -> None:
     """Deliver due mail from the outbox; failures wait with back-off and are retried. Web-form
     submissions waiting to be filed are filed first, so their verification mail goes too."""
-    import os
-    import socket
-    import time
-
     from rightsdesk.delivery import outbox
-    from rightsdesk.requests import intake
 
-    deliver_due = outbox.deliver_due
     if retry_now:
         click.echo(f"{outbox.retry_now(now=utcnow())} waiting message(s) made due")
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    report = _send_rounds(
+        worker_name(), loop=loop, interval=interval, batch=batch, max_runs=max_runs
+    )
+    if not loop and report.failed:
+        sys.exit(1)
+
+
+def _send_rounds(worker: str, *, loop: bool, interval: float, batch: int, max_runs: int | None):
+    """File waiting submissions and send the due mail, once or (``loop``) until ``max_runs``;
+    the last round's report."""
+    from rightsdesk.delivery import outbox
+
     runs = 0
     while True:
-        filed = intake.process_submissions(now=utcnow(), seconds=10)
-        if filed.attempted:
-            click.echo(f"intake: {len(filed.filed)} request(s) filed, {len(filed.failed)} retrying")
-        report = deliver_due(now=utcnow(), worker=worker, batch=batch)
+        file_submissions(seconds=10)
+        report = outbox.deliver_due(now=utcnow(), worker=worker, batch=batch)
         runs += 1
         if report.attempted or not loop:
             click.echo(
@@ -54,11 +58,9 @@ def mail_send(
         for error in report.errors:
             click.echo(f"  {error}", err=True)
         if not loop or (max_runs is not None and runs >= max_runs):
-            break
+            return report
         if report.attempted < batch:
             time.sleep(interval)
-    if not loop and report.failed:
-        sys.exit(1)
 
 
 @mail_group.command("ingest")

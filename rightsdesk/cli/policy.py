@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from rightsdesk.cli.common import InputError, actor, input_errors
+from rightsdesk.cli.common import InputError, actor, input_errors, parse_day, worker_name
 from rightsdesk.core.clock import utcnow
 from rightsdesk.domain.kinds import RequestKind, parse_kind
 from rightsdesk.domain.policy import NoticeTooShort, parse_change
 from rightsdesk.extensions import db
+
+policy_group = AppGroup("policy", help="Promises of the operator's privacy policy.")
 
 
 class PolicyInputError(click.ClickException):
     """Bad input or a refusal: one line on standard error, exit status 2."""
 
     exit_code = 2
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _actor() -> str:
-    from rightsdesk.cli.common import actor
-
-    return actor()
 
 
 def _read(path: str | None) -> str:
@@ -44,7 +33,7 @@ def _read(path: str | None) -> str:
         raise PolicyInputError(f"cannot read {path}: {error}") from None
 
 
-@click.command("add")
+@policy_group.command("add")
 @click.option("--ko", "ko_file", required=True, help="The Korean text (Markdown file).")
 @click.option("--en", "en_file", default=None, help="The English text (Markdown file).")
 @click.option("--change", required=True, help="minor (7 days' notice) or material (30 days').")
@@ -64,7 +53,6 @@ def policy_add(
     then_publish: bool,
 ) -> None:
     """Import a version of the privacy policy as a draft (and optionally publish it)."""
-    from rightsdesk.cli.common import parse_day
     from rightsdesk.policy import versions as policy
 
     day = parse_day(effective)
@@ -78,7 +66,7 @@ def policy_add(
         summary_en=summary_en,
     )
     with force_locale("en"), _refusals():
-        version = policy.create_version(draft, actor=_actor(), now=_now())
+        version = policy.create_version(draft, actor=actor(), now=utcnow())
     click.echo(f"draft {version.id}: {version.label}, {version.change}, effective {day}")
     if then_publish:
         _publish(version.id)
@@ -107,7 +95,7 @@ class _refusals:
         return False
 
 
-@click.command("publish")
+@policy_group.command("publish")
 @click.argument("label")
 def policy_publish(label: str) -> None:
     """Publish a draft: checks the notice period, then starts the notice e-mail."""
@@ -125,7 +113,7 @@ def _publish(version_id: int) -> None:
 
     version = db.session.get(PolicyVersion, version_id)
     with force_locale("en"), _refusals():
-        result = policy.publish(version, actor=_actor(), now=_now())
+        result = policy.publish(version, actor=actor(), now=utcnow())
     click.echo(
         f"published {result.version.label}: effective {result.version.effective_date} "
         f"(earliest allowed {result.period.earliest_effective})"
@@ -136,12 +124,12 @@ def _publish(version_id: int) -> None:
         click.echo(f"warning: no notice e-mail: {result.warning}", err=True)
 
 
-@click.command("list")
+@policy_group.command("list")
 def policy_list() -> None:
     """Every version: label, change, effective date, state."""
     from rightsdesk.policy import versions as policy
 
-    today = policy.local_today(_now())
+    today = policy.local_today(utcnow())
     timeline = policy.timeline(today)
     rows = [(v, "upcoming") for v in reversed(timeline.upcoming)]
     rows += [(timeline.current, "in force")] if timeline.current else []
@@ -151,7 +139,7 @@ def policy_list() -> None:
         click.echo(f"{version.label}\t{version.change}\t{version.effective_date}\t{state}")
 
 
-@click.command("campaigns")
+@policy_group.command("campaigns")
 def policy_campaigns() -> None:
     """Notice campaigns: id, purpose, state, queued, sent, bounced, failed, first/last sent."""
     from rightsdesk.policy import campaigns
@@ -172,7 +160,7 @@ def campaign_round(worker: str, *, read_seconds: float = 5.0) -> int:
     """Read and send once (the worker calls this); how much happened."""
     from rightsdesk.policy import campaigns
 
-    read, sent = campaigns.work(now=_now(), worker=worker, read_seconds=read_seconds)
+    read, sent = campaigns.work(now=utcnow(), worker=worker, read_seconds=read_seconds)
     if read.queued or sent.attempted:
         click.echo(
             f"campaigns: queued {read.queued}, sent {sent.sent}, retrying {sent.retrying}, "
@@ -190,7 +178,7 @@ def campaigns_send(loop: bool, interval: float) -> None:
     """Read recipients and send what is due, at each campaign's rate."""
     from rightsdesk.models import NoticeCampaign
 
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    worker = worker_name()
     while True:
         busy = campaign_round(worker)
         open_ = db.session.query(NoticeCampaign).filter(NoticeCampaign.state != "done").count()
@@ -200,9 +188,6 @@ def campaigns_send(loop: bool, interval: float) -> None:
         if not busy:
             time.sleep(interval)
     click.echo(f"{open_} campaign(s) still open")
-
-
-policy_group = AppGroup("policy", help="Promises of the operator's privacy policy.")
 
 
 @policy_group.command("promise")
@@ -247,7 +232,3 @@ def policy_show() -> None:
         if kind in promises:
             line += f"\tpromised: {promises[kind].amount} days"
         click.echo(line)
-
-
-for _command in (policy_add, policy_publish, policy_list, policy_campaigns):
-    policy_group.add_command(_command)  # versions and notices, beside promise and show

@@ -23,18 +23,10 @@ staff_group = AppGroup("staff", help="Staff accounts of the admin console.")
 )
 def staff_create(email: str, role: str, name: str | None, password_stdin: bool) -> None:
     """Create a staff account; the password is prompted for (never an argument)."""
-    from rightsdesk.models import StaffRole
     from rightsdesk.organisation.staff import StaffError, create_staff
 
-    try:
-        staff_role = StaffRole(role.strip().lower())
-    except ValueError:
-        accepted = ", ".join(r.value for r in StaffRole)
-        raise InputError(f"unknown role {role!r}; accepted: {accepted}") from None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    staff_role = _role(role)
+    password = _password(stdin=password_stdin)
     with input_errors():
         try:
             user = create_staff(
@@ -48,6 +40,23 @@ def staff_create(email: str, role: str, name: str | None, password_stdin: bool) 
         except StaffError as error:
             raise InputError(str(error)) from None
     click.echo(f"created {user.role.value} {user.email}")
+
+
+def _role(value: str):
+    from rightsdesk.models import StaffRole
+
+    try:
+        return StaffRole(value.strip().lower())
+    except ValueError:
+        accepted = ", ".join(r.value for r in StaffRole)
+        raise InputError(f"unknown role {value!r}; accepted: {accepted}") from None
+
+
+def _password(*, stdin: bool) -> str:
+    """One line of standard input, or typed twice at a prompt that does not echo it."""
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @staff_group.command("list")

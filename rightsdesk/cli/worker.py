@@ -4,9 +4,12 @@ due.
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask.cli import with_appcontext
 
+from rightsdesk.cli.common import file_submissions, worker_name
 from rightsdesk.cli.delivery import connector_round
 from rightsdesk.core.clock import utcnow
 
@@ -18,32 +21,16 @@ from rightsdesk.core.clock import utcnow
 def worker_command(interval: float, once: bool) -> None:
     """The background worker, until stopped: files the web form's submissions as requests, sends
     the mail outbox, the webhooks and connector jobs, notice campaigns and the retention jobs."""
-    import os
-    import socket
-    import time
-
     from rightsdesk.cli.jobs import worker_tick as retention_tick
     from rightsdesk.cli.policy import campaign_round
-    from rightsdesk.delivery import outbox, webhooks
-    from rightsdesk.requests import intake
 
-    name = f"{socket.gethostname()}:{os.getpid()}"
+    name = worker_name()
     while True:
         # Web-form submissions first, so their verification mail goes out in this round.
-        filed = intake.process_submissions(now=utcnow(), seconds=None if once else 10)
-        if filed.attempted:
-            click.echo(f"intake: {len(filed.filed)} request(s) filed, {len(filed.failed)} retrying")
+        filed = file_submissions(seconds=None if once else 10)
         for problem in filed.failed:
             click.echo(f"  {problem}", err=True)
-        mail = outbox.deliver_due(now=utcnow(), worker=name)
-        hooks = webhooks.deliver_due(now=utcnow(), worker=name)
-        if mail.attempted or hooks.attempted:
-            click.echo(
-                f"mail: sent {mail.sent}, retrying {mail.retrying}, failed {mail.failed}; "
-                f"webhooks: delivered {hooks.sent}, retrying {hooks.retrying}"
-            )
-        for error in mail.errors + hooks.errors:
-            click.echo(f"  {error}", err=True)
+        _deliver_round(name)
         connector_round(name)
         campaign_round(name)  # notice campaigns: read recipients, send at their rate
         retention_tick(check_every=0 if once else 60)  # the due retention jobs, hourly
@@ -51,3 +38,18 @@ def worker_command(interval: float, once: bool) -> None:
             break
         if not filed.attempted:  # a backlog of submissions is worked off without pausing
             time.sleep(interval)
+
+
+def _deliver_round(name: str) -> None:
+    """Send the due mail of the outbox and the due status webhooks once."""
+    from rightsdesk.delivery import outbox, webhooks
+
+    mail = outbox.deliver_due(now=utcnow(), worker=name)
+    hooks = webhooks.deliver_due(now=utcnow(), worker=name)
+    if mail.attempted or hooks.attempted:
+        click.echo(
+            f"mail: sent {mail.sent}, retrying {mail.retrying}, failed {mail.failed}; "
+            f"webhooks: delivered {hooks.sent}, retrying {hooks.retrying}"
+        )
+    for error in mail.errors + hooks.errors:
+        click.echo(f"  {error}", err=True)

@@ -36,7 +36,7 @@ from rightsdesk.models import (
 from rightsdesk.policy import campaigns
 from rightsdesk.requests import intake
 from rightsdesk.requests.lifecycle import submit_request
-from tests.conftest import PG_URL
+from tests.helpers import PG_URL
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 TICK = timedelta(microseconds=1)

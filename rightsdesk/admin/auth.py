@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
 from rightsdesk.admin.blueprint import ALL_STAFF, PUBLIC, bp, roles
-from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.extensions import limiter
 from rightsdesk.organisation import staff as staff_service
@@ -116,7 +116,7 @@ def change_password():
                 staff_service.change_password(
                     current_user,
                     request.form.get("new", ""),
-                    actor=staff_actor(current_user),
+                    actor=Actor.staff(current_user),
                     now=utcnow(),
                 )
             except StaffError:

@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from rightsdesk.admin.blueprint import WORKERS, bp, roles
 from rightsdesk.admin.request_views import load_request
-from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.actors import Actor
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap
 from rightsdesk.extensions import db
@@ -76,7 +76,7 @@ def connector_retry(reference: str, job_id: int):
     if job is None or job.request_id != item.id:
         abort(404)
     try:
-        connectors.retry(job, actor=staff_actor(current_user), now=datetime.now(UTC))
+        connectors.retry(job, actor=Actor.staff(current_user), now=datetime.now(UTC))
     except connectors.ConnectorError as error:
         db.session.rollback()
         flash(_("Not done: %(reason)s", reason=str(error)), "error")
@@ -96,7 +96,7 @@ def checklist_tick(reference: str, item_id: int):
         connectors.tick(
             entry,
             note=request.form.get("note", ""),
-            actor=staff_actor(current_user),
+            actor=Actor.staff(current_user),
             now=datetime.now(UTC),
         )
     except connectors.ConnectorError as error:

@@ -15,7 +15,7 @@ from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 
 from rightsdesk.admin.blueprint import ADMINS, ALL_STAFF, bp, roles
-from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import NoOrganisation
 from rightsdesk.domain.policy import ChangeKind, NoticeTooShort
@@ -56,7 +56,7 @@ def policy_new():
     form = request.form if request.method == "POST" else {}
     if request.method == "POST":
         try:
-            version = service.create_version(_draft(), actor=staff_actor(current_user), now=now)
+            version = service.create_version(_draft(), actor=Actor.staff(current_user), now=now)
         except (service.PolicyError, ValueError) as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -77,7 +77,7 @@ def policy_edit(version_id: int):
         return redirect(url_for("admin.policy_show", version_id=version.id))
     if request.method == "POST":
         try:
-            service.update_version(version, _draft(), actor=staff_actor(current_user), now=utcnow())
+            service.update_version(version, _draft(), actor=Actor.staff(current_user), now=utcnow())
         except (service.PolicyError, ValueError) as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -128,7 +128,7 @@ def _replaced(now: datetime) -> PolicyVersion | None:
 def policy_publish(version_id: int):
     version = _version(version_id)
     try:
-        result = service.publish(version, actor=staff_actor(current_user), now=utcnow())
+        result = service.publish(version, actor=Actor.staff(current_user), now=utcnow())
     except NoticeTooShort as error:
         db.session.rollback()
         flash(_notice_message(error), "error")

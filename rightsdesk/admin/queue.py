@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin.blueprint import ALL_STAFF, WORKERS, bp, roles
-from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.domain.identity import InvalidEmail
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
@@ -147,7 +147,7 @@ def _enter(form, kind: RequestKind, received: datetime):
         jurisdiction=form.get("jurisdiction") or None,
         received_at=received,
         identity_checked=form.get("identity_checked") == "y",
-        actor=staff_actor(current_user),
+        actor=Actor.staff(current_user),
         now=datetime.now(UTC),
     )
 

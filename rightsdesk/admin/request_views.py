@@ -38,7 +38,7 @@ from rightsdesk.requests.downloads import offer as offer_download
 
 
 def _actor() -> Actor:
-    return Actor(current_user._get_current_object(), request.remote_addr)
+    return Actor.staff(current_user._get_current_object(), request.remote_addr)
 
 
 def load_request(reference: str) -> Request:

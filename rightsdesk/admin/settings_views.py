@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin.blueprint import ADMINS, bp, roles
-from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import NoOrganisation, settings
 from rightsdesk.domain.deadlines import PolicyLongerThanLaw
@@ -25,8 +25,8 @@ from rightsdesk.organisation.staff import StaffError
 from rightsdesk.requests.deadlines import promised_periods
 
 
-def _actor() -> str:
-    return staff_actor(current_user)
+def _actor() -> Actor:
+    return Actor.staff(current_user)
 
 
 # Every field of the operator's form but the telephone and the jurisdiction.

@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL
 
 from rightsdesk.bench.common import (
     ADMIN_URL,
+    BENCH,
     BenchError,
     admin_url,
     app_context,
@@ -195,7 +196,7 @@ def _start_campaign() -> int:
         purpose="policy_change",
         texts=campaigns.Texts(*TEXTS),
         source=campaigns.IdentitySource("shop", "users", "email"),
-        actor="bench",
+        actor=BENCH,
         now=datetime.now(UTC),
         rate_per_minute=10_000_000,  # unthrottled: the sustained rate is what SMTP allows
     )

@@ -18,6 +18,8 @@ from flask.cli import AppGroup
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from rightsdesk.core.actors import Actor
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -146,3 +148,6 @@ def free_port() -> int:
 def peak_mb() -> float:
     """The process's peak resident memory (max RSS) in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+BENCH = Actor("bench")  # who the benches act as, in the audit trail

@@ -48,6 +48,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from rightsdesk.bench.common import (
+    BENCH,
     BenchError,
     admin_execute,
     app_context,
@@ -476,9 +477,9 @@ def make_requests(emails: list[str]) -> list[Subject]:
         for kind in (RequestKind.ACCESS, RequestKind.DELETION):
             now = datetime.now(UTC)
             request = submit_request(
-                kind=kind, email=email, name=None, channel=Channel.STAFF, now=now, actor="bench"
+                kind=kind, email=email, name=None, channel=Channel.STAFF, now=now, actor=BENCH
             )
-            change_status(request, Status.VERIFIED, actor="bench", now=now)
+            change_status(request, Status.VERIFIED, actor=BENCH, now=now)
             refs.append(request.reference)
         subjects.append(Subject(email, refs[0], refs[1]))
     db.session.remove()
@@ -523,7 +524,7 @@ def ours_access_service(subject: Subject) -> float:
 
     request = _request(subject.access_ref)
     started = time.perf_counter()
-    prepare_access_package(request, actor="bench", now=datetime.now(UTC))
+    prepare_access_package(request, actor=BENCH, now=datetime.now(UTC))
     elapsed = time.perf_counter() - started
     db.session.remove()
     return elapsed * 1000
@@ -535,7 +536,7 @@ def ours_erasure(subject: Subject) -> tuple[float, dict[str, int]]:
 
     request = _request(subject.deletion_ref)
     started = time.perf_counter()
-    steps = erasure.run(request, actor="bench", now=datetime.now(UTC))
+    steps = erasure.run(request, actor=BENCH, now=datetime.now(UTC))
     elapsed = time.perf_counter() - started
     failed = [f"{s.table_name}: {s.error}" for s in steps if s.state != "done"]
     if failed:

@@ -17,6 +17,7 @@ import click
 import psycopg
 
 from rightsdesk.bench.common import (
+    BENCH,
     admin_url,
     app_context,
     bench_app,
@@ -192,7 +193,7 @@ def _run_context(schedule, batch: int):
         now=now,
         schedule=schedule,
         dry_run=False,
-        actor="bench",
+        actor=BENCH,
         holder="bench",
         reporter=Reporter(),
         batch_size=batch,

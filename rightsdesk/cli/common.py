@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 import click
 
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 
 
@@ -21,11 +22,12 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
-def actor() -> str:
+def actor() -> Actor:
+    """The operator at the terminal, by login name."""
     try:
-        return f"cli:{getpass.getuser()}"
+        return Actor(f"cli:{getpass.getuser()}")
     except Exception:  # no login name in some containers
-        return "cli"
+        return Actor("cli")
 
 
 def worker_name() -> str:

@@ -19,6 +19,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 
 JOB_CHOICES = click.Choice(
@@ -235,7 +236,9 @@ def worker_tick(*, check_every: float = 60.0) -> None:
     if every <= timedelta(0) or not claim_slot(every):
         return
     try:
-        report = run_jobs(now=utcnow(), actor=f"worker:{actor()}", reporter=CliReporter(False))
+        report = run_jobs(
+            now=utcnow(), actor=Actor(f"worker:{actor()}"), reporter=CliReporter(False)
+        )
     except RetentionError as error:
         click.echo(f"retention: {error}", err=True)
         return

@@ -18,6 +18,7 @@ from flask import has_request_context, request
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from rightsdesk.core.actors import Actor
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, AuditHead
 
@@ -31,7 +32,7 @@ def canonical(data: dict[str, Any]) -> str:
 def event_hash(
     seq: int,
     at: datetime,
-    actor: str,
+    actor: Actor,
     action: str,
     request_ref: str | None,
     data: str,
@@ -54,7 +55,7 @@ def event_hash(
 def record(
     action: str,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
     request_ref: str | None = None,
     data: dict[str, Any] | None = None,
@@ -76,7 +77,7 @@ def record(
 def _linked_event(
     head: AuditHead,
     action: str,
-    actor: str,
+    actor: Actor,
     now: datetime,
     request_ref: str | None,
     payload: str,

@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core import audit, jobqueue
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.keys import package_cipher
 from rightsdesk.delivery.outbox import LEASE, DeliveryReport
 from rightsdesk.domain.datamap import DataMap, System, SystemKind, acceptable_webhook_url
@@ -182,7 +183,7 @@ def checklist_for(request: Request) -> list[ChecklistItem]:
 # --- staff ------------------------------------------------------------------------------------
 
 
-def retry(job: ConnectorJob, *, actor: str, now: datetime) -> None:
+def retry(job: ConnectorJob, *, actor: Actor, now: datetime) -> None:
     """Send a failed (or back-off waiting) job again now, with a fresh round of attempts."""
     if job.state == DONE:
         raise ConnectorError("this job is done already")
@@ -202,7 +203,7 @@ def send_again(job: ConnectorJob, *, now: datetime) -> None:
         job.finished_at = None
 
 
-def tick(item: ChecklistItem, *, note: str, actor: str, now: datetime) -> None:
+def tick(item: ChecklistItem, *, note: str, actor: Actor, now: datetime) -> None:
     """Staff did a manual system's part; the note says what (it stays out of the audit data)."""
     if item.done_at is not None:
         raise ConnectorError("this item is ticked already")
@@ -386,7 +387,7 @@ def _failed_attempt(
     )
 
 
-def _audit(action: str, job: ConnectorJob, now: datetime, *, actor: str = ACTOR, **data) -> None:
+def _audit(action: str, job: ConnectorJob, now: datetime, *, actor: Actor = ACTOR, **data) -> None:
     audit.record(
         action,
         actor=actor,

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from rightsdesk.core.actors import Actor
 from rightsdesk.demo.samples import SAMPLES
 from rightsdesk.extensions import db
 from rightsdesk.models import Organisation, StaffRole
@@ -24,7 +25,7 @@ DEMO_LOGIN = ("admin@demo-shop.example", "demo-admin-password")
 DEMO_HANDLER = ("handler@demo-shop.example", "demo-handler-password")
 
 
-def load_demo(*, now: datetime, actor: str) -> int:
+def load_demo(*, now: datetime, actor: Actor) -> int:
     """Create the demo once; return how many requests it made (0 if it was there already)."""
     if db.session.scalar(select(Organisation).where(Organisation.slug == DEMO_SLUG)):
         return 0
@@ -49,7 +50,7 @@ def load_demo(*, now: datetime, actor: str) -> int:
     return len(SAMPLES)
 
 
-def _load_sample(sample: tuple, *, now: datetime, actor: str) -> None:
+def _load_sample(sample: tuple, *, now: datetime, actor: Actor) -> None:
     """A sample request, received ``days_ago``, walked along its path two hours a step."""
     days_ago, kind, channel, email, name, path, representative = sample
     received = now - timedelta(days=days_ago)

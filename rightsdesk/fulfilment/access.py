@@ -16,6 +16,7 @@ from datetime import datetime
 from flask import current_app
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind
@@ -80,7 +81,7 @@ def _await_connectors(request: Request, datamap: DataMap, action: str, now: date
     )
 
 
-def prepare_access_package(request: Request, *, actor: str, now: datetime) -> Download:
+def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> Download:
     """Collect, package and offer the subject's data for an access request."""
     if request.kind is not RequestKind.ACCESS:
         raise FulfilmentError("an access package is for access requests")
@@ -113,7 +114,9 @@ def _organisation_name() -> str:
         return ""
 
 
-def _audit_collection(request: Request, collection: Collection, actor: str, now: datetime) -> None:
+def _audit_collection(
+    request: Request, collection: Collection, actor: Actor, now: datetime
+) -> None:
     """An execution record per table collected: counts and fields, never the data."""
     for part in collection.tables:
         audit.record(

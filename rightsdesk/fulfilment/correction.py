@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
 from rightsdesk.delivery.outbox import queue
@@ -29,7 +30,7 @@ def decide_correction(
     approve: bool,
     target: str | None,
     note: str | None,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> CorrectionItem:
     """Approve (and apply) or reject one correction item; recipients of the corrected field's
@@ -83,7 +84,7 @@ def _apply(request: Request, item: CorrectionItem, target: str | None, now: date
     _notify_recipients(datamap, request, system_name, table_name, column, item, now)
 
 
-def _audit_decision(request: Request, item: CorrectionItem, actor: str, now: datetime) -> None:
+def _audit_decision(request: Request, item: CorrectionItem, actor: Actor, now: datetime) -> None:
     audit.record(
         "fulfilment.correction",
         actor=actor,

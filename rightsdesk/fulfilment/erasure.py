@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core import audit, leases
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind, Table
@@ -166,7 +167,7 @@ def _new_step(
     )
 
 
-def run(request: Request, *, actor: str, now: datetime) -> list[ErasureStep]:
+def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
     """Do every step not done yet; returns the steps. A system that fails marks its step failed
     with the reason (the run goes on with the other systems); run again to retry."""
     _require_erasure(request)
@@ -192,7 +193,9 @@ def run(request: Request, *, actor: str, now: datetime) -> list[ErasureStep]:
     return steps_of(request)
 
 
-def _run_sql(request, system: System, steps, identities, rules, *, actor, now) -> None:
+def _run_sql(
+    request, system: System, steps, identities, rules, *, actor: Actor, now: datetime
+) -> None:
     """The system's tables, children first; the subject's rows are read once per run."""
     tables = {t.name: t for t in system.tables}
     today = local_today(now)
@@ -270,7 +273,9 @@ def _before(request: Request, step: ErasureStep, plan: TablePlan, now: datetime)
     db.session.commit()
 
 
-def _finish_step(request, step: ErasureStep, deleted: int, anonymised: int, *, actor, now):
+def _finish_step(
+    request, step: ErasureStep, deleted: int, anonymised: int, *, actor: Actor, now: datetime
+):
     # A repeat after a crash finds the erased rows gone: the planned counts stand.
     step.deleted = max(step.deleted, deleted)
     step.anonymised = max(step.anonymised, anonymised)
@@ -287,7 +292,7 @@ def _finish_step(request, step: ErasureStep, deleted: int, anonymised: int, *, a
     db.session.commit()
 
 
-def _audit_step(request: Request, step: ErasureStep, *, actor: str, now: datetime) -> None:
+def _audit_step(request: Request, step: ErasureStep, *, actor: Actor, now: datetime) -> None:
     audit.record(
         "fulfilment.erasure",
         actor=actor,
@@ -313,7 +318,7 @@ def _fail(step: ErasureStep, reason: str, now: datetime, *, attempted: bool = Fa
     db.session.commit()
 
 
-def _run_remote(request, system: System, step: ErasureStep, *, actor, now) -> None:
+def _run_remote(request, system: System, step: ErasureStep, *, actor: Actor, now: datetime) -> None:
     """Webhook systems get a signed job; manual ones a checklist item. The step is done when
     the app answered (or staff ticked the item)."""
     if system.kind == SystemKind.WEBHOOK and not connectors.secret_env_set(system):
@@ -335,7 +340,7 @@ def _run_remote(request, system: System, step: ErasureStep, *, actor, now) -> No
 
 
 def _settle_webhook(
-    request: Request, system: System, step: ErasureStep, *, actor: str, now: datetime
+    request: Request, system: System, step: ErasureStep, *, actor: Actor, now: datetime
 ) -> None:
     """The step follows the system's job: done with its counts, failed, or still pending."""
     job = connectors.ensure_job(request, system.name, "erasure", now=now)
@@ -424,7 +429,7 @@ def finish_notice(request: Request):
     )
 
 
-def finish(request: Request, actor, now: datetime) -> None:
+def finish(request: Request, actor: Actor, now: datetime) -> None:
     """Close the request with :func:`finish_notice`'s notice (one commit)."""
 
     result = outcome(request)

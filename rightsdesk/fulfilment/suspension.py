@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import SystemKind
 from rightsdesk.domain.kinds import RequestKind
@@ -21,7 +22,7 @@ from rightsdesk.systems.configured import FulfilmentError, configured_datamap, s
 STOPPING = (RequestKind.SUSPENSION, RequestKind.CONSENT_WITHDRAWAL)
 
 
-def stop_processing(request: Request, *, actor: str, now: datetime) -> dict[str, int]:
+def stop_processing(request: Request, *, actor: Actor, now: datetime) -> dict[str, int]:
     """For a suspension or consent withdrawal: carry out the data map's actions for the purposes
     in the request's scope (all purposes for "everything") in every reachable SQL system."""
     if request.kind not in STOPPING:
@@ -51,7 +52,7 @@ def _audit_stop(
     rows: int,
     purposes: set[str] | None,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> None:
     audit.record(

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.extensions import db
 from rightsdesk.models import HolidayOverride, OverrideAction
 from rightsdesk.requests.deadlines import RecomputeResult, calendar_for, recompute_open_deadlines
@@ -20,7 +21,7 @@ def list_overrides(country: str) -> list[HolidayOverride]:
 
 
 def set_override(
-    *, country: str, day: date, action: OverrideAction, name: str, actor: str, now: datetime
+    *, country: str, day: date, action: OverrideAction, name: str, actor: Actor, now: datetime
 ) -> RecomputeResult:
     """Add a day off (or declare a listed holiday a working day) and re-date open requests."""
     override = db.session.scalar(
@@ -44,7 +45,9 @@ def set_override(
     return result
 
 
-def clear_override(*, country: str, day: date, actor: str, now: datetime) -> RecomputeResult | None:
+def clear_override(
+    *, country: str, day: date, actor: Actor, now: datetime
+) -> RecomputeResult | None:
     """Drop an override; ``None`` if there was none for that day."""
     override = db.session.scalar(
         select(HolidayOverride).where(

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation, settings
 from rightsdesk.domain.deadlines import check_policy_period
 from rightsdesk.domain.kinds import RequestKind
@@ -36,7 +37,7 @@ def set_up_organisation(
     officer_name: str,
     officer_email: str,
     officer_phone: str | None,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> Organisation:
     organisation = _the_organisation(slug, now)
@@ -66,7 +67,7 @@ def _the_organisation(slug: str, now: datetime) -> Organisation:
 
 
 def promise_period(
-    *, kind: RequestKind, days: int | None, jurisdiction: str | None, actor: str, now: datetime
+    *, kind: RequestKind, days: int | None, jurisdiction: str | None, actor: Actor, now: datetime
 ) -> int:
     """Record (or, with ``days=None``, drop) a shorter period the operator's policy promises.
 

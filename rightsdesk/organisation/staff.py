@@ -17,7 +17,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from rightsdesk.core import audit
-from rightsdesk.core.actors import staff_actor
+from rightsdesk.core.actors import ANONYMOUS, Actor
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
 from rightsdesk.models import StaffRole, StaffUser
@@ -51,7 +51,7 @@ def check_password_strength(password: str) -> None:
 
 
 def create_staff(
-    *, email: str, name: str, role: StaffRole, password: str, actor: str, now: datetime
+    *, email: str, name: str, role: StaffRole, password: str, actor: Actor, now: datetime
 ) -> StaffUser:
     address = normalise_email(email)
     check_password_strength(password)
@@ -97,7 +97,7 @@ def authenticate(
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    audit.record("staff.login", actor=staff_actor(user), now=now, data={"ip": ip})
+    audit.record("staff.login", actor=Actor.staff(user), now=now, data={"ip": ip})
     db.session.commit()
     return user
 
@@ -122,7 +122,7 @@ def _count_failure(user: StaffUser, ip: str | None, now: datetime, what: str) ->
 
 
 def _audit_failure(user: StaffUser | None, reason: str, ip: str | None, now: datetime) -> None:
-    actor = staff_actor(user) if user else "anonymous"
+    actor = Actor.staff(user) if user else ANONYMOUS
     audit.record("staff.login_failed", actor=actor, now=now, data={"reason": reason, "ip": ip})
     db.session.commit()
 
@@ -140,11 +140,11 @@ def enable_totp(user: StaffUser, *, secret: str, code: str, now: datetime) -> No
         raise StaffError("the code does not match: check the clock of your device")
     user.totp_secret = secret
     user.totp_enabled = True
-    audit.record("staff.totp_enabled", actor=staff_actor(user), now=now)
+    audit.record("staff.totp_enabled", actor=Actor.staff(user), now=now)
     db.session.commit()
 
 
-def set_active(user: StaffUser, active: bool, *, actor: str, now: datetime) -> None:
+def set_active(user: StaffUser, active: bool, *, actor: Actor, now: datetime) -> None:
     user.active = active
     user.session_version += 1  # ends every session of this account
     audit.record(
@@ -156,7 +156,7 @@ def set_active(user: StaffUser, active: bool, *, actor: str, now: datetime) -> N
     db.session.commit()
 
 
-def reset_totp(user: StaffUser, *, actor: str, now: datetime) -> None:
+def reset_totp(user: StaffUser, *, actor: Actor, now: datetime) -> None:
     user.totp_secret = None
     user.totp_enabled = False
     user.session_version += 1
@@ -171,7 +171,7 @@ def end_sessions(user: StaffUser) -> None:
     db.session.commit()
 
 
-def change_password(user: StaffUser, password: str, *, actor: str, now: datetime) -> None:
+def change_password(user: StaffUser, password: str, *, actor: Actor, now: datetime) -> None:
     check_password_strength(password)
     user.password_hash = generate_password_hash(password)
     user.session_version += 1

@@ -36,7 +36,7 @@ Other notices (the retention jobs' dormancy notices) use the same machinery::
         texts=campaigns.render_texts("dormancy_notice", {"days": 30}),  # or Texts(...) by hand
         source=source,            # read in batches by the worker, resumable …
         # recipients=[("a@example.com", "ko"), …]  # … or an explicit iterable, streamed in
-        actor="system:retention", now=now)
+        actor=Actor.system("retention"), now=now)
     db.session.commit()
 
 The worker (``rightsdesk worker``) then reads and sends; ``rightsdesk campaigns send`` does
@@ -61,6 +61,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from rightsdesk.core import audit, jobqueue, leases
+from rightsdesk.core.actors import Actor
 from rightsdesk.delivery.outbox import (
     DEMO_TRANSPORT,
     SmtpSession,
@@ -190,7 +191,7 @@ def start_campaign(
     *,
     purpose: str,
     texts: Texts,
-    actor: str,
+    actor: Actor,
     now: datetime,
     source: IdentitySource | None = None,
     recipients: Iterable[str | tuple[str, str]] | None = None,
@@ -223,7 +224,7 @@ def _add_campaign(
     source: IdentitySource | None,
     policy_version: PolicyVersion | None,
     rate: int,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> NoticeCampaign:
     """The campaign, added and flushed (so it has its id), nothing queued or sent yet."""

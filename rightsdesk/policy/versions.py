@@ -25,6 +25,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation, settings
 from rightsdesk.core.urls import external_url
 from rightsdesk.domain.kinds import RequestKind
@@ -148,7 +149,7 @@ def _checked(draft: Draft) -> Draft:
     return draft
 
 
-def create_version(draft: Draft, *, actor: str, now: datetime) -> PolicyVersion:
+def create_version(draft: Draft, *, actor: Actor, now: datetime) -> PolicyVersion:
     _checked(draft)
     if db.session.scalar(select(PolicyVersion.id).where(PolicyVersion.label == draft.label)):
         raise PolicyError(_("A version labelled %(label)s exists already.", label=draft.label))
@@ -162,7 +163,7 @@ def create_version(draft: Draft, *, actor: str, now: datetime) -> PolicyVersion:
 
 
 def update_version(
-    version: PolicyVersion, draft: Draft, *, actor: str, now: datetime
+    version: PolicyVersion, draft: Draft, *, actor: Actor, now: datetime
 ) -> PolicyVersion:
     if version.published_at is not None:
         raise PolicyError(_("A published version is never changed: write a new version."))
@@ -208,7 +209,7 @@ class Published:
     warning: str | None = None
 
 
-def publish(version: PolicyVersion, *, actor: str, now: datetime) -> Published:
+def publish(version: PolicyVersion, *, actor: Actor, now: datetime) -> Published:
     """Check the notice rule, freeze the text, start the notice campaign; one commit.
 
     Raises :class:`~rightsdesk.domain.policy.NoticeTooShort` (naming the earliest allowed
@@ -256,7 +257,7 @@ def _check_order(version: PolicyVersion) -> None:
 
 
 def _start_notice(
-    version: PolicyVersion, *, actor: str, now: datetime
+    version: PolicyVersion, *, actor: Actor, now: datetime
 ) -> tuple[NoticeCampaign | None, str | None]:
 
     try:
@@ -433,7 +434,7 @@ DEMO_VERSIONS = (
 )
 
 
-def load_demo_versions(*, actor: str) -> int:
+def load_demo_versions(*, actor: Actor) -> int:
     """Two published versions for the demo (the later one in force); none if any exists."""
     if db.session.scalar(select(PolicyVersion.id).limit(1)) is not None:
         return 0

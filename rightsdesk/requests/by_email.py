@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from rightsdesk.core.actors import INBOUND_MAIL
 from rightsdesk.domain.classify import classify
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.extensions import db
@@ -104,7 +105,7 @@ def _file(record: InboundMessage, parsed: ParsedMessage, now: datetime) -> Inges
             reply_references=tuple(parsed.references),
         ),
         now=now,
-        actor="inbound-mail",
+        actor=INBOUND_MAIL,
     )
     record.request_ref = request.reference
     db.session.commit()

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.domain.deadlines import Deadline, compute_deadline, compute_notice_deadline
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
@@ -87,7 +88,7 @@ class RecomputeResult:
     changed: list[tuple[str, date, date]] = field(default_factory=list)
 
 
-def recompute_open_deadlines(*, actor: str, now: datetime) -> RecomputeResult:
+def recompute_open_deadlines(*, actor: Actor, now: datetime) -> RecomputeResult:
     """Re-date every open request (after a calendar change); audit each one that moved.
 
     Runs inside the caller's transaction, so the calendar change and the new dates commit
@@ -110,7 +111,7 @@ def _redate(
     calendar: HolidayCalendar,
     result: RecomputeResult,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> None:
     """Re-date one request; a move is added to ``result`` and audited."""

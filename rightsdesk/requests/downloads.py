@@ -17,6 +17,7 @@ from cryptography.fernet import InvalidToken
 from flask import current_app
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import SUBJECT, Actor
 from rightsdesk.core.keys import package_cipher
 from rightsdesk.core.uploads import delete_upload, store_bytes, stored_path
 from rightsdesk.domain.lifecycle import OPEN
@@ -69,7 +70,7 @@ def offer(
     data: bytes,
     filename: str,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
     ttl_days: int | None = None,
 ) -> Download:
@@ -91,7 +92,13 @@ def offer(
 
 
 def _stored(
-    request: Request, data: bytes, filename: str, *, actor: str, now: datetime, ttl_days: int | None
+    request: Request,
+    data: bytes,
+    filename: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    ttl_days: int | None,
 ) -> Download:
     """The file checked and stored encrypted; its download row, for the caller to add."""
     content_type, extension = _kind_of(data, filename)
@@ -128,7 +135,7 @@ def fetch(request: Request, download_id: int, *, now: datetime) -> tuple[Downloa
     download.downloaded_at = download.downloaded_at or now
     audit.record(
         "subject.downloaded",
-        actor="subject",
+        actor=SUBJECT,
         now=now,
         request_ref=request.reference,
         data={"download": download.id},
@@ -146,7 +153,7 @@ def purge_expired(*, now: datetime) -> int:
         download.deleted_at = now
         audit.record(
             "request.download_deleted",
-            actor="system:downloads",
+            actor=Actor.system("downloads"),
             now=now,
             request_ref=download.request.reference,
             data={"download": download.id},

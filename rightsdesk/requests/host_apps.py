@@ -20,6 +20,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN, Status
@@ -48,7 +49,7 @@ def _hash(value: str) -> str:
 
 
 def create_key(
-    *, name: str, scopes: list[str], webhook_url: str | None, actor: str, now: datetime
+    *, name: str, scopes: list[str], webhook_url: str | None, actor: Actor, now: datetime
 ) -> IssuedKey:
     name = name.strip()
     _check_new_key(name, scopes, webhook_url)
@@ -97,7 +98,7 @@ def _new_key(
     return key, full, signing_secret
 
 
-def revoke_key(name: str, *, actor: str, now: datetime) -> ApiKey:
+def revoke_key(name: str, *, actor: Actor, now: datetime) -> ApiKey:
     key = db.session.scalar(select(ApiKey).where(ApiKey.name == name))
     if key is None:
         raise ApiKeyError(f"no key named {name!r}")

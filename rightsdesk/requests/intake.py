@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core import audit, jobqueue
+from rightsdesk.core.actors import SUBJECT, Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
 from rightsdesk.core.urls import external_url
@@ -97,7 +98,7 @@ def _clean(text: str | None) -> str | None:
     return strip_control_characters(text) if text is not None else None
 
 
-def file_request(data: IntakeInput, *, now: datetime, actor: str = "subject") -> Request:
+def file_request(data: IntakeInput, *, now: datetime, actor: Actor = SUBJECT) -> Request:
     """Store the request (received, unverified) and queue its verification mail; one commit.
 
     Control characters (NUL above all, which PostgreSQL refuses) are dropped from what people
@@ -121,7 +122,7 @@ def _create_request(
     data: IntakeInput,
     *,
     now: datetime,
-    actor: str,
+    actor: Actor,
     proof: StoredFile | None,
     received_at: datetime | None = None,
 ) -> Request:
@@ -145,7 +146,7 @@ def _create_request(
 
 
 def _submit_cleaned(
-    data: IntakeInput, *, now: datetime, actor: str, received_at: datetime | None
+    data: IntakeInput, *, now: datetime, actor: Actor, received_at: datetime | None
 ) -> Request:
     """``submit_request`` with what the person typed, control characters dropped."""
     representative = None
@@ -293,7 +294,7 @@ def _file_submission(
     try:
         data, proof = _from_payload(payload)
         request = _create_request(
-            data, now=now, actor="subject", proof=proof, received_at=received_at
+            data, now=now, actor=SUBJECT, proof=proof, received_at=received_at
         )
         db.session.commit()
     except Exception as error:  # any failure waits for a retry; the others go on
@@ -392,7 +393,7 @@ def _submit_api(data: IntakeInput, *, api_key, vouched: bool, now: datetime) -> 
     return _submit_with_first_mail(
         replace(data, name=name, channel=Channel.API),
         confirmed=vouched,
-        actor=f"api:{api_key.name}",
+        actor=Actor.api(api_key.name),
         now=now,
         corrections=corrections,
         api_key_id=api_key.id,
@@ -419,7 +420,7 @@ def enter_by_staff(
     jurisdiction: str | None,
     received_at: datetime,
     identity_checked: bool,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> Request:
     """A request taken by phone, letter or at the counter, dated from its real receipt.
@@ -441,7 +442,7 @@ def _submit_with_first_mail(
     data: IntakeInput,
     *,
     confirmed: bool,
-    actor: str,
+    actor: Actor,
     now: datetime,
     corrections: Sequence[CorrectionItem] = (),
     **more: Any,
@@ -535,7 +536,7 @@ def _organisation():
 def confirm_verification(request: Request, *, now: datetime) -> str:
     """After the token was consumed: verify, acknowledge by mail, return the status link."""
     if request.status is Status.RECEIVED_UNVERIFIED:
-        change_status(request, Status.VERIFIED, actor="subject", now=now, commit=False)
+        change_status(request, Status.VERIFIED, actor=SUBJECT, now=now, commit=False)
         _queue_acknowledgement(request, now=now)
     db.session.commit()
     return status_token(request)
@@ -568,18 +569,18 @@ def resend_verification(email: str, *, now: datetime) -> int:
     requests = list(db.session.scalars(query))
     for request in requests:
         _queue_verification(request, now=now)
-        audit.record("request.link_resent", actor="subject", now=now, request_ref=request.reference)
+        audit.record("request.link_resent", actor=SUBJECT, now=now, request_ref=request.reference)
     db.session.commit()
     return len(requests)
 
 
 def withdraw(request: Request, *, now: datetime) -> None:
-    change_status(request, Status.WITHDRAWN, actor="subject", now=now, commit=False)
+    change_status(request, Status.WITHDRAWN, actor=SUBJECT, now=now, commit=False)
     notify_subject(request, "withdrawn", now=now)
     db.session.commit()
 
 
-def revoke_status_links(reference: str, *, send_new: bool, actor: str, now: datetime) -> Request:
+def revoke_status_links(reference: str, *, send_new: bool, actor: Actor, now: datetime) -> Request:
     """Rotate the request's status secret, so every link sent so far stops working."""
     request = db.session.scalar(select(Request).where(Request.reference == reference))
     if request is None or request.personal_data_purged_at is not None:
@@ -592,7 +593,7 @@ def revoke_status_links(reference: str, *, send_new: bool, actor: str, now: date
     return request
 
 
-def ask_subject(request: Request, text: str, *, actor: str, now: datetime) -> Question:
+def ask_subject(request: Request, text: str, *, actor: Actor, now: datetime) -> Question:
     """Staff ask the subject something; the status page takes the answer."""
     question = Question(request=request, asked_at=now, asked_by=actor, text=text.strip())
     db.session.add(question)
@@ -626,14 +627,14 @@ def answer_question(
             question.answer_content_type = stored.content_type
         audit.record(
             "request.answered",
-            actor="subject",
+            actor=SUBJECT,
             now=now,
             request_ref=request.reference,
             data={"question": question.id, "file": bool(stored)},
         )
         still_open = [q for q in request.questions if q.answered_at is None]
         if request.status is Status.AWAITING_SUBJECT and not still_open:
-            change_status(request, Status.IN_PROGRESS, actor="subject", now=now, commit=False)
+            change_status(request, Status.IN_PROGRESS, actor=SUBJECT, now=now, commit=False)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -676,7 +677,7 @@ def expire_unverified(*, now: datetime, dry_run: bool = False) -> ExpiryReport:
     if dry_run:
         return report
     for request in stale:
-        change_status(request, Status.EXPIRED, actor="system:expiry", now=now, commit=False)
+        change_status(request, Status.EXPIRED, actor=Actor.system("expiry"), now=now, commit=False)
         files = purge_personal_data(request, now=now)
         db.session.commit()
         for name in files:  # only once the database no longer points at them
@@ -696,7 +697,7 @@ def purge_personal_data(request: Request, *, now: datetime) -> list[str | None]:
     _forget_subject(request, now=now)
     audit.record(
         "request.purged",
-        actor="system:expiry",
+        actor=Actor.system("expiry"),
         now=now,
         request_ref=request.reference,
     )

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.delivery.connectors import forget_answers
 from rightsdesk.delivery.webhooks import enqueue_status_event
@@ -76,7 +77,7 @@ def submit_request(
     name: str | None,
     channel: Channel,
     now: datetime,
-    actor: str,
+    actor: Actor,
     details: str | None = None,
     jurisdiction: str | None = None,
     language: str = "ko",
@@ -133,7 +134,7 @@ def _store_received(
     request: Request,
     representative: tuple[RepresentativeRole, str, str] | None,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> None:
     """Attach the representative, set the due date, write the row, audit it, tell the host app."""
@@ -156,7 +157,7 @@ def _audit_received(
     request: Request,
     representative: tuple[RepresentativeRole, str, str] | None,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> None:
     audit.record(
@@ -179,7 +180,7 @@ def change_status(
     request: Request,
     target: Status,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
     reason: str | None = None,
     commit: bool = True,
@@ -201,7 +202,7 @@ def change_status(
     return request
 
 
-def _audit_status(request: Request, previous: Status, *, actor: str, now: datetime) -> None:
+def _audit_status(request: Request, previous: Status, *, actor: Actor, now: datetime) -> None:
     audit.record(
         "request.status",
         actor=actor,

@@ -38,6 +38,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from rightsdesk.core import audit
+from rightsdesk.core.actors import Actor
 from rightsdesk.domain.retention import RetentionError
 from rightsdesk.extensions import db
 from rightsdesk.retention.dormancy import dormancy_job
@@ -75,7 +76,7 @@ def run_jobs(
     names: list[str] | None = None,
     *,
     now: datetime,
-    actor: str,
+    actor: Actor,
     dry_run: bool = False,
     reporter: Reporter | None = None,
     batch_size: int | None = None,
@@ -95,7 +96,7 @@ def run_jobs(
 
 def _run_context(
     now: datetime,
-    actor: str,
+    actor: Actor,
     dry_run: bool,
     reporter: Reporter | None,
     batch_size: int | None,

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from rightsdesk.core import leases
+from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.domain.retention import (
     RetentionError,
@@ -233,7 +234,7 @@ class RunContext:
     now: datetime
     schedule: Schedule
     dry_run: bool
-    actor: str
+    actor: Actor
     holder: str
     reporter: Reporter
     batch_size: int = DEFAULT_BATCH

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from rightsdesk.cli.notify import notify_group
+from rightsdesk.core.actors import Actor
 from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status as S
@@ -53,7 +54,7 @@ def desk(app) -> dict[str, str]:
         _staff("audi@staff.example", StaffRole.AUDITOR)
         hana, bora = _staff("hana@staff.example"), _staff("bora@staff.example")
         chul, gone = _staff("chul@staff.example"), _staff("gone@staff.example")
-        actor = decisions.Actor(boss, None)
+        actor = Actor.staff(boss)
         agent = (RepresentativeRole.AGENT, "정우성", "agent@subjects.example")
         made = {
             "h_over1": (_request("2026-03-05T01:00:00Z", 1, representative=agent), hana),
@@ -157,7 +158,7 @@ def test_today_defaults_to_the_operator_local_day(app, runner):
     with app.app_context():
         hana = _staff("hana@staff.example")
         request = _request((_now() - timedelta(days=40)).isoformat(), 1)
-        decisions.assign(request, hana, decisions.Actor(hana, None), _now())
+        decisions.assign(request, hana, Actor.staff(hana), _now())
     result = runner.invoke(notify_group, ["digest", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "hana@staff.example\t0 due soon\t1 overdue"

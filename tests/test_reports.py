@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rightsdesk.core.actors import Actor
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status as S
 from rightsdesk.models import Channel, StaffRole
@@ -72,7 +73,7 @@ def book(ctx) -> dict[str, object]:
     """Requests with known Seoul-local receipt and closing dates (2025-12 to 2026-03)."""
     admin = staff("boss@staff.example", StaffRole.ADMIN)
     odd = staff("=cmd@staff.example")
-    actor = decisions.Actor(admin, None)
+    actor = Actor.staff(admin)
     r: dict[str, object] = {}
     # 23:00 on 31 December in Seoul: December, outside a three-month range. Answered in time.
     r["x"] = submit("2025-12-31T14:00:00Z", n=1)

@@ -8,7 +8,7 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
@@ -252,3 +252,44 @@ def test_a_system_that_is_down_fails_the_step_without_a_crash(mapped_app, monkey
     with mapped_app.app_context():
         found = db.session.scalar(select(Request).where(Request.reference == reference))
         assert found.downloads == [] and found.status is Status.VERIFIED
+
+
+def test_a_correction_into_a_table_without_a_primary_key_is_refused_not_a_crash(mapped_app, shop):
+    """The shop's ``users`` rebuilt without a primary key: rightsdesk cannot update the
+    subject's row by key, so staff get one line saying so, and nothing is decided or changed."""
+    engine = create_engine(shop)
+    with engine.begin() as connection:
+        schema = connection.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'users'")
+        ).scalar_one()
+        assert "PRIMARY KEY (id)," in schema
+        connection.execute(text("PRAGMA foreign_keys = OFF"))
+        connection.execute(
+            text(schema.replace("users", "users_copy", 1).replace("PRIMARY KEY (id),", ""))
+        )
+        connection.execute(text("INSERT INTO users_copy SELECT * FROM users"))
+        connection.execute(text("DROP TABLE users"))
+        connection.execute(text("ALTER TABLE users_copy RENAME TO users"))
+    engine.dispose()
+    reference = _correction_request(mapped_app, "전화번호", "010-9999-0000")
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        item_id = found.corrections[0].id
+    client = sign_in(mapped_app, StaffRole.HANDLER)
+    answer = act(
+        client,
+        reference,
+        "correction",
+        item=str(item_id),
+        decision="approve",
+        target="shop.users.phone",
+    )
+    assert answer.status_code == 302
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "users has no primary key: correct it by hand" in page
+    assert shop_rows(shop, "SELECT phone FROM users WHERE email = :e", e=SUBJECT)[0].phone != (
+        "010-9999-0000"
+    )
+    with mapped_app.app_context():
+        item = db.session.scalar(select(Request).where(Request.reference == reference))
+        assert (item.corrections[0].decision, item.corrections[0].target) == (None, None)

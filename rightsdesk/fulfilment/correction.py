@@ -73,14 +73,17 @@ def _apply(request: Request, item: CorrectionItem, target: str | None, now: date
     system_name, table_name, column = target.split(".", 2)
     system = datamap.system(system_name)
     with system_engine(system) as engine:
-        item.rows_changed = apply_correction(
-            system,
-            engine,
-            subject_identities(request),
-            table_name,
-            column,
-            item.correct_value,
-        )
+        try:
+            item.rows_changed = apply_correction(
+                system,
+                engine,
+                subject_identities(request),
+                table_name,
+                column,
+                item.correct_value,
+            )
+        except ValueError as error:  # e.g. a table with no primary key: staff correct by hand
+            raise FulfilmentError(str(error)) from None
     _notify_recipients(datamap, request, system_name, table_name, column, item, now)
 
 

@@ -134,7 +134,8 @@ class ChainReport:
 
 
 def verify_chain(batch_size: int = 1000) -> ChainReport:
-    """Recompute every link; report the first break of each kind, without stopping early."""
+    """Recompute every link and report every broken event (edited, missing or out of order),
+    without stopping at the first."""
     problems: list[str] = []
     expected_prev, expected_seq, count = GENESIS, 1, 0
     last_seq = 0

@@ -16,6 +16,7 @@ from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.domain.retention import (
     DEFAULT_SCHEDULE,
+    BasisKind,
     EndAction,
     RetentionFileError,
     Unit,
@@ -78,9 +79,11 @@ def test_the_file_overrides_and_adds_rules():
         "grace_days = 3\n"
         "[rules.access_log]\n"
         'period = "6 months"\n'
+        'reason = "부정 이용 조사"\n'
         "[rules.membership]\n"
         'period = "1 year"\n'
         'start = "account_closed"\n'
+        'kind = "policy"\n'
         'basis = "회원 약관 §12"\n'
         'action = "anonymise"\n'
         'label_ko = "회원 정보"\n',
@@ -124,6 +127,91 @@ def test_a_bad_file_names_its_line(text, line, words):
     assert caught.value.line == line, str(caught.value)
     assert str(caught.value).startswith(f"r.toml:{line}: ")
     assert words in str(caught.value)
+
+
+def test_a_statutory_category_kept_shorter_than_its_statute_is_refused_at_its_line():
+    text = '# payments\n[rules.payment]\nperiod = "3 years"\n'
+    with pytest.raises(RetentionFileError) as caught:
+        load_schedule(text, "r.toml")
+    assert str(caught.value) == (
+        "r.toml:3: rules.payment: kept 3 years, shorter than the 5 years "
+        "전자상거래법 §6, 시행령 §6①3 requires"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ('[rules.payment]\nperiod = "7 years"\n', 2, "give the operator's reason"),
+        ('[rules.payment]\nkind = "policy"\n', 2, "cannot be declared policy"),
+        ('[rules.contract]\nreason = "분쟁 대비"\n', 2, "reason is only for"),
+        (
+            '[rules.tax]\nperiod = "3 years"\nstart = "record_date"\nkind = "statute"\n'
+            'basis = "국세기본법 §85의3"\n',
+            2,
+            "shorter than the 5 years 국세기본법",
+        ),
+        (
+            '[rules.x]\nperiod = "1 year"\nstart = "record_date"\nkind = "statute"\n'
+            'basis = "관련 법령"\n',
+            5,
+            "must name its article",
+        ),
+        ('[rules.x]\nperiod = "1 year"\nstart = "record_date"\nbasis = "b"\n', 1, "'kind'"),
+        ('[rules.access_log]\nkind = "law"\n', 2, "accepted: statute, policy"),
+    ],
+)
+def test_rules_are_checked_against_the_law(text, line, words):
+    with pytest.raises(RetentionFileError) as caught:
+        load_schedule(text, "r.toml")
+    assert str(caught.value).startswith(f"r.toml:{line}: rules."), str(caught.value)
+    assert words in str(caught.value)
+
+
+def test_a_longer_period_with_a_reason_is_the_operators_policy_beyond_the_statute():
+    schedule = load_schedule(
+        '[rules.payment]\nperiod = "7 years"\nreason = "분쟁 대비, 가입 시 동의"\n', "r.toml"
+    )
+    payment = schedule.rule("payment")
+    assert (payment.amount, payment.kind, payment.reason) == (
+        7,
+        BasisKind.STATUTE,
+        "분쟁 대비, 가입 시 동의",
+    )
+    assert payment.kind_text == "statute+policy"
+    assert schedule.warnings == ()
+
+
+def test_the_defaults_carry_their_basis_kind():
+    kinds = {rule.code: rule.kind for rule in DEFAULT_SCHEDULE}
+    assert kinds.pop("request_record") is BasisKind.POLICY
+    assert set(kinds.values()) == {BasisKind.STATUTE}
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        (
+            '[rules.identity_log]\nperiod = "6 months"\nstart = "record_date"\nkind = "statute"\n'
+            'basis = "정보통신망법 §23의2"\nlabel_ko = "본인확인에 관한 기록"\n',
+            "obsolete since 2012",
+        ),
+        (
+            '[rules.dormant]\nperiod = "1 year"\nstart = "record_date"\nkind = "statute"\n'
+            'basis = "개인정보 보호법 §39의6 (휴면계정)"\n',
+            "repealed on 2023-09-15",
+        ),
+    ],
+)
+def test_obsolete_rules_cited_as_law_are_accepted_with_a_warning_naming_the_line(rule, words):
+    schedule = load_schedule("grace_days = 5\n\n" + rule, "r.toml")
+    (warning,) = schedule.warnings
+    assert warning.startswith("r.toml:3: rules.") and "warning:" in warning
+    assert words in warning
+    # The same records kept under the operator's own policy are no obsolete law.
+    policy = rule.replace('kind = "statute"', 'kind = "policy"').replace("정보통신망법 ", "")
+    policy = policy.replace("개인정보 보호법 §39의6 (휴면계정)", "휴면 정책, 가입 시 동의")
+    assert load_schedule(policy, "r.toml").warnings == ()
 
 
 # --- fixtures: rightsdesk with the demo shop ------------------------------------------------
@@ -233,7 +321,7 @@ def test_the_schedule_command_prints_the_file_in_force(mapped, tmp_path):
     path = tmp_path / "retention.toml"
     path.write_text(
         'grace_days = 3\n[rules.membership]\nperiod = "2 years"\nstart = "account_closed"\n'
-        'basis = "회원 약관 §12"\n'
+        'kind = "policy"\nbasis = "회원 약관 §12"\n'
     )
     mapped.config["RETENTION_FILE"] = str(path)
     result = mapped.test_cli_runner().invoke(args=["jobs", "schedule"])

@@ -197,6 +197,15 @@ class Schedule:
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules.values())
 
+    def kind_of(self, code: str) -> str:
+        """The basis kind of a rule, or of one of rightsdesk's own jobs' rules
+        (:data:`OWN_RULE_KINDS`); "" when unknown."""
+        rule = self.rules.get(code)
+        if rule is not None:
+            return rule.kind_text
+        kind = OWN_RULE_KINDS.get(code)
+        return kind.value if kind else ""
+
     def cutoff(self, code: str, today: date) -> date:
         """Records of rule ``code`` that started before this day are due for destruction."""
         return self.rule(code).due_before(today, self.grace_days)
@@ -276,6 +285,14 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 del R, S
 
 DEFAULT_SCHEDULE = Schedule.of(DEFAULT_RULES)
+
+# The rules of rightsdesk's own jobs that are not in the schedule.
+OWN_RULE_KINDS: dict[str, BasisKind] = {
+    "unverified_request": BasisKind.STATUTE,  # §21①: destroy what is no longer needed
+    "download": BasisKind.POLICY,
+    "dormancy": BasisKind.POLICY,  # the statutory duty was repealed on 2023-09-15
+    "dormancy_notice": BasisKind.POLICY,
+}
 
 
 # --- what the law says about an operator's rules ------------------------------------------------

@@ -108,8 +108,10 @@ class Rule:
     label_ko: str = ""
     label_en: str = ""
     kind: BasisKind = BasisKind.STATUTE
-    # Kept longer than the statute: the operator's reason (the extra time is its policy).
+    # Kept longer than the statute: the operator's reason (the extra time is its policy), and
+    # the statute's own period.
     reason: str = ""
+    statute_period: tuple[int, Unit] | None = None
 
     @property
     def keeps(self) -> bool:
@@ -148,13 +150,22 @@ class Rule:
         return candidate
 
     def period_text(self, language: str = "ko") -> str:
-        if language == "ko":
-            return f"{self.amount}" + {"days": "일", "months": "개월", "years": "년"}[self.unit]
-        return f"{self.amount} {self.unit.value}"
+        return _period_text(self.amount, self.unit, language)
+
+    def statutory_text(self, language: str = "ko") -> str:
+        """The statute's own period: the rule's, unless the operator keeps longer by reason."""
+        amount, unit = self.statute_period or (self.amount, self.unit)
+        return _period_text(amount, unit, language)
 
     def label(self, language: str = "ko") -> str:
         chosen = self.label_ko if language == "ko" else self.label_en
         return chosen or self.label_ko or self.label_en or self.code
+
+
+def _period_text(amount: int, unit: Unit, language: str) -> str:
+    if language == "ko":
+        return f"{amount}" + {"days": "일", "months": "개월", "years": "년"}[unit]
+    return f"{amount} {unit.value}"
 
 
 def subtract_period(end: date, amount: int, unit: Unit) -> date:
@@ -479,11 +490,9 @@ class _ScheduleReader:
         for key in ("basis", "reason", "label_ko", "label_en"):
             if key in raw:
                 changes[key] = self.text(raw, path, key)
-        rule = replace(base, **changes)
-        self.check_basis(rule, raw)
-        return rule
+        return self.check_basis(replace(base, **changes), raw)
 
-    def check_basis(self, rule: Rule, raw: dict[str, Any]) -> None:
+    def check_basis(self, rule: Rule, raw: dict[str, Any]) -> Rule:
         """The rule against the law: a statutory category names its article and is kept no
         shorter than its statute, longer only with a reason; obsolete rules are warned."""
         path = ("rules", rule.code)
@@ -502,9 +511,10 @@ class _ScheduleReader:
             )
         for obsolete in obsolete_matches(rule):
             self.warnings.append((path, f"{where}: warning: {obsolete.note}"))
-        self.check_period(rule, raw, statutory_period(rule, self.defaults))
+        return self.check_period(rule, raw, statutory_period(rule, self.defaults))
 
-    def check_period(self, rule: Rule, raw: dict[str, Any], statute: Statute | None) -> None:
+    def check_period(self, rule: Rule, raw: dict[str, Any], statute: Statute | None) -> Rule:
+        """The rule as accepted: one kept longer than its statute notes the statute's period."""
         path, where = ("rules", rule.code), f"rules.{rule.code}"
         at = (*path, "period") if "period" in raw else path
         ours, law = _length(rule.amount, rule.unit), None
@@ -528,6 +538,9 @@ class _ScheduleReader:
                 (*path, "reason"),
                 f"{where}: reason is only for a statutory category kept longer than its statute",
             )
+        if statute is not None and ours > law:
+            return replace(rule, statute_period=(statute.amount, statute.unit))
+        return replace(rule, statute_period=None)
 
     def dormancy(self, raw: dict[str, Any]) -> Dormancy:
         path = ("dormancy",)

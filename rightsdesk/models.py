@@ -467,6 +467,12 @@ class ErasureStep(db.Model):
     retained: Mapped[int] = mapped_column(Integer, default=0)
     retention: Mapped[str | None] = mapped_column(String(40))  # retention category code
     basis: Mapped[str | None] = mapped_column(String(200))
+    # statute, policy or statute+policy (the rule's basis kind when the step was planned).
+    basis_kind: Mapped[str | None] = mapped_column(String(16))
+    # Rows kept under the operator's own policy are no §36① 단서 ground: staff decide "keep"
+    # (naming the basis relied on, decision_basis) or "delete" before the finish.
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decision_basis: Mapped[str | None] = mapped_column(Text)
     retained_until: Mapped[date | None] = mapped_column(Date)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

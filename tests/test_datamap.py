@@ -593,7 +593,7 @@ def test_a_category_of_the_operators_retention_file_is_accepted(app, runner, tmp
     rules = tmp_path / "retention.toml"
     rules.write_text(
         '[rules.membership]\nperiod = "1 year"\nstart = "account_closed"\n'
-        'basis = "회원 약관 §12"\n',
+        'kind = "policy"\nbasis = "회원 약관 §12"\n',
         encoding="utf-8",
     )
     app.config["RETENTION_FILE"] = str(rules)

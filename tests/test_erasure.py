@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -311,3 +312,108 @@ def test_erasure_is_only_for_open_deletion_requests(mapped_app, shop):
     reference = new_request(mapped_app, email=SUBJECT, name=None, days_ago=0)
     with mapped_app.app_context(), pytest.raises(FulfilmentError, match="deletion requests"):
         erasure.preview(_load(reference), now=NOW)
+
+
+# --- keeps under the operator's own policy ------------------------------------------------------
+
+POLICY_BASIS = "재가입 방지, 탈퇴 후 1년, 가입 시 동의"
+
+
+@pytest.fixture
+def policy_map(tmp_path, no_remote_map):
+    """Only the access logs are kept, under the operator's own policy (no statute)."""
+    path = Path(no_remote_map.config["DATAMAP_FILE"])
+    text = path.read_text(encoding="utf-8")
+    for code in ("contract", "payment", "complaint"):
+        text = text.replace(f'retention = "{code}"', 'retention = "none"')
+    path.write_text(text.replace('retention = "access_log"', 'retention = "abuse_watch"'))
+    rules = tmp_path / "retention.toml"
+    rules.write_text(
+        '[rules.abuse_watch]\nperiod = "10 years"\nstart = "record_date"\nkind = "policy"\n'
+        f'basis = "{POLICY_BASIS}"\n',
+        encoding="utf-8",
+    )
+    no_remote_map.config["RETENTION_FILE"] = str(rules)
+    return no_remote_map
+
+
+def _last_notice(reference: str) -> OutboxMessage:
+    return db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.request_ref == reference)
+        .order_by(OutboxMessage.id.desc())
+    ).first()
+
+
+def _policy_step(client, reference: str) -> tuple[int, str]:
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    found = re.search(r'class="policy-keep" data-step="(\d+)" data-decision="(\w*)"', page)
+    assert found, "no decision asked for the policy keep"
+    return int(found.group(1)), found.group(2)
+
+
+def test_a_policy_keep_is_no_statutory_refusal_and_staff_keep_it_naming_the_basis(
+    policy_map, shop, smtp
+):
+    app = policy_map
+    reference = _deletion_request(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    preview = act(client, reference, "erase-preview").get_data(as_text=True)
+    row = preview.split("shop.access_logs")[1].split("</tr>")[0]
+    assert 'data-kind="policy"' in row and POLICY_BASIS in row and "§36①" not in row
+    assert act(client, reference, "erase").status_code == 302
+    step_id, decision = _policy_step(client, reference)
+    assert decision == ""
+    # Undecided, the finish is refused.
+    shown = act(client, reference, "erase-finish").get_data(as_text=True)
+    assert 'id="preview"' not in shown
+    with app.app_context():
+        with pytest.raises(FulfilmentError, match=r"keep or delete: shop\.access_logs"):
+            erasure.outcome(_load(reference))
+        kept = db.session.scalar(select(db.func.count()).select_from(RetainedRecord))
+    assert kept > 0
+    # Keeping needs the basis relied on.
+    act(client, reference, "erase-decide", step_id=step_id, decision="keep", basis=" ")
+    assert _policy_step(client, reference)[1] == ""
+    act(client, reference, "erase-decide", step_id=step_id, decision="keep", basis=POLICY_BASIS)
+    assert _policy_step(client, reference)[1] == "keep"
+    assert act(client, reference, "erase-finish", step="send").status_code == 302
+    with app.app_context():
+        found = _load(reference)
+        assert found.status is Status.COMPLETED and found.refusal_ground is None
+        body = _last_notice(reference).body_text
+        token = status_token(found)
+        assert db.session.scalar(select(db.func.count()).select_from(RetainedRecord)) == kept
+    assert "§36①" not in body and "단서" not in body
+    assert "법령에 따른 것이 아니라 당사의 내부 방침" in body
+    assert f"shop.access_logs: {kept}건" in body and POLICY_BASIS in body
+    assert "이의" in body  # how to object
+    page = app.test_client().get(f"/requests/status/{token}").get_data(as_text=True)
+    assert (
+        "shop.access_logs" in page and POLICY_BASIS in page and 'id="outcome-refused"' not in page
+    )
+
+
+def test_staff_delete_what_only_the_operators_policy_would_keep(policy_map, shop, smtp):
+    app = policy_map
+    reference = _deletion_request(app, language="en")
+    client = sign_in(app, StaffRole.HANDLER)
+    assert act(client, reference, "erase").status_code == 302
+    step_id, _decision = _policy_step(client, reference)
+    act(client, reference, "erase-decide", step_id=step_id, decision="delete")
+    assert _policy_step(client, reference)[1] == "delete"
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(RetainedRecord)) == 0
+        step = db.session.get(ErasureStep, step_id)
+        assert (step.retained, step.decision, step.deleted > 0) == (0, "delete", True)
+        decided = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "fulfilment.erasure_decision")
+        ).one()
+        assert json.loads(decided.data)["decision"] == "delete"
+    assert act(client, reference, "erase-finish", step="send").status_code == 302
+    with app.app_context():
+        found = _load(reference)
+        assert found.status is Status.COMPLETED
+        body = _last_notice(reference).body_text
+    assert "shop.access_logs" in body and "deleted" in body
+    assert "own policy" not in body and "kept" not in body

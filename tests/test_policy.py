@@ -19,7 +19,9 @@ from rightsdesk.domain.policy import (
     expand,
     md_escape,
     notice_period,
+    retention_section,
 )
+from rightsdesk.domain.retention import Schedule, load_schedule
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, NoticeCampaign, PolicyVersion, StaffRole
 from rightsdesk.policy import versions as policy
@@ -134,6 +136,51 @@ def test_publishing_with_too_little_notice_writes_nothing(ctx):
     assert db.session.scalar(published) == 0
 
 
+def _tables(section: str, title: str) -> list[list[str]]:
+    """The rows (cells) of the table under ``title`` in a generated section."""
+    part = section.split(title)[1].split("###")[0]
+    rows = [line.strip("|").split("|") for line in part.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in row] for row in rows[1:]]
+
+
+def test_the_retention_section_splits_statutory_from_policy_keeps_in_both_languages():
+    schedule = load_schedule(
+        '[rules.payment]\nperiod = "7 years"\nreason = "분쟁 대비, 가입 시 동의"\n\n'
+        '[rules.membership]\nperiod = "1 year"\nstart = "account_closed"\nkind = "policy"\n'
+        'basis = "재가입 방지, 탈퇴 후 1년, 가입 시 동의"\nlabel_ko = "회원 정보"\n'
+        'label_en = "membership records"\n',
+        "r.toml",
+    )
+    ko = retention_section(list(schedule), "ko")
+    by_law = _tables(ko, "### 법령에 따른 보존")
+    assert [
+        "대금결제 및 재화 등의 공급에 관한 기록",
+        "5년",
+        "전자상거래법 §6, 시행령 §6①3",
+    ] in by_law
+    assert ["로그기록·접속지 추적자료", "3개월", "통신비밀보호법 §15의2, 시행령 §41②"] in by_law
+    assert all("회원" not in row[0] and "권리 행사" not in row[0] for row in by_law)
+    assert _tables(ko, "### 내부 방침에 따른 보존") == [
+        ["대금결제 및 재화 등의 공급에 관한 기록", "7년", "분쟁 대비, 가입 시 동의"],
+        [
+            "권리 행사 요구 처리 기록",
+            "3년",
+            "운영 방침: 권리 행사 처리 기록 (법정 기간 없음, 통상 3년)",
+        ],
+        ["회원 정보", "1년", "재가입 방지, 탈퇴 후 1년, 가입 시 동의"],
+    ]
+    en = retention_section(list(schedule), "en")
+    assert ["membership records", "1 years", "재가입 방지, 탈퇴 후 1년, 가입 시 동의"] in _tables(
+        en, "### Kept under our own policy"
+    )
+    assert ["payment and supply records", "5 years", "전자상거래법 §6, 시행령 §6①3"] in _tables(
+        en, "### Kept because a law requires it"
+    )
+    # Nothing kept by policy: the heading stays, saying so.
+    only_law = Schedule.of(r for r in schedule if r.statutory and not r.reason)
+    assert "### 내부 방침에 따른 보존\n\n해당 없음." in retention_section(list(only_law), "ko")
+
+
 def test_a_published_version_is_frozen_with_its_generated_sections(ctx):
     organisation(ctx)
     now = datetime.now(UTC)
@@ -142,6 +189,10 @@ def test_a_published_version_is_frozen_with_its_generated_sections(ctx):
     assert result.campaign is None and "data map" in result.warning  # no data map here
     body = db.session.get(PolicyVersion, version.id).body_ko
     assert "[[retention]]" not in body and "전자상거래법" in body  # the retention table
+    # rightsdesk's own request records are its policy, not "다른 법령에 따라 보존하는 기록".
+    by_law, by_policy = body.split("### 법령에 따른 보존")[1].split("### 내부 방침에 따른 보존")
+    assert "전자상거래법" in by_law and "권리 행사 요구 처리 기록" not in by_law
+    assert "| 권리 행사 요구 처리 기록 | 3년 |" in by_policy and "전자상거래법" not in by_policy
     assert "## 개인정보 보호책임자" in body and "## 정보주체의 권리와 행사 방법" in body
     with pytest.raises(policy.PolicyError):
         policy.update_version(version, _draft(body="고침"), actor="test", now=now)

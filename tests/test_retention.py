@@ -4,6 +4,7 @@ the demo shop's, SQLite or PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.domain.retention import (
     DEFAULT_SCHEDULE,
+    BasisKind,
     EndAction,
     RetentionFileError,
     Unit,
@@ -78,9 +80,11 @@ def test_the_file_overrides_and_adds_rules():
         "grace_days = 3\n"
         "[rules.access_log]\n"
         'period = "6 months"\n'
+        'reason = "부정 이용 조사"\n'
         "[rules.membership]\n"
         'period = "1 year"\n'
         'start = "account_closed"\n'
+        'kind = "policy"\n'
         'basis = "회원 약관 §12"\n'
         'action = "anonymise"\n'
         'label_ko = "회원 정보"\n',
@@ -126,6 +130,91 @@ def test_a_bad_file_names_its_line(text, line, words):
     assert words in str(caught.value)
 
 
+def test_a_statutory_category_kept_shorter_than_its_statute_is_refused_at_its_line():
+    text = '# payments\n[rules.payment]\nperiod = "3 years"\n'
+    with pytest.raises(RetentionFileError) as caught:
+        load_schedule(text, "r.toml")
+    assert str(caught.value) == (
+        "r.toml:3: rules.payment: kept 3 years, shorter than the 5 years "
+        "전자상거래법 §6, 시행령 §6①3 requires"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ('[rules.payment]\nperiod = "7 years"\n', 2, "give the operator's reason"),
+        ('[rules.payment]\nkind = "policy"\n', 2, "cannot be declared policy"),
+        ('[rules.contract]\nreason = "분쟁 대비"\n', 2, "reason is only for"),
+        (
+            '[rules.tax]\nperiod = "3 years"\nstart = "record_date"\nkind = "statute"\n'
+            'basis = "국세기본법 §85의3"\n',
+            2,
+            "shorter than the 5 years 국세기본법",
+        ),
+        (
+            '[rules.x]\nperiod = "1 year"\nstart = "record_date"\nkind = "statute"\n'
+            'basis = "관련 법령"\n',
+            5,
+            "must name its article",
+        ),
+        ('[rules.x]\nperiod = "1 year"\nstart = "record_date"\nbasis = "b"\n', 1, "'kind'"),
+        ('[rules.access_log]\nkind = "law"\n', 2, "accepted: statute, policy"),
+    ],
+)
+def test_rules_are_checked_against_the_law(text, line, words):
+    with pytest.raises(RetentionFileError) as caught:
+        load_schedule(text, "r.toml")
+    assert str(caught.value).startswith(f"r.toml:{line}: rules."), str(caught.value)
+    assert words in str(caught.value)
+
+
+def test_a_longer_period_with_a_reason_is_the_operators_policy_beyond_the_statute():
+    schedule = load_schedule(
+        '[rules.payment]\nperiod = "7 years"\nreason = "분쟁 대비, 가입 시 동의"\n', "r.toml"
+    )
+    payment = schedule.rule("payment")
+    assert (payment.amount, payment.kind, payment.reason) == (
+        7,
+        BasisKind.STATUTE,
+        "분쟁 대비, 가입 시 동의",
+    )
+    assert payment.kind_text == "statute+policy"
+    assert schedule.warnings == ()
+
+
+def test_the_defaults_carry_their_basis_kind():
+    kinds = {rule.code: rule.kind for rule in DEFAULT_SCHEDULE}
+    assert kinds.pop("request_record") is BasisKind.POLICY
+    assert set(kinds.values()) == {BasisKind.STATUTE}
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        (
+            '[rules.identity_log]\nperiod = "6 months"\nstart = "record_date"\nkind = "statute"\n'
+            'basis = "정보통신망법 §23의2"\nlabel_ko = "본인확인에 관한 기록"\n',
+            "obsolete since 2012",
+        ),
+        (
+            '[rules.dormant]\nperiod = "1 year"\nstart = "record_date"\nkind = "statute"\n'
+            'basis = "개인정보 보호법 §39의6 (휴면계정)"\n',
+            "repealed on 2023-09-15",
+        ),
+    ],
+)
+def test_obsolete_rules_cited_as_law_are_accepted_with_a_warning_naming_the_line(rule, words):
+    schedule = load_schedule("grace_days = 5\n\n" + rule, "r.toml")
+    (warning,) = schedule.warnings
+    assert warning.startswith("r.toml:3: rules.") and "warning:" in warning
+    assert words in warning
+    # The same records kept under the operator's own policy are no obsolete law.
+    policy = rule.replace('kind = "statute"', 'kind = "policy"').replace("정보통신망법 ", "")
+    policy = policy.replace("개인정보 보호법 §39의6 (휴면계정)", "휴면 정책, 가입 시 동의")
+    assert load_schedule(policy, "r.toml").warnings == ()
+
+
 # --- fixtures: rightsdesk with the demo shop ------------------------------------------------
 
 
@@ -160,6 +249,15 @@ def lines_of(output: str, verb: str) -> dict[str, tuple[str, int, str]]:
     return found
 
 
+def kinds_of(output: str, verb: str) -> dict[str, str]:
+    """``place -> basis kind`` (the last column) for each ``verb`` line of a jobs command."""
+    return {
+        fields[2]: fields[8]
+        for fields in (line.split("\t") for line in output.splitlines())
+        if fields[0] == verb
+    }
+
+
 # --- the demo, end to end -----------------------------------------------------------------------
 
 
@@ -175,6 +273,7 @@ def test_the_demo_dry_run_lists_what_is_due_and_a_real_run_destroys_exactly_that
     assert dry.exit_code == 0, dry.output
     listed = lines_of(dry.output, "would destroy")
     assert listed["shop.access_logs"] == ("access_log", due, "통신비밀보호법 §15의2, 시행령 §41②")
+    assert kinds_of(dry.output, "would destroy")["shop.access_logs"] == "statute"
     assert shop_count(shop, "SELECT count(*) FROM access_logs") == logs_before  # nothing gone
     with mapped.app_context():
         assert db.session.scalar(select(func.count()).select_from(DestructionRecord)) == 0
@@ -233,15 +332,73 @@ def test_the_schedule_command_prints_the_file_in_force(mapped, tmp_path):
     path = tmp_path / "retention.toml"
     path.write_text(
         'grace_days = 3\n[rules.membership]\nperiod = "2 years"\nstart = "account_closed"\n'
-        'basis = "회원 약관 §12"\n'
+        'kind = "policy"\nbasis = "회원 약관 §12"\n'
     )
     mapped.config["RETENTION_FILE"] = str(path)
     result = mapped.test_cli_runner().invoke(args=["jobs", "schedule"])
     assert result.exit_code == 0, result.output
     assert f"retention schedule: {path}" in result.output
     assert "grace: 3 day(s)" in result.output
-    assert "membership\t2 years\taccount_closed\tdestroy\t회원 약관 §12" in result.output
-    assert "access_log\t3 months\trecord_date\tdestroy\t통신비밀보호법 §15의2" in result.output
+    assert "category\tperiod\tstarts at\tat the end\tbasis\tlabel\tkind\treason" in result.output
+    lines = {line.split("\t")[0]: line.split("\t") for line in result.output.splitlines()}
+    assert lines["membership"][:5] == [
+        "membership",
+        "2 years",
+        "account_closed",
+        "destroy",
+        "회원 약관 §12",
+    ]
+    assert lines["membership"][6:] == ["policy", "-"]
+    assert lines["access_log"][:5] == [
+        "access_log",
+        "3 months",
+        "record_date",
+        "destroy",
+        "통신비밀보호법 §15의2, 시행령 §41②",
+    ]
+    assert lines["access_log"][6:] == ["statute", "-"]
+    assert lines["request_record"][6:] == ["policy", "-"]
+    assert result.stderr == ""
+
+
+def test_the_schedule_shows_a_longer_period_as_policy_and_warns_of_obsolete_rules(mapped, tmp_path):
+    path = tmp_path / "retention.toml"
+    path.write_text(
+        '[rules.payment]\nperiod = "7 years"\nreason = "분쟁 대비"\n\n'
+        '[rules.identity_log]\nperiod = "6 months"\nstart = "record_date"\nkind = "statute"\n'
+        'basis = "정보통신망법 §23의2: 본인확인기록"\n',
+        encoding="utf-8",
+    )
+    mapped.config["RETENTION_FILE"] = str(path)
+    result = mapped.test_cli_runner().invoke(args=["jobs", "schedule"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split("\t")[0]: line.split("\t") for line in result.stdout.splitlines()}
+    assert lines["payment"][1] == "7 years"
+    assert lines["payment"][6:] == ["statute+policy", "분쟁 대비"]
+    assert result.stderr.splitlines() == [
+        f"{path}:5: rules.identity_log: warning: identity-verification logs kept 6 months under "
+        "정보통신망법 are obsolete since 2012 (legal.md §3): no statute requires them now"
+    ]
+    dry = mapped.test_cli_runner().invoke(args=["jobs", "run", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "obsolete since 2012" in dry.stderr
+
+
+def test_a_payment_period_shorter_than_the_statute_runs_nothing(mapped, shop, tmp_path):
+    path = tmp_path / "retention.toml"
+    path.write_text('grace_days = 5\n[rules.payment]\nperiod = "3 years"\n', encoding="utf-8")
+    mapped.config["RETENTION_FILE"] = str(path)
+    logs_before = shop_count(shop, "SELECT count(*) FROM access_logs")
+    for args in (["jobs", "run"], ["jobs", "schedule"], ["jobs", "run", "--dry-run"]):
+        result = mapped.test_cli_runner().invoke(args=args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"Error: {path}:3: rules.payment: kept 3 years, shorter than the 5 years "
+            "전자상거래법 §6, 시행령 §6①3 requires"
+        )
+    assert shop_count(shop, "SELECT count(*) FROM access_logs") == logs_before
+    with mapped.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DestructionRecord)) == 0
 
 
 def test_an_unreachable_system_fails_the_step_by_name(mapped, monkeypatch):
@@ -342,6 +499,7 @@ def test_closed_requests_lose_their_personal_data_after_three_years(ctx):
         "request_record",
         1,
     )
+    assert kinds_of(dry.output, "would destroy")["rightsdesk.requests"] == "policy"
     result = runner.invoke(args=["jobs", "purge-requests"])
 
     assert result.exit_code == 0, result.output
@@ -463,6 +621,28 @@ def test_the_console_shows_the_schedule_and_recent_destructions(mapped, shop):
     assert 'id="destruction-records"' in html
     nav = client.get("/admin/").get_data(as_text=True)
     assert 'href="/admin/retention"' in nav
+
+
+def test_the_console_shows_each_rules_basis_kind_and_the_warnings(mapped, tmp_path):
+    path = tmp_path / "retention.toml"
+    path.write_text(
+        '[rules.payment]\nperiod = "7 years"\nreason = "분쟁 대비"\n\n'
+        '[rules.dormant]\nperiod = "1 year"\nstart = "record_date"\nkind = "statute"\n'
+        'basis = "개인정보 보호법 §39의6 휴면계정"\n',
+        encoding="utf-8",
+    )
+    mapped.config["RETENTION_FILE"] = str(path)
+    client = sign_in(mapped, StaffRole.AUDITOR)
+    html = client.get("/admin/retention").get_data(as_text=True)
+    row = html.split('data-rule="request_record"')[1].split("</tr>")[0]
+    assert 'data-kind="policy"' in row and "법령이 아닌 내부 방침" in row
+    row = html.split('data-rule="contract"')[1].split("</tr>")[0]
+    assert 'data-kind="statute"' in row
+    row = html.split('data-rule="payment"')[1].split("</tr>")[0]
+    assert 'data-kind="statute+policy"' in row
+    assert "법정 기간을 넘는 보존은 내부 방침에 따름: 분쟁 대비" in row
+    (warning,) = re.findall(r"<p [^>]*data-warning>(.*?)</p>", html)
+    assert f"{path}:5: rules.dormant: warning:" in warning and "2023-09-15" in warning
 
 
 # --- the bench --------------------------------------------------------------------------------

@@ -325,6 +325,21 @@ def _erase(item: Request, form, actor: Actor, now: datetime) -> None:
         flash(_("%(count)s step(s) not done yet: see the erasure steps.", count=len(waiting)))
 
 
+def _erase_decide(item: Request, form, actor: Actor, now: datetime) -> None:
+    try:
+        step_id = int(form.get("step_id", ""))
+    except ValueError:
+        raise DecisionError("choose a step") from None
+    erasure.decide(
+        item,
+        step_id,
+        keep=form.get("decision") == "keep",
+        basis=form.get("basis", ""),
+        actor=actor,
+        now=now,
+    )
+
+
 def _erase_finish(item: Request, form, actor: Actor, now: datetime) -> None:
     erasure.finish(item, actor, now)
 
@@ -354,6 +369,7 @@ ACTIONS: dict[str, Action] = {
     "stop": _stop,
     "collect": _collect,
     "erase": _erase,
+    "erase-decide": _erase_decide,
     "erase-finish": _erase_finish,
     "offer": _offer,
 }

@@ -89,6 +89,7 @@ def run_and_report(names: list[str] | None, *, dry_run: bool, batch_size: int | 
     from rightsdesk.retention.jobs import run_jobs
 
     try:
+        echo_warnings(checked_schedule())
         report = run_jobs(
             names,
             now=utcnow(),
@@ -99,23 +100,45 @@ def run_and_report(names: list[str] | None, *, dry_run: bool, batch_size: int | 
         )
     except RetentionError as error:
         raise RetentionInputError(str(error)) from None
-    echo_report(report)
+    echo_report(report, checked_schedule())
     if report.failed:
         sys.exit(1)
 
 
-def echo_report(report) -> None:
+def checked_schedule():
+    """The schedule in force; a bad retention file is one line and exit status 2."""
+    from rightsdesk.domain.retention import RetentionError
+    from rightsdesk.systems.configured import current_schedule
+
+    try:
+        return current_schedule()
+    except RetentionError as error:
+        raise RetentionInputError(str(error)) from None
+
+
+def echo_warnings(schedule) -> None:
+    """Obsolete or repealed rules the file still cites as law: one line each on stderr."""
+    for warning in schedule.warnings:
+        click.echo(warning, err=True)
+
+
+def echo_report(report, schedule=None) -> None:
+    """One line per place; the last column is the basis kind (statute, policy,
+    statute+policy)."""
     from rightsdesk.core.context import settings
+    from rightsdesk.domain.retention import DEFAULT_SCHEDULE
 
     verb = "would destroy" if report.dry_run else "destroyed"
     tz = settings().tz
+    schedule = schedule or DEFAULT_SCHEDULE
     for job in report.jobs:
         for item in job.items:
             cutoff = item.cutoff.astimezone(tz).date().isoformat() if item.cutoff else "-"
             click.echo(
                 f"{_verb(item.method, report.dry_run, verb)}\t{item.job}\t"
                 f"{item.system}.{item.table}\t{item.rule}\t{item.count}\t"
-                f"{item.method}\tbefore {cutoff}\t{item.basis}"
+                f"{item.method}\tbefore {cutoff}\t{item.basis}\t"
+                f"{schedule.kind_of(item.rule) or '-'}"
             )
         if job.skipped:
             click.echo(f"skipped\t{job.job}\t{job.skipped}")
@@ -177,13 +200,8 @@ def _add_schedule_command(group: AppGroup) -> None:
     @group.command("schedule")
     def schedule_command() -> None:
         """Print the retention schedule in force."""
-        from rightsdesk.domain.retention import RetentionError
-        from rightsdesk.systems.configured import current_schedule
-
-        try:
-            schedule = current_schedule()
-        except RetentionError as error:
-            raise RetentionInputError(str(error)) from None
+        schedule = checked_schedule()
+        echo_warnings(schedule)
         echo_schedule(schedule)
 
 
@@ -199,12 +217,12 @@ def echo_schedule(schedule) -> None:
     source = schedule.source or "the defaults (legal.md §3); set RIGHTSDESK_RETENTION_FILE to add"
     click.echo(f"retention schedule: {source}")
     click.echo(f"grace: {schedule.grace_days} day(s) after the end of each period")
-    click.echo("category\tperiod\tstarts at\tat the end\tbasis\tlabel")
+    click.echo("category\tperiod\tstarts at\tat the end\tbasis\tlabel\tkind\treason")
     for rule in schedule:
         period = f"{rule.amount} {rule.unit.value}" if rule.keeps else "-"
         click.echo(
             f"{rule.code}\t{period}\t{rule.start.value}\t{rule.action.value}\t{rule.basis}\t"
-            f"{rule.label('en')}"
+            f"{rule.label('en')}\t{rule.kind_text}\t{rule.reason or '-'}"
         )
     dormancy = schedule.dormancy
     if dormancy is None:
@@ -243,7 +261,7 @@ def worker_tick(*, check_every: float = 60.0) -> None:
         click.echo(f"retention: {error}", err=True)
         return
     if report.count or report.failed:
-        echo_report(report)
+        echo_report(report, checked_schedule())
 
 
 jobs_group = AppGroup("jobs", help="Scheduled jobs (run them from cron).")

@@ -153,15 +153,38 @@ class PolicyFacts:
 
 _TEXT = {
     "retention": {
+        "ko": ("## 개인정보의 보유 기간", ""),
+        "en": ("## How long we keep records", ""),
+    },
+    "retention_statute": {
         "ko": (
-            "## 개인정보의 보유 기간",
+            "### 법령에 따른 보존",
             "다른 법령에 따라 보존하는 기록과 그 기간은 다음과 같습니다.",
         ),
-        "en": ("## How long we keep records", "Records other laws make us keep, and for how long:"),
+        "en": ("### Kept because a law requires it", "Records other laws make us keep:"),
+    },
+    "retention_policy": {
+        "ko": (
+            "### 내부 방침에 따른 보존",
+            "법령상 의무가 아니라 회사의 내부 방침에 따라 보존하는 기록과 그 목적은 다음과 "
+            "같습니다.",
+        ),
+        "en": (
+            "### Kept under our own policy",
+            "Records we keep by our own choice, not because a law requires it, and why:",
+        ),
+    },
+    "retention_none": {
+        "ko": "해당 없음.",
+        "en": "None.",
     },
     "retention_head": {
         "ko": "| 구분 | 보유 기간 | 근거 |\n|---|---|---|",
         "en": "| Category | Period | Basis |\n|---|---|---|",
+    },
+    "retention_policy_head": {
+        "ko": "| 구분 | 보유 기간 | 목적 |\n|---|---|---|",
+        "en": "| Category | Period | Purpose |\n|---|---|---|",
     },
     "recipients": {
         "ko": ("## 개인정보의 제3자 제공", "개인정보를 다음과 같이 제공합니다."),
@@ -223,15 +246,36 @@ RIGHTS = (
 )
 
 
+def _retention_row(rule: Rule, language: str, basis: str, period: str) -> str:
+    return f"| {md_escape(rule.label(language))} | {md_escape(period)} | {md_escape(basis)} |"
+
+
 def retention_section(rules: Iterable[Rule], language: str) -> str:
-    title, intro = _TEXT["retention"][language]
-    rows = [
-        f"| {md_escape(r.label(language))} | {md_escape(r.period_text(language))} | "
-        f"{md_escape(r.basis)} |"
-        for r in rules
-        if r.keeps
+    """Two tables: what a statute makes the operator keep (with the article), and what its own
+    policy keeps (with its stated purpose; a statute kept longer by reason appears in both)."""
+    kept = [r for r in rules if r.keeps]
+    statute = [
+        _retention_row(r, language, r.basis, r.statutory_text(language))
+        for r in kept
+        if r.statutory
     ]
-    return "\n".join([title, "", intro, "", _TEXT["retention_head"][language], *rows])
+    policy = [
+        _retention_row(r, language, r.reason or r.basis, r.period_text(language))
+        for r in kept
+        if not r.statutory or r.reason
+    ]
+    lines = [_TEXT["retention"][language][0]]
+    for key, head, rows in (
+        ("retention_statute", "retention_head", statute),
+        ("retention_policy", "retention_policy_head", policy),
+    ):
+        title, intro = _TEXT[key][language]
+        lines += ["", title, ""]
+        if rows:
+            lines += [intro, "", _TEXT[head][language], *rows]
+        else:
+            lines.append(_TEXT["retention_none"][language])
+    return "\n".join(lines)
 
 
 def recipients_section(recipients: Sequence[Recipient], language: str) -> str:

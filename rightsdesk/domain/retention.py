@@ -13,15 +13,23 @@ first problem like the data map's loader does::
     grace_days = 5
 
     [rules.access_log]            # override a default: give only what changes
-    period = "6 months"
+    period = "6 months"           # longer than its statute (3 months): only with a reason,
+    reason = "부정 이용 조사, 가입 시 동의"  # and the extra time is the operator's policy
 
     [rules.membership]            # a new category
     period = "1 years"
     start = "account_closed"      # record_date, account_closed, request_closed
-    basis = "회원 약관 §12"
+    kind = "policy"               # statute (basis names the article) or policy (the clause
+    basis = "재가입 방지, 탈퇴 후 1년, 가입 시 동의"  # and purpose the operator relies on)
     action = "destroy"            # or anonymise
     label_ko = "회원 정보"
     label_en = "membership records"
+
+Every rule carries its basis kind (:class:`BasisKind`): ``statute`` — a law makes the
+operator keep the records (the only ground for refusing a deletion, 법 §36① 단서) — or
+``policy``, the operator's own choice. A statutory category kept shorter than its statute is
+refused; kept longer only with a ``reason``. Rules known to be obsolete or repealed
+(:data:`OBSOLETE_RULES`) are accepted with a warning (:attr:`Schedule.warnings`).
 
     [dormancy]                    # off unless present and enabled
     enabled = true
@@ -63,6 +71,13 @@ class StartEvent(StrEnum):
     REQUEST_CLOSED = "request_closed"  # rightsdesk's own request records
 
 
+class BasisKind(StrEnum):
+    """Why a category is kept: a statute requires it, or the operator's own policy."""
+
+    STATUTE = "statute"
+    POLICY = "policy"
+
+
 class EndAction(StrEnum):
     DESTROY = "destroy"
     ANONYMISE = "anonymise"
@@ -92,11 +107,25 @@ class Rule:
     action: EndAction = EndAction.DESTROY
     label_ko: str = ""
     label_en: str = ""
+    kind: BasisKind = BasisKind.STATUTE
+    # Kept longer than the statute: the operator's reason (the extra time is its policy), and
+    # the statute's own period.
+    reason: str = ""
+    statute_period: tuple[int, Unit] | None = None
 
     @property
     def keeps(self) -> bool:
         """Whether the rule makes anything be kept at all."""
         return self.amount > 0
+
+    @property
+    def statutory(self) -> bool:
+        return self.kind is BasisKind.STATUTE
+
+    @property
+    def kind_text(self) -> str:
+        """``statute``, ``policy``, or ``statute+policy`` (a statute kept longer, by reason)."""
+        return "statute+policy" if self.statutory and self.reason else self.kind.value
 
     def until(self, start: date) -> date:
         """The last day the record is kept."""
@@ -121,13 +150,22 @@ class Rule:
         return candidate
 
     def period_text(self, language: str = "ko") -> str:
-        if language == "ko":
-            return f"{self.amount}" + {"days": "일", "months": "개월", "years": "년"}[self.unit]
-        return f"{self.amount} {self.unit.value}"
+        return _period_text(self.amount, self.unit, language)
+
+    def statutory_text(self, language: str = "ko") -> str:
+        """The statute's own period: the rule's, unless the operator keeps longer by reason."""
+        amount, unit = self.statute_period or (self.amount, self.unit)
+        return _period_text(amount, unit, language)
 
     def label(self, language: str = "ko") -> str:
         chosen = self.label_ko if language == "ko" else self.label_en
         return chosen or self.label_ko or self.label_en or self.code
+
+
+def _period_text(amount: int, unit: Unit, language: str) -> str:
+    if language == "ko":
+        return f"{amount}" + {"days": "일", "months": "개월", "years": "년"}[unit]
+    return f"{amount} {unit.value}"
 
 
 def subtract_period(end: date, amount: int, unit: Unit) -> date:
@@ -159,6 +197,7 @@ class Schedule:
     grace_days: int = DEFAULT_GRACE_DAYS
     dormancy: Dormancy | None = None
     source: str = ""  # the file it was read from; "" for the defaults
+    warnings: tuple[str, ...] = ()  # ``file:line: rules.<code>: warning: …`` (obsolete rules)
 
     def rule(self, code: str) -> Rule:
         try:
@@ -168,6 +207,15 @@ class Schedule:
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules.values())
+
+    def kind_of(self, code: str) -> str:
+        """The basis kind of a rule, or of one of rightsdesk's own jobs' rules
+        (:data:`OWN_RULE_KINDS`); "" when unknown."""
+        rule = self.rules.get(code)
+        if rule is not None:
+            return rule.kind_text
+        kind = OWN_RULE_KINDS.get(code)
+        return kind.value if kind else ""
 
     def cutoff(self, code: str, today: date) -> date:
         """Records of rule ``code`` that started before this day are due for destruction."""
@@ -242,11 +290,97 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         "운영 방침: 권리 행사 처리 기록 (법정 기간 없음, 통상 3년)",
         label_ko="권리 행사 요구 처리 기록",
         label_en="records of handled rights requests",
+        kind=BasisKind.POLICY,
     ),
 )
 del R, S
 
 DEFAULT_SCHEDULE = Schedule.of(DEFAULT_RULES)
+
+# The rules of rightsdesk's own jobs that are not in the schedule.
+OWN_RULE_KINDS: dict[str, BasisKind] = {
+    "unverified_request": BasisKind.STATUTE,  # §21①: destroy what is no longer needed
+    "download": BasisKind.POLICY,
+    "dormancy": BasisKind.POLICY,  # the statutory duty was repealed on 2023-09-15
+    "dormancy_notice": BasisKind.POLICY,
+}
+
+
+# --- what the law says about an operator's rules ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Statute:
+    """A statutory retention period a rule's basis may cite (legal.md §3)."""
+
+    pattern: str  # a regular expression matched against the rule's basis
+    amount: int
+    unit: Unit
+    article: str
+
+
+STATUTES: tuple[Statute, ...] = (
+    Statute(r"국세기본법", 5, Unit.YEARS, "국세기본법 §85의3"),
+    Statute(r"전자금융거래법", 5, Unit.YEARS, "전자금융거래법 §22, 시행령 §12"),
+    Statute(r"통신비밀보호법", 3, Unit.MONTHS, "통신비밀보호법 §15의2, 시행령 §41②"),
+    Statute(r"안전성\s*확보\s*조치", 1, Unit.YEARS, "개인정보의 안전성 확보조치 기준 §8"),
+    Statute(r"시행령\s*§\s*6\s*①\s*1", 6, Unit.MONTHS, "전자상거래법 시행령 §6①1"),
+    Statute(r"시행령\s*§\s*6\s*①\s*[23]", 5, Unit.YEARS, "전자상거래법 시행령 §6①2·3"),
+    Statute(r"시행령\s*§\s*6\s*①\s*4", 3, Unit.YEARS, "전자상거래법 시행령 §6①4"),
+)
+
+
+@dataclass(frozen=True)
+class ObsoleteRule:
+    """A retention rule operators still copy from old policies though the law no longer has it:
+    a file rule matching ``pattern`` (in its basis or labels) and citing it as law is warned."""
+
+    name: str
+    pattern: str
+    note: str
+
+
+OBSOLETE_RULES: tuple[ObsoleteRule, ...] = (
+    ObsoleteRule(
+        "identity_verification_log",
+        r"본인\s*확인|identity[ -]verification",
+        "identity-verification logs kept 6 months under 정보통신망법 are obsolete since 2012 "
+        "(legal.md §3): no statute requires them now",
+    ),
+    ObsoleteRule(
+        "dormancy",
+        r"휴면|dorman|39\s*조\s*의\s*6|§\s*39\s*(의|-)\s*6",
+        "the dormancy duty (former 정보통신망법 §29②, PIPA §39의6) was repealed on 2023-09-15 "
+        "(legal.md §4): dormancy is the operator's own policy now",
+    ),
+)
+_CITES_LAW = re.compile(r"정보통신망법|정보통신망 이용촉진|§\s*39\s*(의|-)\s*6|39조의6")
+_ARTICLE = re.compile(r"§\s*\d|제?\s*\d+\s*조|\bArt(icle)?\.?\s*\d", re.I)
+_REFERENCE_DAY = date(2001, 1, 1)
+
+
+def _length(amount: int, unit: Unit) -> date:
+    return add_period(_REFERENCE_DAY, amount, unit)
+
+
+def statutory_period(rule: Rule, defaults: Mapping[str, Rule]) -> Statute | None:
+    """The statute's own period for a statutory ``rule``: the default rule's of the same code,
+    else the first of :data:`STATUTES` its basis cites; ``None`` for a policy rule."""
+    if not rule.statutory:
+        return None
+    default = defaults.get(rule.code)
+    if default is not None and default.statutory:
+        return Statute("", default.amount, default.unit, default.basis)
+    return next((s for s in STATUTES if re.search(s.pattern, rule.basis)), None)
+
+
+def obsolete_matches(rule: Rule) -> list[ObsoleteRule]:
+    """The obsolete rules ``rule`` repeats as law (a statute rule, or a basis citing the old
+    law)."""
+    if not (rule.statutory or _CITES_LAW.search(rule.basis)):
+        return []
+    text = " ".join((rule.basis, rule.label_ko, rule.label_en, rule.code))
+    return [o for o in OBSOLETE_RULES if re.search(o.pattern, text, re.I)]
 
 
 # --- the operator's file ----------------------------------------------------------------------
@@ -254,7 +388,7 @@ DEFAULT_SCHEDULE = Schedule.of(DEFAULT_RULES)
 MAX_GRACE_DAYS = 30
 _PERIOD = re.compile(r"\s*(\d+)\s*(day|days|month|months|year|years)\s*")
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_RULE_KEYS = ("period", "start", "basis", "action", "label_ko", "label_en")
+_RULE_KEYS = ("period", "start", "kind", "basis", "reason", "action", "label_ko", "label_en")
 _DORMANCY_KEYS = (
     "enabled",
     "system",
@@ -302,13 +436,17 @@ def load_schedule(text: str, source: str, defaults: Iterable[Rule] = DEFAULT_RUL
     def fail(path: tuple[str, ...], problem: str) -> NoReturn:
         raise RetentionFileError(source, line_of(lines, path), problem)
 
-    return _ScheduleReader(fail).schedule(data, {r.code: r for r in defaults}, source)
+    reader = _ScheduleReader(fail, {r.code: r for r in defaults})
+    schedule = reader.schedule(data, dict(reader.defaults), source)
+    warnings = tuple(f"{source}:{line_of(lines, path)}: {note}" for path, note in reader.warnings)
+    return replace(schedule, warnings=warnings)
 
 
 @dataclass
 class _ScheduleReader:
     fail: Any  # (path, problem) -> NoReturn
-    seen: dict[str, Rule] = field(default_factory=dict)
+    defaults: dict[str, Rule] = field(default_factory=dict)
+    warnings: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
 
     def schedule(self, data: dict[str, Any], rules: dict[str, Rule], source: str) -> Schedule:
         self.only(data, (), ("grace_days", "rules", "dormancy"))
@@ -336,9 +474,9 @@ class _ScheduleReader:
         raw = self.table(raw, path)
         self.only(raw, path, _RULE_KEYS)
         if base is None:
-            missing = [k for k in ("period", "start", "basis") if k not in raw]
+            missing = [k for k in ("period", "start", "basis", "kind") if k not in raw]
             if missing:
-                self.fail(path, f"new rule {code!r}: missing {', '.join(map(repr, missing))}")
+                self.fail(path, f"rules.{code}: new rule: missing {', '.join(map(repr, missing))}")
             base = Rule(code, 0, Unit.DAYS, StartEvent.RECORD_DATE, "")
         changes: dict[str, Any] = {}
         if "period" in raw:
@@ -346,13 +484,63 @@ class _ScheduleReader:
                 changes["amount"], changes["unit"] = parse_period(self.text(raw, path, "period"))
             except ValueError as error:
                 self.fail((*path, "period"), f"rule {code!r}: {error}")
-        for key, kind in (("start", StartEvent), ("action", EndAction)):
+        for key, kind in (("start", StartEvent), ("action", EndAction), ("kind", BasisKind)):
             if key in raw:
                 changes[key] = self.choice(raw, path, key, kind)
-        for key in ("basis", "label_ko", "label_en"):
+        for key in ("basis", "reason", "label_ko", "label_en"):
             if key in raw:
                 changes[key] = self.text(raw, path, key)
-        return replace(base, **changes)
+        return self.check_basis(replace(base, **changes), raw)
+
+    def check_basis(self, rule: Rule, raw: dict[str, Any]) -> Rule:
+        """The rule against the law: a statutory category names its article and is kept no
+        shorter than its statute, longer only with a reason; obsolete rules are warned."""
+        path = ("rules", rule.code)
+        where = f"rules.{rule.code}"
+        default = self.defaults.get(rule.code)
+        if default is not None and default.statutory and default.keeps and not rule.statutory:
+            self.fail(
+                (*path, "kind"),
+                f"{where}: {default.basis} requires keeping these records; "
+                "a statutory category cannot be declared policy",
+            )
+        if rule.statutory and not _ARTICLE.search(rule.basis):
+            self.fail(
+                (*path, "basis") if "basis" in raw else path,
+                f"{where}: a statutory category must name its article in basis (e.g. §6①3)",
+            )
+        for obsolete in obsolete_matches(rule):
+            self.warnings.append((path, f"{where}: warning: {obsolete.note}"))
+        return self.check_period(rule, raw, statutory_period(rule, self.defaults))
+
+    def check_period(self, rule: Rule, raw: dict[str, Any], statute: Statute | None) -> Rule:
+        """The rule as accepted: one kept longer than its statute notes the statute's period."""
+        path, where = ("rules", rule.code), f"rules.{rule.code}"
+        at = (*path, "period") if "period" in raw else path
+        ours, law = _length(rule.amount, rule.unit), None
+        if statute is not None:
+            law = _length(statute.amount, statute.unit)
+            period = f"{statute.amount} {statute.unit.value}"
+            if ours < law:
+                self.fail(
+                    at,
+                    f"{where}: kept {rule.amount} {rule.unit.value}, shorter than the "
+                    f"{period} {statute.article} requires",
+                )
+            if ours > law and not rule.reason:
+                self.fail(
+                    at,
+                    f"{where}: kept {rule.amount} {rule.unit.value}, longer than the {period} "
+                    f'{statute.article} requires: give the operator\'s reason (reason = "…")',
+                )
+        if rule.reason and (law is None or ours <= law):
+            self.fail(
+                (*path, "reason"),
+                f"{where}: reason is only for a statutory category kept longer than its statute",
+            )
+        if statute is not None and ours > law:
+            return replace(rule, statute_period=(statute.amount, statute.unit))
+        return replace(rule, statute_period=None)
 
     def dormancy(self, raw: dict[str, Any]) -> Dormancy:
         path = ("dormancy",)

@@ -8,8 +8,12 @@
    encrypted, to separated storage (PIPA §21③). A run that crashed, or met a database that was
    down, is simply run again: steps done stay done, and a step is safe to repeat. A lease keeps
    two runs of one request from overlapping.
-3. **Finish**: once every step is done, the subject is told what was deleted and what was kept,
-   why and until when: a partial refusal (법 §36① 단서) when anything was kept.
+3. **Decide** what a rule of the operator's own policy (not a statute) would keep: such a keep
+   is no §36① 단서 ground, so staff decide per step: keep (naming the basis the operator relies
+   on) or delete (the separated copies are destroyed like the rest).
+4. **Finish**: once every step is done and decided, the subject is told what was deleted and
+   what was kept, why and until when: a partial refusal (법 §36① 단서) only for what a statute
+   makes the operator keep; what its own policy keeps is said plainly, with how to object.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from functools import partial
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core import audit, leases
@@ -47,6 +51,7 @@ from rightsdesk.systems.configured import (
 from rightsdesk.systems.erasure import (
     Collected,
     TablePlan,
+    basis_text,
     collect_all,
     erase_table,
     erasure_order,
@@ -67,6 +72,11 @@ class PreviewRow:
     retention: str
     basis: str
     retained_until: date | None
+    basis_kind: str = ""  # statute, policy, statute+policy
+
+    @property
+    def statutory(self) -> bool:
+        return self.basis_kind != "policy"
 
 
 def schedule() -> Schedule:
@@ -112,6 +122,7 @@ def _preview_row(plan: TablePlan) -> PreviewRow:
         plan.retention,
         plan.basis,
         plan.retained_until,
+        plan.kind,
     )
 
 
@@ -163,7 +174,8 @@ def _new_step(
         retained=0,
         attempts=0,
         retention=rule.code if rule else None,
-        basis=rule.basis if rule else None,
+        basis=basis_text(rule)[:200] if rule else None,
+        basis_kind=rule.kind_text if rule else None,
     )
 
 
@@ -359,27 +371,83 @@ def _settle_webhook(
 # --- the outcome -----------------------------------------------------------------------------
 
 
+def policy_keep(step: ErasureStep) -> bool:
+    """The step keeps rows under the operator's own policy only: no §36① 단서 ground."""
+    return step.basis_kind == "policy" and step.retained > 0
+
+
+def decide(
+    request: Request, step_id: int, *, keep: bool, basis: str, actor: Actor, now: datetime
+) -> ErasureStep:
+    """Staff's decision on rows a policy rule kept: keep them, naming the basis the operator
+    relies on, or delete them (their separated copies are destroyed). One commit."""
+    _require_erasure(request)
+    step = next((s for s in steps_of(request) if s.id == step_id), None)
+    if step is None or step.state != "done" or not policy_keep(step):
+        raise FulfilmentError("only finished steps keeping rows under our own policy are decided")
+    basis = (basis or "").strip()
+    if keep and not basis:
+        raise FulfilmentError("name the basis the operator relies on to keep these rows")
+    if not keep:
+        destroyed = db.session.execute(
+            delete(RetainedRecord).where(
+                RetainedRecord.request_ref == request.reference,
+                RetainedRecord.system == step.system,
+                RetainedRecord.table_name == step.table_name,
+            )
+        ).rowcount
+        step.retained, step.retained_until = 0, None
+    step.decision, step.decision_basis = ("keep", basis[:500]) if keep else ("delete", None)
+    audit.record(
+        "fulfilment.erasure_decision",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={
+            "system": step.system,
+            "table": step.table_name,
+            "decision": step.decision,
+            "basis": step.decision_basis,
+            "destroyed": 0 if keep else destroyed,
+        },
+    )
+    db.session.commit()
+    return step
+
+
 @dataclass(frozen=True)
 class Outcome:
     done: str  # what was deleted or anonymised, as the subject reads it
-    kept: str  # what was kept separately, why and until when ("" when nothing)
+    kept: str  # what a statute made us keep separately, why and until when ("" when nothing)
+    kept_by_policy: str = ""  # what our own policy keeps, until when, how to object ("")
 
 
 def outcome(request: Request) -> Outcome:
-    """The subject's account of the run, in their language; every step must be done."""
+    """The subject's account of the run, in their language; every step must be done, and every
+    policy keep decided."""
     steps = steps_of(request)
     if not steps:
         raise FulfilmentError("run the erasure first")
     waiting = [s for s in steps if s.state != "done"]
     if waiting:
-        names = ", ".join(f"{s.system}.{s.table_name}".rstrip(".") for s in waiting)
-        raise FulfilmentError(f"the erasure is not finished: {names}")
+        raise FulfilmentError(f"the erasure is not finished: {_names(waiting)}")
+    undecided = [s for s in steps if policy_keep(s) and s.decision != "keep"]
+    if undecided:
+        raise FulfilmentError(
+            "decide what our own policy (not a statute) would keep, keep or delete: "
+            + _names(undecided)
+        )
     with force_locale(request.language or "ko"):
         done = [_done_line(s) for s in steps if s.deleted or s.anonymised or s.kind != "sql"]
-        kept = [_kept_line(s) for s in steps if s.retained]
+        kept = [_kept_line(s) for s in steps if s.retained and not policy_keep(s)]
+        by_policy = [_policy_line(s) for s in steps if policy_keep(s)]
         if not done:
             done = [_("We held no personal data about you in our systems.")]
-        return Outcome("\n".join(done), "\n".join(kept))
+        return Outcome("\n".join(done), "\n".join(kept), "\n".join(by_policy))
+
+
+def _names(steps: list[ErasureStep]) -> str:
+    return ", ".join(f"{s.system}.{s.table_name}".rstrip(".") for s in steps)
 
 
 def _where(step: ErasureStep) -> str:
@@ -410,9 +478,21 @@ def _kept_line(step: ErasureStep) -> str:
     )
 
 
+def _policy_line(step: ErasureStep) -> str:
+    return _(
+        "%(where)s: %(count)s record(s) kept until %(until)s under our own policy "
+        "(%(basis)s), not because a law requires it. You may object to this as described "
+        "below.",
+        where=_where(step),
+        count=step.retained,
+        until=step.retained_until.isoformat() if step.retained_until else "—",
+        basis=step.decision_basis or step.basis or "",
+    )
+
+
 def retention_ground(request: Request) -> str:
-    """The refusal ground for keeping what a statute requires: the profile's own, else "other"
-    (always last), the explanation naming each statute."""
+    """The refusal ground for keeping what a statute requires (never for a policy keep): the
+    profile's own, else "other" (always last), the explanation naming each statute."""
     grounds = settings().profile(request.jurisdiction).grounds_for(request.kind)
     codes = [g.code for g in grounds]
     return "retention_required_by_law" if "retention_required_by_law" in codes else codes[-1]
@@ -423,9 +503,16 @@ def finish_notice(request: Request):
 
     result = outcome(request)
     if not result.kept:
-        return decisions.completion_notice(request, result.done)
+        return decisions.completion_notice(
+            request, result.done, kept_by_policy=result.kept_by_policy
+        )
     return decisions.refusal_notice(
-        request, retention_ground(request), result.kept, partial=True, done=result.done
+        request,
+        retention_ground(request),
+        result.kept,
+        partial=True,
+        done=result.done,
+        kept_by_policy=result.kept_by_policy,
     )
 
 
@@ -434,7 +521,7 @@ def finish(request: Request, actor: Actor, now: datetime) -> None:
 
     result = outcome(request)
     if not result.kept:
-        decisions.complete(request, result.done, actor, now)
+        decisions.complete(request, result.done, actor, now, kept_by_policy=result.kept_by_policy)
     else:
         decisions.refuse(
             request,
@@ -444,4 +531,5 @@ def finish(request: Request, actor: Actor, now: datetime) -> None:
             now,
             partial=True,
             done=result.done,
+            kept_by_policy=result.kept_by_policy,
         )

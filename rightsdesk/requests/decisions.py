@@ -186,6 +186,7 @@ def refusal_notice(
     *,
     partial: bool,
     done: str | None = None,
+    kept_by_policy: str = "",
 ) -> Notice:
     _require_open(request)
     target = Status.PARTIALLY_COMPLETED if partial else Status.REFUSED
@@ -200,7 +201,13 @@ def refusal_notice(
         done = _require_text(done, "What was done")
     return Notice(
         "partially_refused" if partial else "refused",
-        {**_base_context(request), "ground": ground, "explanation": explanation, "done": done},
+        {
+            **_base_context(request),
+            "ground": ground,
+            "explanation": explanation,
+            "done": done,
+            "kept_by_policy": kept_by_policy,
+        },
     )
 
 
@@ -213,11 +220,16 @@ def refuse(
     *,
     partial: bool = False,
     done: str | None = None,
+    kept_by_policy: str = "",
 ) -> None:
-    notice = refusal_notice(request, ground_code, explanation, partial=partial, done=done)
+    """``kept_by_policy``: what the operator's own policy keeps (no refusal ground), said apart
+    from the refusal."""
+    notice = refusal_notice(
+        request, ground_code, explanation, partial=partial, done=done, kept_by_policy=kept_by_policy
+    )
     target = Status.PARTIALLY_COMPLETED if partial else Status.REFUSED
     request.refusal_ground = ground_code
-    request.outcome_text = notice.context["done"] if partial else None
+    request.outcome_text = _joined(notice.context["done"], kept_by_policy) if partial else None
     change_status(
         request, target, actor=actor.name, now=now, reason=explanation.strip(), commit=False
     )
@@ -226,7 +238,11 @@ def refuse(
     db.session.commit()
 
 
-def completion_notice(request: Request, outcome: str) -> Notice:
+def _joined(*parts: str | None) -> str:
+    return "\n\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def completion_notice(request: Request, outcome: str, *, kept_by_policy: str = "") -> Notice:
     _require_open(request)
     check_transition(request.status, Status.COMPLETED)
 
@@ -237,13 +253,17 @@ def completion_notice(request: Request, outcome: str) -> Notice:
             **_base_context(request),
             "outcome": _require_text(outcome, "The outcome"),
             "files": files,
+            "kept_by_policy": kept_by_policy,
         },
     )
 
 
-def complete(request: Request, outcome: str, actor: Actor, now: datetime) -> None:
-    notice = completion_notice(request, outcome)
-    request.outcome_text = outcome.strip()
+def complete(
+    request: Request, outcome: str, actor: Actor, now: datetime, *, kept_by_policy: str = ""
+) -> None:
+    """``kept_by_policy``: what the operator's own policy keeps, with how to object."""
+    notice = completion_notice(request, outcome, kept_by_policy=kept_by_policy)
+    request.outcome_text = _joined(outcome, kept_by_policy)
     change_status(request, Status.COMPLETED, actor=actor.name, now=now, commit=False)
     _send(request, notice, now)
     _audit("request.completed", request, actor, now)

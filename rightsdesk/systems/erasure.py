@@ -50,6 +50,7 @@ class TablePlan:
     retention: str
     basis: str
     kept: tuple[KeptRow, ...]
+    kind: str = "statute"  # the rule's basis kind: statute, policy, statute+policy
 
     @property
     def retained(self) -> int:
@@ -110,8 +111,21 @@ def plan_table(part: TableRows, reflected: SqlTable, schedule: Schedule, today: 
                 plain = {k: plain_value(v) for k, v in row.items()}
                 kept.append(KeptRow(table.name, _row_key(row, keys), plain, until))
     return TablePlan(
-        part.system, table.name, len(part.rows), table.erasure, rule.code, rule.basis, tuple(kept)
+        part.system,
+        table.name,
+        len(part.rows),
+        table.erasure,
+        rule.code,
+        basis_text(rule),
+        tuple(kept),
+        rule.kind_text,
     )
+
+
+def basis_text(rule: Rule) -> str:
+    """The rule's basis as stored with what it keeps: a statute kept longer names the
+    operator's reason for the extra time."""
+    return f"{rule.basis}; 초과 기간은 내부 방침: {rule.reason}" if rule.reason else rule.basis
 
 
 def plan_system(

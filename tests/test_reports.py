@@ -165,7 +165,9 @@ def test_monthly_figures_bring_it_together(book):
     months = monthly_figures(TODAY, 4)
     assert [m.label for m in months] == ["2025-12", "2026-01", "2026-02", "2026-03"]
     assert [m.total for m in months] == [1, 4, 2, 3]
-    assert months[0].timeliness == Timeliness(answered=1, on_time=1, median_days=2.0, on_time_promised=1)
+    assert months[0].timeliness == Timeliness(
+        answered=1, on_time=1, median_days=2.0, on_time_promised=1
+    )
 
 
 def test_overdue_lists_open_requests_past_the_legal_date(book):

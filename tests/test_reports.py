@@ -150,11 +150,13 @@ def test_counts_use_the_seoul_month_of_receipt(book):
 def test_on_time_rate_and_median_count_answered_requests_only(book):
     figures = timeliness(TODAY, 3)
     # January: 4, 20 and 11 days; only the first by the due date; the withdrawal left out.
-    assert figures[JAN] == Timeliness(answered=3, on_time=1, median_days=11.0)
+    assert figures[JAN] == Timeliness(answered=3, on_time=1, median_days=11.0, on_time_promised=1)
     assert figures[JAN].rate == pytest.approx(1 / 3)
     # February: 2 and 4 days, both in time: the median of an even count is the mean of two.
-    assert figures[FEB] == Timeliness(answered=2, on_time=2, median_days=3.0)
+    assert figures[FEB] == Timeliness(answered=2, on_time=2, median_days=3.0, on_time_promised=2)
     assert figures[FEB].rate == 1.0
+    # Without promises the promised date is the legal one: both rates agree.
+    assert figures[JAN].promised_rate == figures[JAN].rate
     assert figures[MAR] == Timeliness(answered=0, on_time=0, median_days=None)
     assert figures[MAR].rate is None
 
@@ -163,7 +165,9 @@ def test_monthly_figures_bring_it_together(book):
     months = monthly_figures(TODAY, 4)
     assert [m.label for m in months] == ["2025-12", "2026-01", "2026-02", "2026-03"]
     assert [m.total for m in months] == [1, 4, 2, 3]
-    assert months[0].timeliness == Timeliness(answered=1, on_time=1, median_days=2.0)
+    assert months[0].timeliness == Timeliness(
+        answered=1, on_time=1, median_days=2.0, on_time_promised=1
+    )
 
 
 def test_overdue_lists_open_requests_past_the_legal_date(book):
@@ -200,6 +204,7 @@ def test_the_register_has_one_row_per_request_and_no_subject_data(book):
         "no",
         "",
         "harm_to_others",
+        "no",  # on_time_promised, appended: without a promise, as against the law
     ]
     assert by_ref[book["j1"].reference][5] == "2026-01-01T01:00:00+09:00"
     assert by_ref[book["j1"].reference][9] == "yes"

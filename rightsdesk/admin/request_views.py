@@ -32,6 +32,7 @@ from rightsdesk.fulfilment.correction import targets as correction_targets
 from rightsdesk.fulfilment.suspension import stop_processing
 from rightsdesk.models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
 from rightsdesk.requests import decisions
+from rightsdesk.requests.deadlines import notice_deadline
 from rightsdesk.requests.decisions import DecisionError
 from rightsdesk.requests.downloads import DownloadRejected
 from rightsdesk.requests.downloads import offer as offer_download
@@ -67,6 +68,7 @@ def _page(item: Request, **extra):
         targets=_targets(item),
         erasure_steps=erasure.steps_of(item),
         Status=Status,
+        legal_notice_due=notice_deadline(item),
         **extra,
     )
 

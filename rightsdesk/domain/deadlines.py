@@ -203,10 +203,24 @@ def paused_days_between(start: datetime, end: datetime, tz: ZoneInfo) -> int:
 
 
 def compute_notice_deadline(
-    *, received_at: datetime, profile: Profile, calendar: HolidayCalendar, tz: ZoneInfo
+    *,
+    received_at: datetime,
+    profile: Profile,
+    calendar: HolidayCalendar,
+    tz: ZoneInfo,
+    promised: Period | None = None,
 ) -> date:
-    """The last day to send a postponement or refusal notice (reason + how to object)."""
-    return _period_end(to_local(received_at, tz), profile.notice, profile, calendar, 0).due
+    """The last day to send a postponement or refusal notice (reason + how to object).
+
+    An operator that promises to tell the result within a shorter period (seed 003: "접수 후
+    7일 이내에 조치 결과를 통보") must send a refusal by then too: the earlier of the statute's
+    notice period and the promise, both counted from receipt without extensions.
+    """
+    received_local = to_local(received_at, tz)
+    due = _period_end(received_local, profile.notice, profile, calendar, 0).due
+    if promised is None:
+        return due
+    return min(due, _period_end(received_local, promised, profile, calendar, 0).due)
 
 
 def check_policy_period(profile: Profile, kind: RequestKind, promised: Period) -> None:

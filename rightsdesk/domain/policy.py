@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from rightsdesk.domain.datamap import Recipient
 from rightsdesk.domain.holiday_calendar import DayOff, HolidayCalendar
 from rightsdesk.domain.retention import Rule
+from rightsdesk.domain.right_periods import RightPeriod, period_text
 
 
 class ChangeKind(StrEnum):
@@ -145,7 +146,7 @@ class PolicyFacts:
     rules: Sequence[Rule]
     recipients: Sequence[Recipient]
     request_url: str  # the request form; ?kind=… is appended
-    response_days: int
+    periods: Mapping[str, RightPeriod]  # by kind value: the statute's period and any promise
     objection_ko: str
     objection_en: str
     kr_bodies: bool = True  # list KISA 118, 1301, 182 (the KR profile)
@@ -202,14 +203,14 @@ _TEXT = {
         "ko": (
             "## 정보주체의 권리와 행사 방법",
             "정보주체(만 14세 미만 아동은 법정대리인)는 언제든지 다음 권리를 행사할 수 있으며, "
-            "대리인(위임장 필요)을 통해서도 할 수 있습니다. 요청을 받은 날부터 {days}일 이내에 "
-            "처리하고 결과를 알려 드립니다.",
+            "대리인(위임장 필요)을 통해서도 할 수 있습니다. 요청을 받은 날부터 권리별로 아래 "
+            "기간 이내에 처리하고 결과를 알려 드립니다.",
         ),
         "en": (
             "## Your rights and how to use them",
             "You (or the legal representative of a child under 14, or an agent with a power of "
-            "attorney) may at any time make these requests. We answer within {days} days of "
-            "receiving a request.",
+            "attorney) may at any time make these requests. We answer within the period shown "
+            "for each right, counted from receiving a request.",
         ),
     },
     "objection": {"ko": "### 이의제기 방법", "en": "### How to object"},
@@ -296,10 +297,11 @@ def rights_section(facts: PolicyFacts, language: str) -> str:
     items = [
         f"- [{ko if language == 'ko' else en}]"
         f"(<{facts.request_url}{separator}kind={kind}&lang={language}>)"
+        + (f": {period_text(facts.periods[kind], language)}" if kind in facts.periods else "")
         for kind, ko, en in RIGHTS
     ]
     objection = facts.objection_ko if language == "ko" else facts.objection_en
-    lines = [title, "", intro.format(days=facts.response_days), "", *items, ""]
+    lines = [title, "", intro, "", *items, ""]
     lines += [_TEXT["objection"][language], "", md_escape(objection)]
     if facts.kr_bodies:
         lines += ["", _TEXT["bodies"][language]]

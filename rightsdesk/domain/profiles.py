@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -31,9 +31,11 @@ class Period:
     amount: int
     unit: Unit
     basis: str = ""
+    # The statute sets no number ("지체 없이"): ``amount`` is only the operator's working target.
+    without_delay: bool = False
 
     def plus(self, amount: int) -> Period:
-        return Period(self.amount + amount, self.unit, self.basis)
+        return replace(self, amount=self.amount + amount)
 
 
 @dataclass(frozen=True)
@@ -234,4 +236,9 @@ def _period(raw: object, where: str) -> Period:
     amount = int(raw["amount"])
     if amount <= 0:
         raise ProfileError(f"{where}: amount must be positive")
-    return Period(amount=amount, unit=Unit(raw["unit"]), basis=str(raw.get("basis", "")))
+    return Period(
+        amount=amount,
+        unit=Unit(raw["unit"]),
+        basis=str(raw.get("basis", "")),
+        without_delay=bool(raw.get("without_delay", False)),
+    )

@@ -28,7 +28,7 @@ from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation, settings
 from rightsdesk.core.urls import external_url
-from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.kinds import SUBJECT_KINDS
 from rightsdesk.domain.policy import (
     ChangeKind,
     NoticePeriod,
@@ -41,10 +41,11 @@ from rightsdesk.domain.policy import (
     generated_sections,
     notice_period,
 )
+from rightsdesk.domain.right_periods import right_periods
 from rightsdesk.extensions import db
 from rightsdesk.models import NoticeCampaign, PolicyVersion
 from rightsdesk.policy import campaigns
-from rightsdesk.requests.deadlines import calendar_for
+from rightsdesk.requests.deadlines import calendar_for, promised_periods
 from rightsdesk.systems.configured import FulfilmentError, configured_datamap, current_schedule
 
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
@@ -106,7 +107,10 @@ def facts() -> PolicyFacts:
         rules=list(current_schedule()),
         recipients=recipients,
         request_url=external_url("public.new_request"),
-        response_days=profile.period(RequestKind.ACCESS).amount,
+        periods={
+            right.kind.value: right
+            for right in right_periods(profile, SUBJECT_KINDS, promised_periods(profile.code))
+        },
         objection_ko=organisation.objection_method_ko,
         objection_en=organisation.objection_method_en,
         kr_bodies=profile.code == "KR",

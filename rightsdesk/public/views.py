@@ -13,11 +13,13 @@ from rightsdesk.core.uploads import UploadRejected, check_upload
 from rightsdesk.domain.identity import InvalidEmail, normalise_email
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.right_periods import right_periods
 from rightsdesk.extensions import db, limiter
 from rightsdesk.models import RepresentativeRole
 from rightsdesk.organisation.setup import current_organisation
 from rightsdesk.public.blueprint import bp
 from rightsdesk.public.forms import SCOPED_KINDS, RequestForm
+from rightsdesk.requests.deadlines import promised_periods
 from rightsdesk.requests.downloads import available as available_downloads
 from rightsdesk.requests.downloads import fetch as fetch_download
 from rightsdesk.requests.intake import (
@@ -67,11 +69,13 @@ def _limit(name: str):
 
 @bp.get("/")
 def home() -> str:
-    """The rights the operator offers, with the law's period for each."""
+    """The rights the operator offers, with the law's period for each and its promise."""
     profile = settings().profile()
-    rights = [(kind, profile.period(kind)) for kind in SUBJECT_KINDS]
+    organisation = _organisation()  # None before setup: no promises either
+    promises = promised_periods(profile.code) if organisation else {}
+    rights = right_periods(profile, SUBJECT_KINDS, promises)
     return render_template(
-        "public/home.html", organisation=_organisation(), rights=rights, profile=profile
+        "public/home.html", organisation=organisation, rights=rights, profile=profile
     )
 
 

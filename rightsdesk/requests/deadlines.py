@@ -66,13 +66,27 @@ def apply_deadline(request: Request, calendar: HolidayCalendar | None = None) ->
     deadline = deadline_for(request, calendar)
     request.due_date = deadline.due
     request.promised_due_date = deadline.promised_due
-    request.notice_due_date = compute_notice_deadline(
+    # The promise as made, not as extended: a postponement is told within the original period.
+    promised = promised_periods(request.jurisdiction).get(request.kind)
+    request.notice_due_date = notice_deadline(request, calendar, promised)
+    return deadline
+
+
+def notice_deadline(
+    request: Request, calendar: HolidayCalendar | None = None, promised: Period | None = None
+) -> date:
+    """The last day of a refusal or postponement notice: the statute's notice period, or the
+    operator's promise for the kind where it ends earlier. Without ``promised``, the
+    statutory date alone (the request page shows it beside the working one)."""
+    context = settings()
+    profile = context.profile(request.jurisdiction)
+    return compute_notice_deadline(
         received_at=clock_start(request, profile),
         profile=profile,
-        calendar=calendar,
+        calendar=calendar or calendar_for(profile),
         tz=context.tz,
+        promised=promised,
     )
-    return deadline
 
 
 def clock_start(request: Request, profile: Profile) -> datetime:

@@ -108,7 +108,8 @@ def load_queue_page(
 
 
 def due_marks(rows: list[Request], today: date) -> dict[int, Mark]:
-    """'overdue' past the legal date; 'soon' when the working date is two business days off."""
+    """'overdue' past the working date (the earlier of the promise and the law); 'soon' when
+    the working date is two business days off or less."""
     marks: dict[int, Mark] = {}
     calendars = {}
     for row in rows:
@@ -118,7 +119,7 @@ def due_marks(rows: list[Request], today: date) -> dict[int, Mark]:
         soon_limit = calendars[profile.code].add_working_days(today, 2)
         if row.status not in OPEN:
             marks[row.id] = ""
-        elif row.due_date < today:
+        elif row.working_due_date < today:
             marks[row.id] = "overdue"
         elif row.working_due_date <= soon_limit:
             marks[row.id] = "soon"

@@ -104,7 +104,9 @@ def register_error_pages(app: Flask) -> None:
     from rightsdesk.core.context import settings
     from rightsdesk.domain.profiles import ProfileError
 
-    app.before_request(settings)
+    @app.before_request
+    def _load_settings() -> None:
+        settings()  # cached after the first request; a refused file stops here
 
     @app.errorhandler(ProfileError)
     def _configuration_error(error: ProfileError):

@@ -6,6 +6,7 @@ import pytest
 
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.profiles import ProfileError, builtin_profiles, profiles_with
+from rightsdesk.extensions import db
 from tests.helpers import make_app, organisation
 
 KR_PERIODS = {k.value: 10 for k in K if k not in (K.UNCLASSIFIED, K.AUTOMATED_DECISION)}
@@ -23,6 +24,17 @@ def kr_file(tmp_path, notice: int = 10, **periods: str) -> str:
     path = tmp_path / "profiles.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return str(path)
+
+
+@pytest.fixture
+def refusing_app(database_url, tmp_path):
+    """An app whose profiles file makes the Korean access period 30 days."""
+    path = kr_file(tmp_path, access='amount = 30, unit = "days"')
+    app = make_app(database_url, PROFILES_FILE=path)
+    yield app, path
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def refusal(path: str) -> str:
@@ -115,9 +127,8 @@ def test_other_jurisdictions_are_held_to_their_own_statute(tmp_path):
     assert refusal(str(path)).startswith(f"{path}:12: [EU] notice: 2 months may end after")
 
 
-def test_every_command_that_loads_settings_prints_the_line_and_exits_2(database_url, tmp_path):
-    path = kr_file(tmp_path, access='amount = 30, unit = "days"')
-    app = make_app(database_url, PROFILES_FILE=path)
+def test_every_command_that_loads_settings_prints_the_line_and_exits_2(refusing_app):
+    app, path = refusing_app
     organisation(app)
     runner = app.test_cli_runner()
     for args in (
@@ -133,9 +144,8 @@ def test_every_command_that_loads_settings_prints_the_line_and_exits_2(database_
         ]
 
 
-def test_the_web_answers_503_with_a_notice_and_logs_the_line(database_url, tmp_path, caplog):
-    path = kr_file(tmp_path, access='amount = 30, unit = "days"')
-    app = make_app(database_url, PROFILES_FILE=path)
+def test_the_web_answers_503_with_a_notice_and_logs_the_line(refusing_app, caplog):
+    app, path = refusing_app
     for lang, words in (("ko", "설정 오류"), ("en", "configuration error")):
         response = app.test_client().get(f"/?lang={lang}")
         page = response.get_data(as_text=True)

@@ -1,3 +1,13 @@
+"""The production entry point (``gunicorn 'wsgi:app'``). The settings are loaded here once, so a
+profiles file the law refuses stops the start with its ``path:line: problem`` line."""
+
 from rightsdesk import create_app
+from rightsdesk.core.context import settings
+from rightsdesk.domain.profiles import ProfileError
 
 app = create_app()
+with app.app_context():
+    try:
+        settings()
+    except ProfileError as error:
+        raise SystemExit(f"rightsdesk: {error}") from None

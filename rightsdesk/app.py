@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
+    register_error_pages(app)
     return app
 
 
@@ -91,3 +92,23 @@ def register_blueprints(app: Flask) -> None:
         from rightsdesk.public.mailbox import bp as mailbox_bp
 
         app.register_blueprint(mailbox_bp)
+
+
+def register_error_pages(app: Flask) -> None:
+    """A profiles file the settings refuse (``path:line: problem``) is logged with its line,
+    and every page answers 503 with a short notice instead of a traceback (the settings are
+    loaded before each request: once, then cached). ``wsgi.py`` checks the file at start-up,
+    so a production server does not start with it."""
+    from flask import render_template
+
+    from rightsdesk.core.context import settings
+    from rightsdesk.domain.profiles import ProfileError
+
+    @app.before_request
+    def _load_settings() -> None:
+        settings()  # cached after the first request; a refused file stops here
+
+    @app.errorhandler(ProfileError)
+    def _configuration_error(error: ProfileError):
+        app.logger.error("RIGHTSDESK_PROFILES_FILE refused: %s", error)
+        return render_template("unavailable.html"), 503

@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
         status_label=status_label,
         lang_url=lang_url,
         format_datetime=format_datetime,
+        officer_label=officer_label,
     )
 
     @app.context_processor
@@ -104,3 +105,14 @@ def status_label(status: object) -> str:
     """The status in the current language (only that one string is translated)."""
     label = _STATUS_LABELS.get(str(status))
     return str(label) if label is not None else str(status)
+
+
+def officer_label(organisation) -> str:
+    """The privacy officer as subjects see them: the name, then title and department if set."""
+    more = [
+        v
+        for v in (organisation.privacy_officer_title, organisation.privacy_officer_department)
+        if v
+    ]
+    name = organisation.privacy_officer_name
+    return f"{name} ({', '.join(more)})" if more else name

@@ -108,6 +108,8 @@ class Organisation(db.Model):
     privacy_officer_name: Mapped[str] = mapped_column(String(200))
     privacy_officer_email: Mapped[str] = mapped_column(String(254))
     privacy_officer_phone: Mapped[str | None] = mapped_column(String(50))
+    privacy_officer_title: Mapped[str | None] = mapped_column(String(200))  # 직위
+    privacy_officer_department: Mapped[str | None] = mapped_column(String(200))  # 소속 부서
     objection_method_ko: Mapped[str] = mapped_column(Text)
     objection_method_en: Mapped[str] = mapped_column(Text)
     # Overrides RIGHTSDESK_DEFAULT_JURISDICTION for new requests when set in the console.

@@ -69,7 +69,7 @@ def test_an_operator_profile_file_adds_a_jurisdiction(tmp_path):
 
 
 def test_a_broken_profile_names_where():
-    with pytest.raises(ProfileError, match=r"\[XX\]: missing 'periods'"):
+    with pytest.raises(ProfileError, match=r"\[XX\] has no 'periods'"):
         load_profiles({"XX": {"name": "x", "roll_forward": True}})
     with pytest.raises(ProfileError, match=r"no period for"):
         load_profiles(

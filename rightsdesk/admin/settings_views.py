@@ -20,7 +20,13 @@ from rightsdesk.extensions import db
 from rightsdesk.models import OverrideAction, StaffRole, StaffUser
 from rightsdesk.organisation import calendars
 from rightsdesk.organisation import staff as staff_service
-from rightsdesk.organisation.setup import current_organisation, promise_period, set_up_organisation
+from rightsdesk.organisation.setup import (
+    OrganisationError,
+    check_identity,
+    current_organisation,
+    promise_period,
+    set_up_organisation,
+)
 from rightsdesk.organisation.staff import StaffError
 from rightsdesk.requests.deadlines import promised_periods
 
@@ -29,16 +35,10 @@ def _actor() -> Actor:
     return Actor.staff(current_user)
 
 
-# Every field of the operator's form but the telephone and the jurisdiction.
-REQUIRED_FIELDS = (
-    "slug",
-    "name_ko",
-    "name_en",
-    "officer_name",
-    "officer_email",
-    "objection_ko",
-    "objection_en",
-)
+# The operator's identity (checked by the service, in the words the CLI uses too) and the
+# objection texts; the telephone, title and department are optional.
+IDENTITY_FIELDS = ("slug", "name_ko", "name_en", "officer_name", "officer_email")
+OBJECTION_FIELDS = ("objection_ko", "objection_en")
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -64,10 +64,15 @@ def settings_page():
 
 
 def _save_organisation(form) -> bool:
-    """Set up or update the operator from the form; ``False`` (with the reason flashed) if the
-    form is incomplete or the officer's address is not one."""
-    if any(not form.get(key, "").strip() for key in REQUIRED_FIELDS):
-        flash(_("Every field except the telephone is required."), "error")
+    """Set up or update the operator from the form; ``False`` (with the reason flashed) if a
+    required field is empty or the officer's address is not one."""
+    try:
+        check_identity(**{key: form.get(key, "") for key in IDENTITY_FIELDS})
+    except OrganisationError as error:
+        flash(str(error), "error")
+        return False
+    if any(not form.get(key, "").strip() for key in OBJECTION_FIELDS):
+        flash(_("How to object must be given in Korean and in English."), "error")
         return False
     try:
         email = normalise_email(form["officer_email"])
@@ -87,7 +92,9 @@ def _set_up_from(form, email: str) -> None:
         name_en=form["name_en"].strip(),
         officer_name=form["officer_name"].strip(),
         officer_email=email,
-        officer_phone=form.get("officer_phone") or None,
+        officer_phone=form.get("officer_phone"),
+        officer_title=form.get("officer_title"),
+        officer_department=form.get("officer_department"),
         actor=_actor(),
         now=utcnow(),
     )

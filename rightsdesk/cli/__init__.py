@@ -28,6 +28,7 @@ from rightsdesk.cli.policy import campaigns_group, policy_group
 from rightsdesk.cli.requests import requests_group
 from rightsdesk.cli.staff import staff_group
 from rightsdesk.cli.worker import worker_command
+from rightsdesk.domain.profiles import ProfileError
 
 COMMANDS = (
     campaigns_group,
@@ -56,11 +57,15 @@ def _create_app() -> Flask:
 
 
 class RightsdeskGroup(FlaskGroup):
-    """The ``rightsdesk`` command: a database that is not migrated yet gets one clear line."""
+    """The ``rightsdesk`` command: a database that is not migrated yet, or a profiles file the
+    settings refuse (``path:line: problem``, exit 2), gets one clear line."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except ProfileError as error:  # RIGHTSDESK_PROFILES_FILE goes beyond the law, or is broken
+            click.echo(str(error), err=True)
+            ctx.exit(2)
         except (OperationalError, ProgrammingError) as error:
             if _looks_unmigrated(error):
                 click.echo(

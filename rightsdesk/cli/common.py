@@ -14,6 +14,7 @@ import click
 
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
+from rightsdesk.domain.profiles import ProfileError
 
 
 class InputError(click.ClickException):
@@ -51,6 +52,8 @@ def input_errors() -> Iterator[None]:
     """Turn the domain's ValueErrors into one-line exit-2 errors."""
     try:
         yield
+    except ProfileError:
+        raise  # the configuration, not the input: the command group prints its own line
     except (ValueError, LookupError) as error:
         raise InputError(str(error)) from None
 

@@ -134,6 +134,8 @@ class Officer:
     name: str
     email: str
     phone: str | None = None
+    title: str | None = None  # 직위
+    department: str | None = None  # 소속 부서
 
 
 @dataclass(frozen=True)
@@ -311,12 +313,17 @@ def rights_section(facts: PolicyFacts, language: str) -> str:
 def officer_section(facts: PolicyFacts, language: str) -> str:
     title, intro = _TEXT["officer"][language]
     officer = facts.officer
-    labels = ("성명", "이메일", "전화") if language == "ko" else ("Name", "E-mail", "Phone")
-    lines = [title, "", intro, "", f"- {labels[0]}: {md_escape(officer.name)}"]
-    lines.append(f"- {labels[1]}: {md_escape(officer.email)}")
-    if officer.phone:
-        lines.append(f"- {labels[2]}: {md_escape(officer.phone)}")
+    labels = _OFFICER_LABELS[language]
+    values = (officer.name, officer.title, officer.department, officer.email, officer.phone)
+    lines = [title, "", intro, ""]
+    lines += [f"- {label}: {md_escape(v)}" for label, v in zip(labels, values, strict=True) if v]
     return "\n".join(lines)
+
+
+_OFFICER_LABELS = {
+    "ko": ("성명", "직위", "소속 부서", "이메일", "전화"),
+    "en": ("Name", "Title", "Department", "E-mail", "Phone"),
+}
 
 
 def generated_sections(facts: PolicyFacts, language: str) -> dict[str, str]:

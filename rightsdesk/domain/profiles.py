@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -9,8 +10,10 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.domain.toml_lines import KeyPath, index_lines, line_of
 
 DEFAULT_JURISDICTION = "KR"
 
@@ -91,6 +94,10 @@ class Profile:
     acknowledgement: Period | None
     extensions: Mapping[RequestKind, ExtensionRule]
     refusal_grounds: tuple[RefusalGround, ...] = ()
+    # The built-in profile states the statute: an operator's replacement may not go beyond it,
+    # except for the items in ``beyond_statute`` (where the law sets no figure) with a reason.
+    statutory_reference: bool = False
+    beyond_statute: frozenset[str] = frozenset()
 
     def grounds_for(self, kind: RequestKind) -> list[RefusalGround]:
         """The grounds this jurisdiction allows for refusing ``kind``, and "other" last."""
@@ -117,7 +124,13 @@ class Profile:
 
 
 class ProfileError(ValueError):
-    """A profile file that does not describe a usable profile."""
+    """A profile file that cannot be used: the message is ``source:line: problem``."""
+
+    def __init__(self, source: str, line: int, problem: str) -> None:
+        super().__init__(f"{source}:{line}: {problem}")
+        self.source = source
+        self.line = line
+        self.problem = problem
 
 
 def parse_jurisdiction(value: str, profiles: Mapping[str, Profile]) -> Profile:
@@ -131,114 +144,310 @@ def parse_jurisdiction(value: str, profiles: Mapping[str, Profile]) -> Profile:
 @cache
 def builtin_profiles() -> Mapping[str, Profile]:
     text = resources.files(__package__).joinpath("profiles.toml").read_text(encoding="utf-8")
-    return load_profiles(tomllib.loads(text))
+    return load_profiles_text(text, "profiles.toml")
 
 
 def profiles_with(extra_file: str | Path | None) -> Mapping[str, Profile]:
-    """The built-in profiles, with an operator's file merged over them (whole profiles)."""
+    """The built-in profiles, with an operator's file merged over them (whole profiles).
+
+    A profile replacing a built-in one that is its jurisdiction's statutory reference may not
+    make a period, notice or extension longer than the statute's (:class:`_Reader`).
+    """
     if not extra_file:
         return builtin_profiles()
-    with open(extra_file, "rb") as handle:
-        try:
-            data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as error:
-            raise ProfileError(f"{extra_file}: {error}") from None
-    return {**builtin_profiles(), **load_profiles(data, source=str(extra_file))}
+    source = str(extra_file)
+    try:
+        text = Path(extra_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProfileError(source, 1, f"cannot read the profiles file: {error}") from None
+    return {**builtin_profiles(), **load_profiles_text(text, source, builtin_profiles())}
+
+
+def load_profiles_text(
+    text: str, source: str, references: Mapping[str, Profile] | None = None
+) -> dict[str, Profile]:
+    """Every profile of a TOML text; the first problem is a :class:`ProfileError` naming its
+    line. ``references`` are the statutory profiles the file's may not exceed."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(error))
+        problem = re.sub(r"\s*\(at line \d+, column \d+\)\s*$", "", str(error))
+        line = int(found.group(1)) if found else 1
+        raise ProfileError(source, line, f"not valid TOML: {problem}") from None
+    return _Reader(source, index_lines(text), references or {}).profiles(data)
 
 
 def load_profiles(data: Mapping[str, object], source: str = "profiles.toml") -> dict[str, Profile]:
-    return {code: _profile(code, raw, source) for code, raw in data.items()}
+    """Profiles from already-parsed data (no line numbers: every problem is on line 1)."""
+    return _Reader(source, {}, {}).profiles(dict(data))
 
 
-def _profile(code: str, raw: object, source: str) -> Profile:
-    where = f"{source} [{code}]"
-    if not isinstance(raw, dict):
-        raise ProfileError(f"{where}: expected a table")
-    try:
-        return _read_profile(code, raw, where)
-    except KeyError as error:
-        raise ProfileError(f"{where}: missing {error.args[0]!r}") from None
-    except ValueError as error:
-        if isinstance(error, ProfileError):
-            raise
-        raise ProfileError(f"{where}: {error}") from None
+REQUIRED_KEYS = ("name", "roll_forward", "periods", "notice")
+OPTIONAL_KEYS = (
+    "calendar",
+    "subdivision",
+    "timezone_note",
+    "counting_basis",
+    "midnight_counts",
+    "clock_starts",
+    "pauses_while_awaiting_subject",
+    "pause_basis",
+    "acknowledgement",
+    "extensions",
+    "refusal_grounds",
+    "statutory_reference",
+    "beyond_statute",
+)
+# A period's table may carry this reason where the law sets no figure (``beyond_statute``).
+REASON_KEY = "beyond_statute_reason"
 
 
-def _read_profile(code: str, raw: dict, where: str) -> Profile:
-    """The profile, checked in this order: a missing key raises KeyError, a bad value
-    ValueError (:func:`_profile` names the profile in either)."""
-    periods = _periods(raw, where)
-    extensions = _extensions(raw)
-    acknowledgement = raw.get("acknowledgement")
-    return Profile(
-        code=code,
-        name=str(raw["name"]),
-        calendar_country=raw.get("calendar") or None,
-        calendar_subdivision=raw.get("subdivision") or None,
-        counting_basis=str(raw.get("counting_basis", "")),
-        midnight_counts=bool(raw.get("midnight_counts", False)),
-        roll_forward=bool(raw["roll_forward"]),
-        clock_starts=ClockStart(raw.get("clock_starts", "receipt")),
-        pauses_while_awaiting_subject=bool(raw.get("pauses_while_awaiting_subject", False)),
-        pause_basis=str(raw.get("pause_basis", "")),
-        periods=periods,
-        notice=_period(raw["notice"], f"{where}.notice"),
-        acknowledgement=_period(acknowledgement, f"{where}.acknowledgement")
-        if acknowledgement
-        else None,
-        extensions=extensions,
-        refusal_grounds=_refusal_grounds(raw),
-    )
+@dataclass
+class _Reader:
+    """Reads a profiles file's data, naming the line of the first problem."""
 
+    source: str
+    lines: Mapping[KeyPath, int]
+    references: Mapping[str, Profile]
 
-def _periods(raw: dict, where: str) -> dict[RequestKind, Period]:
-    """Every subject kind's response period (an unclassified request's is optional)."""
-    periods = {
-        RequestKind(k): _period(v, f"{where}.periods.{k}") for k, v in raw["periods"].items()
-    }
-    missing = set(SUBJECT_KINDS) - set(periods)
-    if missing:
-        names = ", ".join(sorted(k.value for k in missing))
-        raise ProfileError(f"{where}: no period for {names}")
-    return periods
+    def fail(self, path: KeyPath, problem: str) -> NoReturn:
+        raise ProfileError(self.source, line_of(self.lines, path), problem)
 
+    def profiles(self, data: dict) -> dict[str, Profile]:
+        read = {code: self.profile(str(code), raw) for code, raw in data.items()}
+        for code, profile in read.items():
+            reference = self.references.get(code)
+            if reference is not None and reference.statutory_reference:
+                _StatuteCheck(self, reference, data[code]).check(profile)
+        return read
 
-def _extensions(raw: dict) -> dict[RequestKind, ExtensionRule]:
-    """Extension rules per kind; the key ``all`` gives one to every subject kind."""
-    extensions: dict[RequestKind, ExtensionRule] = {}
-    for key, rule in raw.get("extensions", {}).items():
-        kinds = list(SUBJECT_KINDS) if key == "all" else [RequestKind(key)]
-        for kind in kinds:
-            extensions[kind] = ExtensionRule(
-                amount=int(rule["amount"]),
-                max_count=int(rule["max_count"]),
-                basis=str(rule.get("basis", "")),
-            )
-    return extensions
+    def table(self, raw: object, path: KeyPath, what: str) -> dict:
+        if not isinstance(raw, dict):
+            self.fail(path, f"{_name(path)} must be a table ({what})")
+        return raw
 
+    def only(self, raw: dict, path: KeyPath, required: tuple, optional: tuple = ()) -> None:
+        """Every required key is there, and nothing else than the accepted ones."""
+        for key in required:
+            if key not in raw:
+                self.fail(path, f"{_name(path)} has no {key!r} (required: {', '.join(required)})")
+        for key in raw:
+            if key not in required and key not in optional:
+                accepted = ", ".join((*required, *optional))
+                self.fail(
+                    (*path, key), f"unknown key {key!r} in {_name(path)}; accepted: {accepted}"
+                )
 
-def _refusal_grounds(raw: dict) -> tuple[RefusalGround, ...]:
-    return tuple(
-        RefusalGround(
-            code=str(g["code"]),
-            kinds=frozenset(RequestKind(k) for k in g["kinds"]),
-            basis=str(g.get("basis", "")),
-            ko=str(g["ko"]),
-            en=str(g["en"]),
+    def profile(self, code: str, raw: object) -> Profile:
+        path: KeyPath = (code,)
+        raw = self.table(raw, path, "a jurisdiction profile")
+        self.only(raw, path, REQUIRED_KEYS, OPTIONAL_KEYS)
+        acknowledgement = raw.get("acknowledgement")
+        return Profile(
+            code=code,
+            name=self.text(raw, path, "name"),
+            calendar_country=self.text(raw, path, "calendar") or None,
+            calendar_subdivision=self.text(raw, path, "subdivision") or None,
+            counting_basis=self.text(raw, path, "counting_basis"),
+            midnight_counts=self.flag(raw, path, "midnight_counts"),
+            roll_forward=self.flag(raw, path, "roll_forward"),
+            clock_starts=self.choice(raw, path, "clock_starts", ClockStart, "receipt"),
+            pauses_while_awaiting_subject=self.flag(raw, path, "pauses_while_awaiting_subject"),
+            pause_basis=self.text(raw, path, "pause_basis"),
+            periods=self.periods(raw["periods"], (code, "periods")),
+            notice=self.period(raw["notice"], (code, "notice")),
+            acknowledgement=self.period(acknowledgement, (code, "acknowledgement"))
+            if acknowledgement is not None
+            else None,
+            extensions=self.extensions(raw.get("extensions", {}), (code, "extensions")),
+            refusal_grounds=self.grounds(raw.get("refusal_grounds", []), (code, "refusal_grounds")),
+            statutory_reference=self.flag(raw, path, "statutory_reference"),
+            beyond_statute=frozenset(self.strings(raw, path, "beyond_statute")),
         )
-        for g in raw.get("refusal_grounds", [])
-    )
+
+    def text(self, raw: dict, path: KeyPath, key: str) -> str:
+        value = raw.get(key, "")
+        if not isinstance(value, str):
+            self.fail((*path, key), f"{_name((*path, key))} must be a string")
+        return value
+
+    def flag(self, raw: dict, path: KeyPath, key: str) -> bool:
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            self.fail((*path, key), f"{_name((*path, key))} must be true or false")
+        return value
+
+    def number(self, raw: dict, path: KeyPath, key: str, least: int) -> int:
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            self.fail((*path, key), f"{_name((*path, key))} must be a whole number ≥ {least}")
+        return value
+
+    def choice(self, raw: dict, path: KeyPath, key: str, enum: type[StrEnum], default: str):
+        value = raw.get(key, default)
+        if value not in {member.value for member in enum}:
+            accepted = ", ".join(member.value for member in enum)
+            self.fail((*path, key), f"{_name((*path, key))} {value!r} is not one of: {accepted}")
+        return enum(value)
+
+    def strings(self, raw: dict, path: KeyPath, key: str) -> list[str]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail((*path, key), f"{_name((*path, key))} must be a list of strings")
+        return value
+
+    def kind(self, value: object, path: KeyPath) -> RequestKind:
+        if value not in {kind.value for kind in RequestKind}:
+            accepted = ", ".join(kind.value for kind in RequestKind)
+            self.fail(path, f"{_name(path)}: unknown kind {value!r}; accepted: {accepted}")
+        return RequestKind(value)
+
+    def period(self, raw: object, path: KeyPath) -> Period:
+        raw = self.table(raw, path, "with amount and unit")
+        self.only(raw, path, ("amount", "unit"), ("basis", "without_delay", REASON_KEY))
+        return Period(
+            amount=self.number(raw, path, "amount", 1),
+            unit=self.choice(raw, path, "unit", Unit, ""),
+            basis=self.text(raw, path, "basis"),
+            without_delay=self.flag(raw, path, "without_delay"),
+        )
+
+    def periods(self, raw: object, path: KeyPath) -> dict[RequestKind, Period]:
+        """Every subject kind's response period (an unclassified request's is optional)."""
+        raw = self.table(raw, path, "one period per kind of request")
+        periods = {self.kind(k, (*path, k)): self.period(v, (*path, k)) for k, v in raw.items()}
+        missing = set(SUBJECT_KINDS) - set(periods)
+        if missing:
+            names = ", ".join(sorted(k.value for k in missing))
+            self.fail(path, f"{_name(path)} has no period for {names}")
+        return periods
+
+    def extensions(self, raw: object, path: KeyPath) -> dict[RequestKind, ExtensionRule]:
+        """Extension rules per kind; the key ``all`` gives one to every subject kind."""
+        raw = self.table(raw, path, "one extension rule per kind, or all")
+        extensions: dict[RequestKind, ExtensionRule] = {}
+        for key, rule in raw.items():
+            where = (*path, key)
+            kinds = list(SUBJECT_KINDS) if key == "all" else [self.kind(key, where)]
+            rule = self.table(rule, where, "with amount and max_count")
+            self.only(rule, where, ("amount", "max_count"), ("basis", REASON_KEY))
+            read = ExtensionRule(
+                amount=self.number(rule, where, "amount", 1),
+                max_count=self.number(rule, where, "max_count", 0),
+                basis=self.text(rule, where, "basis"),
+            )
+            extensions.update(dict.fromkeys(kinds, read))
+        return extensions
+
+    def grounds(self, raw: object, path: KeyPath) -> tuple[RefusalGround, ...]:
+        if not isinstance(raw, list):
+            self.fail(path, f"{_name(path)} must be a list of tables ([[...refusal_grounds]])")
+        return tuple(self.ground(g, (*path, i)) for i, g in enumerate(raw))
+
+    def ground(self, raw: object, path: KeyPath) -> RefusalGround:
+        raw = self.table(raw, path, "with code, kinds, ko and en")
+        self.only(raw, path, ("code", "kinds", "ko", "en"), ("basis",))
+        kinds = self.strings(raw, path, "kinds")
+        return RefusalGround(
+            code=self.text(raw, path, "code"),
+            kinds=frozenset(self.kind(k, (*path, "kinds")) for k in kinds),
+            basis=self.text(raw, path, "basis"),
+            ko=self.text(raw, path, "ko"),
+            en=self.text(raw, path, "en"),
+        )
 
 
-def _period(raw: object, where: str) -> Period:
-    if not isinstance(raw, dict):
-        raise ProfileError(f"{where}: expected a table with amount and unit")
-    amount = int(raw["amount"])
-    if amount <= 0:
-        raise ProfileError(f"{where}: amount must be positive")
-    return Period(
-        amount=amount,
-        unit=Unit(raw["unit"]),
-        basis=str(raw.get("basis", "")),
-        without_delay=bool(raw.get("without_delay", False)),
+def _name(path: KeyPath) -> str:
+    """``("KR", "periods", "access")`` → ``[KR] periods.access``."""
+    head, *rest = path
+    return f"[{head}]" + (" " + ".".join(str(p) for p in rest) if rest else "")
+
+
+@dataclass
+class _StatuteCheck:
+    """An operator's replacement of a statutory profile goes no further than the statute."""
+
+    reader: _Reader
+    reference: Profile
+    raw: dict
+
+    def check(self, profile: Profile) -> None:
+        code = profile.code
+        for kind, period in profile.periods.items():
+            statutory = self.reference.periods.get(kind)
+            if statutory is not None:
+                self.period(kind.value, period, statutory, (code, "periods", kind.value))
+        self.period("notice", profile.notice, self.reference.notice, (code, "notice"))
+        statutory = self.reference.acknowledgement
+        if statutory is not None:
+            if profile.acknowledgement is None:
+                self.reader.fail(
+                    (code,),
+                    f"[{code}] has no acknowledgement: the statute requires one within "
+                    f"{statutory.amount} {statutory.unit.value} ({statutory.basis})",
+                )
+            path = (code, "acknowledgement")
+            self.period("acknowledgement", profile.acknowledgement, statutory, path)
+        for key in self.raw.get("extensions", {}):
+            kinds = SUBJECT_KINDS if key == "all" else [RequestKind(key)]
+            for kind in kinds:
+                self.extension(kind, profile.extensions[kind], (code, "extensions", key))
+
+    def period(self, item: str, period: Period, statutory: Period, path: KeyPath) -> None:
+        if not _may_end_later(period, statutory):
+            return
+        limit = "built-in" if item in self.reference.beyond_statute else "statutory"
+        told = (
+            f"{_name(path)}: {period.amount} {period.unit.value} may end after the "
+            f"{limit} {statutory.amount} {statutory.unit.value} ({statutory.basis})"
+        )
+        self.beyond(item, told, path)
+
+    def extension(self, kind: RequestKind, rule: ExtensionRule, path: KeyPath) -> None:
+        statutory = self.reference.extension(kind)
+        key = "amount"
+        if statutory is None:
+            told = f"{_name(path)}: the statute allows no extension for {kind.value}"
+        elif rule.amount > statutory.amount or rule.max_count > statutory.max_count:
+            key = "amount" if rule.amount > statutory.amount else "max_count"
+            told = (
+                f"{_name(path)}: {rule.max_count} × {rule.amount} goes beyond the built-in "
+                f"{statutory.max_count} × {statutory.amount} ({statutory.basis})"
+            )
+        else:
+            return
+        self.beyond(f"extensions.{kind.value}", told, path, key)
+
+    def beyond(self, item: str, told: str, path: KeyPath, key: str = "amount") -> None:
+        """Refuse (on the line of ``key``), unless the law sets no figure for ``item`` and the
+        file gives a reason."""
+        at = (*path, key)
+        if item not in self.reference.beyond_statute:
+            self.reader.fail(at, f"{told}; an operator may shorten it, never lengthen it")
+        entry = self.raw
+        for part in path[1:]:
+            entry = entry.get(part, {}) if isinstance(entry, dict) else {}
+        reason = entry.get(REASON_KEY, "") if isinstance(entry, dict) else ""
+        if not (isinstance(reason, str) and reason.strip()):
+            self.reader.fail(
+                at,
+                f"{told}; the law sets no figure here, so it may go beyond the default only "
+                f'with {REASON_KEY} = "<why>" in the same table',
+            )
+
+
+def _may_end_later(period: Period, statutory: Period) -> bool:
+    """Whether ``period`` could end after ``statutory`` for some receipt date."""
+    if period.unit == statutory.unit:
+        return period.amount > statutory.amount
+    if period.unit is Unit.DAYS and statutory.unit is Unit.MONTHS:
+        return period.amount > 28 * statutory.amount
+    if period.unit is Unit.DAYS and statutory.unit is Unit.BUSINESS_DAYS:
+        # n business days span at least n calendar days plus two per full week after the first
+        return period.amount > statutory.amount + 2 * ((statutory.amount - 1) // 5)
+    return not (
+        period.unit is Unit.MONTHS
+        and statutory.unit is Unit.DAYS
+        and 31 * period.amount <= statutory.amount
     )

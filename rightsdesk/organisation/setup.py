@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from rightsdesk.core import audit
@@ -29,6 +30,32 @@ DEFAULT_OBJECTION_EN = (
 )
 
 
+# What the operator's identity may not leave empty (법 §30①, §31: the operator and its privacy
+# officer are named in the policy and in every notice), with the words CLI and console share.
+REQUIRED_IDENTITY = (
+    ("slug", _l("The operator's short name (slug) must not be empty.")),
+    ("name_ko", _l("The operator's Korean name must not be empty.")),
+    ("name_en", _l("The operator's English name must not be empty.")),
+    ("officer_name", _l("The privacy officer's name must not be empty.")),
+    ("officer_email", _l("The privacy officer's e-mail address must not be empty.")),
+)
+
+
+class OrganisationError(ValueError):
+    """An operator's identity that cannot be stored; the message is the user's language's."""
+
+    def __init__(self, field: str, message: object) -> None:
+        super().__init__(str(message))
+        self.field = field
+
+
+def check_identity(**fields: str | None) -> None:
+    """Refuse an empty or whitespace-only required field (the first one, as one message)."""
+    for field, message in REQUIRED_IDENTITY:
+        if field in fields and not (fields[field] or "").strip():
+            raise OrganisationError(field, message)
+
+
 def set_up_organisation(
     *,
     slug: str,
@@ -39,17 +66,34 @@ def set_up_organisation(
     officer_phone: str | None,
     actor: Actor,
     now: datetime,
+    officer_title: str | None = None,
+    officer_department: str | None = None,
 ) -> Organisation:
-    organisation = _the_organisation(slug, now)
-    organisation.slug = slug
-    organisation.name_ko, organisation.name_en = name_ko, name_en
-    organisation.privacy_officer_name = officer_name
-    organisation.privacy_officer_email = officer_email
-    organisation.privacy_officer_phone = officer_phone
+    """Create or update the operator; an empty name or officer field is an
+    :class:`OrganisationError` and nothing is written."""
+    check_identity(
+        slug=slug,
+        name_ko=name_ko,
+        name_en=name_en,
+        officer_name=officer_name,
+        officer_email=officer_email,
+    )
+    organisation = _the_organisation(slug.strip(), now)
+    organisation.slug = slug.strip()
+    organisation.name_ko, organisation.name_en = name_ko.strip(), name_en.strip()
+    organisation.privacy_officer_name = officer_name.strip()
+    organisation.privacy_officer_email = officer_email.strip()
+    organisation.privacy_officer_phone = _optional(officer_phone)
+    organisation.privacy_officer_title = _optional(officer_title)
+    organisation.privacy_officer_department = _optional(officer_department)
     db.session.flush()
-    audit.record("organisation.set", actor=actor, now=now, data={"slug": slug})
+    audit.record("organisation.set", actor=actor, now=now, data={"slug": organisation.slug})
     db.session.commit()
     return organisation
+
+
+def _optional(value: str | None) -> str | None:
+    return (value or "").strip() or None
 
 
 def _the_organisation(slug: str, now: datetime) -> Organisation:

@@ -103,6 +103,8 @@ def facts() -> PolicyFacts:
             organisation.privacy_officer_name,
             organisation.privacy_officer_email,
             organisation.privacy_officer_phone,
+            organisation.privacy_officer_title,
+            organisation.privacy_officer_department,
         ),
         rules=list(current_schedule()),
         recipients=recipients,

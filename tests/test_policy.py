@@ -270,6 +270,23 @@ def test_a_new_version_must_come_after_every_published_one(ctx):
         policy.publish(earlier, actor="test", now=now)
 
 
+def test_an_import_must_be_older_than_every_version_published_here(ctx):
+    organisation(ctx)
+    announced = datetime(2024, 1, 2, 10, tzinfo=UTC)
+    here = policy.create_version(
+        _draft(label="here", effective=date(2024, 3, 1)), actor="test", now=announced
+    )
+    policy.publish(here, actor="test", now=announced)
+    late = policy.Draft("late", "material", date(2024, 6, 1), "# 방침\n\n다른 곳에 게시\n")
+    with pytest.raises(policy.PolicyError, match="게시되었고 2024-03-01에"):
+        policy.import_version(late, "https://example.com", actor="test", now=datetime.now(UTC))
+    db.session.rollback()
+    early = policy.Draft("early", "material", date(2023, 6, 1), "# 방침\n\n다른 곳에 게시\n")
+    version = policy.import_version(early, "https://example.com", actor="t", now=datetime.now(UTC))
+    assert version.imported_from == "https://example.com" and policy.by_label("late") is None
+    assert [v.label for v in policy.published()] == ["early", "here"]
+
+
 # --- the console ---------------------------------------------------------------------------
 
 

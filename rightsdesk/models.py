@@ -584,7 +584,8 @@ class JobLock(db.Model):
 
 class PolicyVersion(db.Model):
     """A version of the privacy policy (처리방침), in Korean and English Markdown. A material
-    change needs 30 days' notice, a minor one 7, before its effective date."""
+    change needs 30 days' notice, a minor one 7, before its effective date; a version imported
+    from where it was already published (``imported_from``) had its notice there."""
 
     __tablename__ = "policy_versions"
 
@@ -600,6 +601,9 @@ class PolicyVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_by: Mapped[str | None] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # a version already published elsewhere, brought in with its real past effective date:
+    # where it was published (an address or a description); None for versions published here
+    imported_from: Mapped[str | None] = mapped_column(Text)
 
 
 class NoticeCampaign(db.Model):

@@ -84,9 +84,9 @@ def test_the_demo_map_loads_and_is_well_formed():
         "support_tickets": "complaint",
         "marketing_consents": "none",
     }
-    assert [(r.name, r.categories) for r in datamap.recipients] == [
-        ("CJ대한통운", ("order", "contact")),
-        ("KG이니시스", ("payment",)),
+    assert [(r.name, r.categories, r.role) for r in datamap.recipients] == [
+        ("CJ대한통운", ("order", "contact"), "processor"),
+        ("KG이니시스", ("payment",), "processor"),
     ]
     assert datamap.system("paper").instructions["ko"].strip()
     assert datamap.line_of(users.path) == line_number(DEMO, "[systems.shop.tables.users]")
@@ -179,6 +179,12 @@ STRUCTURE_CASES = [
         id="recipient category nobody holds",
     ),
     pytest.param(
+        ('name = "KG이니시스"\nrole = "processor"', 'name = "KG이니시스"\nrole = "수탁자"'),
+        'role = "수탁자"',
+        "recipient 'KG이니시스': unknown role '수탁자'; accepted: processor, third_party",
+        id="unknown recipient role",
+    ),
+    pytest.param(
         ('anonymise = ["address"]', 'anonymise = ["adress"]'),
         'anonymise = ["adress"]',
         "table shop.orders: anonymise names 'adress', which is neither in its fields",
@@ -203,6 +209,17 @@ def test_structure_problems_name_the_line(edit, fragment, message):
     assert len(problems) == 1, problems
     assert problems[0].line == line_number(text_value, fragment)
     assert problems[0].message.startswith(message), problems[0].message
+
+
+def test_a_recipient_without_a_role_is_a_third_party_as_maps_before_roles_published():
+    datamap = load_datamap(
+        replaced('name = "KG이니시스"\nrole = "processor"\n', 'name = "KG이니시스"\n'), "m"
+    )
+    assert check_structure(datamap) == []
+    assert [(r.name, r.is_processor) for r in datamap.recipients] == [
+        ("CJ대한통운", True),
+        ("KG이니시스", False),
+    ]
 
 
 LOAD_CASES = [

@@ -133,7 +133,7 @@ def test_an_approved_correction_changes_the_shop_and_tells_the_recipients(mapped
         assert (decided.decision, decided.rows_changed) == ("approved", 1)
         deliver_due(now=datetime.now(UTC), worker="t")
     told = [m for m in smtp.messages if m["To"] == "privacy@cj-logistics.example"]
-    assert len(told) == 1  # the recipient of "contact" data, and not the payment processor
+    assert len(told) == 1  # the processor of "contact" data, and not the payment processor
     assert "010-9999-0000" in told[0].get_body(preferencelist=("plain",)).get_content()
     assert not [m for m in smtp.messages if m["To"] == "privacy@inicis.example"]
 

@@ -10,13 +10,18 @@ import pytest
 from sqlalchemy import func, select
 
 from rightsdesk.demo.loader import load_demo
+from rightsdesk.domain.datamap import check_structure, load_datamap
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.policy import (
+    SECTIONS,
     ChangeKind,
     NoticeTooShort,
+    Officer,
+    PolicyFacts,
     check_effective_date,
     diff,
     expand,
+    generated_sections,
     md_escape,
     notice_period,
     retention_section,
@@ -93,10 +98,109 @@ def test_the_diff_pairs_changed_lines_and_marks_the_words():
 
 
 def test_markers_are_replaced_and_missing_sections_appended():
-    sections = {name: f"## {name}" for name in ("retention", "recipients", "rights", "officer")}
+    sections = {name: f"## {name}" for name in SECTIONS}
     text = expand("intro\n[[rights]]\noutro", sections)
     assert text.index("## rights") < text.index("outro") < text.index("## retention")
     assert text.count("## officer") == 1 and "[[rights]]" not in text
+    assert text.index("## third_parties") < text.index("## processors") < text.index("## officer")
+
+
+def test_the_old_recipients_marker_stands_for_third_parties_and_processors():
+    sections = {name: f"## {name}" for name in SECTIONS}
+    text = expand("intro\n[[recipients]]\noutro", sections)
+    assert text.index("## third_parties") < text.index("## processors") < text.index("outro")
+    assert text.count("## processors") == 1 and "[[recipients]]" not in text
+
+
+ROLES_MAP = """
+[systems.shop]
+kind = "manual"
+categories = ["contact", "order", "payment"]
+instructions = { ko = "찾기", en = "Find" }
+
+[[recipients]]
+name = "CJ대한통운"
+role = "processor"
+categories = ["order", "contact"]
+purpose = "상품 배송"
+
+[[recipients]]
+name = "KG이니시스"
+role = "processor"
+categories = ["payment"]
+purpose = "결제 대행"
+contact = "privacy@inicis.example"
+
+[[recipients]]
+name = "제휴보험사"
+role = "third_party"
+categories = ["contact"]
+purpose = "보험 상품 안내"
+retention = "제공 후 1년"
+"""
+
+
+def _facts(recipients) -> PolicyFacts:
+    return PolicyFacts(
+        organisation_ko="데모",
+        organisation_en="Demo",
+        officer=Officer("김보호", "privacy@demo.example"),
+        rules=(),
+        recipients=recipients,
+        request_url="https://demo.example/requests/new",
+        response_days=10,
+        objection_ko="이의",
+        objection_en="Object",
+    )
+
+
+def _section(text: str, title: str) -> str:
+    return text.split(title, 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("language", "third_title", "processor_title", "third_row", "processor_row"),
+    [
+        (
+            "ko",
+            "## 개인정보의 제3자 제공",
+            "## 개인정보 처리업무의 위탁",
+            "| 제휴보험사 | 보험 상품 안내 | contact | 제공 후 1년 | - |",
+            "| KG이니시스 | 결제 대행 | payment | privacy@inicis.example |",
+        ),
+        (
+            "en",
+            "## Provision to third parties",
+            "## Processing entrusted to others",
+            "| 제휴보험사 | 보험 상품 안내 | contact | 제공 후 1년 | - |",
+            "| KG이니시스 | 결제 대행 | payment | privacy@inicis.example |",
+        ),
+    ],
+)
+def test_processors_and_third_parties_each_have_their_own_section(
+    language, third_title, processor_title, third_row, processor_row
+):
+    datamap = load_datamap(ROLES_MAP, "roles.toml")
+    assert check_structure(datamap) == []
+    text = expand(
+        "# 방침\n\n[[recipients]]\n", generated_sections(_facts(datamap.recipients), language)
+    )
+    third, processors = _section(text, third_title), _section(text, processor_title)
+    assert third_row in third and "CJ대한통운" not in third and "KG이니시스" not in third
+    assert (
+        processor_row in processors
+        and "| CJ대한통운 | 상품 배송 | order, contact | - |" in processors
+    )
+    assert "제휴보험사" not in processors
+    assert text.index(third_title) < text.index(processor_title)
+
+
+def test_without_recipients_both_sections_say_so():
+    ko = generated_sections(_facts(()), "ko")
+    assert "개인정보를 제3자에게 제공하지 않습니다." in ko["third_parties"]
+    assert "개인정보 처리업무를 위탁하지 않습니다." in ko["processors"]
+    en = generated_sections(_facts(()), "en")
+    assert "We entrust the processing of personal data to no one." in en["processors"]
 
 
 def test_values_written_into_the_policy_are_escaped_markdown():
@@ -215,6 +319,23 @@ def test_a_new_version_must_come_after_every_published_one(ctx):
     )
     with pytest.raises(policy.PolicyError, match="a"):
         policy.publish(earlier, actor="test", now=now)
+
+
+def test_an_import_must_be_older_than_every_version_published_here(ctx):
+    organisation(ctx)
+    announced = datetime(2024, 1, 2, 10, tzinfo=UTC)
+    here = policy.create_version(
+        _draft(label="here", effective=date(2024, 3, 1)), actor="test", now=announced
+    )
+    policy.publish(here, actor="test", now=announced)
+    late = policy.Draft("late", "material", date(2024, 6, 1), "# 방침\n\n다른 곳에 게시\n")
+    with pytest.raises(policy.PolicyError, match="게시되었고 2024-03-01에"):
+        policy.import_version(late, "https://example.com", actor="test", now=datetime.now(UTC))
+    db.session.rollback()
+    early = policy.Draft("early", "material", date(2023, 6, 1), "# 방침\n\n다른 곳에 게시\n")
+    version = policy.import_version(early, "https://example.com", actor="t", now=datetime.now(UTC))
+    assert version.imported_from == "https://example.com" and policy.by_label("late") is None
+    assert [v.label for v in policy.published()] == ["early", "here"]
 
 
 # --- the console ---------------------------------------------------------------------------

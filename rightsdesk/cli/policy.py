@@ -1,4 +1,4 @@
-"""``rightsdesk policy add|publish|list|campaigns`` and ``rightsdesk campaigns send``."""
+"""``rightsdesk policy add|import|publish|list|campaigns`` and ``rightsdesk campaigns send``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,32 @@ def policy_add(
         _publish(version.id)
 
 
+@policy_group.command("import")
+@click.option("--ko", "ko_file", required=True, help="The Korean text as it was published.")
+@click.option("--en", "en_file", default=None, help="The English text, if there was one.")
+@click.option("--effective", required=True, help="The past date it took effect, YYYY-MM-DD.")
+@click.option("--source", required=True, help="Where it was published (address or text).")
+@click.option("--label", default=None, help="Version label (default: the effective date).")
+def policy_import(
+    ko_file: str, en_file: str | None, effective: str, source: str, label: str | None
+) -> None:
+    """Import a version already published elsewhere, with its real past effective date (no
+    notice period, no notice e-mail: it was announced where it was published)."""
+    from rightsdesk.policy import versions as policy
+
+    day = parse_day(effective)
+    draft = policy.Draft(
+        label=label or day.isoformat(),
+        change="material",
+        effective_date=day,
+        body_ko=_read(ko_file),
+        body_en=_read(en_file),
+    )
+    with force_locale("en"), _refusals():
+        version = policy.import_version(draft, source, actor=actor(), now=utcnow())
+    click.echo(f"imported {version.label}: effective {day}, published at {version.imported_from}")
+
+
 def _change(value: str) -> str:
     try:
         return parse_change(value).value
@@ -136,7 +162,8 @@ def policy_list() -> None:
     rows += [(v, f"until {until}") for v, until in timeline.history]
     rows += [(v, "draft") for v in policy.drafts()]
     for version, state in rows:
-        click.echo(f"{version.label}\t{version.change}\t{version.effective_date}\t{state}")
+        change = "imported" if version.imported_from else version.change
+        click.echo(f"{version.label}\t{change}\t{version.effective_date}\t{state}")
 
 
 @policy_group.command("campaigns")

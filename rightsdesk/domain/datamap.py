@@ -1,7 +1,13 @@
 """The data map: where a data subject's personal data lives, and what to do with it.
 
-A TOML file names the *systems* that hold personal data and the *recipients* it is provided to
-(제3자 제공, PIPA §17). A system is one of three kinds:
+A TOML file names the *systems* that hold personal data and the *recipients* it goes to. A
+recipient has a ``role``: ``processor`` (처리위탁, PIPA §26: a 수탁자 doing a task for the
+operator, e.g. delivery or payment processing; ``purpose`` is the task entrusted) or
+``third_party`` (제3자 제공, PIPA §17: the recipient uses the data for its own ``purpose``, and
+keeps it for its own ``retention``). A recipient that names no role is a third party: maps
+written before roles existed listed their recipients as provision to third parties, and the
+policies published from them said so; the stricter reading stays until the operator says
+otherwise. A system is one of three kinds:
 
 - ``sql``: a database reached through a SQLAlchemy URL kept in an environment variable (never
   in the file); its tables, how each finds a subject's rows (identity columns, or a relation to
@@ -137,15 +143,31 @@ class System:
         return held
 
 
+class RecipientRole(StrEnum):
+    PROCESSOR = "processor"  # 처리위탁 (PIPA §26): a 수탁자 doing the operator's task
+    THIRD_PARTY = "third_party"  # 제3자 제공 (PIPA §17): the recipient's own purpose
+
+
+DEFAULT_RECIPIENT_ROLE = RecipientRole.THIRD_PARTY  # what maps without roles published
+
+
 @dataclass(frozen=True)
 class Recipient:
-    """A third party personal data is provided to, and which categories of it."""
+    """Someone personal data goes to, which categories of it, and in which role: a processor
+    (``purpose`` is the task entrusted) or a third party (its own ``purpose`` and
+    ``retention``). An unknown role is kept as written; :func:`check_structure` names it."""
 
     name: str
     path: KeyPath
     categories: tuple[str, ...]
     purpose: str
     contact: str = ""
+    role: str = DEFAULT_RECIPIENT_ROLE.value
+    retention: str = ""
+
+    @property
+    def is_processor(self) -> bool:
+        return self.role == RecipientRole.PROCESSOR
 
 
 @dataclass(frozen=True)
@@ -343,7 +365,7 @@ class _Reader:
     def recipient(self, index: int, raw: object) -> Recipient:
         path: KeyPath = ("recipients", index)
         raw = self.as_table(raw, path)
-        self.only(raw, path, ("name", "categories", "purpose", "contact"))
+        self.only(raw, path, ("name", "role", "categories", "purpose", "retention", "contact"))
         categories = self.texts(raw, path, "categories")
         if not categories:
             self.fail((*path, "categories"), f"recipient {index + 1}: list its categories")
@@ -353,6 +375,8 @@ class _Reader:
             categories=categories,
             purpose=self.text(raw, path, "purpose"),
             contact=self.text(raw, path, "contact", ""),
+            role=self.text(raw, path, "role", DEFAULT_RECIPIENT_ROLE.value),
+            retention=self.text(raw, path, "retention", ""),
         )
 
     def timeout(self, raw: dict[str, Any], path: KeyPath) -> float:
@@ -634,7 +658,16 @@ def _check_recipients(datamap: DataMap) -> list[Problem]:
     for system in datamap.systems:
         held |= system.held_categories()
     problems = []
+    roles = ", ".join(role.value for role in RecipientRole)
     for recipient in datamap.recipients:
+        if recipient.role not in set(RecipientRole):
+            problems.append(
+                Problem(
+                    datamap.line_of((*recipient.path, "role")),
+                    f"recipient {recipient.name!r}: unknown role {recipient.role!r}; "
+                    f"accepted: {roles}",
+                )
+            )
         for category in recipient.categories:
             if category not in held:
                 problems.append(

@@ -13,8 +13,12 @@ The change may take effect on the day after the period has run in full: a notice
 Generated sections. What rightsdesk itself knows — the retention schedule, the recipients of
 the data map, the rights and how to use them, the privacy officer — is written into the policy
 from the same data the system runs on. A draft names where each goes with a marker on a line
-of its own (``[[retention]]``, ``[[recipients]]``, ``[[rights]]``, ``[[officer]]``); a
-marker left out is appended at the end, so a published policy always carries all four.
+of its own (``[[retention]]``, ``[[third_parties]]``, ``[[processors]]``, ``[[rights]]``,
+``[[officer]]``); a marker left out is appended at the end, so a published policy always
+carries all five. The data map's recipients go by their role: third parties under
+개인정보의 제3자 제공 (PIPA §17), processors under 개인정보 처리업무의 위탁 (§26).
+``[[recipients]]``, the marker of texts written before roles, stands for both, third parties
+first.
 Generated text is Markdown with every value escaped.
 
 Pure: no Flask, no SQLAlchemy (the services pass plain values in).
@@ -42,7 +46,8 @@ class ChangeKind(StrEnum):
 
 
 NOTICE_DAYS: Mapping[ChangeKind, int] = {ChangeKind.MINOR: 7, ChangeKind.MATERIAL: 30}
-SECTIONS = ("retention", "recipients", "rights", "officer")
+SECTIONS = ("retention", "third_parties", "processors", "rights", "officer")
+RECIPIENT_SECTIONS = ("third_parties", "processors")  # what [[recipients]] stands for
 LANGUAGES = ("ko", "en")
 
 
@@ -120,7 +125,10 @@ def check_effective_date(effective: date, period: NoticePeriod) -> None:
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 _BLOCK_START = re.compile(r"^(\d*)([#+\-=.)])")
-MARKER = re.compile(r"^[ \t]*\[\[(retention|recipients|rights|officer)\]\][ \t]*$", re.M)
+MARKER = re.compile(
+    r"^[ \t]*\[\[(retention|recipients|third_parties|processors|rights|officer)\]\][ \t]*$",
+    re.M,
+)
 
 
 def md_escape(text: str) -> str:
@@ -194,12 +202,32 @@ _TEXT = {
         "en": ("## Provision to third parties", "We provide personal data to:"),
     },
     "recipients_head": {
-        "ko": "| 제공받는 자 | 항목 | 목적 | 연락처 |\n|---|---|---|---|",
-        "en": "| Recipient | Categories | Purpose | Contact |\n|---|---|---|---|",
+        "ko": "| 제공받는 자 | 제공받는 자의 이용 목적 | 제공 항목 | 보유·이용 기간 | 연락처 |\n"
+        "|---|---|---|---|---|",
+        "en": "| Recipient | Their purpose | Categories | How long they keep it | Contact |\n"
+        "|---|---|---|---|---|",
     },
     "no_recipients": {
         "ko": "개인정보를 제3자에게 제공하지 않습니다.",
         "en": "We provide personal data to no third party.",
+    },
+    "processors": {
+        "ko": (
+            "## 개인정보 처리업무의 위탁",
+            "원활한 서비스 제공을 위하여 다음과 같이 개인정보 처리업무를 위탁하고 있습니다.",
+        ),
+        "en": (
+            "## Processing entrusted to others",
+            "We entrust the processing of personal data to these processors:",
+        ),
+    },
+    "processors_head": {
+        "ko": "| 수탁자 | 위탁업무의 내용 | 항목 | 연락처 |\n|---|---|---|---|",
+        "en": "| Processor | Task entrusted | Categories | Contact |\n|---|---|---|---|",
+    },
+    "no_processors": {
+        "ko": "개인정보 처리업무를 위탁하지 않습니다.",
+        "en": "We entrust the processing of personal data to no one.",
     },
     "rights": {
         "ko": (
@@ -281,16 +309,37 @@ def retention_section(rules: Iterable[Rule], language: str) -> str:
     return "\n".join(lines)
 
 
-def recipients_section(recipients: Sequence[Recipient], language: str) -> str:
+def _cell(value: str) -> str:
+    return md_escape(value) if value.strip() else "-"
+
+
+def third_parties_section(recipients: Sequence[Recipient], language: str) -> str:
+    """개인정보의 제3자 제공: the recipients that are no processors, with their own purpose,
+    the items provided and how long they keep them (PIPA §17②)."""
     title, intro = _TEXT["recipients"][language]
-    if not recipients:
+    third = [r for r in recipients if not r.is_processor]
+    if not third:
         return "\n".join([title, "", _TEXT["no_recipients"][language]])
     rows = [
-        f"| {md_escape(r.name)} | {md_escape(', '.join(r.categories))} | "
-        f"{md_escape(r.purpose)} | {md_escape(r.contact or '-')} |"
-        for r in recipients
+        f"| {md_escape(r.name)} | {md_escape(r.purpose)} | {md_escape(', '.join(r.categories))} | "
+        f"{_cell(r.retention)} | {_cell(r.contact)} |"
+        for r in third
     ]
     return "\n".join([title, "", intro, "", _TEXT["recipients_head"][language], *rows])
+
+
+def processors_section(recipients: Sequence[Recipient], language: str) -> str:
+    """개인정보 처리업무의 위탁: the processors (수탁자) and the task entrusted (PIPA §26②)."""
+    title, intro = _TEXT["processors"][language]
+    processors = [r for r in recipients if r.is_processor]
+    if not processors:
+        return "\n".join([title, "", _TEXT["no_processors"][language]])
+    rows = [
+        f"| {md_escape(r.name)} | {md_escape(r.purpose)} | {md_escape(', '.join(r.categories))} | "
+        f"{_cell(r.contact)} |"
+        for r in processors
+    ]
+    return "\n".join([title, "", intro, "", _TEXT["processors_head"][language], *rows])
 
 
 def rights_section(facts: PolicyFacts, language: str) -> str:
@@ -327,10 +376,15 @@ _OFFICER_LABELS = {
 
 
 def generated_sections(facts: PolicyFacts, language: str) -> dict[str, str]:
-    """The four generated sections of the policy in ``language`` (ko or en), as Markdown."""
+    """The generated sections of the policy in ``language`` (ko or en), as Markdown, by
+    marker name (``recipients`` is the third parties' and the processors' sections)."""
+    third_parties = third_parties_section(facts.recipients, language)
+    processors = processors_section(facts.recipients, language)
     return {
         "retention": retention_section(facts.rules, language),
-        "recipients": recipients_section(facts.recipients, language),
+        "third_parties": third_parties,
+        "processors": processors,
+        "recipients": f"{third_parties}\n\n{processors}",
         "rights": rights_section(facts, language),
         "officer": officer_section(facts, language),
     }
@@ -342,8 +396,11 @@ def expand(body: str, sections: Mapping[str, str]) -> str:
     used: set[str] = set()
 
     def replace(match: re.Match[str]) -> str:
-        used.add(match.group(1))
-        return sections[match.group(1)]
+        name = match.group(1)
+        used.update(RECIPIENT_SECTIONS if name == "recipients" else (name,))
+        if name == "recipients" and "recipients" not in sections:
+            return "\n\n".join(sections[part] for part in RECIPIENT_SECTIONS)
+        return sections[name]
 
     expanded = MARKER.sub(replace, body.replace("\r\n", "\n")).rstrip()
     missing = [sections[name] for name in SECTIONS if name not in used]

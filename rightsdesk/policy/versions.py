@@ -7,6 +7,13 @@ sections expanded (what users were shown never changes afterwards), and starts t
 campaign to every user of the data map's identity source. A published version is never
 edited: a correction is a new version.
 
+Versions already published elsewhere (the policy in force when rightsdesk is installed, and
+its history) are imported with their real past effective dates and where they were published
+(``imported_from``): stored as published and frozen, word for word (no generated sections),
+without the notice rule — their notice was given where they were published — and without a
+notice campaign. Only past versions older than every version published here can be imported;
+anything that takes effect later is a new change and goes through :func:`publish`.
+
 Which version is in force is a matter of dates in the operator's time zone: the published
 version with the latest effective date on or before today; later ones are upcoming.
 """
@@ -30,6 +37,7 @@ from rightsdesk.core.context import current_organisation, settings
 from rightsdesk.core.urls import external_url
 from rightsdesk.domain.kinds import SUBJECT_KINDS
 from rightsdesk.domain.policy import (
+    MARKER,
     ChangeKind,
     NoticePeriod,
     Officer,
@@ -50,6 +58,7 @@ from rightsdesk.systems.configured import FulfilmentError, configured_datamap, c
 
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 MAX_BODY = 200_000
+MAX_SOURCE = 500
 
 
 class PolicyError(ValueError):
@@ -202,6 +211,86 @@ def _about(version: PolicyVersion) -> dict[str, object]:
         "change": version.change,
         "effective_date": version.effective_date.isoformat(),
     }
+
+
+# --- importing versions published elsewhere ---------------------------------------------------
+
+
+def import_version(draft: Draft, source: str, *, actor: Actor, now: datetime) -> PolicyVersion:
+    """Store a version already published elsewhere with its real past effective date, marked
+    with where it was published; frozen as given, no notice rule, no campaign; one commit.
+
+    Raises :class:`PolicyError` (nothing written) for a future date (a new change: publish
+    it with notice), a date another published version takes effect on, a date after a
+    version published here, or generated-section markers in the text."""
+    _checked(draft)
+    source = " ".join((source or "").split())
+    if not source or len(source) > MAX_SOURCE:
+        raise PolicyError(
+            _(
+                "Say where the version was published: an address or a description of up to "
+                "500 characters."
+            )
+        )
+    _check_import(draft, local_today(now))
+    version = PolicyVersion(created_by=actor, created_at=now, imported_from=source)
+    _apply(version, draft)
+    version.published_at, version.published_by = now, actor
+    db.session.add(version)
+    db.session.flush()
+    audit.record(
+        "policy.imported", actor=actor, now=now, data={**_about(version), "source": source}
+    )
+    db.session.commit()
+    return version
+
+
+def _check_import(draft: Draft, today: date) -> None:
+    day = draft.effective_date.isoformat()
+    if draft.effective_date > today:
+        raise PolicyError(
+            _(
+                "%(date)s is in the future: a version not yet in force is a new change; add it "
+                "as a draft and publish it with notice.",
+                date=day,
+            )
+        )
+    if MARKER.search(draft.body_ko) or MARKER.search(draft.body_en):
+        raise PolicyError(
+            _(
+                "An imported version is kept as it was published: it cannot contain markers "
+                "such as [[recipients]]."
+            )
+        )
+    if db.session.scalar(select(PolicyVersion.id).where(PolicyVersion.label == draft.label)):
+        raise PolicyError(_("A version labelled %(label)s exists already.", label=draft.label))
+    _check_import_date(draft.effective_date)
+
+
+def _check_import_date(effective: date) -> None:
+    published_ = select(PolicyVersion).where(PolicyVersion.published_at.is_not(None))
+    same = db.session.scalar(published_.where(PolicyVersion.effective_date == effective).limit(1))
+    if same is not None:
+        raise PolicyError(
+            _(
+                "Version %(label)s already takes effect on %(date)s.",
+                label=same.label,
+                date=effective.isoformat(),
+            )
+        )
+    here = published_.where(
+        PolicyVersion.imported_from.is_(None), PolicyVersion.effective_date < effective
+    )
+    newer = db.session.scalar(here.order_by(PolicyVersion.effective_date).limit(1))
+    if newer is not None:
+        raise PolicyError(
+            _(
+                "Version %(label)s was published here with notice and takes effect on "
+                "%(date)s: an imported version must be older than every version published here.",
+                label=newer.label,
+                date=newer.effective_date.isoformat(),
+            )
+        )
 
 
 # --- publishing --------------------------------------------------------------------------------

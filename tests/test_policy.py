@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from rightsdesk.demo.loader import load_demo
 from rightsdesk.domain.datamap import check_structure, load_datamap
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
+from rightsdesk.domain.kinds import SUBJECT_KINDS
 from rightsdesk.domain.policy import (
     SECTIONS,
     ChangeKind,
@@ -26,7 +27,9 @@ from rightsdesk.domain.policy import (
     notice_period,
     retention_section,
 )
+from rightsdesk.domain.profiles import builtin_profiles
 from rightsdesk.domain.retention import Schedule, load_schedule
+from rightsdesk.domain.right_periods import right_periods
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, NoticeCampaign, PolicyVersion, StaffRole
 from rightsdesk.policy import versions as policy
@@ -148,7 +151,10 @@ def _facts(recipients) -> PolicyFacts:
         rules=(),
         recipients=recipients,
         request_url="https://demo.example/requests/new",
-        response_days=10,
+        periods={
+            right.kind.value: right
+            for right in right_periods(builtin_profiles()["KR"], SUBJECT_KINDS, {})
+        },
         objection_ko="이의",
         objection_en="Object",
     )

@@ -278,3 +278,21 @@ def test_right_periods_drop_a_promise_equal_to_the_law():
     assert period_text(rights[K.DELETION], "en") == "within 3 days (statutory period: 10 days)"
     eu = right_periods(profiles["EU"], [K.ACCESS], {})[0]
     assert period_text(eu, "ko") == "1개월 이내" and period_text(eu, "en") == "within 1 month"
+
+
+@pytest.mark.parametrize(
+    ("kind", "legal"),
+    [(K.CONSENT_WITHDRAWAL, False), (K.ACCESS, True)],
+)
+def test_the_acknowledgement_calls_a_target_a_target_and_a_statutory_period_the_law(
+    ctx, smtp, kind, legal
+):
+    """Consent withdrawal has no number in the law ("지체 없이", legal.md §1): its 10 days are
+    the operator's working target and the acknowledgement must not call them a legal deadline."""
+    organisation(ctx)
+    make_request(kind, email="ack@example.com", mail=True)
+    deliver_due(now=datetime.now(UTC), worker="t")
+    acknowledgement = [m for m in smtp.messages if "접수" in str(m["Subject"])][-1]
+    body = acknowledgement.get_body(preferencelist=("plain",)).get_content()
+    assert ("법정 처리 기한" in body) is legal
+    assert ("지체 없이" in body) is not legal

@@ -58,6 +58,12 @@ def deadline_for(
     )
 
 
+def answer_without_delay(request: Request) -> bool:
+    """Whether the law sets no number for this kind ("지체 없이"): its period is then only the
+    operator's working target and is never to be called a legal deadline (legal.md §1)."""
+    return settings().profile(request.jurisdiction).period(RequestKind(request.kind)).without_delay
+
+
 def apply_deadline(request: Request, calendar: HolidayCalendar | None = None) -> Deadline:
     """Set the request's due dates from its receipt, kind, extensions and pauses."""
     context = settings()

@@ -21,7 +21,7 @@ from rightsdesk.domain.identity import strip_control_characters
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
 from rightsdesk.extensions import db
 from rightsdesk.models import Note, Question, Request, StaffUser
-from rightsdesk.requests.deadlines import deadline_for
+from rightsdesk.requests.deadlines import answer_without_delay, deadline_for
 from rightsdesk.requests.downloads import available
 from rightsdesk.requests.intake import ask_subject
 from rightsdesk.requests.lifecycle import change_status
@@ -109,7 +109,8 @@ def verify_by_hand(request: Request, actor: Actor, now: datetime) -> None:
         request.representative.proof_checked_at = now
     if request.status is Status.RECEIVED_UNVERIFIED:
         change_status(request, Status.VERIFIED, actor=actor.name, now=now, commit=False)
-        _send(request, Notice("acknowledge", _base_context(request)), now)
+        context = {**_base_context(request), "without_delay": answer_without_delay(request)}
+        _send(request, Notice("acknowledge", context), now)
     _audit("request.verified_by_staff", request, actor, now)
     db.session.commit()
 

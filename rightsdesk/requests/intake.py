@@ -44,6 +44,7 @@ from rightsdesk.models import (
     Subject,
     VerificationNonce,
 )
+from rightsdesk.requests.deadlines import answer_without_delay
 from rightsdesk.requests.host_apps import remember_response, stored_response
 from rightsdesk.requests.lifecycle import change_status, submit_request
 from rightsdesk.requests.tokens import issue_verification, new_status_secret, status_token
@@ -479,7 +480,7 @@ def _queue_first_mail(request: Request, *, confirmed: bool, now: datetime) -> No
 
 def _queue_acknowledgement(request: Request, *, now: datetime) -> None:
     """Reference, legal due date and the private status link (after identity is confirmed)."""
-    notify_subject(request, "acknowledge", now=now)
+    notify_subject(request, "acknowledge", now=now, without_delay=answer_without_delay(request))
 
 
 def notify_subject(request: Request, template: str, *, now: datetime, **context: object) -> None:

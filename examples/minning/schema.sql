@@ -1,0 +1,4 @@
+-- The tables examples/minning/datamap.toml describes (SQLite and PostgreSQL).
+CREATE TABLE members (id INTEGER PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE, nickname VARCHAR(100) NOT NULL, created_at TIMESTAMP NOT NULL);
+CREATE TABLE payments (id INTEGER PRIMARY KEY, member_id INTEGER NOT NULL REFERENCES members (id), amount INTEGER NOT NULL, created_at TIMESTAMP NOT NULL);
+CREATE TABLE access_logs (id INTEGER PRIMARY KEY, member_id INTEGER NOT NULL REFERENCES members (id), ip VARCHAR(45) NOT NULL, at TIMESTAMP NOT NULL);

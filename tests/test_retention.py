@@ -361,6 +361,21 @@ def test_the_schedule_command_prints_the_file_in_force(mapped, tmp_path):
     assert result.stderr == ""
 
 
+def test_the_schedule_command_describes_dormancy_as_the_operators_policy(mapped, tmp_path):
+    path = tmp_path / "retention.toml"
+    path.write_text(
+        '[dormancy]\nenabled = true\nsystem = "shop"\ntable = "users"\n'
+        'last_active = "created_at"\ndays = 365\nnotice_days = 30\nkeep_days = 1095\n'
+    )
+    mapped.config["RETENTION_FILE"] = str(path)
+    result = mapped.test_cli_runner().invoke(args=["jobs", "schedule"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "dormancy: shop.users inactive 365 days by created_at (notice 30 days before), "
+        "separated data kept 1095 days (the operator's policy)"
+    ) in result.output.splitlines()
+
+
 def test_the_schedule_shows_a_longer_period_as_policy_and_warns_of_obsolete_rules(mapped, tmp_path):
     path = tmp_path / "retention.toml"
     path.write_text(

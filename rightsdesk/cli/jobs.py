@@ -230,7 +230,8 @@ def echo_schedule(schedule) -> None:
     else:
         click.echo(
             f"dormancy: {dormancy.system}.{dormancy.table} inactive {dormancy.days} days by "
-            f"{dormancy.last_active} (notice {dormancy.notice_days} days before): not built yet"
+            f"{dormancy.last_active} (notice {dormancy.notice_days} days before), separated "
+            f"data kept {dormancy.keep_days} days (the operator's policy)"
         )
 
 

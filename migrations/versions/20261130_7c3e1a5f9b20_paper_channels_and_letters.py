@@ -1,0 +1,69 @@
+"""phone, letter and in-person intake without e-mail; notices on paper (letters)
+
+Revision ID: 7c3e1a5f9b20
+Revises: 5d2b7e91c4a0
+Create Date: 2026-11-30 10:40:00.000000
+
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+
+# revision identifiers, used by Alembic.
+revision = "7c3e1a5f9b20"
+down_revision = "5d2b7e91c4a0"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("subjects", schema=None) as batch_op:
+        batch_op.alter_column("email", existing_type=sa.String(length=254), nullable=True)
+        batch_op.add_column(sa.Column("postal_address", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("phone", sa.String(length=50), nullable=True))
+    with op.batch_alter_table("representatives", schema=None) as batch_op:
+        batch_op.alter_column("email", existing_type=sa.String(length=254), nullable=True)
+        batch_op.add_column(sa.Column("postal_address", sa.Text(), nullable=True))
+    with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("received_via", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("identity_method", sa.String(length=300), nullable=True))
+        batch_op.add_column(
+            sa.Column("reply_by_post", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+    op.create_table(
+        "letters",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_ref", sa.String(length=20), nullable=True),
+        sa.Column("template", sa.String(length=64), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("addressee", sa.String(length=200), nullable=False),
+        sa.Column("postal_address", sa.Text(), nullable=False),
+        sa.Column("subject", sa.String(length=500), nullable=False),
+        sa.Column("body_text", sa.Text(), nullable=False),
+        sa.Column("pdf", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("posted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("posted_by", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("letters", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_letters_request_ref"), ["request_ref"], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table("letters", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_letters_request_ref"))
+    op.drop_table("letters")
+    with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.drop_column("reply_by_post")
+        batch_op.drop_column("identity_method")
+        batch_op.drop_column("received_via")
+    with op.batch_alter_table("representatives", schema=None) as batch_op:
+        batch_op.drop_column("postal_address")
+        batch_op.alter_column("email", existing_type=sa.String(length=254), nullable=False)
+    with op.batch_alter_table("subjects", schema=None) as batch_op:
+        batch_op.drop_column("phone")
+        batch_op.drop_column("postal_address")
+        batch_op.alter_column("email", existing_type=sa.String(length=254), nullable=False)

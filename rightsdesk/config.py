@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     # Fernet key for separately stored records (PIPA §21③; default: derived from SECRET_KEY).
     "RETAINED_KEY": None,
     "MESSAGE_ID_DOMAIN": "rightsdesk.local",
+    # The operator's return address printed under its name at the head of paper notices.
+    "LETTER_RETURN_ADDRESS": None,
     # The data map (TOML) describing where personal data lives: `rightsdesk datamap check`.
     "DATAMAP_FILE": None,
     # The retention schedule's additions and overrides (TOML): `rightsdesk jobs schedule`.

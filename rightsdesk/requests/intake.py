@@ -25,6 +25,7 @@ from rightsdesk.core.actors import SUBJECT, Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
 from rightsdesk.core.urls import external_url
+from rightsdesk.delivery.letters import send_to_subject
 from rightsdesk.delivery.outbox import queue
 from rightsdesk.domain.identity import InvalidEmail, normalise_email, strip_control_characters
 from rightsdesk.domain.kinds import RequestKind
@@ -411,34 +412,6 @@ def _replayed(api_key, idempotency: tuple[str, str] | None) -> tuple[Request, di
     return found, answer
 
 
-def enter_by_staff(
-    *,
-    kind: RequestKind,
-    email: str,
-    name: str | None,
-    details: str | None,
-    language: str,
-    jurisdiction: str | None,
-    received_at: datetime,
-    identity_checked: bool,
-    actor: Actor,
-    now: datetime,
-) -> Request:
-    """A request taken by phone, letter or at the counter, dated from its real receipt.
-
-    If staff confirmed the identity, the subject gets the acknowledgement at once; otherwise
-    the same verification mail as a web request, so identity is still confirmed (영 §46).
-    """
-    data = IntakeInput(
-        kind, name, email, details, language, channel=Channel.STAFF, jurisdiction=jurisdiction
-    )
-    request = _submit_with_first_mail(
-        data, confirmed=identity_checked, actor=actor, now=now, received_at=received_at
-    )
-    db.session.commit()
-    return request
-
-
 def _submit_with_first_mail(
     data: IntakeInput,
     *,
@@ -485,11 +458,11 @@ def _queue_acknowledgement(request: Request, *, now: datetime) -> None:
 
 def notify_subject(request: Request, template: str, *, now: datetime, **context: object) -> None:
     """Queue ``template`` to whoever speaks for the request (representative, else subject), in
-    their language, with the request, the operator and a fresh status link in its context."""
-    queue(
+    their language, with the request, the operator and a fresh status link in its context: a
+    mail, or a letter when they answer by post."""
+    send_to_subject(
+        request,
         template,
-        recipient=request.contact_email or "",
-        language=request.language,
         context={
             "item": request,
             "organisation": _organisation(),
@@ -497,7 +470,6 @@ def notify_subject(request: Request, template: str, *, now: datetime, **context:
             **context,
         },
         now=now,
-        request_ref=request.reference,
     )
 
 
@@ -508,6 +480,10 @@ def _queue_verification(
     in_reply_to: str | None = None,
     references: tuple[str, ...] = (),
 ) -> None:
+    """The verification link by mail. Without an e-mail address there is none to prove:
+    staff confirm the identity by hand (영 §46) and the acknowledgement follows by post."""
+    if not request.contact_email:
+        return
     token = issue_verification(request, now=now)
     queue(
         "verify",
@@ -614,8 +590,16 @@ def ask_subject(request: Request, text: str, *, actor: Actor, now: datetime) -> 
 
 
 def answer_question(
-    request: Request, question_id: int, *, text: str | None, file: bytes | None, now: datetime
+    request: Request,
+    question_id: int,
+    *,
+    text: str | None,
+    file: bytes | None,
+    now: datetime,
+    actor: Actor = SUBJECT,
 ) -> None:
+    """The subject's answer (from the status page), or one staff took down from a phone
+    call or a letter (``actor`` is then the member of staff)."""
     question = db.session.get(Question, question_id)
     if question is None or question.request_id != request.id or question.answered_at:
         raise LookupError("no open question with that number on this request")
@@ -628,14 +612,14 @@ def answer_question(
             question.answer_content_type = stored.content_type
         audit.record(
             "request.answered",
-            actor=SUBJECT,
+            actor=actor,
             now=now,
             request_ref=request.reference,
             data={"question": question.id, "file": bool(stored)},
         )
         still_open = [q for q in request.questions if q.answered_at is None]
         if request.status is Status.AWAITING_SUBJECT and not still_open:
-            change_status(request, Status.IN_PROGRESS, actor=SUBJECT, now=now, commit=False)
+            change_status(request, Status.IN_PROGRESS, actor=actor, now=now, commit=False)
         db.session.commit()
     except BaseException:
         db.session.rollback()

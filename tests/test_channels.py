@@ -1,0 +1,260 @@
+"""Requests by phone, letter and in person, and notices on paper (printed PDF letters)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+
+import pypdf
+from sqlalchemy import func, select
+
+from rightsdesk.domain.lifecycle import Status
+from rightsdesk.extensions import db
+from rightsdesk.models import (
+    AuditEvent,
+    Letter,
+    OutboxMessage,
+    Question,
+    Request,
+    StaffRole,
+    Subject,
+)
+from tests.helpers import act, csrf, organisation, sign_in
+
+ADDRESS = "서울특별시 중구 세종대로 110, 101동 1203호 (04524)"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _enter(client, **fields):
+    data = {
+        "csrf_token": csrf(client, "/admin/requests/new"),
+        "kind": "access",
+        "received_via": "phone",
+        "received_at": "2025-09-24T10:00",
+        "name": "김영희",
+        **fields,
+    }
+    return client.post("/admin/requests/new", data=data, content_type="multipart/form-data")
+
+
+def _pdf_text(data: bytes) -> str:
+    return "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+def _counts(app) -> tuple[int, int, int]:
+    with app.app_context():
+        return (
+            db.session.scalar(select(func.count(Request.id))),
+            db.session.scalar(select(func.count(Letter.id))),
+            db.session.scalar(select(func.count(OutboxMessage.id))),
+        )
+
+
+def test_a_phone_request_with_only_a_postal_address_is_answered_by_a_printed_letter(app):
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    response = _enter(
+        client,
+        postal_address=ADDRESS,
+        identity_checked="y",
+        identity_method="가입 시 등록한 주소·생년월일 대조 (전화)",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        request = db.session.scalar(select(Request))
+        assert request.status is Status.VERIFIED and request.received_via == "phone"
+        assert request.identity_method.startswith("가입 시 등록한")
+        assert request.subject.email is None and request.subject.postal_address == ADDRESS
+        assert request.due_date.isoformat() == "2025-10-10"  # from the real receipt time
+        letter = db.session.scalar(select(Letter))
+        assert letter.template == "acknowledge" and letter.posted_at is None
+        reference, due, letter_id = request.reference, request.due_date, letter.id
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+    listing = client.get("/admin/letters").get_data(as_text=True)
+    assert reference in listing and "세종대로 110" in listing
+    pdf = client.get(f"/admin/letters/{letter_id}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = _pdf_text(pdf.data)
+    assert pdf.data.startswith(b"%PDF") and "/FontFile2" in pdf.data.decode("latin-1")
+    for expected in (reference, due.isoformat(), "김영희", "세종대로", "테스트 쇼핑", "접수번호"):
+        assert expected in text, expected
+
+
+def test_marking_a_letter_posted_is_the_delivery_evidence_audited_once(app):
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    _enter(client, postal_address=ADDRESS, identity_checked="y", identity_method="신분증 대조")
+    with app.app_context():
+        letter_id = db.session.scalar(select(Letter.id))
+    today = datetime.now(UTC).astimezone().date().isoformat()
+    token = csrf(client, "/admin/letters")
+    future = client.post(
+        f"/admin/letters/{letter_id}/posted", data={"csrf_token": token, "posted_on": "2999-01-01"}
+    )
+    assert future.status_code == 302
+    with app.app_context():
+        assert db.session.get(Letter, letter_id).posted_at is None
+    client.post(f"/admin/letters/{letter_id}/posted", data={"csrf_token": token, "posted_on": today})
+    again = client.post(
+        f"/admin/letters/{letter_id}/posted",
+        data={"csrf_token": token, "posted_on": today},
+        follow_redirects=True,
+    )
+    assert "already marked posted" in again.get_data(as_text=True)
+    with app.app_context():
+        letter = db.session.get(Letter, letter_id)
+        assert letter.posted_at is not None and letter.posted_by.startswith("staff:")
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "letter.posted")
+        ).all()
+        assert len(events) == 1 and f'"letter":{letter_id}' in events[0].data.replace(" ", "")
+    assert f'id="letter-{letter_id}"' not in client.get("/admin/letters").get_data(as_text=True)
+
+
+def test_a_request_without_any_contact_is_refused_and_nothing_is_written(app):
+    client = sign_in(app, StaffRole.HANDLER)
+    response = _enter(client, phone="  ", postal_address="   ", email="")
+    assert response.status_code == 400
+    assert 'id="error-contact"' in response.get_data(as_text=True)
+    assert _counts(app) == (0, 0, 0)
+
+
+def test_a_postal_address_of_spaces_or_a_phone_alone_cannot_receive_the_notices(app):
+    client = sign_in(app, StaffRole.HANDLER)
+    for fields in ({"phone": "010-1234-5678", "postal_address": "    "}, {"phone": "02-123-4567"}):
+        response = _enter(client, **fields)
+        assert response.status_code == 400
+        assert 'id="error-postal_address"' in response.get_data(as_text=True)
+    assert _counts(app) == (0, 0, 0)
+
+
+def test_identity_confirmed_without_saying_how_is_refused(app):
+    client = sign_in(app, StaffRole.HANDLER)
+    response = _enter(client, postal_address=ADDRESS, identity_checked="y", identity_method=" ")
+    assert response.status_code == 400 and 'id="error-identity_method"' in response.get_data(
+        as_text=True
+    )
+    assert _counts(app) == (0, 0, 0)
+
+
+def test_a_letter_by_a_representative_with_proof_and_correction_items(app):
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    without_proof = _enter(
+        client,
+        kind="correction",
+        received_via="letter",
+        postal_address=ADDRESS,
+        rep_role="legal_guardian",
+        rep_name="김철수",
+        rep_postal_address="부산광역시 해운대구 센텀로 1",
+        item_0="phone",
+        current_0="010-0000-0000",
+        correct_0="010-2222-3333",
+    )
+    assert without_proof.status_code == 400
+    assert 'id="error-rep_proof"' in without_proof.get_data(as_text=True)
+    response = _enter(
+        client,
+        kind="correction",
+        received_via="letter",
+        postal_address=ADDRESS,
+        rep_role="legal_guardian",
+        rep_name="김철수",
+        rep_postal_address="부산광역시 해운대구 센텀로 1",
+        rep_proof=(io.BytesIO(PNG), "proof.png"),
+        item_0="phone",
+        current_0="010-0000-0000",
+        correct_0="010-2222-3333",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        request = db.session.scalar(select(Request))
+        assert request.status is Status.RECEIVED_UNVERIFIED  # identity still to be confirmed
+        assert request.received_via == "letter"
+        assert request.representative.proof_content_type == "image/png"
+        assert request.representative.email is None
+        assert [(c.item, c.current_value, c.correct_value) for c in request.corrections] == [
+            ("phone", "010-0000-0000", "010-2222-3333")
+        ]
+        assert _counts(app)[1:] == (0, 0)  # no verification link without an e-mail
+        reference = request.reference
+    act(client, reference, "verify", method="법정대리인 가족관계증명서 확인")
+    with app.app_context():
+        request = db.session.scalar(select(Request))
+        assert request.status is Status.VERIFIED and request.identity_method.startswith("법정")
+        letter = db.session.scalar(select(Letter))
+        assert letter.addressee == "김철수" and letter.postal_address.startswith("부산")
+
+
+def test_a_request_without_e_mail_goes_through_its_whole_life_on_paper(app):
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    _enter(
+        client,
+        kind="access",
+        received_via="in_person",
+        postal_address=ADDRESS,
+        phone="010-1234-5678",
+        identity_checked="y",
+        identity_method="주민등록증 대조 (창구)",
+    )
+    with app.app_context():
+        reference = db.session.scalar(select(Request.reference))
+    assert client.get(f"/admin/requests/{reference}").status_code == 200
+    act(client, reference, "ask", question="어느 계정인지 알려 주세요", step="send")
+    with app.app_context():
+        question = db.session.scalar(select(Question.id))
+    assert act(client, reference, "answer", question=str(question), answer=" ").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Request.status)) is Status.AWAITING_SUBJECT
+    act(client, reference, "answer", question=str(question), answer="쇼핑몰 회원 계정입니다")
+    act(client, reference, "extend", reason="자료가 많아 확인에 시간이 걸립니다", step="send")
+    act(client, reference, "complete", outcome="회원 정보 사본을 우편으로 보냅니다", step="send")
+    with app.app_context():
+        request = db.session.scalar(select(Request))
+        assert request.status is Status.COMPLETED
+        templates = db.session.scalars(select(Letter.template).order_by(Letter.id)).all()
+        assert templates == ["acknowledge", "question", "extended", "completed"]
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+        completed = db.session.scalar(select(Letter).where(Letter.template == "completed"))
+        assert "회원 정보 사본을 우편으로" in _pdf_text(completed.pdf)
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert page.count('id="letter-') == 4 and "010-1234-5678" in page
+
+
+def test_with_an_e_mail_notices_stay_mail_unless_paper_is_asked_for(app):
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    _enter(client, email="Mail@Example.com", identity_checked="y", identity_method="회신 전화")
+    _enter(
+        client,
+        email="paper@example.com",
+        postal_address=ADDRESS,
+        reply_by_post="y",
+        identity_checked="y",
+        identity_method="회신 전화",
+    )
+    with app.app_context():
+        mails = db.session.scalars(select(OutboxMessage.recipient)).all()
+        letters = db.session.scalars(select(Letter.template)).all()
+        assert mails == ["mail@example.com"] and letters == ["acknowledge"]
+        emails = db.session.scalars(select(Subject.email).order_by(Subject.id)).all()
+        assert emails == ["mail@example.com", "paper@example.com"]
+
+
+def test_the_letters_page_lists_nothing_for_an_auditor_to_mark(app):
+    organisation(app)
+    handler = sign_in(app, StaffRole.HANDLER)
+    _enter(handler, postal_address=ADDRESS, identity_checked="y", identity_method="신분증")
+    auditor = sign_in(app, StaffRole.AUDITOR)
+    page = auditor.get("/admin/letters").get_data(as_text=True)
+    assert re.search(r'id="letter-\d+"', page) and "posted-" not in page
+    with app.app_context():
+        letter_id = db.session.scalar(select(Letter.id))
+    token = csrf(auditor, "/admin/letters")
+    refused = auditor.post(
+        f"/admin/letters/{letter_id}/posted", data={"csrf_token": token, "posted_on": "2025-01-01"}
+    )
+    assert refused.status_code == 403

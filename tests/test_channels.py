@@ -20,7 +20,7 @@ from rightsdesk.models import (
     StaffRole,
     Subject,
 )
-from tests.helpers import act, csrf, organisation, sign_in
+from tests.helpers import SEOUL, act, csrf, organisation, sign_in
 
 ADDRESS = "서울특별시 중구 세종대로 110, 101동 1203호 (04524)"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -87,7 +87,7 @@ def test_marking_a_letter_posted_is_the_delivery_evidence_audited_once(app):
     _enter(client, postal_address=ADDRESS, identity_checked="y", identity_method="신분증 대조")
     with app.app_context():
         letter_id = db.session.scalar(select(Letter.id))
-    today = datetime.now(UTC).astimezone().date().isoformat()
+    today = datetime.now(UTC).astimezone(SEOUL).date().isoformat()
     token = csrf(client, "/admin/letters")
     future = client.post(
         f"/admin/letters/{letter_id}/posted", data={"csrf_token": token, "posted_on": "2999-01-01"}
@@ -95,7 +95,8 @@ def test_marking_a_letter_posted_is_the_delivery_evidence_audited_once(app):
     assert future.status_code == 302
     with app.app_context():
         assert db.session.get(Letter, letter_id).posted_at is None
-    client.post(f"/admin/letters/{letter_id}/posted", data={"csrf_token": token, "posted_on": today})
+    posted = {"csrf_token": token, "posted_on": today}
+    client.post(f"/admin/letters/{letter_id}/posted", data=posted)
     again = client.post(
         f"/admin/letters/{letter_id}/posted",
         data={"csrf_token": token, "posted_on": today},

@@ -74,7 +74,7 @@ def queue_letter(
     contact = request.postal_contact
     if contact is None:
         raise LetterError(f"{request.reference} has neither an e-mail nor a postal address")
-    subject, body, _html = render(template, request.language, context)
+    subject, body, _html = render(template, request.language, {**context, "paper": True})
     letter = Letter(
         request_ref=request.reference,
         template=template,

@@ -529,6 +529,9 @@ class RetainedRecord(db.Model):
     purge_after: Mapped[date] = mapped_column(Date, index=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # HMAC of the account's e-mail (dormancy): finds a person's separated rows for an access
+    # request or a restore without decrypting everyone's.
+    lookup_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class ConnectorJob(db.Model):

@@ -1,4 +1,5 @@
-"""phone, letter and in-person intake without e-mail; notices on paper (letters)
+"""phone, letter and in-person intake without e-mail; notices on paper (letters);
+separated rows findable by account (lookup_hash)
 
 Revision ID: 7c3e1a5f9b20
 Revises: 5d2b7e91c4a0
@@ -32,6 +33,11 @@ def upgrade():
         batch_op.add_column(
             sa.Column("reply_by_post", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    with op.batch_alter_table("retained_records", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("lookup_hash", sa.String(length=64), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_retained_records_lookup_hash"), ["lookup_hash"], unique=False
+        )
     op.create_table(
         "letters",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -56,6 +62,9 @@ def downgrade():
     with op.batch_alter_table("letters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_letters_request_ref"))
     op.drop_table("letters")
+    with op.batch_alter_table("retained_records", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_retained_records_lookup_hash"))
+        batch_op.drop_column("lookup_hash")
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.drop_column("reply_by_post")
         batch_op.drop_column("identity_method")

@@ -473,6 +473,11 @@ ROLE_TABLE = {
         "/admin/requests/new",
         {"admin": 200, "handler": 200, "auditor": 403},
     ),
+    "admin.dormancy_restore": (
+        "POST",
+        "/admin/retention/restore",
+        {"admin": 302, "handler": 302, "auditor": 403},
+    ),
     "admin.letters": ("GET", "/admin/letters", {"admin": 200, "handler": 200, "auditor": 200}),
     "admin.letter_pdf": (
         "GET",

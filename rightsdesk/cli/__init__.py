@@ -19,6 +19,7 @@ from rightsdesk.cli.datamap import datamap_group
 from rightsdesk.cli.deadline import deadline_command
 from rightsdesk.cli.delivery import connectors_group, webhooks_group
 from rightsdesk.cli.demo import demo_command
+from rightsdesk.cli.dormancy import dormancy_group
 from rightsdesk.cli.holidays import holidays_group
 from rightsdesk.cli.jobs import jobs_group
 from rightsdesk.cli.mail import mail_group
@@ -48,6 +49,7 @@ COMMANDS = (
     demo_command,
     mail_group,
     jobs_group,
+    dormancy_group,
     staff_group,
 )
 

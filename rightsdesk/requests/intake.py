@@ -439,11 +439,11 @@ def _submit_with_first_mail(
     )
     request.corrections.extend(corrections)
     db.session.flush()
-    _queue_first_mail(request, confirmed=confirmed, now=now)
+    queue_first_notice(request, confirmed=confirmed, now=now)
     return request
 
 
-def _queue_first_mail(request: Request, *, confirmed: bool, now: datetime) -> None:
+def queue_first_notice(request: Request, *, confirmed: bool, now: datetime) -> None:
     """The acknowledgement if the identity is confirmed already, else the verification link."""
     if confirmed:
         _queue_acknowledgement(request, now=now)

@@ -22,11 +22,7 @@ from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel, CorrectionItem, RepresentativeRole, Request, Subject
-from rightsdesk.requests.intake import (
-    CorrectionInput,
-    _queue_acknowledgement,
-    _queue_verification,
-)
+from rightsdesk.requests.intake import CorrectionInput, queue_first_notice
 from rightsdesk.requests.lifecycle import find_or_create_subject, submit_request
 
 #: How a staff-entered request reached the operator.
@@ -250,6 +246,4 @@ def _first_notice(request: Request, data: StaffIntake, *, actor: Actor, now: dat
             request_ref=request.reference,
             data={"method_recorded": True, "received_via": data.received_via},
         )
-        _queue_acknowledgement(request, now=now)
-    else:
-        _queue_verification(request, now=now)
+    queue_first_notice(request, confirmed=bool(data.identity_method), now=now)

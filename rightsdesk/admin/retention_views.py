@@ -48,11 +48,6 @@ def dormancy_restore():
         db.session.rollback()
         flash(_("Not done: %(reason)s", reason=str(error)), "error")
     else:
-        flash(
-            _(
-                "Restored %(count)s row(s) into %(place)s.",
-                count=done.rows,
-                place=f"{done.system}.{done.table}",
-            )
-        )
+        place = done.system + "." + done.table
+        flash(_("Restored %(count)s row(s) into %(place)s.", count=done.rows, place=place))
     return redirect(url_for("admin.retention"))

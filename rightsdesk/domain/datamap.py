@@ -164,6 +164,9 @@ class Recipient:
     contact: str = ""
     role: str = DEFAULT_RECIPIENT_ROLE.value
     retention: str = ""
+    # What the recipient knows the person by, as it calls it: {"주문번호": "shop.orders.id"}.
+    # A correction notice carries these values, so the recipient can find the record.
+    identifiers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_processor(self) -> bool:
@@ -365,7 +368,11 @@ class _Reader:
     def recipient(self, index: int, raw: object) -> Recipient:
         path: KeyPath = ("recipients", index)
         raw = self.as_table(raw, path)
-        self.only(raw, path, ("name", "role", "categories", "purpose", "retention", "contact"))
+        self.only(
+            raw,
+            path,
+            ("name", "role", "categories", "purpose", "retention", "contact", "identifiers"),
+        )
         categories = self.texts(raw, path, "categories")
         if not categories:
             self.fail((*path, "categories"), f"recipient {index + 1}: list its categories")
@@ -377,6 +384,7 @@ class _Reader:
             contact=self.text(raw, path, "contact", ""),
             role=self.text(raw, path, "role", DEFAULT_RECIPIENT_ROLE.value),
             retention=self.text(raw, path, "retention", ""),
+            identifiers=self.text_table(raw, path, "identifiers"),
         )
 
     def timeout(self, raw: dict[str, Any], path: KeyPath) -> float:
@@ -653,6 +661,41 @@ def _relation_cycles(datamap: DataMap, system: System) -> list[Problem]:
     return problems
 
 
+def recipient_warnings(datamap: DataMap) -> list[Problem]:
+    """Recipients a correction notice could not identify the person to: no ``identifiers``."""
+    return [
+        Problem(
+            datamap.line_of(recipient.path),
+            f"recipient {recipient.name!r} names no identifiers: a correction notice cannot "
+            "say whose record it is; add e.g. identifiers = { \"주문번호\" = \"shop.orders.id\" }",
+        )
+        for recipient in datamap.recipients
+        if not recipient.identifiers
+    ]
+
+
+def _identifier_problems(datamap: DataMap, recipient: Recipient) -> list[Problem]:
+    """Each identifier must name ``system.table.column`` of an SQL table of the map."""
+    tables = {
+        f"{system.name}.{table.name}"
+        for system in datamap.systems
+        if system.kind == SystemKind.SQL
+        for table in system.tables
+    }
+    problems = []
+    for label, column in recipient.identifiers.items():
+        place = column.rsplit(".", 1)[0] if column.count(".") == 2 else ""
+        if place not in tables:
+            problems.append(
+                Problem(
+                    datamap.line_of((*recipient.path, "identifiers", label)),
+                    f"recipient {recipient.name!r}: identifier {label!r} must be "
+                    f"system.table.column of an sql table of the map, not {column!r}",
+                )
+            )
+    return problems
+
+
 def _check_recipients(datamap: DataMap) -> list[Problem]:
     held: set[str] = set()
     for system in datamap.systems:
@@ -660,6 +703,7 @@ def _check_recipients(datamap: DataMap) -> list[Problem]:
     problems = []
     roles = ", ".join(role.value for role in RecipientRole)
     for recipient in datamap.recipients:
+        problems += _identifier_problems(datamap, recipient)
         if recipient.role not in set(RecipientRole):
             problems.append(
                 Problem(

@@ -101,6 +101,14 @@ class Table:
     # The date column the retention period runs from (e.g. an order's date); without it the
     # period runs from the erasure.
     retention_from: str = ""
+    # What the table holds in the subject's words ("결제 기록" / "payment records"): notices
+    # name it so, never by ``system.table``.
+    label_ko: str = ""
+    label_en: str = ""
+
+    def label(self, language: str) -> str:
+        chosen = self.label_ko if language == "ko" else self.label_en
+        return chosen or self.label_ko or self.label_en
 
     def named_columns(self) -> list[tuple[str, KeyPath]]:
         """Every column of this table the map names, with the key path that names it."""
@@ -224,6 +232,8 @@ _SQL_TABLE_KEYS = (
     "anonymise",
     "null",
     "purposes",
+    "label_ko",
+    "label_en",
 )
 _TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 
@@ -337,6 +347,8 @@ class _Reader:
             anonymise=self.texts(raw, path, "anonymise"),
             null=self.texts(raw, path, "null"),
             purposes={p: self.purpose((*path, "purposes", p), v) for p, v in purposes.items()},
+            label_ko=self.text(raw, path, "label_ko", default=""),
+            label_en=self.text(raw, path, "label_en", default=""),
         )
 
     def relation(self, raw: dict[str, Any], table_path: KeyPath) -> Relation | None:

@@ -781,6 +781,27 @@ class Letter(db.Model):
     posted_by: Mapped[str | None] = mapped_column(String(200))
 
 
+class RecipientNotice(db.Model):
+    """A correction notice to a recipient whose channel is a signed webhook: the exact JSON
+    posted, and its delivery (a queue like the connector jobs). Mail recipients' notices are
+    in the outbox."""
+
+    __tablename__ = "recipient_notices"
+    __table_args__ = (Index("ix_recipient_notices_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_ref: Mapped[str | None] = mapped_column(String(20), index=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class InboundOutcome(enum.StrEnum):
     CREATED = "created"  # a new request
     AUTOMATED = "automated"  # auto-reply or bounce: recorded, never answered

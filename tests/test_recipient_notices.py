@@ -3,11 +3,15 @@ correction that finds no row is not called corrected."""
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from rightsdesk.core.actors import Actor
+from rightsdesk.delivery import recipient_notices
 from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.extensions import db
@@ -15,7 +19,16 @@ from rightsdesk.fulfilment import erasure
 from rightsdesk.fulfilment.correction import decide_correction
 from rightsdesk.models import OutboxMessage, Request, StaffRole
 from rightsdesk.requests.tokens import status_token
-from tests.helpers import DEMO_MAP, SEOUL, act, new_request, shop_rows, sign_in
+from tests.helpers import (
+    DEMO_MAP,
+    SEOUL,
+    act,
+    free_port,
+    make_app,
+    new_request,
+    shop_rows,
+    sign_in,
+)
 from tests.helpers import DEMO_SUBJECT as SUBJECT
 
 
@@ -123,3 +136,103 @@ def test_datamap_check_reports_a_recipient_without_identifiers_by_its_line(runne
     result = runner.invoke(args=["datamap", "check", str(path)])
     assert result.exit_code == 1
     assert f"{path}:{bad_line + 1}: recipient 'KG이니시스': identifier '결제번호'" in result.output
+
+
+class Receiver:
+    """A recipient's endpoint on loopback: checks the signature, keeps what it was sent."""
+
+    def __init__(self, secret: str, status: int = 200) -> None:
+        self.secret, self.status, self.received = secret, status, []
+
+    def __call__(self, environ, start_response):
+        from rightsdesk.systems.webhook import verify_signature
+
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        header = environ.get("HTTP_X_RIGHTSDESK_SIGNATURE", "")
+        signed = verify_signature(self.secret, header, body, now=datetime.now(UTC).timestamp())
+        self.received.append((signed, json.loads(body)))
+        start_response(f"{self.status} X", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+
+def test_a_webhook_recipient_gets_a_signed_notice_and_staff_see_its_delivery(
+    database_url, smtp_port, tmp_path, shop, monkeypatch
+):
+    receiver = Receiver("recipient-secret", status=503)
+    port = free_port()
+    server = make_server("127.0.0.1", port, receiver, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    text = DEMO_MAP.read_text(encoding="utf-8").replace(
+        'contact = "privacy@cj-logistics.example"\n',
+        'contact = "privacy@cj-logistics.example"\nchannel = "webhook"\n'
+        f'url = "http://127.0.0.1:{port}/corrections"\nsecret_env = "CJ_SECRET"\n',
+    )
+    path = tmp_path / "map.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("CJ_SECRET", "recipient-secret")
+    app = make_app(
+        database_url,
+        DATAMAP_FILE=str(path),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        UPLOAD_DIR=str(tmp_path / "uploads"),
+    )
+    try:
+        user = shop_rows(shop, "SELECT id, phone FROM users WHERE email = :e", e=SUBJECT)[0]
+        orders = shop_rows(shop, "SELECT id FROM orders WHERE user_id = :u ORDER BY id", u=user.id)
+        reference = _correction(app)
+        client = sign_in(app, StaffRole.HANDLER)
+        act(
+            client,
+            reference,
+            "correction",
+            item=str(_item_id(app, reference)),
+            decision="approve",
+            target="shop.users.phone",
+        )
+        with app.app_context():
+            first = recipient_notices.deliver_due(now=datetime.now(UTC), worker="t")
+            assert (first.sent, first.retrying) == (0, 1)  # the endpoint answered 503
+            receiver.status = 200
+            later = datetime.now(UTC) + timedelta(minutes=2)
+            assert recipient_notices.deliver_due(now=later, worker="t").sent == 1
+            mails = db.session.scalars(select(OutboxMessage.recipient)).all()
+        assert "privacy@cj-logistics.example" not in mails  # its channel is the webhook
+        signed, body = receiver.received[-1]
+        assert signed and body["type"] == "correction" and body["reference"] == reference
+        assert body["identifiers"] == {"주문번호": ", ".join(str(o.id) for o in orders)}
+        assert (body["field"], body["old_value"], body["new_value"]) == (
+            "users.phone",
+            user.phone,
+            "010-9999-0000",
+        )
+        page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+        assert 'id="recipient-notices"' in page and "done" in page
+    finally:
+        server.shutdown()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_webhook_recipient_without_url_or_secret_is_a_problem_on_its_line(runner, tmp_path):
+    text = DEMO_MAP.read_text(encoding="utf-8").replace(
+        'contact = "privacy@inicis.example"\n',
+        'contact = "privacy@inicis.example"\nchannel = "webhook"\n',
+    )
+    path = tmp_path / "map.toml"
+    path.write_text(text, encoding="utf-8")
+    line = text.splitlines().index('channel = "webhook"') + 1
+    result = runner.invoke(args=["datamap", "check", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:{line}: recipient 'KG이니시스': a webhook channel needs url or url_env" in (
+        result.output
+    )
+    assert f"{path}:{line}: recipient 'KG이니시스': a webhook channel needs secret_env" in (
+        result.output
+    )
+    path.write_text(text.replace('channel = "webhook"', 'channel = "fax"'), encoding="utf-8")
+    result = runner.invoke(args=["datamap", "check", str(path)])
+    assert result.exit_code == 1 and "unknown channel 'fax'; accepted: email, webhook" in (
+        result.output
+    )

@@ -1,5 +1,5 @@
 """phone, letter and in-person intake without e-mail; notices on paper (letters);
-separated rows findable by account (lookup_hash)
+separated rows findable by account (lookup_hash); correction notices to webhook recipients
 
 Revision ID: 7c3e1a5f9b20
 Revises: 5d2b7e91c4a0
@@ -39,6 +39,28 @@ def upgrade():
             batch_op.f("ix_retained_records_lookup_hash"), ["lookup_hash"], unique=False
         )
     op.create_table(
+        "recipient_notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_ref", sa.String(length=20), nullable=True),
+        sa.Column("recipient", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("recipient_notices", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_recipient_notices_due", ["state", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_recipient_notices_request_ref"), ["request_ref"], unique=False
+        )
+    op.create_table(
         "letters",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("request_ref", sa.String(length=20), nullable=True),
@@ -62,6 +84,10 @@ def downgrade():
     with op.batch_alter_table("letters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_letters_request_ref"))
     op.drop_table("letters")
+    with op.batch_alter_table("recipient_notices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_recipient_notices_request_ref"))
+        batch_op.drop_index("ix_recipient_notices_due")
+    op.drop_table("recipient_notices")
     with op.batch_alter_table("retained_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_retained_records_lookup_hash"))
         batch_op.drop_column("lookup_hash")

@@ -24,6 +24,7 @@ from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import settings
 from rightsdesk.core.uploads import stored_path
 from rightsdesk.delivery.letters import letters_of
+from rightsdesk.delivery.recipient_notices import notices_of
 from rightsdesk.domain.deadlines import ExtensionNotAllowed
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status
 from rightsdesk.extensions import db
@@ -73,6 +74,7 @@ def _page(item: Request, **extra):
         Status=Status,
         legal_notice_due=notice_deadline(item),
         letters=letters_of(item.reference),
+        recipient_notices=notices_of(item.reference),
         today=utcnow().astimezone(settings().tz).date(),
         via_label=via_label,
         **extra,

@@ -175,6 +175,12 @@ class Recipient:
     # What the recipient knows the person by, as it calls it: {"주문번호": "shop.orders.id"}.
     # A correction notice carries these values, so the recipient can find the record.
     identifiers: Mapping[str, str] = field(default_factory=dict)
+    # How correction notices reach it: "email" (to ``contact``) or "webhook" (a signed POST to
+    # ``url``, or the URL in the variable ``url_env``, with the secret in ``secret_env``).
+    channel: str = "email"
+    url: str = ""
+    url_env: str = ""
+    secret_env: str = ""
 
     @property
     def is_processor(self) -> bool:
@@ -235,6 +241,20 @@ _SQL_TABLE_KEYS = (
     "label_ko",
     "label_en",
 )
+RECIPIENT_KEYS = (
+    "name",
+    "role",
+    "categories",
+    "purpose",
+    "retention",
+    "contact",
+    "identifiers",
+    "channel",
+    "url",
+    "url_env",
+    "secret_env",
+)
+RECIPIENT_CHANNELS = ("email", "webhook")
 _TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 
 
@@ -383,7 +403,7 @@ class _Reader:
         self.only(
             raw,
             path,
-            ("name", "role", "categories", "purpose", "retention", "contact", "identifiers"),
+            RECIPIENT_KEYS,
         )
         categories = self.texts(raw, path, "categories")
         if not categories:
@@ -397,6 +417,10 @@ class _Reader:
             role=self.text(raw, path, "role", DEFAULT_RECIPIENT_ROLE.value),
             retention=self.text(raw, path, "retention", ""),
             identifiers=self.text_table(raw, path, "identifiers"),
+            channel=self.text(raw, path, "channel", "email"),
+            url=self.text(raw, path, "url", ""),
+            url_env=self.text(raw, path, "url_env", ""),
+            secret_env=self.text(raw, path, "secret_env", ""),
         )
 
     def timeout(self, raw: dict[str, Any], path: KeyPath) -> float:
@@ -708,6 +732,29 @@ def _identifier_problems(datamap: DataMap, recipient: Recipient) -> list[Problem
     return problems
 
 
+def _channel_problems(datamap: DataMap, recipient: Recipient) -> list[Problem]:
+    """A webhook recipient needs where to post and the secret to sign with."""
+    at = datamap.line_of
+    name = recipient.name
+    if recipient.channel not in RECIPIENT_CHANNELS:
+        accepted = ", ".join(RECIPIENT_CHANNELS)
+        message = f"recipient {name!r}: unknown channel {recipient.channel!r}; accepted: {accepted}"
+        return [Problem(at((*recipient.path, "channel")), message)]
+    if recipient.channel != "webhook":
+        return []
+    problems = []
+    if not (recipient.url or recipient.url_env):
+        message = f"recipient {name!r}: a webhook channel needs url or url_env"
+        problems.append(Problem(at((*recipient.path, "channel")), message))
+    elif recipient.url and not acceptable_webhook_url(recipient.url):
+        message = f"recipient {name!r}: the url must be https:// (http:// only to loopback)"
+        problems.append(Problem(at((*recipient.path, "url")), message))
+    if not _ENV_NAME.fullmatch(recipient.secret_env or ""):
+        message = f"recipient {name!r}: a webhook channel needs secret_env, a variable's name"
+        problems.append(Problem(at((*recipient.path, "channel")), message))
+    return problems
+
+
 def _check_recipients(datamap: DataMap) -> list[Problem]:
     held: set[str] = set()
     for system in datamap.systems:
@@ -716,6 +763,7 @@ def _check_recipients(datamap: DataMap) -> list[Problem]:
     roles = ", ".join(role.value for role in RecipientRole)
     for recipient in datamap.recipients:
         problems += _identifier_problems(datamap, recipient)
+        problems += _channel_problems(datamap, recipient)
         if recipient.role not in set(RecipientRole):
             problems.append(
                 Problem(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation, settings
-from rightsdesk.delivery import connectors
+from rightsdesk.delivery import connectors, recipient_notices
 from rightsdesk.delivery.outbox import queue
 from rightsdesk.domain.datamap import Recipient
 from rightsdesk.extensions import db
@@ -180,26 +180,47 @@ def _notify_recipients(
     table = next(t for t in datamap.system(system_name).tables if t.name == table_name)
     category = table.fields.get(column)
     reply_by = now.astimezone(settings().tz).date() + timedelta(days=RECIPIENT_REPLY_DAYS)
+    facts = {
+        "item": request,
+        "field": f"{table_name}.{column}",
+        "old_value": known.old_value or "—",
+        "value": item.correct_value,
+        "reply_by": reply_by,
+    }
     for recipient in datamap.recipients:
-        if category not in recipient.categories or "@" not in (recipient.contact or ""):
+        if category not in recipient.categories:
             continue
-        queue(
-            "recipient_correction",
-            recipient=recipient.contact,
-            language="ko",
-            context={
-                "item": request,
-                "organisation": _organisation_or_none(),
-                "recipient": recipient,
-                "identifiers": known.identifiers(recipient, system_name),
-                "field": f"{table_name}.{column}",
-                "old_value": known.old_value or "—",
-                "value": item.correct_value,
-                "reply_by": reply_by,
-            },
-            now=now,
-            request_ref=request.reference,
-        )
+        identifiers = known.identifiers(recipient, system_name)
+        if recipient.channel == "webhook":
+            recipient_notices.queue_notice(
+                request.reference, recipient, _webhook_payload(facts, identifiers), now=now
+            )
+        elif "@" in (recipient.contact or ""):
+            _mail_recipient(recipient, {**facts, "identifiers": identifiers}, now)
+
+
+def _mail_recipient(recipient: Recipient, facts: dict, now: datetime) -> None:
+    queue(
+        "recipient_correction",
+        recipient=recipient.contact,
+        language="ko",
+        context={**facts, "organisation": _organisation_or_none(), "recipient": recipient},
+        now=now,
+        request_ref=facts["item"].reference,
+    )
+
+
+def _webhook_payload(facts: dict, identifiers: list[tuple[str, str]]) -> dict:
+    """What a webhook recipient is posted: the same facts as the mail, as JSON."""
+    return {
+        "type": "correction",
+        "reference": facts["item"].reference,
+        "identifiers": {label: values for label, values in identifiers},
+        "field": facts["field"],
+        "old_value": facts["old_value"],
+        "new_value": facts["value"],
+        "reply_by": facts["reply_by"].isoformat(),
+    }
 
 
 def _organisation_or_none():

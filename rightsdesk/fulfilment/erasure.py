@@ -161,7 +161,7 @@ def _new_step(
     request: Request, position: int, system: System, table: Table | None, rules: Schedule
 ) -> ErasureStep:
     """A pending step: one SQL table (with its retention rule), or a whole other system."""
-    rule = rules.rule(table.retention) if table is not None else None
+    rule = rules.rule(table.retention).on_deletion_request() if table is not None else None
     return ErasureStep(
         request_id=request.id,
         position=position,

@@ -392,6 +392,8 @@ def test_a_policy_keep_is_no_statutory_refusal_and_staff_keep_it_naming_the_basi
     assert (
         "shop.access_logs" in page and POLICY_BASIS in page and 'id="outcome-refused"' not in page
     )
+    # "in the ways our notice sets out": the status page says how, the notice's words apart
+    assert "이의를 제기하시거나" in page and "아래 방법" not in page
 
 
 def test_staff_delete_what_only_the_operators_policy_would_keep(policy_map, shop, smtp):

@@ -481,8 +481,8 @@ def _kept_line(step: ErasureStep) -> str:
 def _policy_line(step: ErasureStep) -> str:
     return _(
         "%(where)s: %(count)s record(s) kept until %(until)s under our own policy "
-        "(%(basis)s), not because a law requires it. You may object to this as described "
-        "below.",
+        "(%(basis)s), not because a law requires it. You may object to this in the ways "
+        "our notice sets out.",
         where=_where(step),
         count=step.retained,
         until=step.retained_until.isoformat() if step.retained_until else "—",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the package imports no Flask, so ``rightsdesk.domain`` stays pure
     from flask import Flask
+    from werkzeug.exceptions import HTTPException
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,7 +109,33 @@ def register_error_pages(app: Flask) -> None:
     def _load_settings() -> None:
         settings()  # cached after the first request; a refused file stops here
 
+    @app.errorhandler(429)
+    def _too_many_requests(error: HTTPException):
+        return too_many_requests(error)
+
     @app.errorhandler(ProfileError)
     def _configuration_error(error: ProfileError):
         app.logger.error("RIGHTSDESK_PROFILES_FILE refused: %s", error)
         return render_template("unavailable.html"), 503
+
+
+def too_many_requests(error: HTTPException):
+    """A rate limit reached: JSON under /api/, otherwise a page in the site's layout and the
+    person's language saying when to come back, with ``Retry-After`` (seconds)."""
+    import math
+    import time
+
+    from flask import make_response, render_template, request
+
+    from rightsdesk.api import json_http_errors
+    from rightsdesk.extensions import limiter
+
+    limit = limiter.current_limit
+    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+    if request.path.startswith("/api/"):
+        response, status = json_http_errors(error)
+    else:
+        page = render_template("too_many.html", minutes=math.ceil(wait / 60))
+        response, status = make_response(page), 429
+    response.headers["Retry-After"] = str(wait)
+    return response, status

@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_pages(app)
+    register_favicon(app)
     return app
 
 
@@ -93,6 +94,17 @@ def register_blueprints(app: Flask) -> None:
         from rightsdesk.public.mailbox import bp as mailbox_bp
 
         app.register_blueprint(mailbox_bp)
+
+
+def register_favicon(app: Flask) -> None:
+    """Browsers ask for /favicon.ico whatever the page links: the same icon, cached a day."""
+    from flask import send_from_directory
+
+    @app.get("/favicon.ico")
+    def _favicon():
+        return send_from_directory(
+            app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400
+        )
 
 
 def register_error_pages(app: Flask) -> None:

@@ -49,7 +49,9 @@ def _base_context(request: Request) -> dict[str, Any]:
     return {
         "item": request,
         "organisation": _organisation(),
-        "status_url": external_url("public.status", token=status_token(request)),
+        "status_url": external_url(
+            "public.status", token=status_token(request), lang=request.language
+        ),
         "profile": settings().profile(request.jurisdiction),
     }
 

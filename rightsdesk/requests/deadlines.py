@@ -96,9 +96,13 @@ def notice_deadline(
 
 
 def clock_start(request: Request, profile: Profile) -> datetime:
-    """Receipt, or verification where the profile starts the clock there (receipt until then)."""
+    """Receipt, or verification where the profile starts the clock there (receipt until then),
+    or the subject's last answer to what staff asked (UK GDPR Art. 12A: identity, fee or
+    clarification). The e-mail confirmation every request needs is not such a request."""
     if profile.clock_starts is ClockStart.VERIFICATION and request.verified_at:
         return request.verified_at
+    if profile.clock_starts is ClockStart.LAST_ANSWER:
+        return max(request.received_at, request.clock_restarted_at or request.received_at)
     return request.received_at
 
 

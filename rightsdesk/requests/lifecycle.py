@@ -17,6 +17,7 @@ from rightsdesk.domain.deadlines import check_extension, paused_days_between
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import TERMINAL, Status, check_transition
+from rightsdesk.domain.profiles import ClockStart
 from rightsdesk.extensions import db
 from rightsdesk.models import (
     Channel,
@@ -237,6 +238,8 @@ def _adjust_clock(
     elif current is Status.AWAITING_SUBJECT:
         if profile.pauses_while_awaiting_subject and request.awaiting_since:
             request.paused_days += paused_days_between(request.awaiting_since, now, context.tz)
+        if profile.clock_starts is ClockStart.LAST_ANSWER and request.awaiting_since:
+            request.clock_restarted_at = now  # UK GDPR Art. 12A: the period begins again
         request.awaiting_since = None
     apply_deadline(request)
 

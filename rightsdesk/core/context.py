@@ -89,6 +89,15 @@ def _read_setting(code: str) -> JurisdictionChoice | None:
     return JurisdictionChoice(row.region, row.authority_name, row.authority_contact)
 
 
+def authority_text(profile: Profile, language: str) -> str:
+    """The supervisory authority a refusal names: the operator's, else the profile's default."""
+    chosen = jurisdiction_setting(profile.code)
+    if chosen and chosen.authority_name:
+        contact = f" ({chosen.authority_contact})" if chosen.authority_contact else ""
+        return chosen.authority_name + contact
+    return profile.authority_ko if language == "ko" else profile.authority_en
+
+
 def forget_jurisdiction_settings() -> None:
     """After a setting changed within this request or command."""
     if has_app_context():

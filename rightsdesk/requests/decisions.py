@@ -13,7 +13,7 @@ from typing import Any
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
-from rightsdesk.core.context import current_organisation, settings
+from rightsdesk.core.context import authority_text, current_organisation, settings
 from rightsdesk.core.urls import external_url
 from rightsdesk.delivery.outbox import queue, render
 from rightsdesk.domain.deadlines import check_extension
@@ -208,8 +208,20 @@ def refusal_notice(
             "explanation": explanation,
             "done": done,
             "kept_by_policy": kept_by_policy,
+            "rights": refusal_rights(request),
         },
     )
+
+
+def refusal_rights(request: Request) -> list[tuple[str, str]]:
+    """What the jurisdiction's law requires a refusal to tell besides the ground (e.g. GDPR
+    Art. 12(4): the supervisory authority and the judicial remedy), as (text, article)."""
+    profile = settings().profile(request.jurisdiction)
+    authority = authority_text(profile, request.language)
+    return [
+        (right.text(request.language, authority), right.basis)
+        for right in profile.rights_for(request.kind)
+    ]
 
 
 def refuse(

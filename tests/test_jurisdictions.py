@@ -83,7 +83,7 @@ def test_choosing_a_member_state_re_dates_open_requests_on_its_holidays(app, run
 # --- refusal notices per jurisdiction ----------------------------------------------------------
 
 
-def _refuse(app, smtp, reference: str, ground: str, explanation: str = "Reasons given here.") -> str:
+def _refuse(app, smtp, reference: str, ground: str, explanation: str = "Reasons.") -> tuple:
     client = sign_in(app, StaffRole.HANDLER)
     preview = act(client, reference, "refuse", ground=ground, explanation=explanation)
     assert preview.status_code == 200
@@ -169,7 +169,8 @@ def test_uk_clock_starts_again_when_the_subject_answers(app):
             request, Status.AWAITING_SUBJECT, actor="t", now=received + timedelta(days=3),
             reason="Which account do you mean?",
         )
-        change_status(request, Status.IN_PROGRESS, actor="t", now=datetime(2026, 3, 20, 12, tzinfo=UTC))
+        answered = datetime(2026, 3, 20, 12, tzinfo=UTC)
+        change_status(request, Status.IN_PROGRESS, actor="t", now=answered)
         assert request.clock_restarted_at is not None
         assert request.due_date == date(2026, 4, 20) and request.paused_days == 0
 

@@ -175,7 +175,8 @@ def test_california(kind, received, expected):
 
 def test_california_extension_is_ninety_days_with_day_one_on_receipt():
     # 1 Jan 2025 is day 1: day 90 is 1 Jan + 89 days = Mon 31 Mar.
-    assert due("US-CA", None, K.ACCESS, "2025-01-01T10:00-08:00", extensions=1) == date(2025, 3, 31)
+    extended = due("US-CA", None, K.ACCESS, "2025-01-01T10:00-08:00", extensions=1)
+    assert extended == date(2025, 3, 31)
 
 
 BR = [

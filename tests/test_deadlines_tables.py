@@ -38,7 +38,8 @@ KR = [
     # 16:30 UTC on 21 Dec is 01:30 on 22 Dec in Seoul: day 1 23 Dec, day 10 Thu 1 Jan (신정)
     # → Fri 2 Jan 2026.
     ("utc-evening-is-next-day-in-seoul", K.ACCESS, "2025-12-21T16:30:00Z", "2026-01-02"),
-    # 00:00 sharp on Mon 3 Mar 2025 (대체공휴일): the day counts (민법 §157 단서), day 10 Wed 12 Mar.
+    # 00:00 sharp on Mon 3 Mar 2025 (대체공휴일): the day counts (민법 §157 단서),
+    # day 10 Wed 12 Mar.
     ("midnight-counts-its-day", K.ACCESS, "2025-03-03T00:00+09:00", "2025-03-12"),
     # 00:30 the same day: day 1 is 4 Mar, day 10 Thu 13 Mar.
     ("half-past-midnight-does-not", K.ACCESS, "2025-03-03T00:30+09:00", "2025-03-13"),

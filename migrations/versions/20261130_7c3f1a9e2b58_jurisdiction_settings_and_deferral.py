@@ -38,6 +38,12 @@ def upgrade():
         batch_op.add_column(
             sa.Column("deferral_ended_at", sa.DateTime(timezone=True), nullable=True)
         )
+    # Korean access postponed the old way ("+10 days"): the date it was given becomes the
+    # internal review date of a deferral until the ground ends (법 §35③ 후문).
+    op.execute(
+        "UPDATE requests SET deferral_review_on = due_date "
+        "WHERE jurisdiction = 'KR' AND kind = 'access' AND extension_count > 0"
+    )
 
 
 def downgrade():

@@ -137,6 +137,16 @@ def _extension_lines(result: Deadline, profile: Profile) -> list[str]:
     if not result.extensions:
         return []
     rule = profile.extension(result.kind)
+    if rule and rule.until_ground_ends:
+        return [
+            _(
+                "Postponed until its ground ends (%(basis)s): the date above is the notice's, "
+                "with the ground and how to object; access is then due without delay "
+                "(your target: %(days)s days)",
+                basis=rule.basis,
+                days=rule.amount,
+            )
+        ]
     return [
         _(
             "Extended %(count)s time(s): %(basis)s",

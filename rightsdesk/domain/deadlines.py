@@ -261,7 +261,23 @@ def _extended(
     if extensions <= 0:
         return period
     rule = check_extension(profile, kind, extensions)
+    if rule.until_ground_ends:
+        return period  # a deferral moves no statutory date: see :func:`deferral_due`
     return period.plus(rule.amount * extensions)
+
+
+def deferral_due(
+    *,
+    ended_at: datetime,
+    rule: ExtensionRule,
+    profile: Profile,
+    calendar: HolidayCalendar,
+    tz: ZoneInfo,
+) -> date:
+    """When access deferred until its ground ended is due: "without delay" (법 §35③ 후문),
+    worked to the operator's target of ``rule.amount`` days from the day the ground ended."""
+    target = Period(rule.amount, Unit.DAYS, "operator target", without_delay=True)
+    return _period_end(receipt_local(ended_at, tz, profile), target, profile, calendar, 0).due
 
 
 def check_extension(profile: Profile, kind: RequestKind, count: int) -> ExtensionRule:

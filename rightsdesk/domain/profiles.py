@@ -65,6 +65,9 @@ class ExtensionRule:
     max_count: int
     basis: str
     notify_by: str = "original_due"
+    # PIPA §35③ 후문: not a fixed extension but a deferral until its ground ends; ``amount``
+    # is then the operator's working target (days) for "without delay" after the ground ends.
+    until_ground_ends: bool = False
 
 
 @dataclass(frozen=True)
@@ -412,11 +415,13 @@ class _Reader:
             where = (*path, key)
             kinds = list(SUBJECT_KINDS) if key == "all" else [self.kind(key, where)]
             rule = self.table(rule, where, "with amount and max_count")
-            self.only(rule, where, ("amount", "max_count"), ("basis", REASON_KEY))
+            optional = ("basis", "until_ground_ends", REASON_KEY)
+            self.only(rule, where, ("amount", "max_count"), optional)
             read = ExtensionRule(
                 amount=self.number(rule, where, "amount", 1),
                 max_count=self.number(rule, where, "max_count", 0),
                 basis=self.text(rule, where, "basis"),
+                until_ground_ends=self.flag(rule, where, "until_ground_ends"),
             )
             extensions.update(dict.fromkeys(kinds, read))
         return extensions

@@ -48,6 +48,9 @@ KR = [
     # Tue 21 Apr 2026: day 1 22 Apr, day 10 Fri 1 May — 노동절, a 공휴일 from 2026 (공휴일에 관한
     # 법률 as amended 2026) — then Sat 2, Sun 3 → Mon 4 May.
     ("labour-day-2026", K.ACCESS, "2026-04-21T10:00+09:00", "2026-05-04"),
+    # Mon 21 Apr 2025: day 10 Thu 1 May 2025, then only a workers' day off (근로기준법), not a
+    # 관공서 공휴일: due that day.
+    ("labour-day-2025-is-no-holiday", K.ACCESS, "2025-04-21T10:00+09:00", "2025-05-01"),
     # Sun 24 May 2026: day 1 Mon 25 May (대체공휴일), day 10 Wed 3 Jun, the local election day
     # → Thu 4 Jun.
     ("election-day-2026", K.ACCESS, "2026-05-24T10:00+09:00", "2026-06-04"),

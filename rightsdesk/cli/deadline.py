@@ -122,14 +122,29 @@ def _receipt_lines(result: Deadline, profile: Profile, lang: str, tz: str) -> li
             tz=tz,
             time=result.received_local.strftime("%H:%M"),
         ),
-        _(
-            "Period: %(amount)s %(unit)s under %(jurisdiction)s (%(basis)s)",
+        _period_line(result, profile),
+    ]
+
+
+def _period_line(result: Deadline, profile: Profile) -> str:
+    """The period counted; where the law sets no count ("지체 없이") it is the operator's
+    working target and says so, never a statutory period."""
+    if result.period.without_delay:
+        return _(
+            "No period in the law (without delay): your working target is %(amount)s "
+            "%(unit)s under %(jurisdiction)s (%(basis)s)",
             amount=result.period.amount,
             unit=_unit(result.period.unit.value),
             jurisdiction=profile.code,
             basis=result.period.basis,
-        ),
-    ]
+        )
+    return _(
+        "Period: %(amount)s %(unit)s under %(jurisdiction)s (%(basis)s)",
+        amount=result.period.amount,
+        unit=_unit(result.period.unit.value),
+        jurisdiction=profile.code,
+        basis=result.period.basis,
+    )
 
 
 def _extension_lines(result: Deadline, profile: Profile) -> list[str]:

@@ -3,6 +3,13 @@
 The ``holidays`` package lists neither Saturdays nor ordinary Sundays, so both are handled here
 explicitly. A temporary holiday (임시공휴일) reaches the package only with a new release, often
 after it is announced, so the operator can add a date (or remove a wrong one) in an override table.
+
+노동절 (1 May) from 2026: the amendment of 공휴일에 관한 법률 making it a 공휴일 passed the National
+Assembly on 2026-03-31 and the Cabinet on 2026-04-07, in force for 2026-05-01 (reported by
+Yonhap, KBS and YTN; hyunbinseo/holidays-kr#25, nager/Nager.Date#972 citing law.go.kr). As a
+공휴일 it is a 관공서 holiday, the calendar of 민법 §161, so the `holidays` package's 2026-05-01
+is kept (tests/test_deadlines_tables.py::test_korea[labour-day-2026]). Before 2026 근로자의 날
+was a paid day off for workers only (근로기준법), never a 관공서 공휴일, and is not listed.
 """
 
 from __future__ import annotations

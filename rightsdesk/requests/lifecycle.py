@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +13,7 @@ from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.delivery.connectors import forget_answers
 from rightsdesk.delivery.webhooks import enqueue_status_event
-from rightsdesk.domain.deadlines import check_extension, paused_days_between
+from rightsdesk.domain.deadlines import check_extension, paused_days_between, to_local
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import TERMINAL, Status, check_transition
@@ -32,6 +32,8 @@ from rightsdesk.requests.host_apps import subject_hash
 from rightsdesk.requests.tokens import new_status_secret
 
 REFERENCE_PREFIX = "RD"
+# A deferral until its ground ends (법 §35③ 후문) entered without a review date gets this one.
+DEFAULT_REVIEW = timedelta(days=14)
 
 
 def next_reference(year: int) -> str:
@@ -228,9 +230,12 @@ def _adjust_clock(
     context = settings()
     profile = context.profile(request.jurisdiction)
     if target is Status.EXTENDED:
-        check_extension(profile, request.kind, request.extension_count + 1)
+        rule = check_extension(profile, request.kind, request.extension_count + 1)
         request.extension_count += 1
         request.extension_reason = reason
+        if rule.until_ground_ends and request.deferral_review_on is None:
+            # Staff set the review date in the console; other paths (the demo) get two weeks.
+            request.deferral_review_on = to_local(now, context.tz).date() + DEFAULT_REVIEW
     if target is Status.VERIFIED:
         request.verified_at = now
     if target is Status.AWAITING_SUBJECT:

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rightsdesk.domain.deadlines import compute_deadline
-from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.profiles import builtin_profiles
-from rightsdesk.domain.regions import with_region
+from rightsdesk.domain.regions import calendar_of, with_region
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -22,7 +21,7 @@ def due(code: str, region: str | None, kind: K, received: str, **kw) -> date:
         received_at=datetime.fromisoformat(received),
         kind=kind,
         profile=profile,
-        calendar=HolidayCalendar(profile.calendar_country, profile.calendar_subdivision),
+        calendar=calendar_of(profile),
         tz=SEOUL,
         **kw,
     ).due
@@ -169,6 +168,10 @@ US_CA = [
     # Thu 18 Jun 2026: 18 (1), Juneteenth 19 off, 22–26 (6), 29 Jun–2 Jul (10), 3 Jul (observed)
     # off, 6–10 Jul (15) → Fri 10 Jul.
     ("opt-out-over-juneteenth-and-july-4", K.SUSPENSION, "2026-06-18T10:00-07:00", "2026-07-10"),
+    # Tue 1 Feb 2028: 1–4 Feb (4), 7–11 (9), Lincoln's birthday is no day off, 14 Feb (10),
+    # Tue 15 Feb (Susan B. Anthony Day, a day of observance) counts (11), 16–18 (14), Mon 21 Feb
+    # Presidents' Day off, Tue 22 Feb (15).
+    ("susan-b-anthony-day-is-a-business-day", K.SUSPENSION, "2028-02-01T10:00-08:00", "2028-02-22"),
 ]
 
 

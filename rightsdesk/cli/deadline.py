@@ -27,6 +27,7 @@ from rightsdesk.domain.deadlines import (
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.kinds import RequestKind, parse_kind
 from rightsdesk.domain.profiles import Profile
+from rightsdesk.domain.regions import calendar_of
 from rightsdesk.extensions import db
 
 
@@ -97,7 +98,7 @@ def _calendar_and_promises(profile: Profile) -> tuple[HolidayCalendar, dict]:
             "holiday overrides and policy promises were not applied",
             err=True,
         )
-        return HolidayCalendar(profile.calendar_country, profile.calendar_subdivision), {}
+        return calendar_of(profile), {}
 
 
 def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:

@@ -56,6 +56,9 @@ class HolidayCalendar:
     rest_days: frozenset[int] = frozenset({SATURDAY, SUNDAY})
     added: Mapping[date, str] = field(default_factory=dict)
     removed: frozenset[date] = frozenset()
+    # Holidays the package lists (by English name) that are not days off in the profile's sense
+    # (e.g. a Californian day of observance): working days unless an override says otherwise.
+    ignored_names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self._by_language: dict[str, holidays.HolidayBase] = {}
@@ -78,11 +81,28 @@ class HolidayCalendar:
                 reasons[language].append(self.added[day])
             source = "override"
         elif day not in self.removed:
+            if self._ignored(day):
+                return self._weekend_only(day, reasons, source)
             for language, calendar in self._by_language.items():
                 name = calendar.get(day)
                 if name:
                     reasons[language].append(name)
                     source = source if source == "weekend" else "holiday"
+        if not reasons["en"]:
+            return None
+        return DayOff(
+            day=day,
+            reasons={language: " · ".join(names) for language, names in reasons.items()},
+            source=source,
+        )
+
+    def _ignored(self, day: date) -> bool:
+        english = self._by_language.get("en")
+        names = english.get_list(day) if english is not None else []
+        return bool(names) and all(name in self.ignored_names for name in names)
+
+    @staticmethod
+    def _weekend_only(day: date, reasons: dict[str, list[str]], source: str) -> DayOff | None:
         if not reasons["en"]:
             return None
         return DayOff(
@@ -111,6 +131,7 @@ class HolidayCalendar:
             rest_days=self.rest_days,
             added=dict(added),
             removed=frozenset(removed),
+            ignored_names=self.ignored_names,
         )
 
 

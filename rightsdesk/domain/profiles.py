@@ -137,6 +137,7 @@ class Profile:
     refusal_rights: tuple[NoticeRight, ...] = ()
     authority_ko: str = ""
     authority_en: str = ""
+    calendar_ignores: frozenset[str] = frozenset()
 
     def rights_for(self, kind: RequestKind) -> list[NoticeRight]:
         """What a refusal of ``kind`` must tell the subject besides the ground and reasons."""
@@ -247,6 +248,7 @@ OPTIONAL_KEYS = (
     "refusal_rights",
     "authority_ko",
     "authority_en",
+    "calendar_ignores",
 )
 # A period's table may carry this reason where the law sets no figure (``beyond_statute``).
 REASON_KEY = "beyond_statute_reason"
@@ -322,6 +324,7 @@ class _Reader:
             refusal_rights=self.rights(raw.get("refusal_rights", []), (code, "refusal_rights")),
             authority_ko=self.text(raw, path, "authority_ko"),
             authority_en=self.text(raw, path, "authority_en"),
+            calendar_ignores=frozenset(self.strings(raw, path, "calendar_ignores")),
         )
 
     def zone(self, raw: dict, path: KeyPath) -> str:
@@ -457,6 +460,7 @@ def _inherit(raw: object, reference: Profile | None) -> object:
         "receipt_day_counts": reference.receipt_day_counts,
         "clock_starts": reference.clock_starts.value,
         "pauses_while_awaiting_subject": reference.pauses_while_awaiting_subject,
+        "calendar_ignores": sorted(reference.calendar_ignores),
     }
     return {**{k: v for k, v in inherited.items() if v != ""}, **raw}
 
@@ -512,6 +516,7 @@ class _StatuteCheck:
             "calendar": profile.calendar_country != ref.calendar_country,
             "subdivision": profile.calendar_subdivision != ref.calendar_subdivision,
             "region": profile.region_kind is not ref.region_kind,
+            "calendar_ignores": not profile.calendar_ignores >= ref.calendar_ignores,
         }
         for key, goes_later in later.items():
             if goes_later:

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import holidays
 
+from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.profiles import Profile, RegionKind
 
 # Member State → the zone receipt is dated in (the metropolitan territory's; an operator acting
@@ -105,3 +106,12 @@ def _what(profile: Profile) -> str:
 def _subdivisions(country: str) -> tuple[str, ...]:
     entity = holidays.country_holidays(country)
     return tuple(getattr(entity, "subdivisions", ()) or ())
+
+
+def calendar_of(profile: Profile) -> HolidayCalendar:
+    """The working-day calendar ``profile`` names (before the operator's overrides)."""
+    return HolidayCalendar(
+        profile.calendar_country,
+        profile.calendar_subdivision,
+        ignored_names=profile.calendar_ignores,
+    )

@@ -20,13 +20,14 @@ from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN
 from rightsdesk.domain.profiles import ClockStart, ExtensionRule, Period, Profile, Unit
+from rightsdesk.domain.regions import calendar_of
 from rightsdesk.extensions import db
 from rightsdesk.models import HolidayOverride, OverrideAction, PromisedPeriod, Request
 
 
 def calendar_for(profile: Profile) -> HolidayCalendar:
     """The working-day calendar of ``profile``, with the operator's overrides applied."""
-    base = HolidayCalendar(profile.calendar_country, profile.calendar_subdivision)
+    base = calendar_of(profile)
     if not profile.calendar_country:
         return base
     overrides = db.session.scalars(

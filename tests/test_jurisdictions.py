@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import flask_migrate
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.models import JurisdictionSetting, Request, StaffRole
+from rightsdesk.requests.deadlines import apply_deadline
 from rightsdesk.requests.lifecycle import change_status
 from tests.helpers import (
     act,
     body_of,
+    make_app,
     make_request,
     new_request,
     organisation,
@@ -187,3 +190,33 @@ def test_eu_still_pauses_while_waiting_for_the_subject(app):
         assert request.paused_days == 7 and request.clock_restarted_at is None
         # 2 Apr + 7 paused days = Thu 9 Apr (Azores date 2 Mar; weekends only without a state)
         assert request.due_date == date(2026, 4, 9)
+
+
+# --- requests postponed the old way ----------------------------------------------------------
+
+
+def test_a_korean_access_postponed_the_old_way_keeps_its_date_as_the_review_date(tmp_path):
+    """Upgrading keeps the date an old "+10 days" postponement was given, as the internal
+    review date of a deferral, so the request neither turns overdue nor loses its date."""
+    app = make_app(f"sqlite:///{tmp_path / 'old.db'}")
+    with app.app_context():
+        flask_migrate.upgrade()
+        request = make_request(received="2025-09-24T01:00:00Z")
+        reference = request.reference
+        flask_migrate.downgrade(revision="5d2b7e91c4a0")
+        with db.engine.begin() as connection:  # as the old code stored a postponement
+            connection.execute(
+                text(
+                    "UPDATE requests SET status = 'extended', extension_count = 1, "
+                    "due_date = '2025-10-14' WHERE reference = :r"
+                ),
+                {"r": reference},
+            )
+        flask_migrate.upgrade()
+        db.session.expire_all()
+        kept = db.session.scalar(select(Request).where(Request.reference == reference))
+        assert kept.deferral_review_on == date(2025, 10, 14)
+        apply_deadline(kept)  # a later re-dating (e.g. a holiday change) keeps it
+        assert kept.due_date == date(2025, 10, 14) and kept.deferral_ended_at is None
+        db.session.remove()
+        db.engine.dispose()

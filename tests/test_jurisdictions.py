@@ -109,10 +109,10 @@ def test_an_eu_refusal_names_the_configured_authority_and_the_judicial_remedy(ap
     assert configured.exit_code == 0, configured.output
     reference = new_request(app, jurisdiction="EU", language="en", kind=K.ACCESS)
     preview, notice = _refuse(app, smtp, reference, "rights_of_others")
-    for text in (preview, notice):
-        assert "CNIL (www.cnil.fr/fr/plaintes)" in text
-        assert "GDPR Art. 12(4), 77" in text and "GDPR Art. 12(4), 79" in text
-        assert "judicial remedy" in text
+    for shown in (preview, notice):
+        assert "CNIL (www.cnil.fr/fr/plaintes)" in shown
+        assert "GDPR Art. 12(4), 77" in shown and "GDPR Art. 12(4), 79" in shown
+        assert "judicial remedy" in shown
     assert "KISA" not in notice  # the Korean outside bodies are for Korean requests
 
 

@@ -17,6 +17,7 @@ from rightsdesk.requests.deadlines import apply_deadline
 from rightsdesk.requests.lifecycle import change_status
 from tests.helpers import (
     act,
+    csrf,
     body_of,
     make_app,
     make_request,
@@ -220,3 +221,39 @@ def test_a_korean_access_postponed_the_old_way_keeps_its_date_as_the_review_date
         assert kept.due_date == date(2025, 10, 14) and kept.deferral_ended_at is None
         db.session.remove()
         db.engine.dispose()
+
+
+# --- the settings page -----------------------------------------------------------------------
+
+
+def test_an_admin_sets_the_member_state_and_authority_on_the_settings_page(app):
+    organisation(app)
+    client = sign_in(app, StaffRole.ADMIN)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'id="jurisdiction-EU"' in page and 'id="jurisdiction-UK"' in page
+    assert 'id="jurisdiction-KR"' not in page
+    token = csrf(client, "/admin/settings")
+    refused = client.post(
+        "/admin/settings/jurisdictions/EU",
+        data={"csrf_token": token, "region": "EN", "authority_name": "X"},
+        follow_redirects=True,
+    )
+    assert "valid: AT, BE" in refused.get_data(as_text=True)
+    assert _setting_rows(app) == 0
+    client.post(
+        "/admin/settings/jurisdictions/EU",
+        data={"csrf_token": token, "region": "de-by", "authority_name": "BayLDA"},
+    )
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'value="DE-BY"' in page and 'value="BayLDA"' in page
+    with app.app_context():
+        row = db.session.scalar(select(JurisdictionSetting))
+        assert (row.jurisdiction, row.region, row.authority_name) == ("EU", "DE-BY", "BayLDA")
+
+
+def test_a_handler_cannot_change_jurisdiction_settings(app):
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    response = client.post("/admin/settings/jurisdictions/EU", data={"region": "FR"})
+    assert response.status_code in (302, 400, 403)
+    assert _setting_rows(app) == 0

@@ -17,8 +17,8 @@ from rightsdesk.requests.deadlines import apply_deadline
 from rightsdesk.requests.lifecycle import change_status
 from tests.helpers import (
     act,
-    csrf,
     body_of,
+    csrf,
     make_app,
     make_request,
     new_request,

@@ -257,3 +257,23 @@ def test_a_handler_cannot_change_jurisdiction_settings(app):
     response = client.post("/admin/settings/jurisdictions/EU", data={"region": "FR"})
     assert response.status_code in (302, 400, 403)
     assert _setting_rows(app) == 0
+
+
+def test_the_deadline_command_says_when_no_member_state_is_set(app, runner):
+    organisation(app)
+    args = ["deadline", "--received", "2026-03-06T10:00+01:00", "--kind", "access"]
+    args += ["--jurisdiction", "EU", "--lang", "en"]
+    unset = runner.invoke(args=args)
+    # Fri 6 Mar → Mon 6 Apr; Easter Monday is not known without a Member State.
+    assert unset.output.splitlines()[0] == "2026-04-06" and "No Member State is set" in unset.output
+    runner.invoke(args=["org", "jurisdiction", "EU", "--region", "FR"])
+    chosen = runner.invoke(args=args)
+    assert chosen.output.splitlines()[0] == "2026-04-07" and "Easter Monday" in chosen.output
+    assert "No Member State" not in chosen.output
+
+
+def test_the_uk_ask_form_says_the_clock_starts_again(app):
+    reference = new_request(app, jurisdiction="UK", language="en")
+    client = sign_in(app, StaffRole.HANDLER)
+    page = client.get(f"/admin/requests/{reference}?lang=en").get_data(as_text=True)
+    assert "starts again when the subject answers" in page and "Art. 12A" in page

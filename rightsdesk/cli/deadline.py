@@ -26,7 +26,7 @@ from rightsdesk.domain.deadlines import (
 )
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.kinds import RequestKind, parse_kind
-from rightsdesk.domain.profiles import Profile
+from rightsdesk.domain.profiles import Profile, RegionKind
 from rightsdesk.domain.regions import calendar_of
 from rightsdesk.extensions import db
 
@@ -197,6 +197,14 @@ def _count_lines(result: Deadline, profile: Profile, lang: str) -> list[str]:
         lines.append(_("The last day is a working day: nothing to skip"))
     if not profile.roll_forward:
         lines.append(_("No roll-forward under %(jurisdiction)s", jurisdiction=profile.code))
+    if profile.region_kind is RegionKind.MEMBER_STATE and not profile.calendar_country:
+        lines.append(
+            _(
+                "No Member State is set (rightsdesk org jurisdiction %(code)s --region …): "
+                "only weekends are skipped",
+                code=profile.code,
+            )
+        )
     return lines
 
 

@@ -534,6 +534,11 @@ ROLE_TABLE = {
         "/admin/settings/promises",
         {"admin": 302, "handler": 403, "auditor": 403},
     ),
+    "admin.save_jurisdiction": (
+        "POST",
+        "/admin/settings/jurisdictions/EU",
+        {"admin": 302, "handler": 403, "auditor": 403},
+    ),
     "admin.holidays_page": (
         "GET",
         "/admin/settings/holidays",

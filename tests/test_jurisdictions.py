@@ -254,8 +254,11 @@ def test_an_admin_sets_the_member_state_and_authority_on_the_settings_page(app):
 def test_a_handler_cannot_change_jurisdiction_settings(app):
     organisation(app)
     client = sign_in(app, StaffRole.HANDLER)
-    response = client.post("/admin/settings/jurisdictions/EU", data={"region": "FR"})
-    assert response.status_code in (302, 400, 403)
+    token = csrf(client, f"/admin/requests/{new_request(app)}")
+    response = client.post(
+        "/admin/settings/jurisdictions/EU", data={"csrf_token": token, "region": "FR"}
+    )
+    assert response.status_code == 403
     assert _setting_rows(app) == 0
 
 

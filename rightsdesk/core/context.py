@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -65,12 +66,19 @@ class JurisdictionChoice:
     authority_contact: str | None
 
 
+# A web request reads a jurisdiction's setting once; a long-lived context (the worker) sees a
+# change made elsewhere (the console, the CLI) within this many seconds.
+SETTING_CACHE_SECONDS = 5.0
+
+
 def jurisdiction_setting(code: str) -> JurisdictionChoice | None:
-    """The operator's setting for one jurisdiction (read once per request or command)."""
+    """The operator's setting for one jurisdiction, cached briefly in the app context."""
     cache = g.setdefault("rightsdesk_jurisdiction_settings", {}) if has_app_context() else {}
-    if code not in cache:
-        cache[code] = _read_setting(code)
-    return cache[code]
+    read_at, choice = cache.get(code, (None, None))
+    if read_at is None or time.monotonic() - read_at > SETTING_CACHE_SECONDS:
+        choice = _read_setting(code)
+        cache[code] = (time.monotonic(), choice)
+    return choice
 
 
 def _read_setting(code: str) -> JurisdictionChoice | None:

@@ -3,6 +3,7 @@ its refusal notices name, what each law requires a refusal to say, and UK GDPR A
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import flask_migrate
@@ -280,3 +281,11 @@ def test_the_uk_ask_form_says_the_clock_starts_again(app):
     client = sign_in(app, StaffRole.HANDLER)
     page = client.get(f"/admin/requests/{reference}?lang=en").get_data(as_text=True)
     assert "starts again when the subject answers" in page and "Art. 12A" in page
+
+
+def test_the_settings_page_shows_consent_withdrawal_as_without_delay_not_ten_days(app):
+    organisation(app)
+    client = sign_in(app, StaffRole.ADMIN)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    row = re.search(r"<tr><td>[^<]*동의[^<]*</td><td>([^<]*)", page)
+    assert row and row.group(1).startswith("지체 없이 (법에 기간 없음; 처리 목표 10일)"), row

@@ -228,6 +228,9 @@ class Request(db.Model):
     # UK GDPR Art. 12A: the period begins again when the identity, fee or clarification asked
     # for arrives (profiles with clock_starts = "last_answer").
     clock_restarted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What staff are waiting for: "identity", "fee", "clarification" (Art. 12A restarts the
+    # period on the answer) or "other" (it does not).
+    awaiting_purpose: Mapped[str | None] = mapped_column(String(16))
     # PIPA §35③ 후문: access postponed until its ground ends. The review date is the
     # operator's internal check, never a legal due date; once staff record the ground's end,
     # access is due without delay (the operator's target in days from that date).

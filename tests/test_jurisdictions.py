@@ -170,6 +170,7 @@ def test_uk_clock_starts_again_when_the_subject_answers(app):
         received = datetime(2026, 3, 2, 10, tzinfo=UTC)
         request = make_request(jurisdiction="UK", received=received)
         assert request.due_date == date(2026, 4, 2)
+        request.awaiting_purpose = "clarification"
         change_status(
             request, Status.AWAITING_SUBJECT, actor="t", now=received + timedelta(days=3),
             reason="Which account do you mean?",
@@ -289,3 +290,31 @@ def test_the_settings_page_shows_consent_withdrawal_as_without_delay_not_ten_day
     page = client.get("/admin/settings").get_data(as_text=True)
     row = re.search(r"<tr><td>[^<]*동의[^<]*</td><td>([^<]*)", page)
     assert row and row.group(1).startswith("지체 없이 (법에 기간 없음; 처리 목표 10일)"), row
+
+
+def test_a_uk_question_for_something_else_does_not_restart_the_clock(app):
+    with app.app_context():
+        received = datetime(2026, 3, 2, 10, tzinfo=UTC)
+        request = make_request(jurisdiction="UK", received=received)
+        request.awaiting_purpose = "other"
+        change_status(
+            request, Status.AWAITING_SUBJECT, actor="t", now=received + timedelta(days=3),
+            reason="May we call you?",
+        )
+        answered = datetime(2026, 3, 20, 12, tzinfo=UTC)
+        change_status(request, Status.IN_PROGRESS, actor="t", now=answered)
+        assert request.clock_restarted_at is None and request.due_date == date(2026, 4, 2)
+
+
+def test_staff_say_what_they_ask_a_uk_subject_for(app):
+    reference = new_request(app, jurisdiction="UK", language="en")
+    client = sign_in(app, StaffRole.HANDLER)
+    act(client, reference, "ask", question="Which account?", purpose="bribe", step="send")
+    with app.app_context():
+        kept = db.session.scalar(select(Request).where(Request.reference == reference))
+        assert kept.status is Status.VERIFIED and kept.awaiting_purpose is None
+    act(client, reference, "ask", question="Which account?", purpose="identity", step="send")
+    act(client, reference, "ask", question="And a phone number?", purpose="other", step="send")
+    with app.app_context():
+        asked = db.session.scalar(select(Request).where(Request.reference == reference))
+        assert asked.status is Status.AWAITING_SUBJECT and asked.awaiting_purpose == "identity"

@@ -34,6 +34,7 @@ def upgrade():
         batch_op.add_column(
             sa.Column("clock_restarted_at", sa.DateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(sa.Column("awaiting_purpose", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("deferral_review_on", sa.Date(), nullable=True))
         batch_op.add_column(
             sa.Column("deferral_ended_at", sa.DateTime(timezone=True), nullable=True)
@@ -50,5 +51,6 @@ def downgrade():
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.drop_column("deferral_ended_at")
         batch_op.drop_column("deferral_review_on")
+        batch_op.drop_column("awaiting_purpose")
         batch_op.drop_column("clock_restarted_at")
     op.drop_table("jurisdiction_settings")

@@ -265,7 +265,7 @@ def _note(item: Request, form, actor: Actor, now: datetime) -> None:
 
 
 def _ask(item: Request, form, actor: Actor, now: datetime) -> None:
-    decisions.ask(item, form.get("question", ""), actor, now)
+    decisions.ask(item, form.get("question", ""), actor, now, form.get("purpose") or "other")
 
 
 def _extend(item: Request, form, actor: Actor, now: datetime) -> None:

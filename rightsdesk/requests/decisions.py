@@ -149,8 +149,19 @@ def question_notice(request: Request, question: str) -> Notice:
     return Notice("question", {**_base_context(request), "question": Question(text=text)})
 
 
-def ask(request: Request, question: str, actor: Actor, now: datetime) -> None:
+ASK_PURPOSES = ("identity", "fee", "clarification", "other")
+
+
+def ask(
+    request: Request, question: str, actor: Actor, now: datetime, purpose: str = "other"
+) -> None:
+    """Ask the subject; ``purpose`` says whether the answer restarts the period where the
+    jurisdiction says so (UK GDPR Art. 12A: identity, fee or clarification)."""
     question_notice(request, question)
+    if purpose not in ASK_PURPOSES:
+        raise DecisionError(f"purpose {purpose!r} is not one of: {', '.join(ASK_PURPOSES)}")
+    if not (purpose == "other" and request.awaiting_purpose not in (None, "other")):
+        request.awaiting_purpose = purpose  # a restarting question already open stays so
     ask_subject(request, question.strip(), actor=actor.name, now=now)
 
 

@@ -34,6 +34,8 @@ from rightsdesk.requests.tokens import new_status_secret
 REFERENCE_PREFIX = "RD"
 # A deferral until its ground ends (법 §35③ 후문) entered without a review date gets this one.
 DEFAULT_REVIEW = timedelta(days=14)
+# UK GDPR Art. 12A: what, once received, starts the period again.
+RESTARTING_PURPOSES = ("identity", "fee", "clarification")
 
 
 def next_reference(year: int) -> str:
@@ -243,9 +245,11 @@ def _adjust_clock(
     elif current is Status.AWAITING_SUBJECT:
         if profile.pauses_while_awaiting_subject and request.awaiting_since:
             request.paused_days += paused_days_between(request.awaiting_since, now, context.tz)
-        if profile.clock_starts is ClockStart.LAST_ANSWER and request.awaiting_since:
+        restarts = request.awaiting_purpose in RESTARTING_PURPOSES
+        if profile.clock_starts is ClockStart.LAST_ANSWER and request.awaiting_since and restarts:
             request.clock_restarted_at = now  # UK GDPR Art. 12A: the period begins again
         request.awaiting_since = None
+        request.awaiting_purpose = None
     apply_deadline(request)
 
 

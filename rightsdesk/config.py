@@ -34,7 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "VERIFY_TTL_HOURS": 24,
     "UNVERIFIED_EXPIRY_DAYS": 7,
     "RESEND_LIMIT": "3 per hour",
-    "SUBMIT_LIMIT": "10 per hour",
+    "SUBMIT_LIMIT": "10 per hour",  # accepted submissions, per client and per e-mail address
+    "ATTEMPT_LIMIT": "60 per hour",  # every form post, rejected ones included, per client
     "VERIFY_LIMIT": "30 per hour",
     # Several web nodes share limits through Redis: redis://host:6379 (pip install '.[redis]').
     "RATELIMIT_STORAGE_URI": "memory://",

@@ -122,6 +122,21 @@ class Organisation(db.Model):
     )
 
 
+class JurisdictionSetting(db.Model):
+    """The operator's choices within one jurisdiction: the region whose calendar applies (EU
+    Member State, UK nation) and the supervisory authority its refusal notices name."""
+
+    __tablename__ = "jurisdiction_settings"
+    __table_args__ = (UniqueConstraint("organisation_id", "jurisdiction"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str | None] = mapped_column(String(16))
+    authority_name: Mapped[str | None] = mapped_column(String(200))
+    authority_contact: Mapped[str | None] = mapped_column(Text)
+
+
 class PromisedPeriod(db.Model):
     """A response period the operator's own policy promises, shorter than the statute's."""
 
@@ -215,6 +230,17 @@ class Request(db.Model):
     extension_reason: Mapped[str | None] = mapped_column(Text)
     paused_days: Mapped[int] = mapped_column(Integer, default=0)
     awaiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # UK GDPR Art. 12A: the period begins again when the identity, fee or clarification asked
+    # for arrives (profiles with clock_starts = "last_answer").
+    clock_restarted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What staff are waiting for: "identity", "fee", "clarification" (Art. 12A restarts the
+    # period on the answer) or "other" (it does not).
+    awaiting_purpose: Mapped[str | None] = mapped_column(String(16))
+    # PIPA §35③ 후문: access postponed until its ground ends. The review date is the
+    # operator's internal check, never a legal due date; once staff record the ground's end,
+    # access is due without delay (the operator's target in days from that date).
+    deferral_review_on: Mapped[date | None] = mapped_column(Date)
+    deferral_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_reason: Mapped[str | None] = mapped_column(Text)
     # A refusal (or the refused part of a partial completion): the ground's code in the
     # jurisdiction profile, and what the subject was told.

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from rightsdesk.core import leases
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
-from rightsdesk.domain.retention import DEFAULT_SCHEDULE
+from rightsdesk.domain.retention import DEFAULT_SCHEDULE, Unit, add_period
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import erasure, separated
 from rightsdesk.models import (
@@ -398,6 +398,8 @@ def test_a_policy_keep_is_no_statutory_refusal_and_staff_keep_it_naming_the_basi
     assert (
         "접속 기록" in page and POLICY_BASIS in page and 'id="outcome-refused"' not in page
     )
+    # "in the ways our notice sets out": the status page says how, the notice's words apart
+    assert "이의를 제기하시거나" in page and "아래 방법" not in page
 
 
 def test_staff_delete_what_only_the_operators_policy_would_keep(policy_map, shop, smtp):
@@ -423,3 +425,39 @@ def test_staff_delete_what_only_the_operators_policy_would_keep(policy_map, shop
         body = _last_notice(reference).body_text
     assert "Access logs" in body and "deleted" in body
     assert "own policy" not in body and "kept" not in body
+
+
+def test_a_statute_kept_longer_by_reason_keeps_only_the_statute_s_period_on_deletion(
+    no_remote_map, shop, smtp, tmp_path
+):
+    """Access logs kept a year (통신비밀보호법 asks three months, the operator gives a reason):
+    a deletion request keeps only the logs still inside the statute's three months, under the
+    statute; the older ones are erased — the extra time is no §36① 단서 ground."""
+    app = no_remote_map
+    rules = tmp_path / "retention.toml"
+    rules.write_text(
+        '[rules.access_log]\nperiod = "1 years"\nreason = "보안 사고 조사 대비"\n', encoding="utf-8"
+    )
+    app.config["RETENTION_FILE"] = str(rules)
+    logs = shop_rows(
+        shop,
+        "SELECT l.at FROM access_logs l JOIN users u ON u.id = l.user_id WHERE u.email = :e",
+        e=SUBJECT,
+    )
+    starts = [datetime.fromisoformat(str(at)).date() for (at,) in logs]
+    inside = [s for s in starts if add_period(s, 3, Unit.MONTHS) >= TODAY]
+    reference = _deletion_request(app)
+    with app.app_context():
+        steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
+        step = next(s for s in steps if s.table_name == "access_logs")
+        # every log leaves the live table; only those inside the three months are kept apart
+        assert (step.retained, step.deleted) == (len(inside), len(starts))
+        assert len(inside) < len(starts)  # the demo subject has logs older than three months
+        assert step.basis_kind == "statute" and "내부 방침" not in step.basis
+        kept = db.session.scalars(
+            select(RetainedRecord).where(RetainedRecord.table_name == "access_logs")
+        ).all()
+        assert sorted(r.purge_after for r in kept) == sorted(
+            add_period(s, 3, Unit.MONTHS) for s in inside
+        )
+        assert not erasure.policy_keep(step)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from rightsdesk.domain.lifecycle import Status
@@ -65,3 +67,15 @@ def test_demo_loads_once_with_requests_in_several_states(app, runner):
     } <= statuses
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0
+
+
+def test_every_page_links_an_icon_and_favicon_ico_answers(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="icon"' in page
+    linked = re.search(r'rel="icon" href="([^"]+)"', page).group(1)
+    for path in (linked, "/favicon.ico"):
+        response = client.get(path)
+        body = response.get_data()
+        response.close()  # the file it streamed
+        assert response.status_code == 200, path
+        assert response.mimetype == "image/svg+xml" and b"<svg" in body

@@ -224,7 +224,7 @@ def _notice_for(item: Request, action: str, form) -> decisions.Notice:
     if action == "ask":
         return decisions.question_notice(item, form.get("question", ""))
     if action == "extend":
-        return decisions.extension_notice(item, form.get("reason", ""))
+        return decisions.extension_notice(item, form.get("reason", ""), form.get("review_on"))
     if action in ("refuse", "partial"):
         return decisions.refusal_notice(
             item,
@@ -273,7 +273,7 @@ def _note(item: Request, form, actor: Actor, now: datetime) -> None:
 
 
 def _ask(item: Request, form, actor: Actor, now: datetime) -> None:
-    decisions.ask(item, form.get("question", ""), actor, now)
+    decisions.ask(item, form.get("question", ""), actor, now, form.get("purpose") or "other")
 
 
 def _answer(item: Request, form, actor: Actor, now: datetime) -> None:
@@ -288,7 +288,11 @@ def _answer(item: Request, form, actor: Actor, now: datetime) -> None:
 
 
 def _extend(item: Request, form, actor: Actor, now: datetime) -> None:
-    decisions.extend(item, form.get("reason", ""), actor, now)
+    decisions.extend(item, form.get("reason", ""), actor, now, form.get("review_on"))
+
+
+def _end_deferral(item: Request, form, actor: Actor, now: datetime) -> None:
+    decisions.end_deferral(item, actor, now)
 
 
 def _refuse(item: Request, form, actor: Actor, now: datetime, *, partial: bool = False) -> None:
@@ -383,6 +387,7 @@ ACTIONS: dict[str, Action] = {
     "ask": _ask,
     "answer": _answer,
     "extend": _extend,
+    "deferral-end": _end_deferral,
     "refuse": _refuse,
     "partial": _refuse_in_part,
     "complete": _complete,

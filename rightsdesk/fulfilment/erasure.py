@@ -161,7 +161,7 @@ def _new_step(
     request: Request, position: int, system: System, table: Table | None, rules: Schedule
 ) -> ErasureStep:
     """A pending step: one SQL table (with its retention rule), or a whole other system."""
-    rule = rules.rule(table.retention) if table is not None else None
+    rule = rules.rule(table.retention).on_deletion_request() if table is not None else None
     return ErasureStep(
         request_id=request.id,
         position=position,
@@ -521,8 +521,8 @@ def _kept_line(step: ErasureStep, where) -> str:
 def _policy_line(step: ErasureStep, where) -> str:
     return _(
         "%(where)s: %(count)s record(s) kept until %(until)s under our own policy "
-        "(%(basis)s), not because a law requires it. You may object to this as described "
-        "below.",
+        "(%(basis)s), not because a law requires it. You may object to this in the ways "
+        "our notice sets out.",
         where=where(step),
         count=step.retained,
         until=step.retained_until.isoformat() if step.retained_until else "—",

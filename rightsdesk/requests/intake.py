@@ -466,7 +466,9 @@ def notify_subject(request: Request, template: str, *, now: datetime, **context:
         context={
             "item": request,
             "organisation": _organisation(),
-            "status_url": external_url("public.status", token=status_token(request)),
+            "status_url": external_url(
+                "public.status", token=status_token(request), lang=request.language
+            ),
             **context,
         },
         now=now,
@@ -492,8 +494,8 @@ def _queue_verification(
         context={
             "item": request,
             "organisation": _organisation(),
-            "verify_url": external_url("public.verify", token=token),
-            "resend_url": external_url("public.resend"),
+            "verify_url": external_url("public.verify", token=token, lang=request.language),
+            "resend_url": external_url("public.resend", lang=request.language),
             "hours": current_app.config["VERIFY_TTL_HOURS"],
         },
         now=now,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +13,11 @@ from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.delivery.connectors import forget_answers
 from rightsdesk.delivery.webhooks import enqueue_status_event
-from rightsdesk.domain.deadlines import check_extension, paused_days_between
+from rightsdesk.domain.deadlines import check_extension, paused_days_between, to_local
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import TERMINAL, Status, check_transition
+from rightsdesk.domain.profiles import ClockStart
 from rightsdesk.extensions import db
 from rightsdesk.models import (
     Channel,
@@ -31,6 +32,10 @@ from rightsdesk.requests.host_apps import subject_hash
 from rightsdesk.requests.tokens import new_status_secret
 
 REFERENCE_PREFIX = "RD"
+# A deferral until its ground ends (법 §35③ 후문) entered without a review date gets this one.
+DEFAULT_REVIEW = timedelta(days=14)
+# UK GDPR Art. 12A: what, once received, starts the period again.
+RESTARTING_PURPOSES = ("identity", "fee", "clarification")
 
 
 def next_reference(year: int) -> str:
@@ -229,9 +234,12 @@ def _adjust_clock(
     context = settings()
     profile = context.profile(request.jurisdiction)
     if target is Status.EXTENDED:
-        check_extension(profile, request.kind, request.extension_count + 1)
+        rule = check_extension(profile, request.kind, request.extension_count + 1)
         request.extension_count += 1
         request.extension_reason = reason
+        if rule.until_ground_ends and request.deferral_review_on is None:
+            # Staff set the review date in the console; other paths (the demo) get two weeks.
+            request.deferral_review_on = to_local(now, context.tz).date() + DEFAULT_REVIEW
     if target is Status.VERIFIED:
         request.verified_at = now
     if target is Status.AWAITING_SUBJECT:
@@ -239,7 +247,11 @@ def _adjust_clock(
     elif current is Status.AWAITING_SUBJECT:
         if profile.pauses_while_awaiting_subject and request.awaiting_since:
             request.paused_days += paused_days_between(request.awaiting_since, now, context.tz)
+        restarts = request.awaiting_purpose in RESTARTING_PURPOSES
+        if profile.clock_starts is ClockStart.LAST_ANSWER and request.awaiting_since and restarts:
+            request.clock_restarted_at = now  # UK GDPR Art. 12A: the period begins again
         request.awaiting_since = None
+        request.awaiting_purpose = None
     apply_deadline(request)
 
 

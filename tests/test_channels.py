@@ -211,7 +211,14 @@ def test_a_request_without_e_mail_goes_through_its_whole_life_on_paper(app):
     with app.app_context():
         assert db.session.scalar(select(Request.status)) is Status.AWAITING_SUBJECT
     act(client, reference, "answer", question=str(question), answer="쇼핑몰 회원 계정입니다")
-    act(client, reference, "extend", reason="자료가 많아 확인에 시간이 걸립니다", step="send")
+    act(
+        client,
+        reference,
+        "extend",
+        reason="수사 중인 사건과 관련되어 열람을 미룹니다",
+        review_on="2025-12-31",
+        step="send",
+    )
     act(client, reference, "complete", outcome="회원 정보 사본을 우편으로 보냅니다", step="send")
     with app.app_context():
         request = db.session.scalar(select(Request))

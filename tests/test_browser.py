@@ -404,10 +404,10 @@ def test_korean_erasure_keeps_the_statutory_records_apart_and_says_until_when(
 
         send_mail(app)
         notice = smtp.messages[-1]
-        assert notice["To"] == subject_email and "shop.payments" in text_of(notice)
+        assert notice["To"] == subject_email and "결제 기록" in text_of(notice)
         subject.goto(status_url)
-        assert "shop.payments" in subject.inner_text("#outcome-refused")
-        assert "shop.users" in subject.inner_text("#outcome-done")
+        assert "결제 기록" in subject.inner_text("#outcome-refused")
+        assert "회원 정보" in subject.inner_text("#outcome-done")
     # The shop no longer knows the customer; their payments are gone from it.
     assert shop_rows("SELECT id FROM users WHERE email = :e") == []
     assert (

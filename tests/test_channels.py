@@ -266,3 +266,25 @@ def test_the_letters_page_lists_nothing_for_an_auditor_to_mark(app):
         f"/admin/letters/{letter_id}/posted", data={"csrf_token": token, "posted_on": "2025-01-01"}
     )
     assert refused.status_code == 403
+
+
+def test_purging_a_requests_personal_data_blanks_its_letters_too(app):
+    from rightsdesk.requests.intake import purge_personal_data
+
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    _enter(client, postal_address=ADDRESS, identity_checked="y", identity_method="신분증 대조")
+    with app.app_context():
+        request = db.session.scalar(select(Request))
+        purge_personal_data(request, now=datetime.now(UTC))
+        db.session.commit()
+        letter = db.session.scalar(select(Letter))
+        assert (letter.addressee, letter.postal_address, letter.body_text, letter.pdf) == (
+            "purged",
+            "purged",
+            "",
+            None,
+        )
+        assert letter.template == "acknowledge" and letter.created_at is not None
+    assert client.get(f"/admin/letters/{letter.id}.pdf").status_code == 404
+    assert f'id="letter-{letter.id}"' not in client.get("/admin/letters").get_data(as_text=True)

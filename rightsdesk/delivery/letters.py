@@ -175,10 +175,13 @@ def _due(request: Request) -> date:
 
 
 def unposted() -> list[Letter]:
-    """Letters waiting to be printed and posted, oldest first."""
+    """Letters waiting to be printed and posted, oldest first (a purged one has nothing left
+    to post)."""
     return list(
         db.session.scalars(
-            select(Letter).where(Letter.posted_at.is_(None)).order_by(Letter.created_at, Letter.id)
+            select(Letter)
+            .where(Letter.posted_at.is_(None), Letter.pdf.is_not(None))
+            .order_by(Letter.created_at, Letter.id)
         )
     )
 

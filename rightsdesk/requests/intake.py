@@ -37,8 +37,10 @@ from rightsdesk.models import (
     CorrectionItem,
     InboundMessage,
     IntakeSubmission,
+    Letter,
     OutboxMessage,
     Question,
+    RecipientNotice,
     Representative,
     RepresentativeRole,
     Request,
@@ -706,7 +708,8 @@ def _drop_uploads(request: Request) -> list[str | None]:
 
 
 def _blank_mail(reference: str) -> None:
-    """Addresses and bodies of the request's mail, sent and received, are purged."""
+    """Addresses and bodies of the request's mail, sent and received, its letters (and their
+    PDFs) and its notices to recipients are purged; when and whether they went out stays."""
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.request_ref == reference)
@@ -716,6 +719,14 @@ def _blank_mail(reference: str) -> None:
         update(InboundMessage)
         .where(InboundMessage.request_ref == reference)
         .values(from_address=None, subject=None, raw=None)
+    )
+    db.session.execute(
+        update(Letter)
+        .where(Letter.request_ref == reference)
+        .values(addressee="purged", postal_address="purged", body_text="", pdf=None)
+    )
+    db.session.execute(
+        update(RecipientNotice).where(RecipientNotice.request_ref == reference).values(body="{}")
     )
 
 

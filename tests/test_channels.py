@@ -288,3 +288,31 @@ def test_purging_a_requests_personal_data_blanks_its_letters_too(app):
         assert letter.template == "acknowledge" and letter.created_at is not None
     assert client.get(f"/admin/letters/{letter.id}.pdf").status_code == 404
     assert f'id="letter-{letter.id}"' not in client.get("/admin/letters").get_data(as_text=True)
+
+
+def test_the_letters_commands_list_save_and_record_posting(app, runner, tmp_path):
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    _enter(client, postal_address=ADDRESS, identity_checked="y", identity_method="신분증 대조")
+    with app.app_context():
+        letter_id, reference = db.session.execute(select(Letter.id, Letter.request_ref)).one()
+    listed = runner.invoke(args=["letters", "list"])
+    assert listed.exit_code == 0 and listed.output.startswith(f"{letter_id}\t{reference}\t")
+    saved = runner.invoke(args=["letters", "save", str(tmp_path / "print")])
+    assert saved.exit_code == 0, saved.output
+    files = list((tmp_path / "print").glob("*.pdf"))
+    assert [f.name for f in files] == [f"{reference}-{letter_id}-acknowledge.pdf"]
+    assert reference in _pdf_text(files[0].read_bytes())
+    bad = runner.invoke(args=["letters", "posted", str(letter_id), "--on", "30/11/2026"])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+    assert runner.invoke(args=["letters", "posted", "9999"]).exit_code == 2
+    with app.app_context():
+        assert db.session.get(Letter, letter_id).posted_at is None  # nothing written
+    done = runner.invoke(args=["letters", "posted", str(letter_id)])
+    assert done.exit_code == 0 and "posted on" in done.output
+    assert runner.invoke(args=["letters", "list"]).output == ""
+    with app.app_context():
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("letter.%"))
+        ).all()
+        assert sorted(actions) == ["letter.downloaded", "letter.posted"]

@@ -22,6 +22,7 @@ from rightsdesk.cli.demo import demo_command
 from rightsdesk.cli.dormancy import dormancy_group
 from rightsdesk.cli.holidays import holidays_group
 from rightsdesk.cli.jobs import jobs_group
+from rightsdesk.cli.letters import letters_group
 from rightsdesk.cli.mail import mail_group
 from rightsdesk.cli.notify import notify_group
 from rightsdesk.cli.org import org_group
@@ -50,6 +51,7 @@ COMMANDS = (
     mail_group,
     jobs_group,
     dormancy_group,
+    letters_group,
     staff_group,
 )
 

@@ -316,3 +316,18 @@ def test_the_letters_commands_list_save_and_record_posting(app, runner, tmp_path
             select(AuditEvent.action).where(AuditEvent.action.like("letter.%"))
         ).all()
         assert sorted(actions) == ["letter.downloaded", "letter.posted"]
+
+
+def test_a_paper_request_waiting_for_staff_to_confirm_identity_never_expires_unseen(app):
+    from datetime import timedelta
+
+    from rightsdesk.requests.intake import expire_unverified
+
+    client = sign_in(app, StaffRole.HANDLER)
+    _enter(client, postal_address=ADDRESS)  # identity still to be confirmed by staff
+    _enter(client, email="web-like@example.com")  # got a verification link
+    with app.app_context():
+        report = expire_unverified(now=datetime.now(UTC) + timedelta(days=3000))
+        statuses = db.session.scalars(select(Request.status).order_by(Request.id)).all()
+    assert len(report.expired) == 1
+    assert statuses == [Status.RECEIVED_UNVERIFIED, Status.EXPIRED]

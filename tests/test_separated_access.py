@@ -67,6 +67,7 @@ def test_the_access_package_of_an_erased_subject_holds_the_separated_payments(ma
     summary = archive.read("summary.html").decode()
     assert f"Kept separately ({len(payments) + _others(archive, 'payments')})" in summary
     assert "separated/shop/payments" in summary
+    assert "결제 기록 / Payment records" in summary  # tables named in the subject's words
     assert archive.read("separated/shop/payments.csv").decode("utf-8-sig").count("\n") == len(
         payments
     ) + 1

@@ -311,13 +311,20 @@ def _table_row(part: TableRows, datamap: DataMap) -> str:
     recipients = sorted({r.name for r in datamap.recipients if set(r.categories) & set(categories)})
     return (
         "<tr>"
-        f"<td>{escape(part.system)}.{escape(part.table.name)}</td>"
+        f"<td>{_labelled(part.table)}{escape(part.system)}.{escape(part.table.name)}</td>"
         f"<td>{len(part.rows)}</td>"
         f"<td>{escape(', '.join(categories))}</td>"
         f"<td>{escape(retention.basis if retention else part.table.retention)}</td>"
         f"<td>{escape(', '.join(recipients) or '—')}</td>"
         "</tr>"
     )
+
+
+def _labelled(table: Table) -> str:
+    """The table's label in both languages (the data map's ``label_ko``/``label_en``), before
+    its file name."""
+    names = [n for n in dict.fromkeys((table.label("ko"), table.label("en"))) if n]
+    return f"{escape(' / '.join(names))}<br>" if names else ""
 
 
 def _remote_row(part: RemoteRows, datamap: DataMap) -> str:

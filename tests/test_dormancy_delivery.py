@@ -245,3 +245,17 @@ def test_staff_restore_from_the_console_and_a_purged_copy_is_said_so(dormant, sh
         ).status_code
         == 403
     )
+
+
+def test_accounts_separated_before_indexing_are_indexed_once_then_restorable(dormant, shop, smtp):
+    told, _later = _separated(dormant, shop, smtp)
+    with dormant.app_context():
+        db.session.execute(RetainedRecord.__table__.update().values(lookup_hash=None))
+        db.session.commit()  # as separated by an earlier rightsdesk
+    runner = dormant.test_cli_runner()
+    assert runner.invoke(args=["dormancy", "restore", told[0]]).exit_code == 2
+    first = runner.invoke(args=["dormancy", "index"])
+    assert first.exit_code == 0 and f"indexed {len(told)} separated" in first.output
+    assert "indexed 0 separated" in runner.invoke(args=["dormancy", "index"]).output
+    restored = runner.invoke(args=["dormancy", "restore", told[0]])
+    assert restored.exit_code == 0, restored.output

@@ -1,4 +1,5 @@
-"""``rightsdesk dormancy restore EMAIL``: a dormant account comes back into the live table."""
+"""``rightsdesk dormancy restore EMAIL``: a dormant account comes back into the live table;
+``dormancy index``: index accounts separated before they were indexed by address."""
 
 from __future__ import annotations
 
@@ -24,3 +25,16 @@ def dormancy_restore(email: str) -> None:
     except (RestoreError, FulfilmentError, RetentionError) as error:
         raise InputError(str(error)) from None
     click.echo(f"restored {done.rows} row(s) into {done.system}.{done.table}")
+
+
+@dormancy_group.command("index")
+def dormancy_index() -> None:
+    """Index dormant accounts separated before rightsdesk indexed them by address (once)."""
+    from rightsdesk.domain.retention import RetentionError
+    from rightsdesk.retention.restore import RestoreError, index_accounts
+
+    try:
+        count = index_accounts()
+    except (RestoreError, RetentionError) as error:
+        raise InputError(str(error)) from None
+    click.echo(f"indexed {count} separated account(s)")

@@ -141,4 +141,34 @@ def _forget_copies(
     return Restored(policy.system, policy.table, len(ids))
 
 
-__all__ = ["FulfilmentError", "RestoreError", "Restored", "restore_account"]
+def index_accounts(*, batch: int = 500) -> int:
+    """Give dormancy records kept before accounts were indexed their lookup hash (from the
+    account's address inside the encrypted row), so access packages and restores find them;
+    returns how many were indexed. Idempotent."""
+    policy = _policy()
+    sealer, done, after = separated.cipher(), 0, 0
+    while True:
+        records = list(
+            db.session.scalars(
+                select(RetainedRecord)
+                .where(
+                    RetainedRecord.category == RULE,
+                    RetainedRecord.lookup_hash.is_(None),
+                    RetainedRecord.id > after,
+                )
+                .order_by(RetainedRecord.id)
+                .limit(batch)
+            )
+        )
+        if not records:
+            return done
+        for record in records:
+            address = json.loads(sealer.decrypt(record.ciphertext)).get(policy.email_column)
+            if isinstance(address, str) and "@" in address:
+                record.lookup_hash = separated.lookup_hash(address)
+                done += 1
+        after = records[-1].id
+        db.session.commit()
+
+
+__all__ = ["FulfilmentError", "RestoreError", "Restored", "index_accounts", "restore_account"]

@@ -2,10 +2,14 @@
 profiles file the law refuses stops the start with its ``path:line: problem`` line."""
 
 from rightsdesk import create_app
+from rightsdesk.config import ConfigError
 from rightsdesk.core.context import settings
 from rightsdesk.domain.profiles import ProfileError
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as error:  # e.g. production without explicit keys: one line, no start
+    raise SystemExit(f"rightsdesk: {error}") from None
 with app.app_context():
     try:
         settings()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from flask import Flask
 
 PREFIX = "RIGHTSDESK"
@@ -52,9 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_MB": 10,
     "DOWNLOAD_TTL_DAYS": 30,
     "PACKAGE_TTL_DAYS": 7,  # access packages built from the data map
-    # Fernet key for files offered to subjects (default: derived from SECRET_KEY).
+    # Fernet keys (one, or several comma-separated, the current first) for files offered to
+    # subjects; outside production derived from SECRET_KEY when unset.
     "PACKAGE_KEY": None,
-    # Fernet key for separately stored records (PIPA §21③; default: derived from SECRET_KEY).
+    # Fernet keys for separately stored records (PIPA §21③), likewise.
     "RETAINED_KEY": None,
     "MESSAGE_ID_DOMAIN": "rightsdesk.local",
     # The data map (TOML) describing where personal data lives: `rightsdesk datamap check`.
@@ -111,6 +113,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if app.config["ENV"] == "production":
         _harden_for_production(app, overrides)
     _check_timezone(app)
+    _check_keys(app)
 
 
 def _derive_settings(app: Flask) -> None:
@@ -138,8 +141,39 @@ def _harden_for_production(app: Flask, overrides: dict[str, Any] | None) -> None
         raise ConfigError(f"{PREFIX}_DEMO cannot be on when {PREFIX}_ENV=production")
     if not os.environ.get(f"{PREFIX}_SECRET_KEY") and not (overrides or {}).get("SECRET_KEY"):
         raise ConfigError(f"{PREFIX}_SECRET_KEY must be set when {PREFIX}_ENV=production")
+    for setting in EXPLICIT_IN_PRODUCTION:
+        if not app.config.get(setting):
+            raise ConfigError(
+                f"{PREFIX}_{setting} must be set when {PREFIX}_ENV=production "
+                "(a key derived from the secret key would change with it): "
+                "see 'rightsdesk keys generate'"
+            )
     app.config["SESSION_COOKIE_SECURE"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = True
+
+
+#: Keys production must be given: derived from the secret key, they would change with it.
+EXPLICIT_IN_PRODUCTION = ("PACKAGE_KEY", "RETAINED_KEY", "SUBJECT_HASH_KEY")
+#: Settings holding Fernet keys: one, or a comma-separated list (current first).
+FERNET_SETTINGS = ("PACKAGE_KEY", "RETAINED_KEY")
+
+
+def fernet_keys(value: Any) -> list[str]:
+    """The keys of a Fernet setting, current first (empty when unset)."""
+    return [part.strip() for part in str(value or "").split(",") if part.strip()]
+
+
+def _check_keys(app: Flask) -> None:
+    """Every Fernet key given is one (named by position, never printed)."""
+    for setting in FERNET_SETTINGS:
+        for position, key in enumerate(fernet_keys(app.config.get(setting)), start=1):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                raise ConfigError(
+                    f"{PREFIX}_{setting}: key {position} is not a Fernet key (32 url-safe "
+                    "base64-encoded bytes; make one with 'rightsdesk keys generate')"
+                ) from None
 
 
 def _check_timezone(app: Flask) -> None:

@@ -7,6 +7,7 @@ as plain strings otherwise, as Flask's ``from_prefixed_env`` does.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -68,6 +69,15 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_BATCH_SIZE": 5000,
     "RETENTION_BATCH_PAUSE": 0,
     "RETENTION_EVERY_MINUTES": 60,
+    # Monitoring: /healthz says "degraded" when no worker was seen for this long; the
+    # Prometheus endpoint /metrics answers a bearer token, or these addresses (comma-separated
+    # IPs or networks); with neither it does not exist.
+    "WORKER_STALE_MINUTES": 5,
+    "METRICS_TOKEN": None,
+    "METRICS_ALLOW_FROM": None,
+    # How long a worker holds what it claimed while it works on it (renewed while it works;
+    # a worker killed with kill -9 delays its items at most this long).
+    "WORKER_LEASE_SECONDS": 60,
     "IMAP_HOST": None,
     "IMAP_USER": None,
     "IMAP_PASSWORD": None,
@@ -114,6 +124,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         _harden_for_production(app, overrides)
     _check_timezone(app)
     _check_keys(app)
+    _check_metrics_addresses(app)
 
 
 def _derive_settings(app: Flask) -> None:
@@ -174,6 +185,18 @@ def _check_keys(app: Flask) -> None:
                     f"{PREFIX}_{setting}: key {position} is not a Fernet key (32 url-safe "
                     "base64-encoded bytes; make one with 'rightsdesk keys generate')"
                 ) from None
+
+
+def _check_metrics_addresses(app: Flask) -> None:
+    for part in str(app.config.get("METRICS_ALLOW_FROM") or "").split(","):
+        try:
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}_METRICS_ALLOW_FROM: {part.strip()!r} is not an IP address or "
+                "network (e.g. 127.0.0.1,10.0.0.0/8)"
+            ) from None
 
 
 def _check_timezone(app: Flask) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from rightsdesk.admin.blueprint import ADMINS, bp, roles
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
+from rightsdesk.core import deploy_check
 from rightsdesk.core.context import NoOrganisation, settings
 from rightsdesk.domain.deadlines import PolicyLongerThanLaw
 from rightsdesk.domain.identity import InvalidEmail, normalise_email
@@ -60,6 +61,7 @@ def settings_page():
         promises=promises,
         config_jurisdiction=profile.code,
         profiles=settings().profiles,
+        findings=deploy_check.run(deploy_check.Options(scan_stored=False), now=utcnow()),
     )
 
 

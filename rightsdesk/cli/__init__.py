@@ -15,6 +15,7 @@ from rightsdesk.app import create_app
 from rightsdesk.bench import bench_group
 from rightsdesk.cli.apikey import apikey_group
 from rightsdesk.cli.audit import audit_group
+from rightsdesk.cli.check import check_command
 from rightsdesk.cli.datamap import datamap_group
 from rightsdesk.cli.deadline import deadline_command
 from rightsdesk.cli.delivery import connectors_group, webhooks_group
@@ -52,6 +53,7 @@ COMMANDS = (
     jobs_group,
     staff_group,
     keys_group,
+    check_command,
 )
 
 

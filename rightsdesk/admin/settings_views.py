@@ -10,9 +10,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin.blueprint import ADMINS, bp, roles
+from rightsdesk.core import deploy_check
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
-from rightsdesk.core import deploy_check
 from rightsdesk.core.context import NoOrganisation, settings
 from rightsdesk.domain.deadlines import PolicyLongerThanLaw
 from rightsdesk.domain.identity import InvalidEmail, normalise_email

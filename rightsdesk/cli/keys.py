@@ -7,7 +7,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo, pass_script_info
 
 from rightsdesk.cli.common import InputError, actor
 
@@ -22,22 +22,30 @@ def _kinds(name: str) -> list:
     return list(KINDS.values()) if name == "all" else [KINDS[name]]
 
 
-@keys_group.command("generate")
+@keys_group.command("generate", with_appcontext=False)
 @click.option(
     "--keep-current",
     is_flag=True,
     help="Put the keys in force after the new ones (to rotate: old data stays readable).",
 )
-def generate_command(keep_current: bool) -> None:
-    """Print settings lines with new keys (standard output only; nothing is stored)."""
-    from rightsdesk.core.keys import KINDS, keys_of, new_key, variable
+@pass_script_info
+def generate_command(info: ScriptInfo, keep_current: bool) -> None:
+    """Print settings lines with new keys (standard output only; nothing is stored). Without
+    --keep-current it needs no settings, so it works before production's keys exist."""
+    from rightsdesk.core.keys import KINDS, new_key, variable
 
-    for kind in KINDS.values():
-        kept = keys_of(kind) if keep_current else []
-        click.echo(f"{variable(kind)}={','.join([new_key(), *kept])}")
-    # One subject-hash key at a time: a new one needs 'apikey rehash-subjects' and host apps
-    # told the new 'apikey subject-key', so a configured one is kept as it is.
-    subject = current_app.config.get("SUBJECT_HASH_KEY") if keep_current else None
+    current: dict[str, list[str]] = {}
+    subject = None
+    if keep_current:
+        with info.load_app().app_context():
+            from rightsdesk.core.keys import keys_of
+
+            current = {name: keys_of(kind) for name, kind in KINDS.items()}
+            # One subject-hash key at a time (a new one needs 'apikey rehash-subjects' and
+            # the host apps told): a configured one is kept as it is.
+            subject = current_app.config.get("SUBJECT_HASH_KEY")
+    for name, kind in KINDS.items():
+        click.echo(f"{variable(kind)}={','.join([new_key(), *current.get(name, [])])}")
     click.echo(f"RIGHTSDESK_SUBJECT_HASH_KEY={subject or secrets.token_hex(32)}")
 
 

@@ -25,6 +25,25 @@ from rightsdesk.extensions import db
 from rightsdesk.models import OutboxMessage, OutboxState, WorkerHeartbeat
 from tests.helpers import PG_URL, SmtpServer, free_port, make_app, make_request
 
+_APPS: list = []
+
+
+def _made(database_url: str, **config: object):
+    """An app for this test, its database connections closed after the test."""
+    app = make_app(database_url, **config)
+    _APPS.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    yield
+    while _APPS:
+        with _APPS.pop().app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SECRET = "deploy-test-secret-not-to-be-printed"
@@ -153,7 +172,7 @@ def test_gunicorn_and_the_worker_file_a_request_and_report_their_health(
         assert len(smtp.messages) == 1
     with _process(worker, env):  # a worker back: the backlog drains
         _until(lambda: len(smtp.messages) == 4, what="the three waiting verification mails")
-    app = make_app(database_url)
+    app = _made(database_url)
     with app.app_context():
         beats = db.session.scalars(select(WorkerHeartbeat)).all()
     assert len(beats) == 2 and sum(b.stopped_at is not None for b in beats) >= 1
@@ -208,7 +227,7 @@ class SlowSmtp(SmtpServer):
 
 
 def _queue_mail(database_url: str, count: int) -> None:
-    app = make_app(database_url)
+    app = _made(database_url)
     with app.app_context():
         for n in range(count):
             make_request(email=f"m{n}@example.com", received=datetime.now(UTC), verified=False,
@@ -216,7 +235,7 @@ def _queue_mail(database_url: str, count: int) -> None:
 
 
 def _mail_states(database_url: str) -> list[tuple[OutboxState, str | None]]:
-    app = make_app(database_url)
+    app = _made(database_url)
     with app.app_context():
         return [(m.state, m.claimed_by) for m in db.session.scalars(select(OutboxMessage))]
 

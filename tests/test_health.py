@@ -19,13 +19,32 @@ from rightsdesk.extensions import db
 from rightsdesk.models import OutboxMessage, OutboxState, StaffRole, WorkerHeartbeat
 from tests.helpers import make_app, make_request, organisation, sign_in
 
+_APPS: list = []
+
+
+def _made(database_url: str, **config: object):
+    """An app for this test, its database connections closed after the test."""
+    app = make_app(database_url, **config)
+    _APPS.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    yield
+    while _APPS:
+        with _APPS.pop().app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def watched(database_url, tmp_path):
-    return make_app(
+    return _made(
         database_url,
         METRICS_TOKEN="scrape-token",
         UPLOAD_DIR=str(tmp_path / "uploads"),
@@ -64,10 +83,10 @@ def test_metrics_need_the_token_compared_exactly(watched):
 
 
 def test_metrics_do_not_exist_unless_configured_and_may_be_opened_to_addresses(database_url):
-    assert make_app(database_url).test_client().get("/metrics").status_code == 404
-    local = make_app(database_url, METRICS_ALLOW_FROM="127.0.0.0/8")
+    assert _made(database_url).test_client().get("/metrics").status_code == 404
+    local = _made(database_url, METRICS_ALLOW_FROM="127.0.0.0/8")
     assert local.test_client().get("/metrics").status_code == 200  # the test client is 127.0.0.1
-    other = make_app(database_url, METRICS_ALLOW_FROM="10.0.0.0/8")
+    other = _made(database_url, METRICS_ALLOW_FROM="10.0.0.0/8")
     assert other.test_client().get("/metrics").status_code == 403
 
 
@@ -141,7 +160,7 @@ def test_the_lease_is_renewed_as_a_long_batch_goes_on(watched):
 
 
 def test_the_console_settings_page_lists_the_deploy_check_for_admins(database_url, tmp_path):
-    app = make_app(database_url, UPLOAD_DIR=str(tmp_path / "uploads"))
+    app = _made(database_url, UPLOAD_DIR=str(tmp_path / "uploads"))
     organisation(app)
     page = sign_in(app, StaffRole.ADMIN).get("/admin/settings?lang=en").get_data(as_text=True)
     assert "Deployment check" in page

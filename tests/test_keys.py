@@ -23,6 +23,25 @@ from rightsdesk.models import Request, RetainedRecord
 from rightsdesk.requests import downloads
 from tests.helpers import make_app, new_request
 
+_APPS: list = []
+
+
+def _made(database_url: str, **config: object):
+    """An app for this test, its database connections closed after the test."""
+    app = make_app(database_url, **config)
+    _APPS.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    yield
+    while _APPS:
+        with _APPS.pop().app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 SCRIPT = str(Path(sys.executable).with_name("rightsdesk"))
@@ -30,7 +49,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def _app(database_url: str, tmp_path: Path, retained: str, *, secret: str = "test-secret"):
-    return make_app(
+    return _made(
         database_url,
         RETAINED_KEY=retained,
         PACKAGE_KEY=retained,

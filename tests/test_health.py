@@ -72,6 +72,9 @@ def test_healthz_reports_the_worker_and_the_backlogs_without_personal_data(watch
     after = client.get("/healthz?strict=1")
     assert after.status_code == 200 and after.get_json()["worker"]["ok"] is True
     assert after.get_json()["status"] == "ok"
+    with watched.app_context():  # a worker stopped on purpose is not running
+        heartbeat.stopped("host:1", now=datetime.now(UTC))
+    assert client.get("/healthz?strict=1").status_code == 503
 
 
 def test_metrics_need_the_token_compared_exactly(watched):
@@ -106,6 +109,7 @@ def test_metrics_count_open_requests_by_due_bucket_and_the_backlogs(watched):
     assert 'rightsdesk_queue_backlog{queue="outbox"} 1.0' in text
     assert re.search(r'rightsdesk_queue_oldest_age_seconds\{queue="outbox"\} 3[56]\d\d', text)
     assert "rightsdesk_worker_heartbeat_age_seconds -1.0" in text
+    assert "rightsdesk_workers_running 0.0" in text
     assert "m@example.com" not in text
 
 
@@ -165,7 +169,7 @@ def test_the_console_settings_page_lists_the_deploy_check_for_admins(database_ur
     page = sign_in(app, StaffRole.ADMIN).get("/admin/settings?lang=en").get_data(as_text=True)
     assert "Deployment check" in page
     assert "The database is SQLite" in page or "PostgreSQL" not in page
-    assert "No worker seen in the last 60 minutes" in page
+    assert "No worker is running (none seen in the last 60 minutes)" in page
     assert "test-secret" not in page  # make_app's secret key
     handler = sign_in(app, StaffRole.HANDLER)
     assert handler.get("/admin/settings").status_code in (302, 403)

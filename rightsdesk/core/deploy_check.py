@@ -79,7 +79,10 @@ TEXTS: dict[str, tuple[Any, Any]] = {
         _l("Run 'rightsdesk db upgrade' once, before starting the new code on any host."),
     ),
     "worker": (
-        _l("No worker seen in the last %(minutes)d minutes: submissions and mail wait."),
+        _l(
+            "No worker is running (none seen in the last %(minutes)d minutes): "
+            "submissions and mail wait."
+        ),
         _l("Start 'rightsdesk worker' (deploy/rightsdesk-worker.service)."),
     ),
     "clock": (
@@ -181,8 +184,8 @@ def _stored(config) -> list[Finding]:
 
 
 def _worker(options: Options, now: datetime) -> list[Finding]:
-    age = heartbeat.age(now)
-    if age is None or age > options.worker_minutes * 60:
+    """A worker that stopped on purpose (SIGTERM) does not count: none is running then."""
+    if not heartbeat.running(now, timedelta(minutes=options.worker_minutes)):
         return [Finding("worker", True, {"minutes": options.worker_minutes})]
     return []
 

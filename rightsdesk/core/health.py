@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
@@ -129,9 +130,10 @@ def destruction() -> tuple[Counter, Counter]:
 
 def health(now: datetime, *, stale_after: float) -> dict[str, Any]:
     """What ``/healthz`` answers once the database has answered: the worker's heartbeat age
-    and the backlogs; ``degraded`` when no worker was seen within ``stale_after`` seconds."""
+    and the backlogs; ``degraded`` when no worker is running (seen within ``stale_after``
+    seconds, and not stopped)."""
     age = heartbeat.age(now)
-    worker_ok = age is not None and age <= stale_after
+    worker_ok = bool(heartbeat.running(now, timedelta(seconds=stale_after)))
     return {
         "status": "ok" if worker_ok else "degraded",
         "database": "ok",
@@ -201,6 +203,12 @@ class _Snapshot:
             "rightsdesk_worker_heartbeat_age_seconds",
             "Seconds since a worker was last seen (-1: never)",
             -1 if age is None else age,
+        )
+        stale = timedelta(minutes=float(current_app.config["WORKER_STALE_MINUTES"]))
+        yield GaugeMetricFamily(
+            "rightsdesk_workers_running",
+            "Workers seen within RIGHTSDESK_WORKER_STALE_MINUTES and not stopped",
+            len(heartbeat.running(self.now, stale)),
         )
 
     def _retention(self) -> Iterator[Any]:

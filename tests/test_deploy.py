@@ -86,6 +86,19 @@ def _run(env: dict, *args: str, stdin: str | None = None) -> subprocess.Complete
     )
 
 
+def _rd(env: dict, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """``deploy/rd``: the command with the settings read from a systemd-style env file."""
+    settings = tmp_path / "rightsdesk.env"
+    settings.write_text(
+        "".join(f"{k}={v}\n" for k, v in env.items() if k.startswith(("RIGHTSDESK_", "MAIL_")))
+    )
+    bare = {k: v for k, v in os.environ.items() if not k.startswith(("RIGHTSDESK_", "MAIL_"))}
+    bare |= {"RIGHTSDESK_ENV_FILE": str(settings), "RIGHTSDESK_BIN": str(BIN / "rightsdesk"),
+             "RIGHTSDESK_NO_SETTINGS_FILE": "1"}
+    return subprocess.run([str(ROOT / "deploy" / "rd"), *args], env=bare, capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+
+
 @contextmanager
 def _process(command: list[str], env: dict) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(
@@ -186,7 +199,7 @@ def test_the_deploy_check_is_green_on_a_production_host_and_names_each_problem_o
                RIGHTSDESK_PROXY_HOPS="1")
     _set_up(env)
     assert _run(env, "worker", "--once").returncode == 0  # a worker was seen
-    checked = _run(env, "check", "--deploy", "--lang", "en")
+    checked = _rd(env, tmp_path, "check", "--deploy", "--lang", "en")
     serious = [line for line in checked.stdout.splitlines() if line.startswith("SERIOUS")]
     if PG_URL:
         assert checked.returncode == 0 and serious == [], checked.stdout

@@ -17,7 +17,15 @@ from rightsdesk.core import heartbeat, jobqueue
 from rightsdesk.delivery import outbox
 from rightsdesk.extensions import db
 from rightsdesk.models import OutboxMessage, OutboxState, StaffRole, WorkerHeartbeat
-from tests.helpers import make_app, make_request, organisation, sign_in
+from tests.helpers import (
+    PASSWORD,
+    free_port,
+    make_app,
+    make_request,
+    make_staff,
+    organisation,
+    sign_in,
+)
 
 _APPS: list = []
 
@@ -223,3 +231,38 @@ def test_each_unit_file_starts_a_real_command(unit):
             assert _command_exists(command[1:]), command
     assert "EnvironmentFile=/etc/rightsdesk/rightsdesk.env" in text
     assert unit in _guide()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")
+def test_an_admin_sees_the_deploy_check_in_a_real_browser(database_url, tmp_path):
+    import threading
+
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    app = _made(database_url, UPLOAD_DIR=str(tmp_path / "uploads"), WTF_CSRF_SSL_STRICT=False)
+    organisation(app)
+    email = make_staff(app, StaffRole.ADMIN)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update"]
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/admin/login")
+            page.fill("#email", email)
+            page.fill("#password", PASSWORD)
+            page.click("#sign-in")
+            page.goto(f"http://127.0.0.1:{port}/admin/settings#deployment")
+            rows = page.locator("#deployment ~ table tr").all_inner_texts()
+            browser.close()
+    finally:
+        server.shutdown()
+    assert any("심각" in row and "RIGHTSDESK_ENV=development" in row for row in rows), rows
+    assert any("rightsdesk worker" in row for row in rows), rows

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import MultiFernet
 from sqlalchemy import select
 
-from rightsdesk.core.keys import fernet_for
+from rightsdesk.core.keys import retained_cipher
 from rightsdesk.extensions import db
 from rightsdesk.models import RetainedRecord
 
@@ -31,7 +31,7 @@ class Kept:
 
 
 def cipher():
-    return fernet_for("RETAINED_KEY", b"rightsdesk.retained")
+    return retained_cipher()
 
 
 def keep(
@@ -76,7 +76,7 @@ def _kept_keys(system: str, table: str, rows: Sequence[Kept]) -> set[str]:
     )
 
 
-def _sealed(kept: Kept, sealer: Fernet, shared: dict[str, Any]) -> RetainedRecord:
+def _sealed(kept: Kept, sealer: MultiFernet, shared: dict[str, Any]) -> RetainedRecord:
     """The row as a record, its values encrypted; ``shared`` holds the fields of the batch."""
     data = json.dumps(kept.row, ensure_ascii=False).encode()
     return RetainedRecord(

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -636,6 +637,21 @@ class JobLock(db.Model):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     lease_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WorkerHeartbeat(db.Model):
+    """A ``rightsdesk worker`` process, as it last reported itself: so a dead worker is noticed
+    by ``/healthz``, the metrics and ``rightsdesk check --deploy``, not by a queue that waits.
+    ``clock_skew`` is the worker host's clock minus the database's, in seconds."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
+    host: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    clock_skew: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class PolicyVersion(db.Model):

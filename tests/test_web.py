@@ -48,7 +48,10 @@ def test_an_unknown_language_falls_back_to_korean(client):
 
 
 def test_health_check(client):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
+    answer = client.get("/healthz")
+    assert answer.status_code == 200 and answer.get_json()["database"] == "ok"
+    # No worker has run in this test: degraded, not down (tests/test_deploy.py has the rest).
+    assert answer.get_json()["status"] == "degraded"
 
 
 def test_demo_loads_once_with_requests_in_several_states(app, runner):

@@ -2,7 +2,7 @@
 separated rows findable by account (lookup_hash); correction notices to webhook recipients
 
 Revision ID: 7c3e1a5f9b20
-Revises: 7c3f1a9e2b58
+Revises: 8c3f1a6e2d57
 Create Date: 2026-11-30 10:40:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "7c3e1a5f9b20"
-down_revision = "7c3f1a9e2b58"
+down_revision = "8c3f1a6e2d57"
 branch_labels = None
 depends_on = None
 

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin.blueprint import ADMINS, bp, roles
+from rightsdesk.core import deploy_check
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import (
@@ -68,6 +69,7 @@ def settings_page():
         config_jurisdiction=profile.code,
         profiles=settings().profiles,
         abroad=_abroad(),
+        findings=deploy_check.run(deploy_check.Options(scan_stored=False), now=utcnow()),
     )
 
 

@@ -4,6 +4,7 @@ due.
 
 from __future__ import annotations
 
+import signal
 import time
 
 import click
@@ -11,6 +12,7 @@ from flask.cli import with_appcontext
 
 from rightsdesk.cli.common import file_submissions, worker_name
 from rightsdesk.cli.delivery import connector_round
+from rightsdesk.core import heartbeat, stopping
 from rightsdesk.core.clock import utcnow
 
 
@@ -20,24 +22,75 @@ from rightsdesk.core.clock import utcnow
 @with_appcontext
 def worker_command(interval: float, once: bool) -> None:
     """The background worker, until stopped: files the web form's submissions as requests, sends
-    the mail outbox, the webhooks and connector jobs, notice campaigns and the retention jobs."""
+    the mail outbox, the webhooks and connector jobs, notice campaigns and the retention jobs.
+    SIGTERM (or Ctrl-C): it finishes the item in hand, hands back what it claimed, and exits."""
     from rightsdesk.cli.jobs import worker_tick as retention_tick
     from rightsdesk.cli.policy import campaign_round
 
     name = worker_name()
-    while True:
+    stopping.reset()
+    if not once:
+        _stop_on_signals()
+    alive = _Heartbeat(name)
+    duties = (
+        lambda: _deliver_round(name),
+        lambda: connector_round(name),
+        lambda: campaign_round(name),  # notice campaigns: read recipients, send at their rate
+        lambda: retention_tick(check_every=0 if once else 60),  # due retention jobs, hourly
+    )
+    while not stopping.requested():
+        alive.beat()
         # Web-form submissions first, so their verification mail goes out in this round.
         filed = file_submissions(seconds=None if once else 10)
         for problem in filed.failed:
             click.echo(f"  {problem}", err=True)
-        _deliver_round(name)
-        connector_round(name)
-        campaign_round(name)  # notice campaigns: read recipients, send at their rate
-        retention_tick(check_every=0 if once else 60)  # the due retention jobs, hourly
+        for duty in duties:
+            if stopping.requested():
+                break
+            duty()
         if once:
             break
         if not filed.attempted:  # a backlog of submissions is worked off without pausing
-            time.sleep(interval)
+            stopping.pause(interval)
+    if stopping.requested():
+        heartbeat.stopped(name, now=utcnow())
+        click.echo(f"worker {name}: stopped, unfinished claims handed back", err=True)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGINT ask the loop to stop after the item in hand (a second one kills)."""
+
+    def handle(signum, _frame) -> None:
+        if stopping.requested():
+            raise SystemExit(128 + signum)
+        stopping.request_stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+class _Heartbeat:
+    """Writes the worker's heartbeat at most every :data:`heartbeat.EVERY`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.started = utcnow()
+        self.last: float | None = None
+
+    def beat(self) -> None:
+        if self.last is not None and time.monotonic() - self.last < heartbeat.EVERY.seconds:
+            return
+        heartbeat.beat(self.name, now=utcnow(), started_at=self.started)
+        if self.last is None:
+            heartbeat.prune(utcnow())
+            db_commit()
+        self.last = time.monotonic()
+
+
+def db_commit() -> None:
+    from rightsdesk.extensions import db
+
+    db.session.commit()
 
 
 def _deliver_round(name: str) -> None:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import MultiFernet
 from flask import current_app
 from sqlalchemy import or_, select
 
-from rightsdesk.core.keys import fernet_for
+from rightsdesk.core.keys import retained_cipher
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
 from rightsdesk.models import RetainedRecord
@@ -49,15 +49,16 @@ class Opened:
 
 
 def lookup_hash(email: str) -> str:
-    """HMAC-SHA256 of the normalised address under a key of its own (from the retained-records
-    key, else the secret key), so separated rows are found by account without being read."""
-    configured = current_app.config.get("RETAINED_KEY") or current_app.config["SECRET_KEY"]
-    key = hmac.new(str(configured).encode(), b"rightsdesk.separated-lookup", "sha256").digest()
+    """HMAC-SHA256 of the normalised address under a key derived from the secret key (not the
+    retained-records key, which rotates), so separated rows are found by account without being
+    read. After the secret key changes, ``rightsdesk dormancy index`` recomputes them."""
+    secret = str(current_app.config["SECRET_KEY"])
+    key = hmac.new(secret.encode(), b"rightsdesk.separated-lookup", "sha256").digest()
     return hmac.new(key, normalise_email(email).encode(), "sha256").hexdigest()
 
 
 def cipher():
-    return fernet_for("RETAINED_KEY", b"rightsdesk.retained")
+    return retained_cipher()
 
 
 def keep(
@@ -102,7 +103,7 @@ def _kept_keys(system: str, table: str, rows: Sequence[Kept]) -> set[str]:
     )
 
 
-def _sealed(kept: Kept, sealer: Fernet, shared: dict[str, Any]) -> RetainedRecord:
+def _sealed(kept: Kept, sealer: MultiFernet, shared: dict[str, Any]) -> RetainedRecord:
     """The row as a record, its values encrypted; ``shared`` holds the fields of the batch."""
     data = json.dumps(kept.row, ensure_ascii=False).encode()
     return RetainedRecord(

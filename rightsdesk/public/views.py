@@ -287,12 +287,3 @@ def _answer_problem(text: str, data: bytes | None) -> str | None:
     return None
 
 
-@bp.get("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    """Liveness and database reachability, for the operator's monitoring."""
-    try:
-        db.session.execute(db.select(1))
-    except OperationalError:
-        db.session.rollback()
-        return {"status": "database unavailable"}, 503
-    return {"status": "ok"}, 200

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rightsdesk.core import audit, jobqueue
+from rightsdesk.core import audit, jobqueue, stopping
 from rightsdesk.core.actors import SUBJECT, Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
@@ -281,6 +281,8 @@ def process_submissions(
     started = time.monotonic()
     while len(report.filed) + len(report.failed) < limit:
         if seconds is not None and time.monotonic() - started > seconds:
+            break
+        if stopping.requested():  # the worker was asked to stop (SIGTERM): the rest wait
             break
         claimed = _claim_submission(now)
         if claimed is None:

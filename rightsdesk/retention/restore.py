@@ -142,20 +142,16 @@ def _forget_copies(
 
 
 def index_accounts(*, batch: int = 500) -> int:
-    """Give dormancy records kept before accounts were indexed their lookup hash (from the
-    account's address inside the encrypted row), so access packages and restores find them;
-    returns how many were indexed. Idempotent."""
+    """(Re)compute the lookup hash of every dormancy record from the account's address inside
+    the encrypted row — for records kept before accounts were indexed, or after the secret key
+    changed — so access packages and restores find them; returns how many changed."""
     policy = _policy()
     sealer, done, after = separated.cipher(), 0, 0
     while True:
         records = list(
             db.session.scalars(
                 select(RetainedRecord)
-                .where(
-                    RetainedRecord.category == RULE,
-                    RetainedRecord.lookup_hash.is_(None),
-                    RetainedRecord.id > after,
-                )
+                .where(RetainedRecord.category == RULE, RetainedRecord.id > after)
                 .order_by(RetainedRecord.id)
                 .limit(batch)
             )
@@ -164,8 +160,11 @@ def index_accounts(*, batch: int = 500) -> int:
             return done
         for record in records:
             address = json.loads(sealer.decrypt(record.ciphertext)).get(policy.email_column)
-            if isinstance(address, str) and "@" in address:
-                record.lookup_hash = separated.lookup_hash(address)
+            if not isinstance(address, str) or "@" not in address:
+                continue
+            lookup = separated.lookup_hash(address)
+            if record.lookup_hash != lookup:
+                record.lookup_hash = lookup
                 done += 1
         after = records[-1].id
         db.session.commit()

@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from rightsdesk.core import audit, jobqueue
+from rightsdesk.core import audit, jobqueue, stopping
+from rightsdesk.core.stopping import worker_lease
 from rightsdesk.delivery.connectors import MAX_ATTEMPTS, RETRY_AFTER
-from rightsdesk.delivery.outbox import LEASE, DeliveryReport
+from rightsdesk.delivery.outbox import LEASE, DeliveryReport, advancing
 from rightsdesk.domain.datamap import (
     DEFAULT_WEBHOOK_TIMEOUT,
     DataMap,
@@ -85,7 +86,8 @@ def notices_of(reference: str) -> list[RecipientNotice]:
 def deliver_due(*, now: datetime, worker: str, batch: int = 20) -> DeliveryReport:
     """Post every due notice once; commit after each."""
     report = DeliveryReport()
-    ids = jobqueue.claim(NOTICES, now=now, batch=batch, lease=LEASE)
+    lease = worker_lease() + timedelta(seconds=DEFAULT_WEBHOOK_TIMEOUT)  # renewed between posts
+    ids = jobqueue.claim(NOTICES, now=now, batch=batch, lease=lease)
     db.session.commit()
     if not ids:
         return report
@@ -93,8 +95,11 @@ def deliver_due(*, now: datetime, worker: str, batch: int = 20) -> DeliveryRepor
         datamap: DataMap | None = configured_datamap()
     except FulfilmentError:
         datamap = None
+    held = jobqueue.worked(
+        NOTICES, ids, length=lease, worker=None, stop=stopping.requested, clock=advancing(now)
+    )
     with httpx.Client(follow_redirects=False) as client:
-        for notice_id in ids:
+        for notice_id in held:
             notice = db.session.get(RecipientNotice, notice_id)
             if notice is not None:
                 _deliver(client, datamap, notice, now, worker, report)

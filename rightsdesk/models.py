@@ -295,6 +295,14 @@ class Request(db.Model):
         return None
 
     @property
+    def phone_contact(self) -> tuple[str, str] | None:
+        """Name and phone number when the subject, acting alone, gave only a phone number."""
+        subject = self.subject
+        if self.representative is None and subject is not None and subject.phone:
+            return subject.name or "", subject.phone
+        return None
+
+    @property
     def answers_by_post(self) -> bool:
         """Notices are letters: the person asked for paper, or gave no e-mail address."""
         return self.reply_by_post or not self.contact_email
@@ -821,6 +829,13 @@ class Letter(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     posted_by: Mapped[str | None] = mapped_column(String(200))
+    # The person gave only a phone number: the letter is read out by phone, and
+    # ``posted_at`` is the day they were told.
+    phone: Mapped[str | None] = mapped_column(String(50))
+
+    @property
+    def by_phone(self) -> bool:
+        return not self.postal_address and bool(self.phone)
 
 
 class RecipientNotice(db.Model):

@@ -121,13 +121,47 @@ def test_a_request_without_any_contact_is_refused_and_nothing_is_written(app):
     assert _counts(app) == (0, 0, 0)
 
 
-def test_a_postal_address_of_spaces_or_a_phone_alone_cannot_receive_the_notices(app):
+def test_a_postal_address_of_spaces_or_paper_asked_without_an_address_is_refused(app):
     client = sign_in(app, StaffRole.HANDLER)
-    for fields in ({"phone": "010-1234-5678", "postal_address": "    "}, {"phone": "02-123-4567"}):
+    for fields in (
+        {"phone": "010-1234-5678", "postal_address": "    "},
+        {"phone": "02-123-4567", "reply_by_post": "y"},
+    ):
         response = _enter(client, **fields)
         assert response.status_code == 400
         assert 'id="error-postal_address"' in response.get_data(as_text=True)
     assert _counts(app) == (0, 0, 0)
+
+
+def test_a_phone_number_alone_gets_each_notice_read_out_and_the_day_recorded(app, runner):
+    organisation(app)
+    client = sign_in(app, StaffRole.HANDLER)
+    response = _enter(
+        client, phone="010-9876-5432", identity_checked="y", identity_method="회신 전화로 확인"
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        letter = db.session.scalars(select(Letter)).one()
+        assert (letter.by_phone, letter.phone, letter.postal_address) == (
+            True,
+            "010-9876-5432",
+            "",
+        )
+        letter_id, reference = letter.id, letter.request_ref
+        text = _pdf_text(letter.pdf)
+    assert "010-9876-5432" in text and reference in text
+    assert runner.invoke(args=["letters", "list"]).output.rstrip().endswith("\tphone")
+    page = client.get("/admin/letters").get_data(as_text=True)
+    row = page.split(f'id="letter-{letter_id}"')[1].split("</tr>")[0]
+    assert "010-9876-5432" in row and "전화로 안내" in row
+    client.post(
+        f"/admin/letters/{letter_id}/posted",
+        data={"csrf_token": csrf(client, "/admin/letters"), "posted_on": _today(app)},
+    )
+    with app.app_context():
+        assert db.session.get(Letter, letter_id).posted_at is not None
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+    assert "letter.told_by_phone" in actions and "letter.posted" not in actions
 
 
 def test_identity_confirmed_without_saying_how_is_refused(app):
@@ -331,3 +365,7 @@ def test_a_paper_request_waiting_for_staff_to_confirm_identity_never_expires_uns
         statuses = db.session.scalars(select(Request.status).order_by(Request.id)).all()
     assert len(report.expired) == 1
     assert statuses == [Status.RECEIVED_UNVERIFIED, Status.EXPIRED]
+
+
+def _today(app) -> str:
+    return datetime.now(SEOUL).date().isoformat()

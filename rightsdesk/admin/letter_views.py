@@ -71,5 +71,5 @@ def letter_posted(letter_id: int):
         reason = str(error) if isinstance(error, LetterError) else _("Use the form YYYY-MM-DD.")
         flash(_("Not done: %(reason)s", reason=reason), "error")
         return redirect(back)
-    flash(_("Letter marked posted."))
+    flash(_("Recorded: read out by phone.") if letter.by_phone else _("Letter marked posted."))
     return redirect(back)

@@ -19,12 +19,16 @@ letters_group = AppGroup("letters", help="Paper notices: list, save as PDF, reco
 
 @letters_group.command("list")
 def letters_list() -> None:
-    """One line per letter not yet posted: id, reference, notice, created (UTC)."""
+    """One line per letter not yet posted: id, reference, notice, created (UTC), and how it
+    goes (post, or phone when the person gave only a phone number)."""
     from rightsdesk.delivery.letters import unposted
 
     for letter in unposted():
         created = letter.created_at.isoformat(timespec="minutes")
-        click.echo(f"{letter.id}\t{letter.request_ref or '-'}\t{letter.template}\t{created}")
+        how = "phone" if letter.by_phone else "post"
+        click.echo(
+            f"{letter.id}\t{letter.request_ref or '-'}\t{letter.template}\t{created}\t{how}"
+        )
 
 
 @letters_group.command("save")

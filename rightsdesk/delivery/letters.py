@@ -71,9 +71,12 @@ def queue_letter(
     request: Request, template: str, *, context: dict[str, Any], now: datetime
 ) -> Letter:
     """Render ``email/<template>.txt`` as a letter to the request's postal contact."""
-    contact = request.postal_contact
+    contact, phone = request.postal_contact, None
+    if contact is None and request.phone_contact is not None:
+        name, phone = request.phone_contact  # read out by phone until an address is given
+        contact = (name, "")
     if contact is None:
-        raise LetterError(f"{request.reference} has neither an e-mail nor a postal address")
+        raise LetterError(f"{request.reference} has no e-mail, postal address or phone number")
     subject, body, _html = render(template, request.language, {**context, "paper": True})
     letter = Letter(
         request_ref=request.reference,
@@ -81,6 +84,7 @@ def queue_letter(
         language=request.language,
         addressee=contact[0],
         postal_address=contact[1],
+        phone=phone,
         subject=subject,
         body_text=body,
         created_at=now,
@@ -118,6 +122,7 @@ def labels(language: str) -> dict[str, str]:
             "date": _("Date of this letter"),
             "to": _("To"),
             "officer": _("Privacy officer"),
+            "phone": _("By telephone (no postal address given)"),
         }
 
 
@@ -135,7 +140,10 @@ def letter_pdf(letter: Letter, request: Request, head: Letterhead, *, now: datet
     today = now.astimezone(settings().tz).date()
     _line(pdf, f"{words['date']}: {today.isoformat()}")
     _line(pdf, f"{words['to']}: {letter.addressee}")
-    pdf.multi_cell(0, 5.5, letter.postal_address, new_x="LMARGIN", new_y="NEXT")
+    if letter.by_phone:
+        _line(pdf, f"{words['phone']}: {letter.phone}")
+    else:
+        pdf.multi_cell(0, 5.5, letter.postal_address, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     _line(pdf, f"{words['ref']}: {request.reference}")
     _line(pdf, f"{words['due']}: {_due(request).isoformat()}")
@@ -195,7 +203,8 @@ def letters_of(reference: str) -> list[Letter]:
 
 
 def mark_posted(letter: Letter, *, posted_on: date, actor: Actor, now: datetime) -> None:
-    """Record the day the letter went into the post (the delivery evidence); audited, once."""
+    """Record the day the letter went into the post — or, for a letter read out by phone, the
+    day the person was told (the delivery evidence); audited, once."""
     if letter.posted_at is not None:
         raise LetterError(f"letter {letter.id} was already marked posted")
     today = now.astimezone(settings().tz).date()
@@ -207,7 +216,7 @@ def mark_posted(letter: Letter, *, posted_on: date, actor: Actor, now: datetime)
     letter.posted_at = min(local_noon.astimezone(UTC), now)
     letter.posted_by = actor.name
     audit.record(
-        "letter.posted",
+        "letter.told_by_phone" if letter.by_phone else "letter.posted",
         actor=actor,
         now=now,
         request_ref=letter.request_ref,

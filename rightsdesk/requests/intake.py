@@ -729,7 +729,7 @@ def _blank_mail(reference: str) -> None:
     db.session.execute(
         update(Letter)
         .where(Letter.request_ref == reference)
-        .values(addressee="purged", postal_address="purged", body_text="", pdf=None)
+        .values(addressee="purged", postal_address="purged", phone=None, body_text="", pdf=None)
     )
     db.session.execute(
         update(RecipientNotice).where(RecipientNotice.request_ref == reference).values(body="{}")

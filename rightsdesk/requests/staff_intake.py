@@ -2,8 +2,9 @@
 
 The person may give any of an e-mail address, a postal address or a phone number. Notices go
 by e-mail when there is one and the person did not ask for paper, else as letters
-(:mod:`rightsdesk.delivery.letters`), so a postal address is needed then: a phone number
-alone cannot receive the written notices the law asks for. Identity is confirmed by staff,
+(:mod:`rightsdesk.delivery.letters`) to the postal address; with a phone number alone, each
+notice is still made as a letter (its text is the record) and staff read it to the person by
+phone and record the day, until the person gives an address. Identity is confirmed by staff,
 who record how (영 §46: e.g. "주민등록증 대조 (창구)", "가입 시 등록한 휴대전화로 회신 전화"); until
 then the request waits unverified, and only a request with an e-mail address gets the web
 form's verification link.
@@ -108,9 +109,12 @@ def _cleaned_contact(contact: Contact, problems: dict[str, str], prefix: str) ->
             email = normalise_email(email)
         except InvalidEmail:
             problems[f"{prefix}email"] = "invalid_email"
+    postal_address = _text(contact.postal_address)
+    if contact.postal_address and not postal_address:  # typed, but only spaces
+        problems[f"{prefix}postal_address"] = "no_postal_address"
     return Contact(
         email=email,
-        postal_address=_text(contact.postal_address),
+        postal_address=postal_address,
         phone=_text(contact.phone),
         reply_by_post=contact.reply_by_post,
     )
@@ -139,7 +143,8 @@ def _cleaned_representative(
 def _check_reachable(
     contact: Contact, rep: StaffRepresentative | None, problems: dict[str, str]
 ) -> None:
-    """Someone must be able to receive the notices: by e-mail, or on paper at an address."""
+    """Someone must be able to receive the notices: by e-mail, on paper at an address, or (a
+    phone number alone) read out by phone."""
     if not (contact.email or contact.postal_address or contact.phone):
         problems["contact"] = "no_contact"
         return
@@ -149,7 +154,9 @@ def _check_reachable(
         elif (contact.reply_by_post or not rep.email) and not rep.postal_address:
             problems["rep_postal_address"] = "no_postal_address"
         return
-    if (contact.reply_by_post or not contact.email) and not contact.postal_address:
+    on_paper = contact.reply_by_post or not contact.email
+    phone_only = not contact.reply_by_post and bool(contact.phone)
+    if on_paper and not contact.postal_address and not phone_only:
         problems["postal_address"] = "no_postal_address"
 
 

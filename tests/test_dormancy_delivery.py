@@ -259,3 +259,80 @@ def test_accounts_separated_before_indexing_are_indexed_once_then_restorable(dor
     assert "indexed 0 separated" in runner.invoke(args=["dormancy", "index"]).output
     restored = runner.invoke(args=["dormancy", "restore", told[0]])
     assert restored.exit_code == 0, restored.output
+
+
+# --- the demo's dormancy (make run) ----------------------------------------------------------
+
+DEMO_RETENTION = DEMO_MAP.parent / "demo_retention.toml"
+
+
+@pytest.fixture
+def demo(database_url, tmp_path, shop, smtp_port) -> Iterator:
+    """The demo's own settings: its data map and retention file (dormancy on last_login_at)."""
+    app = make_app(
+        database_url,
+        DATAMAP_FILE=str(DEMO_MAP),
+        RETENTION_FILE=str(DEMO_RETENTION),
+        UPLOAD_DIR=str(tmp_path / "uploads"),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_port,
+        MAIL_TIMEOUT=5,
+        CAMPAIGN_RATE_PER_MINUTE=600_000,
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _dormant_in_shop(shop: str) -> list[str]:
+    """Who the demo shop has not seen for a year (its last_login_at)."""
+    cutoff = datetime.now(UTC) - timedelta(days=366)
+    rows = _live(shop, "SELECT email, last_login_at FROM users ORDER BY id")
+    return [email for email, at in rows if _utc(at) < cutoff]
+
+
+def _utc(value) -> datetime:
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def test_the_demo_tells_its_dormant_accounts_40_days_back_then_separates_and_restores(
+    demo, shop, smtp_server
+):
+    smtp_server.refusing = False
+    dormant = _dormant_in_shop(shop)
+    assert "dongmin.yoon@example.com" in dormant and len(dormant) < 30
+    runner = demo.test_cli_runner()
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    told = runner.invoke(args=["demo", "dormancy"])
+    assert told.exit_code == 0, told.output
+    assert f"{len(dormant)} dormant account(s) told 40 days ago" in told.output
+    again = runner.invoke(args=["demo", "dormancy"])
+    assert again.exit_code == 2 and "exist already" in again.output
+    with demo.app_context():
+        sent = db.session.scalars(select(CampaignRecipient.sent_at)).all()
+        assert len(sent) == len(dormant)
+        assert all(datetime.now(UTC) - _utc(s) > timedelta(days=39) for s in sent)
+    run = runner.invoke(args=["jobs", "dormancy"])
+    assert run.exit_code == 0, run.output
+    line = next(x for x in run.stdout.splitlines() if x.startswith("separated\t"))
+    assert line.split("\t")[4] == str(len(dormant))
+    assert "dongmin.yoon@example.com" not in [e for (e,) in _live(shop, "SELECT email FROM users")]
+    restored = runner.invoke(args=["dormancy", "restore", "dongmin.yoon@example.com"])
+    assert restored.exit_code == 0, restored.output
+    assert ("dongmin.yoon@example.com",) in _live(shop, "SELECT email FROM users")
+
+
+def test_the_demo_with_its_mail_refused_separates_nobody(demo, shop, smtp_server):
+    dormant = _dormant_in_shop(shop)
+    runner = demo.test_cli_runner()
+    runner.invoke(args=["demo", "load"])
+    told = runner.invoke(args=["demo", "dormancy"])
+    assert told.exit_code == 0 and "0 dormant account(s) told" in told.output
+    run = runner.invoke(args=["jobs", "dormancy"])
+    lines = run.stdout.splitlines()
+    assert not any(x.startswith("separated\t") for x in lines), run.output
+    held = next(x for x in lines if x.startswith("held\t"))
+    assert held.split("\t")[4] == str(len(dormant))
+    assert "destroyed nothing" in run.stdout

@@ -5,6 +5,8 @@ due.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
@@ -12,6 +14,8 @@ from flask.cli import with_appcontext
 from rightsdesk.cli.common import file_submissions, worker_name
 from rightsdesk.cli.delivery import connector_round
 from rightsdesk.core.clock import utcnow
+from rightsdesk.core.jobqueue import crash_reason
+from rightsdesk.extensions import db
 
 
 @click.command("worker")
@@ -27,17 +31,30 @@ def worker_command(interval: float, once: bool) -> None:
     name = worker_name()
     while True:
         # Web-form submissions first, so their verification mail goes out in this round.
-        filed = file_submissions(seconds=None if once else 10)
-        for problem in filed.failed:
+        filed = _survive("filing", file_submissions, seconds=None if once else 10)
+        for problem in filed.failed if filed else ():
             click.echo(f"  {problem}", err=True)
-        _deliver_round(name)
-        connector_round(name)
-        campaign_round(name)  # notice campaigns: read recipients, send at their rate
-        retention_tick(check_every=0 if once else 60)  # the due retention jobs, hourly
+        _survive("mail and webhooks", _deliver_round, name)
+        _survive("connector jobs", connector_round, name)
+        _survive("campaigns", campaign_round, name)  # read recipients, send at their rate
+        _survive("retention", retention_tick, check_every=0 if once else 60)  # hourly
         if once:
             break
-        if not filed.attempted:  # a backlog of submissions is worked off without pausing
+        if not (filed and filed.attempted):  # a backlog is worked off without pausing
             time.sleep(interval)
+
+
+def _survive(duty: str, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one duty of the round; whatever it raises is reported on standard error (type and
+    first line only) and the round goes on: one failing duty never stops the others or the
+    worker. Items that fail are already set aside by the queue (:mod:`rightsdesk.core.jobqueue`);
+    this catches what fails around them (a database that went away, a bug)."""
+    try:
+        return run(*args, **kwargs)
+    except Exception as error:  # the loop outlives any one failure
+        db.session.rollback()
+        click.echo(f"worker: {duty} failed, going on: {crash_reason(error)}", err=True)
+        return None
 
 
 def _deliver_round(name: str) -> None:

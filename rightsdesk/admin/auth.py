@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import segno
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -25,8 +25,8 @@ def _safe_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("admin.queue")
-    if "\\" in target:
-        return url_for("admin.queue")
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in unquote(target)):
+        return url_for("admin.queue")  # a header break (%0D%0A) or other control character
     return target
 
 

@@ -1,0 +1,266 @@
+"""Issue 18: the findings of an outside attack and fault run, each as a test that failed before.
+
+1. a poison message never stops the worker (the queue primitive sets it aside, then parks it);
+   addresses the outbox cannot send are refused at intake;
+2. no API answer carries the subject's private status link, whatever the key's scopes;
+3. the public forms do the same work for known and unknown addresses (timing);
+4. inbound mail never blocks on a malformed message;
+5. sign-in throttling tells nobody which addresses are staff and locks nobody out;
+6. HSTS, Secure cookies, single-use TOTP, a keyed audit chain with an anchor, bounded ids,
+   a malformed ``next`` ignored, destruction records counting only their own run.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from rightsdesk.delivery import outbox
+from rightsdesk.extensions import db
+from rightsdesk.models import InboundMessage, IntakeSubmission, OutboxMessage, OutboxState, Request
+from rightsdesk.requests.tokens import status_token
+from tests.helpers import (
+    csrf,
+    file_access_request,
+    make_app,
+    send_mail,
+    take_in,
+)
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+POISON = "üser@example.com"  # what the form took before: flask-mail then raised on it
+
+
+def _queue(app, recipients: list[str], *, now: datetime = NOW) -> list[int]:
+    """Queue one mail per recipient as the services do, committed; their ids."""
+    with app.app_context():
+        rows = [
+            outbox.queue(
+                "withdrawn",
+                recipient=recipient,
+                language="ko",
+                context={"item": None, "organisation": None},
+                now=now,
+            )
+            for recipient in recipients
+        ]
+        db.session.commit()
+        return [row.id for row in rows]
+
+
+def _states(app) -> dict[str, int]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+        ).all()
+        return {state.value: count for state, count in rows}
+
+
+# --- 1. poison messages ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        (POISON, "outside A–Z"),
+        ("kim\u202e@example.com", "valid e-mail"),  # a right-to-left override
+        ("kim\u200b.minji@example.com", "valid e-mail"),  # a zero-width space
+    ],
+)
+def test_the_form_refuses_an_address_the_outbox_cannot_send(app, address, expected):
+    client = app.test_client()
+    answer = file_access_request(client, lang="en", email=address)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and expected in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(IntakeSubmission)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Request)) == 0
+
+
+def test_an_internationalised_domain_is_taken_and_delivered(app, smtp):
+    client = app.test_client()
+    answer = file_access_request(client, email="minji@bücher.example")
+    assert answer.status_code == 302
+    send_mail(app)
+    assert [e.rcpt_tos for e in smtp.envelopes] == [["minji@xn--bcher-kva.example"]]
+
+
+def test_the_api_refuses_an_address_the_outbox_cannot_send(app, client):
+    from rightsdesk.requests.host_apps import create_key
+
+    with app.app_context():
+        key = create_key(
+            name="shop", scopes=["requests:create"], webhook_url=None, actor="t", now=NOW
+        ).secret_key
+    answer = client.post(
+        "/api/v1/requests",
+        json={"kind": "access", "email": POISON},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert answer.status_code == 422
+    assert answer.get_json()["error"]["code"] == "undeliverable_email"
+
+
+def test_a_poison_message_is_set_aside_and_the_rest_of_its_batch_goes_out(app, smtp):
+    """Before: UnicodeEncodeError from flask-mail escaped ``deliver_due`` and the worker died;
+    the message after it in the batch waited for the lease (10 min)."""
+    good_before, poison, good_after = _queue(app, ["a@example.com", POISON, "b@example.com"])
+    with app.app_context():
+        report = outbox.deliver_due(now=NOW, worker="t")
+        row = db.session.get(OutboxMessage, poison)
+        assert row.state is OutboxState.QUEUED and row.attempts == 1
+        assert row.last_error.startswith("crashed: UnicodeEncodeError")
+        assert row.next_attempt_at == NOW + timedelta(minutes=1)
+        assert row.claimed_by is None
+    assert report.sent == 2 and report.failed == 1
+    assert sorted(e.rcpt_tos[0] for e in smtp.envelopes) == ["a@example.com", "b@example.com"]
+    assert _states(app) == {"sent": 2, "queued": 1}
+
+
+def test_a_message_that_keeps_crashing_is_parked_as_failed_for_staff(app, smtp):
+    (poison,) = _queue(app, [POISON])
+    now = NOW
+    with app.app_context():
+        for _attempt in range(5):
+            outbox.deliver_due(now=now, worker="t")
+            now += timedelta(hours=2)
+        parked = outbox.deliver_due(now=now, worker="t")  # nothing left to claim
+        row = db.session.get(OutboxMessage, poison)
+        assert row.state is OutboxState.FAILED and row.attempts == 5
+        assert "UnicodeEncodeError" in row.last_error
+    assert parked.attempted == 0 and smtp.envelopes == []
+
+
+def test_the_worker_survives_a_duty_that_raises(app, runner, smtp):
+    """A duty whose table is gone raises on every round; the worker reports it and still
+    files submissions and sends mail (before: the exception ended ``rightsdesk worker``)."""
+    file_access_request_only = app.test_client()
+    form = {
+        "csrf_token": csrf(file_access_request_only, "/requests/new"),
+        "kind": "access",
+        "name": "김민지",
+        "email": "kim.minji@example.com",
+        "scope": "all",
+    }
+    assert file_access_request_only.post("/requests/new", data=form).status_code == 302
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE notice_campaigns RENAME TO notice_campaigns_gone"))
+        db.session.commit()
+    try:
+        result = runner.invoke(args=["worker", "--once"])
+    finally:
+        with app.app_context():
+            db.session.execute(text("ALTER TABLE notice_campaigns_gone RENAME TO notice_campaigns"))
+            db.session.commit()
+    assert result.exit_code == 0, result.output
+    assert "worker: campaigns failed, going on:" in result.output
+    assert [e.rcpt_tos for e in smtp.envelopes] == [["kim.minji@example.com"]]
+
+
+def test_a_thousand_messages_with_fifty_poisoned(app, smtp, capsys):
+    """The issue's run: 950 good messages go out in the first round, on time; the 50 poisoned
+    ones are parked with their reason after five attempts and never block the good ones."""
+    recipients = [
+        POISON.replace("user", f"user{n}") if n % 20 == 7 else f"user{n}@example.com"
+        for n in range(1000)
+    ]
+    _queue(app, recipients)
+    started = time.monotonic()
+    now = NOW
+    with app.app_context():
+        rounds = 0
+        while outbox.deliver_due(now=now, worker="t", batch=50).attempted:
+            rounds += 1
+        first_pass = time.monotonic() - started
+        good_sent = len(smtp.envelopes)
+        for _attempt in range(4):
+            now += timedelta(hours=2)
+            while outbox.deliver_due(now=now, worker="t", batch=50).attempted:
+                pass
+        parked = db.session.scalars(
+            select(OutboxMessage.last_error).where(OutboxMessage.state == OutboxState.FAILED)
+        ).all()
+    assert good_sent == 950 and rounds == 20
+    assert len(parked) == 50 and all("UnicodeEncodeError" in reason for reason in parked)
+    assert len(smtp.envelopes) == 950
+    assert _states(app) == {"sent": 950, "failed": 50}
+    with capsys.disabled():
+        print(f"\n1000 messages, 50 poisoned: 950 sent in {first_pass:.1f} s, 50 parked")
+
+
+# --- 2. the API never hands out the subject's channel ---------------------------------------
+
+API_FIELDS = {"reference", "kind", "status", "jurisdiction", "received", "due", "promised_due"}
+SCOPES = ("requests:create", "requests:read", "restrictions:read")
+
+
+def _key(app, scopes: list[str]) -> str:
+    from rightsdesk.requests.host_apps import create_key
+
+    with app.app_context():
+        return create_key(
+            name="k-" + "-".join(s.replace(":", "") for s in scopes) or "none",
+            scopes=scopes,
+            webhook_url=None,
+            actor="t",
+            now=datetime.now(UTC),
+        ).secret_key
+
+
+def _all_status_tokens(app) -> list[str]:
+    with app.app_context():
+        return [status_token(item) for item in db.session.scalars(select(Request))]
+
+
+@pytest.mark.parametrize(
+    "scopes",
+    [[s] for s in SCOPES] + [list(SCOPES[:2]), list(SCOPES)],
+    ids=lambda scopes: "+".join(scopes),
+)
+def test_every_api_answer_field_against_every_scope(app, client, scopes):
+    """Each answer holds exactly its documented fields; none is a link to the subject's
+    status page (before: ``status_url`` in the 201 and the GET answer)."""
+    key = _key(app, scopes)
+    auth = {"Authorization": f"Bearer {key}"}
+    created = client.post(
+        "/api/v1/requests", json={"kind": "access", "email": "api@example.com"}, headers=auth
+    )
+    answers = [created]
+    if "requests:create" in scopes:
+        assert created.status_code == 201 and set(created.get_json()) == API_FIELDS
+        read = client.get(f"/api/v1/requests/{created.get_json()['reference']}", headers=auth)
+        answers.append(read)
+        if "requests:read" in scopes:
+            assert set(read.get_json()) == API_FIELDS | {"timeline"}
+            assert {k for t in read.get_json()["timeline"] for k in t} <= {"at", "event", "status"}
+        else:
+            assert read.status_code == 403
+    else:
+        assert created.status_code == 403
+    restrictions = client.get("/api/v1/restrictions?subject=" + "0" * 64, headers=auth)
+    answers.append(restrictions)
+    assert (restrictions.status_code == 200) == ("restrictions:read" in scopes)
+    tokens = _all_status_tokens(app)
+    for answer in answers:
+        body = answer.get_data(as_text=True)
+        assert "/requests/status/" not in body and not any(t in body for t in tokens)
+
+
+def test_a_replayed_answer_stored_with_a_status_link_loses_it(app, client):
+    from rightsdesk.models import IdempotentResponse
+
+    key = _key(app, ["requests:create"])
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "one"}
+    body = {"kind": "access", "email": "api@example.com"}
+    first = client.post("/api/v1/requests", json=body, headers=headers)
+    assert first.status_code == 201
+    with app.app_context():  # as stored by the code before this fix
+        stored = db.session.scalars(select(IdempotentResponse)).one()
+        stored.body = stored.body[:-1] + ',"status_url":"http://x/requests/status/secret"}'
+        db.session.commit()
+    again = client.post("/api/v1/requests", json=body, headers=headers)
+    assert again.status_code == 201 and "status_url" not in again.get_json()
+    assert again.get_json()["reference"] == first.get_json()["reference"]

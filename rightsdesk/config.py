@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "REQUIRE_ADMIN_TOTP": False,
     "TOTP_ISSUER": "rightsdesk",
     "INBOUND_SECRET": None,
+    # The audit chain's HMAC key (kept off the database); by default derived from SECRET_KEY.
+    "AUDIT_KEY": None,
     # Host apps name subjects by HMAC(key, e-mail); by default derived from SECRET_KEY.
     "SUBJECT_HASH_KEY": None,
     "WEBHOOK_ALLOW_HTTP": False,

@@ -795,6 +795,9 @@ class AuditEvent(db.Model):
     data: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # 0: SHA-256 of the content (events written before the chain was keyed); 1: HMAC-SHA256
+    # under the audit key (core/keys.py), which the database does not hold.
+    mac_version: Mapped[int] = mapped_column(Integer, default=1, server_default="0")
 
 
 class AuditHead(db.Model):

@@ -4,6 +4,8 @@ over HTTPS, Strict-Transport-Security."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, current_app, request
 from flask.wrappers import Response
 from werkzeug.routing import IntegerConverter
@@ -39,7 +41,24 @@ def _headers(response: Response) -> Response:
         response.headers.setdefault(
             "Strict-Transport-Security", f"max-age={hsts}; includeSubDomains"
         )
+    if current_app.config["ENV"] == "production":
+        _secure_cookies(response)
     return response
+
+
+_SECURE = re.compile(r";\s*secure\s*(;|$)", re.IGNORECASE)
+
+
+def _secure_cookies(response: Response) -> None:
+    """Every cookie Secure in production, those set by extensions too (Flask-Login deletes
+    its remember cookie without the flag)."""
+    cookies = response.headers.getlist("Set-Cookie")
+    if all(_SECURE.search(cookie) for cookie in cookies):
+        return
+    del response.headers["Set-Cookie"]
+    for cookie in cookies:
+        secure = cookie if _SECURE.search(cookie) else cookie + "; Secure"
+        response.headers.add("Set-Cookie", secure)
 
 
 class BoundedInt(IntegerConverter):

@@ -20,14 +20,13 @@ from sqlalchemy import func, select, text
 
 from rightsdesk.delivery import outbox
 from rightsdesk.extensions import db
-from rightsdesk.models import InboundMessage, IntakeSubmission, OutboxMessage, OutboxState, Request
+from rightsdesk.models import IntakeSubmission, OutboxMessage, OutboxState, Request
 from rightsdesk.requests.tokens import status_token
 from tests.helpers import (
     csrf,
     file_access_request,
     make_app,
     send_mail,
-    take_in,
 )
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -107,7 +106,7 @@ def test_the_api_refuses_an_address_the_outbox_cannot_send(app, client):
 def test_a_poison_message_is_set_aside_and_the_rest_of_its_batch_goes_out(app, smtp):
     """Before: UnicodeEncodeError from flask-mail escaped ``deliver_due`` and the worker died;
     the message after it in the batch waited for the lease (10 min)."""
-    good_before, poison, good_after = _queue(app, ["a@example.com", POISON, "b@example.com"])
+    _before, poison, _after = _queue(app, ["a@example.com", POISON, "b@example.com"])
     with app.app_context():
         report = outbox.deliver_due(now=NOW, worker="t")
         row = db.session.get(OutboxMessage, poison)
@@ -264,3 +263,190 @@ def test_a_replayed_answer_stored_with_a_status_link_loses_it(app, client):
     again = client.post("/api/v1/requests", json=body, headers=headers)
     assert again.status_code == 201 and "status_url" not in again.get_json()
     assert again.get_json()["reference"] == first.get_json()["reference"]
+
+
+# --- 6. the audit chain is keyed and anchored ----------------------------------------------
+
+
+def _unlock_audit() -> None:
+    """What an attacker with database access does first (as tests/test_audit.py)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    else:
+        db.session.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
+        db.session.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
+
+
+def _rewrite_chain(edit_seq: int, *, version: int, keyed: bool) -> None:
+    """Edit one event's data, then recompute every link after it and the head, as someone
+    who can write the database would: with plain SHA-256 (``keyed=False``, all they can do
+    without the key) or with the key. ``version`` is what each rewritten event claims."""
+    from rightsdesk.core import audit
+    from rightsdesk.models import AuditEvent, AuditHead
+
+    _unlock_audit()
+    prev = audit.GENESIS
+    for event in db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all():
+        if event.seq == edit_seq:
+            event.data = '{"forged":true}'
+        if event.seq >= edit_seq:
+            fields = (event.seq, event.at, event.actor, event.action, event.request_ref)
+            if keyed:
+                digest = audit.event_hash(*fields, event.data, prev, version)
+            else:
+                digest = audit.event_hash(*fields, event.data, prev, audit.UNKEYED)
+            event.prev_hash, event.hash, event.mac_version = prev, digest, version
+            db.session.flush()
+        prev = event.hash
+    db.session.get(AuditHead, 1).hash = prev
+    db.session.commit()
+
+
+def _some_events(app, n: int = 3) -> None:
+    from rightsdesk.core import audit
+    from rightsdesk.core.actors import Actor
+
+    with app.app_context():
+        for i in range(n):
+            audit.record("test.event", actor=Actor("cli:t"), now=NOW, data={"n": i})
+        db.session.commit()
+
+
+@pytest.mark.parametrize("claimed_version", [0, 1], ids=["claims-unkeyed", "claims-keyed"])
+def test_a_chain_rewritten_with_database_access_alone_fails_verify(app, runner, claimed_version):
+    """Before: edit event 2, recompute every later hash and the head: ``audit verify`` OK."""
+    _some_events(app)
+    with app.app_context():
+        _rewrite_chain(2 if claimed_version else 1, version=claimed_version, keyed=False)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and result.output.startswith("FAILED"), result.output
+
+
+def test_events_from_before_keying_are_sealed_and_then_cannot_be_rewritten(app, runner):
+    """An upgraded database: its events are unkeyed (version 0). Verify names the missing
+    seal until the next event appends it; after that the old events verify, and rewriting
+    them breaks the seal's link."""
+    _some_events(app)
+    with app.app_context():  # turn the chain into one written before this change
+        _rewrite_chain(1, version=0, keyed=False)
+    unsealed = runner.invoke(args=["audit", "verify"])
+    assert unsealed.exit_code == 1 and "not sealed yet" in unsealed.output
+    _some_events(app, 1)
+    sealed = runner.invoke(args=["audit", "verify"])
+    assert sealed.exit_code == 0, sealed.output
+    assert "3 events written before the chain was keyed, sealed" in sealed.output
+    with app.app_context():
+        from rightsdesk.models import AuditEvent
+
+        assert db.session.get(AuditEvent, 4).action == "audit.keyed"
+        _unlock_audit()
+        db.session.execute(text("UPDATE audit_events SET data = '{}' WHERE seq = 2"))
+        db.session.commit()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 1
+
+
+def test_an_anchor_kept_elsewhere_catches_a_rewrite_even_with_the_key(app, runner, tmp_path):
+    _some_events(app)
+    printed = runner.invoke(args=["audit", "anchor"])
+    assert printed.exit_code == 0, printed.output
+    line = printed.output.strip()
+    assert line.startswith("rightsdesk-audit-anchor seq=4 hash=")
+    (tmp_path / "anchor.txt").write_text(line + "\n")
+    held = runner.invoke(args=["audit", "verify", "--anchor", str(tmp_path / "anchor.txt")])
+    assert held.exit_code == 0 and "holds the anchor at event 4" in held.output
+    with app.app_context():  # whoever also holds the key recomputes a consistent chain
+        _rewrite_chain(2, version=1, keyed=True)
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    caught = runner.invoke(args=["audit", "verify", "--anchor", line])
+    assert caught.exit_code == 1 and "not the one anchored" in caught.output
+
+
+def test_a_malformed_anchor_is_one_line_and_exit_2(runner):
+    result = runner.invoke(args=["audit", "verify", "--anchor", "seq=x"])
+    assert result.exit_code == 2 and "no anchor found" in result.output
+
+
+# --- 6. HSTS, cookies, bounded ids, next -----------------------------------------------------
+
+
+def _production(database_url, **config):
+    return make_app(database_url, ENV="production", SECRET_KEY="s" * 40, PROXY_HOPS=1, **config)
+
+
+def test_hsts_in_production_over_https_as_the_proxy_says(database_url):
+    app = _production(database_url)
+    client = app.test_client()
+    https = client.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert https.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert "Strict-Transport-Security" not in client.get("/").headers  # plain http
+    short = _production(database_url, HSTS_MAX_AGE=300).test_client()
+    answer = short.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=300;")
+    development = make_app(database_url, PROXY_HOPS=1).test_client()
+    answer = development.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in answer.headers
+
+
+def test_every_cookie_is_secure_in_production(database_url):
+    client = _production(database_url).test_client()
+    answer = client.get("/requests/new?lang=en", headers={"X-Forwarded-Proto": "https"})
+    cookies = answer.headers.getlist("Set-Cookie")
+    assert any(c.startswith("rightsdesk_lang=en") for c in cookies)
+    assert cookies and all("; Secure" in c for c in cookies), cookies
+    assert all("HttpOnly" in c for c in cookies if "Max-Age=0" not in c), cookies
+
+
+def _id_routes(app, number: int) -> list[tuple[str, str, str]]:
+    """(endpoint, method, path) for every route with an integer parameter, set to ``number``
+    (the other parameters to plausible values)."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        ints = {n for n, c in rule._converters.items() if c.__class__.__name__ == "BoundedInt"}
+        if not ints:
+            continue
+        values = {n: number if n in ints else "RD-2026-000001" for n in rule.arguments}
+        if "action" in values:
+            values["action"] = "deactivate"
+        path = rule.build(values, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, method, path))
+    return routes
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 2**64, 10**40])
+def test_every_integer_route_answers_404_beyond_the_database(database_url, tmp_path, number):
+    """Before: 500 on PostgreSQL from 2^31 and on SQLite from 2^63, public routes included."""
+    from rightsdesk.models import StaffRole
+    from tests.helpers import sign_in
+
+    app = make_app(database_url, DEMO=True, UPLOAD_DIR=str(tmp_path))
+    client = sign_in(app, StaffRole.ADMIN)
+    routes = _id_routes(app, number)
+    assert len(routes) >= 12
+    answers = {
+        (endpoint, method): client.open(path, method=method).status_code
+        for endpoint, method, path in routes
+    }
+    assert {k: v for k, v in answers.items() if v != 404} == {}
+    largest = client.get("/dev/mailbox/2147483647")  # in range: looked up, not there
+    assert largest.status_code == 404
+
+
+def test_a_malformed_next_is_ignored_after_sign_in(app):
+    from rightsdesk.models import StaffRole
+    from tests.helpers import PASSWORD, make_staff
+
+    email = make_staff(app, StaffRole.HANDLER)
+    for target in ("/\r\nSet-Cookie:x", "/%0D%0ASet-Cookie:x", "/\x00x"):
+        client = app.test_client()
+        answer = client.post(
+            "/admin/login",
+            data={
+                "csrf_token": csrf(client, "/admin/login"),
+                "email": email,
+                "password": PASSWORD,
+                "next": target,
+            },
+        )
+        assert answer.status_code == 302 and answer.headers["Location"] == "/admin/"
+        assert "x" not in answer.headers.get("Set-Cookie", "").split(";")[0].split("=")[0]

@@ -21,5 +21,16 @@ def fernet_for(config_key: str, label: bytes) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
+def audit_key() -> bytes:
+    """The key of the audit chain's HMAC: ``RIGHTSDESK_AUDIT_KEY``, else derived from the
+    secret key. Either way it lives outside the database, so access to the database alone
+    cannot recompute a link."""
+    configured = current_app.config.get("AUDIT_KEY")
+    if configured:
+        return str(configured).encode()
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"rightsdesk.audit", hashlib.sha256).digest()
+
+
 def package_cipher() -> Fernet:
     return fernet_for("PACKAGE_KEY", b"rightsdesk.packages")

@@ -284,6 +284,8 @@ class StaffUser(db.Model):
     password_hash: Mapped[str] = mapped_column(String(300))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False)
+    # The time step of the last code accepted: a code is good once (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -307,6 +309,19 @@ class StaffUser(db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins counted per address-and-client pair and per address (all clients), known
+    account or not, so the answer tells nobody which addresses are staff. ``key`` is a hash:
+    the address and client address are not stored here."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ApiKey(db.Model):

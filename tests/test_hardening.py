@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 
 from rightsdesk.delivery import outbox
 from rightsdesk.extensions import db
-from rightsdesk.models import IntakeSubmission, OutboxMessage, OutboxState, Request
+from rightsdesk.models import InboundMessage, IntakeSubmission, OutboxMessage, OutboxState, Request
 from rightsdesk.requests.tokens import status_token
 from tests.helpers import (
     csrf,
@@ -450,3 +450,77 @@ def test_a_malformed_next_is_ignored_after_sign_in(app):
         )
         assert answer.status_code == 302 and answer.headers["Location"] == "/admin/"
         assert "x" not in answer.headers.get("Set-Cookie", "").split(";")[0].split("=")[0]
+
+
+# --- 4. inbound mail never blocks --------------------------------------------------------------
+
+
+def _raw_mail(*, message_id: str, sender: str = "Kim <kim@example.com>", subject: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: privacy@operator.example\r\nSubject: {subject}\r\n"
+        f"Message-ID: {message_id}\r\nDate: Mon, 2 Mar 2026 10:00:00 +0900\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        "제 개인정보를 열람하고 싶습니다.\r\n"
+    ).encode()
+
+
+def test_an_over_long_message_id_and_display_name_are_taken_not_fatal(database_url, tmp_path):
+    """Before: a Message-ID over 998 characters answered 500 on PostgreSQL (and the same
+    message stopped ``mail ingest``); a 300-character display name did too."""
+    from rightsdesk.inbound import SIGNATURE_HEADER, signature
+
+    app = make_app(database_url, INBOUND_SECRET="s3cret", UPLOAD_DIR=str(tmp_path))
+    client = app.test_client()
+    raw = _raw_mail(
+        message_id="<" + "x" * 1200 + "@example.com>",
+        sender="A" * 300 + " <kim@example.com>",
+        subject="개인정보 열람 요청",
+    )
+    headers = {"Content-Type": "message/rfc822", SIGNATURE_HEADER: signature("s3cret", raw)}
+    answer = client.post("/inbound/email", data=raw, headers=headers)
+    assert answer.status_code == 201 and answer.get_json()["outcome"] == "created"
+    with app.app_context():
+        record = db.session.scalars(select(InboundMessage)).one()
+        assert record.message_id is None and record.fingerprint.startswith("sha256:")
+        assert "Message-ID ignored as malformed (1214 characters)" in record.detail
+        assert len(db.session.scalars(select(Request)).one().subject.name) == 200
+        db.session.remove()
+        db.engine.dispose()
+    again = client.post("/inbound/email", data=raw, headers=headers)
+    assert again.get_json()["outcome"] == "duplicate"
+
+
+def test_a_message_that_cannot_be_taken_is_set_aside_and_ingestion_goes_on(app, runner, tmp_path):
+    """While the requests table cannot be written, each request mail is kept whole with its
+    reason and the messages after it are still read (before: the first exception ended
+    ``mail ingest`` and the rest waited behind it)."""
+    mbox = tmp_path / "in.mbox"
+    messages = [
+        _raw_mail(message_id="<one@example.com>", subject="열람 요청"),
+        _raw_mail(
+            message_id="<two@example.com>",
+            sender="MAILER-DAEMON <mailer-daemon@example.com>",
+            subject="Undelivered Mail Returned to Sender",
+        ),
+        _raw_mail(message_id="<three@example.com>", subject="삭제 요청"),
+    ]
+    mbox.write_bytes(b"".join(b"From x Mon Mar  2 10:00:00 2026\n" + m + b"\n" for m in messages))
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE requests RENAME TO requests_gone"))
+        db.session.commit()
+    try:
+        result = runner.invoke(args=["mail", "ingest", str(mbox)])
+    finally:
+        with app.app_context():
+            db.session.rollback()
+            db.session.execute(text("ALTER TABLE requests_gone RENAME TO requests"))
+            db.session.commit()
+    assert result.exit_code == 0, result.output
+    outcomes = [line.split("\t")[1] for line in result.output.splitlines() if "\t" in line]
+    assert outcomes == ["unusable", "automated", "unusable"]
+    with app.app_context():
+        aside = db.session.scalars(
+            select(InboundMessage).where(InboundMessage.detail.like("set aside:%"))
+        ).all()
+        assert len(aside) == 2 and all(m.raw and b"@example.com" in m.raw for m in aside)
+        assert all("crashed:" in m.detail for m in aside)

@@ -27,6 +27,7 @@ from rightsdesk.requests.mail_parsing import InboundMessage as ParsedMessage
 from rightsdesk.requests.mail_parsing import parse_message
 
 MAX_DETAILS = 20_000
+MAX_NAME = 200  # the subject's name column
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -120,7 +121,7 @@ def _file(record: InboundMessage, parsed: ParsedMessage, now: datetime) -> Inges
     request = file_request(
         IntakeInput(
             kind=kind,
-            name=parsed.from_name,
+            name=(parsed.from_name or "")[:MAX_NAME] or None,  # a header, not a name
             email=parsed.from_address,
             details=text[:MAX_DETAILS],
             language=language,

@@ -277,25 +277,46 @@ def _unlock_audit() -> None:
         db.session.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
 
 
+def _plain_hash(seq, at, actor, action, request_ref, data, prev) -> str:
+    """The unkeyed SHA-256 link the chain used before (all a database writer can compute)."""
+    import hashlib
+    import json
+
+    body = {
+        "seq": seq,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "request_ref": request_ref,
+        "data": data,
+        "prev": prev,
+    }
+    text_ = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text_.encode()).hexdigest()
+
+
 def _rewrite_chain(edit_seq: int, *, version: int, keyed: bool) -> None:
     """Edit one event's data, then recompute every link after it and the head, as someone
     who can write the database would: with plain SHA-256 (``keyed=False``, all they can do
     without the key) or with the key. ``version`` is what each rewritten event claims."""
-    from rightsdesk.core import audit
     from rightsdesk.models import AuditEvent, AuditHead
 
     _unlock_audit()
-    prev = audit.GENESIS
+    prev = "0" * 64
     for event in db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all():
         if event.seq == edit_seq:
             event.data = '{"forged":true}'
         if event.seq >= edit_seq:
             fields = (event.seq, event.at, event.actor, event.action, event.request_ref)
             if keyed:
-                digest = audit.event_hash(*fields, event.data, prev, version)
+                from rightsdesk.core.audit import event_hash
+
+                digest = event_hash(*fields, event.data, prev, version)
             else:
-                digest = audit.event_hash(*fields, event.data, prev, audit.UNKEYED)
-            event.prev_hash, event.hash, event.mac_version = prev, digest, version
+                digest = _plain_hash(*fields, event.data, prev)
+            event.prev_hash, event.hash = prev, digest
+            if hasattr(AuditEvent, "mac_version"):
+                event.mac_version = version
             db.session.flush()
         prev = event.hash
     db.session.get(AuditHead, 1).hash = prev

@@ -33,6 +33,24 @@ NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 POISON = "üser@example.com"  # what the form took before: flask-mail then raised on it
 
 
+@pytest.fixture
+def own_app(database_url):
+    """Build apps with their own settings on the test's database; their connections are
+    closed at the end (PostgreSQL warns of any left open)."""
+    made = []
+
+    def build(**config):
+        app = make_app(database_url, **config)
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def _queue(app, recipients: list[str], *, now: datetime = NOW) -> list[int]:
     """Queue one mail per recipient as the services do, committed; their ids."""
     with app.app_context():
@@ -390,26 +408,26 @@ def test_a_malformed_anchor_is_one_line_and_exit_2(runner):
 # --- 6. HSTS, cookies, bounded ids, next -----------------------------------------------------
 
 
-def _production(database_url, **config):
-    return make_app(database_url, ENV="production", SECRET_KEY="s" * 40, PROXY_HOPS=1, **config)
+def _production(own_app, **config):
+    return own_app(ENV="production", SECRET_KEY="s" * 40, PROXY_HOPS=1, **config)
 
 
-def test_hsts_in_production_over_https_as_the_proxy_says(database_url):
-    app = _production(database_url)
+def test_hsts_in_production_over_https_as_the_proxy_says(own_app):
+    app = _production(own_app)
     client = app.test_client()
     https = client.get("/", headers={"X-Forwarded-Proto": "https"})
     assert https.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     assert "Strict-Transport-Security" not in client.get("/").headers  # plain http
-    short = _production(database_url, HSTS_MAX_AGE=300).test_client()
+    short = _production(own_app, HSTS_MAX_AGE=300).test_client()
     answer = short.get("/", headers={"X-Forwarded-Proto": "https"})
     assert answer.headers["Strict-Transport-Security"].startswith("max-age=300;")
-    development = make_app(database_url, PROXY_HOPS=1).test_client()
+    development = own_app(PROXY_HOPS=1).test_client()
     answer = development.get("/", headers={"X-Forwarded-Proto": "https"})
     assert "Strict-Transport-Security" not in answer.headers
 
 
-def test_every_cookie_is_secure_in_production(database_url):
-    client = _production(database_url).test_client()
+def test_every_cookie_is_secure_in_production(own_app):
+    client = _production(own_app).test_client()
     answer = client.get("/requests/new?lang=en", headers={"X-Forwarded-Proto": "https"})
     cookies = answer.headers.getlist("Set-Cookie")
     assert any(c.startswith("rightsdesk_lang=en") for c in cookies)
@@ -435,12 +453,12 @@ def _id_routes(app, number: int) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("number", [2**31, 2**63, 2**64, 10**40])
-def test_every_integer_route_answers_404_beyond_the_database(database_url, tmp_path, number):
+def test_every_integer_route_answers_404_beyond_the_database(own_app, tmp_path, number):
     """Before: 500 on PostgreSQL from 2^31 and on SQLite from 2^63, public routes included."""
     from rightsdesk.models import StaffRole
     from tests.helpers import sign_in
 
-    app = make_app(database_url, DEMO=True, UPLOAD_DIR=str(tmp_path))
+    app = own_app(DEMO=True, UPLOAD_DIR=str(tmp_path))
     client = sign_in(app, StaffRole.ADMIN)
     routes = _id_routes(app, number)
     assert len(routes) >= 12
@@ -485,12 +503,12 @@ def _raw_mail(*, message_id: str, sender: str = "Kim <kim@example.com>", subject
     ).encode()
 
 
-def test_an_over_long_message_id_and_display_name_are_taken_not_fatal(database_url, tmp_path):
+def test_an_over_long_message_id_and_display_name_are_taken_not_fatal(own_app, tmp_path):
     """Before: a Message-ID over 998 characters answered 500 on PostgreSQL (and the same
     message stopped ``mail ingest``); a 300-character display name did too."""
     from rightsdesk.inbound import SIGNATURE_HEADER, signature
 
-    app = make_app(database_url, INBOUND_SECRET="s3cret", UPLOAD_DIR=str(tmp_path))
+    app = own_app(INBOUND_SECRET="s3cret", UPLOAD_DIR=str(tmp_path))
     client = app.test_client()
     raw = _raw_mail(
         message_id="<" + "x" * 1200 + "@example.com>",
@@ -505,8 +523,6 @@ def test_an_over_long_message_id_and_display_name_are_taken_not_fatal(database_u
         assert record.message_id is None and record.fingerprint.startswith("sha256:")
         assert "Message-ID ignored as malformed (1214 characters)" in record.detail
         assert len(db.session.scalars(select(Request)).one().subject.name) == 200
-        db.session.remove()
-        db.engine.dispose()
     again = client.post("/inbound/email", data=raw, headers=headers)
     assert again.get_json()["outcome"] == "duplicate"
 
@@ -584,12 +600,11 @@ def _alike(known: list[float], unknown: list[float], *, share=(0.2, 0.8), ratio=
 
 
 def test_the_resend_form_does_the_same_work_for_known_and_unknown_addresses(
-    database_url, smtp, smtp_port, tmp_path
+    own_app, smtp, smtp_port, tmp_path
 ):
     """Before: a known address with an unconfirmed request answered in 12–17 ms, an unknown
     one in 5–7 ms (same body). Now each POST writes one queued row; the worker looks up."""
-    app = make_app(
-        database_url,
+    app = own_app(
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=smtp_port,
         UPLOAD_DIR=str(tmp_path),
@@ -630,8 +645,6 @@ def test_the_resend_form_does_the_same_work_for_known_and_unknown_addresses(
     assert sent and {m["To"] for m in sent} == {"known@example.com"}
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(IntakeSubmission)) == 0
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _statements(app, run) -> list[str]:
@@ -668,9 +681,8 @@ def _page(answer, address: str = "") -> str:
     return page.replace(address, "<address>") if address else page
 
 
-def _throttled_app(database_url, smtp_port, tmp_path):
-    return make_app(
-        database_url,
+def _throttled_app(own_app, smtp_port, tmp_path):
+    return own_app(
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=smtp_port,
         UPLOAD_DIR=str(tmp_path),
@@ -679,7 +691,7 @@ def _throttled_app(database_url, smtp_port, tmp_path):
 
 
 def test_sign_in_answers_alike_for_staff_and_strangers_at_every_attempt(
-    database_url, smtp_port, tmp_path
+    own_app, smtp_port, tmp_path
 ):
     """Before: attempt six said "locked" only for a real account, and answered it without a
     password hash (fast). Now both addresses get the same page at every attempt, in the same
@@ -687,7 +699,7 @@ def test_sign_in_answers_alike_for_staff_and_strangers_at_every_attempt(
     from rightsdesk.models import StaffRole
     from tests.helpers import make_staff
 
-    app = _throttled_app(database_url, smtp_port, tmp_path)
+    app = _throttled_app(own_app, smtp_port, tmp_path)
     staff = make_staff(app, StaffRole.ADMIN)
     client = app.test_client()
     token = csrf(client, "/admin/login")
@@ -709,16 +721,14 @@ def test_sign_in_answers_alike_for_staff_and_strangers_at_every_attempt(
     _alike(known_times, unknown_times, share=(0.05, 0.95), ratio=1.25)
 
 
-def test_an_outsider_cannot_lock_an_admin_out_and_the_admin_is_told(
-    database_url, smtp_port, tmp_path
-):
+def test_an_outsider_cannot_lock_an_admin_out_and_the_admin_is_told(own_app, smtp_port, tmp_path):
     """Before: five failures from anywhere locked the account for everyone (then doubling to
     an hour). Now they pause that client only; the admin signs in from elsewhere, and is
     mailed that a pause started."""
     from rightsdesk.models import LoginThrottle, StaffRole
     from tests.helpers import PASSWORD, make_staff
 
-    app = _throttled_app(database_url, smtp_port, tmp_path)
+    app = _throttled_app(own_app, smtp_port, tmp_path)
     staff = make_staff(app, StaffRole.ADMIN)
     client = app.test_client()
     token = csrf(client, "/admin/login")
@@ -743,14 +753,14 @@ def test_an_outsider_cannot_lock_an_admin_out_and_the_admin_is_told(
 
 
 def test_many_clients_failing_slow_an_address_down_for_minutes_not_hours(
-    database_url, smtp_port, tmp_path
+    own_app, smtp_port, tmp_path
 ):
     """Twenty failures spread over clients (four each, under the per-client pause) start a
     short pause for the address everywhere: ten seconds, never more than five minutes."""
     from rightsdesk.models import LoginThrottle, StaffRole
     from tests.helpers import PASSWORD, make_staff
 
-    app = _throttled_app(database_url, smtp_port, tmp_path)
+    app = _throttled_app(own_app, smtp_port, tmp_path)
     staff = make_staff(app, StaffRole.ADMIN)
     client = app.test_client()
     token = csrf(client, "/admin/login")

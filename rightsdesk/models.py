@@ -586,6 +586,23 @@ class DestructionRecord(db.Model):
     actor: Mapped[str] = mapped_column(String(200))
 
 
+class PurgeProgress(db.Model):
+    """What one run has destroyed so far in one table of the operator's, kept in rightsdesk's
+    database batch by batch: ``done`` rows confirmed, and the keys of the batch in flight
+    (JSON) until the operator's database confirms it. A killed run is credited with exactly
+    this, never with rows that something else (an erasure) deleted meanwhile."""
+
+    __tablename__ = "purge_progress"
+    __table_args__ = (UniqueConstraint("run_id", "system", "table_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40))
+    system: Mapped[str] = mapped_column(String(100))
+    table_name: Mapped[str] = mapped_column(String(100))
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    inflight: Mapped[str | None] = mapped_column(Text)
+
+
 class JobLock(db.Model):
     """A named lease, so two workers never run the same job at once (on SQLite too; PostgreSQL
     additionally takes an advisory lock)."""

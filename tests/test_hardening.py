@@ -837,3 +837,80 @@ def test_replacing_the_second_factor_needs_the_current_code_or_the_password(app)
     client.post("/admin/account/totp", data={**form, "confirm": PASSWORD})
     with app.app_context():
         assert db.session.scalars(select(StaffUser)).one().totp_secret == new_secret
+
+
+# --- 6. an interrupted purge counts only what it destroyed ------------------------------------
+
+
+def test_a_killed_purge_is_credited_only_with_what_it_destroyed(
+    database_url, empty_shop_url, tmp_path
+):
+    """A runner is killed (SIGKILL) mid-table; before the next run, an erasure deletes two due
+    rows. Before: the killed run's record said planned minus still due (27 for 25). Now it
+    says what that run destroyed, journalled batch by batch."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import create_engine
+
+    from rightsdesk.demo import shop as demo_shop
+    from rightsdesk.models import DestructionRecord, JobLock
+    from tests.helpers import DEMO_MAP, due_logs, local_cutoff, shop_rows
+
+    demo_shop.create_demo_shop(empty_shop_url, users=2500)
+    script = str(Path(sys.executable).with_name("rightsdesk"))
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": database_url,
+        "RIGHTSDESK_SECRET_KEY": "test-secret",
+        "RIGHTSDESK_DATAMAP_FILE": str(DEMO_MAP),
+        "RIGHTSDESK_SHOP_DATABASE_URL": empty_shop_url,
+        "RIGHTSDESK_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "RIGHTSDESK_RETENTION_BATCH_SIZE": "50",
+        "RIGHTSDESK_RETENTION_BATCH_PAUSE": "0.02",
+    }
+    command = [script, "jobs", "run", "--only", "purge-operator"]
+    due = due_logs(empty_shop_url)
+    runner = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and due_logs(empty_shop_url) > due - 300:
+        time.sleep(0.05)
+    runner.send_signal(signal.SIGKILL)
+    runner.communicate(timeout=10)
+    left = due_logs(empty_shop_url)
+    assert 0 < left < due - 2, "the kill should come in the middle of the access logs"
+    cutoff = local_cutoff("access_log")
+    if empty_shop_url.startswith("sqlite"):
+        cutoff = cutoff.replace(tzinfo=None)
+    newest = "SELECT id FROM access_logs WHERE at < :c ORDER BY id DESC LIMIT 2"
+    erased = [row[0] for row in shop_rows(empty_shop_url, newest, c=cutoff)]
+    shop = create_engine(empty_shop_url)
+    with shop.begin() as connection:  # far from the killed runner's batch in flight
+        connection.execute(text("DELETE FROM access_logs WHERE id IN (:a, :b)"), dict(
+            a=erased[0], b=erased[1]
+        ))
+    shop.dispose()
+    assert due_logs(empty_shop_url) == left - 2  # an erasure, not the job
+    with make_app(database_url).app_context():  # the killed runner's lease runs out
+        db.session.execute(text("UPDATE job_locks SET lease_until = :t"), {"t": NOW})
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert due_logs(empty_shop_url) == 0
+    app = make_app(database_url)
+    with app.app_context():
+        logs = db.session.scalars(
+            select(DestructionRecord).where(DestructionRecord.table_name == "access_logs")
+        ).all()
+        interrupted = [r.count for r in logs if "interrupted" in r.actor]
+        finishing = [r.count for r in logs if "interrupted" not in r.actor]
+        assert interrupted == [due - left]  # before: due - left + 2
+        assert finishing == [left - 2]
+        assert db.session.scalar(select(func.count()).select_from(JobLock)) == 0
+        db.session.remove()
+        db.engine.dispose()

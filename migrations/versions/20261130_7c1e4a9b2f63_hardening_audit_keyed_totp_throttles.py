@@ -1,4 +1,5 @@
-"""hardening: audit events keyed (mac_version), single-use TOTP steps, sign-in throttles
+"""hardening: audit events keyed (mac_version), single-use TOTP steps, sign-in throttles,
+purge progress
 
 Revision ID: 7c1e4a9b2f63
 Revises: 5d2b7e91c4a0
@@ -39,9 +40,24 @@ def upgrade():
         batch_op.create_index(
             batch_op.f("ix_login_throttles_last_failure_at"), ["last_failure_at"], unique=False
         )
+    op.create_table(
+        "purge_progress",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.String(length=40), nullable=False),
+        sa.Column("system", sa.String(length=100), nullable=False),
+        sa.Column("table_name", sa.String(length=100), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("inflight", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_purge_progress")),
+        sa.UniqueConstraint(
+            "run_id", "system", "table_name",
+            name=op.f("uq_purge_progress_run_id"),
+        ),
+    )
 
 
 def downgrade():
+    op.drop_table("purge_progress")
     with op.batch_alter_table("login_throttles", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_throttles_last_failure_at"))
     op.drop_table("login_throttles")

@@ -149,6 +149,16 @@ def test_a_message_that_keeps_crashing_is_parked_as_failed_for_staff(app, smtp):
         assert row.state is OutboxState.FAILED and row.attempts == 5
         assert "UnicodeEncodeError" in row.last_error
     assert parked.attempted == 0 and smtp.envelopes == []
+    from rightsdesk.models import StaffRole
+    from tests.helpers import sign_in
+
+    page = sign_in(app, StaffRole.HANDLER).get("/admin/?lang=en").get_data(as_text=True)
+    assert f"mail {poison}: crashed: UnicodeEncodeError" in page
+    with app.app_context():  # once the cause is fixed, --retry-now sends it again: one try
+        assert outbox.retry_now(now=now) == 1
+        assert outbox.deliver_due(now=now, worker="t").failed == 1
+        row = db.session.get(OutboxMessage, poison)
+        assert row.state is OutboxState.FAILED and row.attempts == 6
 
 
 def test_the_worker_survives_a_duty_that_raises(app, runner, smtp):

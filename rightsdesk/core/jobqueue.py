@@ -234,11 +234,21 @@ def backoff(attempts: int, *, first: timedelta, longest: timedelta) -> timedelta
 
 
 def retry_now(queue: Queue, *, now: datetime) -> int:
-    """Make every waiting row due at ``now`` (after an outage is fixed); how many were."""
-    return db.session.execute(
+    """Make every waiting row due at ``now`` (after an outage is fixed), and every row parked
+    after crashing (after its cause is fixed: it keeps its attempts, so a row that still
+    crashes is parked again after one try); how many were."""
+    waiting = db.session.execute(
         update(queue.model)
         .where(_waiting(queue), queue.due > now)
         .values({queue.due.key: now})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if queue.failed is None:
+        return waiting
+    return waiting + db.session.execute(
+        update(queue.model)
+        .where(queue.state == queue.failed, queue.error.like("crashed:%"))
+        .values({queue.state.key: queue.waiting, queue.due.key: now})
         .execution_options(synchronize_session=False)
     ).rowcount
 
@@ -268,6 +278,17 @@ def isolated(queue: Queue, item_id: int, work: Callable[[], Any], *, now: dateti
         set_aside(queue, item_id, reason, now=now)
         return reason
     return None
+
+
+def parked(queue: Queue, *, limit: int = 5) -> list[tuple[int, str]]:
+    """The newest rows parked after crashing (id, reason): what staff must look at."""
+    rows = db.session.execute(
+        select(queue.model.id, queue.error)
+        .where(queue.state == queue.failed, queue.error.like("crashed:%"))
+        .order_by(queue.model.id.desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 def set_aside(queue: Queue, item_id: int, reason: str, *, now: datetime) -> None:

@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from rightsdesk.delivery import outbox
@@ -924,3 +926,60 @@ def test_a_killed_purge_is_credited_only_with_what_it_destroyed(
         assert db.session.scalar(select(func.count()).select_from(JobLock)) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+# --- 7. property: no API answer ever carries a status token -----------------------------------
+
+API_CALLS = st.one_of(
+    st.builds(
+        lambda body, key: ("POST", "/api/v1/requests", body, key),
+        st.fixed_dictionaries(
+            {
+                "kind": st.sampled_from(["access", "deletion", "correction", "nope"]),
+                "email": st.sampled_from(["a@example.com", "b@example.com", "bad", POISON]),
+            },
+            optional={
+                "name": st.text(max_size=20),
+                "language": st.sampled_from(["ko", "en"]),
+                "corrections": st.just([{"item": "주소", "correct_value": "서울"}]),
+            },
+        ),
+        st.sampled_from(["full", "create", "read"]),
+    ),
+    st.builds(
+        lambda ref, key: ("GET", f"/api/v1/requests/{ref}", None, key),
+        st.sampled_from(["RD-2026-000001", "RD-2026-000002", "x"]),
+        st.sampled_from(["full", "read", "create"]),
+    ),
+    st.builds(
+        lambda subject, key: ("GET", f"/api/v1/restrictions?subject={subject}", None, key),
+        st.sampled_from(["0" * 64, "zz"]),
+        st.sampled_from(["full", "create"]),
+    ),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(calls=st.lists(API_CALLS, min_size=1, max_size=6))
+def test_no_api_answer_ever_carries_a_status_token(app, calls):
+    keys = getattr(app, "_hardening_keys", None)
+    if keys is None:
+        keys = app._hardening_keys = {
+            "full": _key(app, list(SCOPES)),
+            "create": _key(app, ["requests:create"]),
+            "read": _key(app, ["requests:read"]),
+        }
+    client = app.test_client()
+    answers = []
+    for method, path, body, key in calls:
+        auth = {"Authorization": f"Bearer {keys[key]}"}
+        answers.append(client.open(path, method=method, json=body, headers=auth))
+    tokens = _all_status_tokens(app)
+    for answer in answers:
+        text_ = answer.get_data(as_text=True)
+        assert answer.status_code < 500
+        assert "/requests/status/" not in text_ and not any(t in text_ for t in tokens)

@@ -305,10 +305,10 @@ def _file_submission(
     """Make one taken submission into its request and commit both; or roll back (which puts
     the submission back) and postpone it with its reason."""
     submission_id, received_at, payload, attempts = claimed
-    if payload.startswith('{"resend"'):
-        _resend_submission(payload, now)
-        return
     try:
+        if payload.startswith('{"resend"'):
+            _resend_submission(payload, now)
+            return
         data, proof = _from_payload(payload)
         request = _create_request(
             data, now=now, actor=SUBJECT, proof=proof, received_at=received_at

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from rightsdesk.delivery import outbox
-from rightsdesk.extensions import db
+from rightsdesk.extensions import db, limiter
 from rightsdesk.models import InboundMessage, IntakeSubmission, OutboxMessage, OutboxState, Request
 from rightsdesk.requests.tokens import status_token
 from tests.helpers import (
@@ -51,6 +51,9 @@ def own_app(database_url):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+    # RATELIMIT_ENABLED=False turns the one shared Flask-Limiter off for every later app too
+    # (its init_app keeps the last value as the default): turn it back on.
+    limiter.enabled = True
 
 
 def _queue(app, recipients: list[str], *, now: datetime = NOW) -> list[int]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the package imports no Flask, so ``rightsdesk.domain`` stays pure
     from flask import Flask
+    from werkzeug.exceptions import HTTPException
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_pages(app)
+    register_favicon(app)
     return app
 
 
@@ -94,6 +96,17 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(mailbox_bp)
 
 
+def register_favicon(app: Flask) -> None:
+    """Browsers ask for /favicon.ico whatever the page links: the same icon, cached a day."""
+    from flask import send_from_directory
+
+    @app.get("/favicon.ico")
+    def _favicon():
+        return send_from_directory(
+            app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400
+        )
+
+
 def register_error_pages(app: Flask) -> None:
     """A profiles file the settings refuse (``path:line: problem``) is logged with its line,
     and every page answers 503 with a short notice instead of a traceback (the settings are
@@ -108,7 +121,33 @@ def register_error_pages(app: Flask) -> None:
     def _load_settings() -> None:
         settings()  # cached after the first request; a refused file stops here
 
+    @app.errorhandler(429)
+    def _too_many_requests(error: HTTPException):
+        return too_many_requests(error)
+
     @app.errorhandler(ProfileError)
     def _configuration_error(error: ProfileError):
         app.logger.error("RIGHTSDESK_PROFILES_FILE refused: %s", error)
         return render_template("unavailable.html"), 503
+
+
+def too_many_requests(error: HTTPException):
+    """A rate limit reached: JSON under /api/, otherwise a page in the site's layout and the
+    person's language saying when to come back, with ``Retry-After`` (seconds)."""
+    import math
+    import time
+
+    from flask import make_response, render_template, request
+
+    from rightsdesk.api import json_http_errors
+    from rightsdesk.extensions import limiter
+
+    limit = limiter.current_limit
+    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+    if request.path.startswith("/api/"):
+        response, status = json_http_errors(error)
+    else:
+        page = render_template("too_many.html", minutes=math.ceil(wait / 60))
+        response, status = make_response(page), 429
+    response.headers["Retry-After"] = str(wait)
+    return response, status

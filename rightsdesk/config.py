@@ -7,6 +7,7 @@ as plain strings otherwise, as Flask's ``from_prefixed_env`` does.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from flask import Flask
 
 PREFIX = "RIGHTSDESK"
@@ -34,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "VERIFY_TTL_HOURS": 24,
     "UNVERIFIED_EXPIRY_DAYS": 7,
     "RESEND_LIMIT": "3 per hour",
-    "SUBMIT_LIMIT": "10 per hour",
+    "SUBMIT_LIMIT": "10 per hour",  # accepted submissions, per client and per e-mail address
+    "ATTEMPT_LIMIT": "60 per hour",  # every form post, rejected ones included, per client
     "VERIFY_LIMIT": "30 per hour",
     # Several web nodes share limits through Redis: redis://host:6379 (pip install '.[redis]').
     "RATELIMIT_STORAGE_URI": "memory://",
@@ -57,11 +60,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_MB": 10,
     "DOWNLOAD_TTL_DAYS": 30,
     "PACKAGE_TTL_DAYS": 7,  # access packages built from the data map
-    # Fernet key for files offered to subjects (default: derived from SECRET_KEY).
+    # Fernet keys (one, or several comma-separated, the current first) for files offered to
+    # subjects; outside production derived from SECRET_KEY when unset.
     "PACKAGE_KEY": None,
-    # Fernet key for separately stored records (PIPA §21③; default: derived from SECRET_KEY).
+    # Fernet keys for separately stored records (PIPA §21③), likewise.
     "RETAINED_KEY": None,
     "MESSAGE_ID_DOMAIN": "rightsdesk.local",
+    # The operator's return address printed under its name at the head of paper notices.
+    "LETTER_RETURN_ADDRESS": None,
     # The data map (TOML) describing where personal data lives: `rightsdesk datamap check`.
     "DATAMAP_FILE": None,
     # The retention schedule's additions and overrides (TOML): `rightsdesk jobs schedule`.
@@ -71,6 +77,15 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_BATCH_SIZE": 5000,
     "RETENTION_BATCH_PAUSE": 0,
     "RETENTION_EVERY_MINUTES": 60,
+    # Monitoring: /healthz says "degraded" when no worker was seen for this long; the
+    # Prometheus endpoint /metrics answers a bearer token, or these addresses (comma-separated
+    # IPs or networks); with neither it does not exist.
+    "WORKER_STALE_MINUTES": 5,
+    "METRICS_TOKEN": None,
+    "METRICS_ALLOW_FROM": None,
+    # How long a worker holds what it claimed while it works on it (renewed while it works;
+    # a worker killed with kill -9 delays its items at most this long).
+    "WORKER_LEASE_SECONDS": 60,
     "IMAP_HOST": None,
     "IMAP_USER": None,
     "IMAP_PASSWORD": None,
@@ -116,6 +131,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if app.config["ENV"] == "production":
         _harden_for_production(app, overrides)
     _check_timezone(app)
+    _check_keys(app)
+    _check_metrics_addresses(app)
 
 
 def _derive_settings(app: Flask) -> None:
@@ -143,8 +160,51 @@ def _harden_for_production(app: Flask, overrides: dict[str, Any] | None) -> None
         raise ConfigError(f"{PREFIX}_DEMO cannot be on when {PREFIX}_ENV=production")
     if not os.environ.get(f"{PREFIX}_SECRET_KEY") and not (overrides or {}).get("SECRET_KEY"):
         raise ConfigError(f"{PREFIX}_SECRET_KEY must be set when {PREFIX}_ENV=production")
+    for setting in EXPLICIT_IN_PRODUCTION:
+        if not app.config.get(setting):
+            raise ConfigError(
+                f"{PREFIX}_{setting} must be set when {PREFIX}_ENV=production "
+                "(a key derived from the secret key would change with it): "
+                "see 'rightsdesk keys generate'"
+            )
     app.config["SESSION_COOKIE_SECURE"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = True
+
+
+#: Keys production must be given: derived from the secret key, they would change with it.
+EXPLICIT_IN_PRODUCTION = ("PACKAGE_KEY", "RETAINED_KEY", "SUBJECT_HASH_KEY")
+#: Settings holding Fernet keys: one, or a comma-separated list (current first).
+FERNET_SETTINGS = ("PACKAGE_KEY", "RETAINED_KEY")
+
+
+def fernet_keys(value: Any) -> list[str]:
+    """The keys of a Fernet setting, current first (empty when unset)."""
+    return [part.strip() for part in str(value or "").split(",") if part.strip()]
+
+
+def _check_keys(app: Flask) -> None:
+    """Every Fernet key given is one (named by position, never printed)."""
+    for setting in FERNET_SETTINGS:
+        for position, key in enumerate(fernet_keys(app.config.get(setting)), start=1):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                raise ConfigError(
+                    f"{PREFIX}_{setting}: key {position} is not a Fernet key (32 url-safe "
+                    "base64-encoded bytes; make one with 'rightsdesk keys generate')"
+                ) from None
+
+
+def _check_metrics_addresses(app: Flask) -> None:
+    for part in str(app.config.get("METRICS_ALLOW_FROM") or "").split(","):
+        try:
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}_METRICS_ALLOW_FROM: {part.strip()!r} is not an IP address or "
+                "network (e.g. 127.0.0.1,10.0.0.0/8)"
+            ) from None
 
 
 def _check_timezone(app: Flask) -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask.wrappers import Response
+from flask_babel import Domain, get_translations
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
+from rightsdesk.domain.particles import resolve
 from rightsdesk.extensions import babel
 
 LANG_COOKIE = "rightsdesk_lang"
@@ -35,8 +40,48 @@ def _remember_choice(response: Response) -> Response:
     return response
 
 
+class _ParticleDomain(Domain):
+    """The message domain, with Korean particle pairs ("은(는)") resolved once interpolated."""
+
+    def gettext(self, string: str, **variables: object) -> str:
+        return resolve(super().gettext(string, **variables))
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables: object) -> str:
+        return resolve(super().ngettext(singular, plural, num, **variables))
+
+    def pgettext(self, context: str, string: str, **variables: object) -> str:
+        return resolve(super().pgettext(context, string, **variables))
+
+
+def _resolved(text: str) -> str:
+    """Particles resolved, keeping a template's escaped text marked safe."""
+    return Markup(resolve(str(text))) if isinstance(text, Markup) else resolve(text)
+
+
+@pass_context
+def _template_gettext(context: Context, string: str, **variables: object) -> str:
+    """Jinja's new-style ``_``/``gettext`` (interpolate, escape), then particles resolved."""
+    text = get_translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return _resolved(text % variables)
+
+
+@pass_context
+def _template_ngettext(
+    context: Context, singular: str, plural: str, num: int, **variables: object
+) -> str:
+    variables.setdefault("num", num)
+    text = get_translations().ungettext(singular, plural, num)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return _resolved(text % variables)
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    babel.domain_instance = _ParticleDomain()
+    app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext)
     app.after_request(_remember_choice)
     from flask_babel import format_datetime
 

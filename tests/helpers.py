@@ -281,8 +281,9 @@ def body_of(message) -> str:
 
 
 def link_in(message, path: str) -> str:
-    """The path of the first ``http://rightsdesk.test<path>…`` link in the mail's text."""
-    match = re.search(r"http://rightsdesk\.test(" + re.escape(path) + r"[^\s]+)", body_of(message))
+    """The path of the first ``http://rightsdesk.test<path>…`` link in the mail's text, without
+    the ``?lang=`` every link to a subject's page carries."""
+    match = re.search(r"http://rightsdesk\.test(" + re.escape(path) + r"[^\s?]+)", body_of(message))
     assert match, body_of(message)
     return match.group(1)
 

@@ -17,6 +17,7 @@ from rightsdesk.models import AuditEvent, Channel, LoginThrottle, Request, Staff
 from rightsdesk.requests.lifecycle import change_status
 from tests.helpers import (
     PASSWORD,
+    SEOUL,
     act,
     csrf,
     make_app,
@@ -278,7 +279,9 @@ def test_staff_enter_a_request_taken_by_phone(app):
             "email": "phone@example.com",
             "name": "전화 고객",
             "received_at": "2025-09-24T10:00",
+            "received_via": "phone",
             "identity_checked": "y",
+            "identity_method": "회신 전화로 확인",
             "details": "전화로 접수",
         },
     )
@@ -365,23 +368,40 @@ def test_a_ground_from_another_kind_is_refused(app):
     assert stored(app, reference).status is Status.VERIFIED
 
 
-def test_postponement_sends_reason_new_date_and_how_to_object(app, smtp):
+def test_korean_access_is_postponed_until_its_ground_ends_then_due_without_delay(app, smtp):
     organisation(app)
     reference = new_request(app, kind=K.ACCESS)
     before = stored(app, reference).due_date
     client = sign_in(app, StaffRole.HANDLER)
-    preview = act(client, reference, "extend", reason="보관 서버 복구가 필요합니다")
-    assert "보관 서버 복구가 필요합니다" in preview.get_data(as_text=True)
-    act(client, reference, "extend", reason="보관 서버 복구가 필요합니다", step="send")
+    reason = "수사기관의 보존 요청으로 열람을 잠시 미룹니다"
+    no_review = act(client, reference, "extend", reason=reason, step="send")
+    assert no_review.status_code == 302 and stored(app, reference).extension_count == 0
+    review = (datetime.now(UTC) + timedelta(days=20)).date().isoformat()
+    preview = act(client, reference, "extend", reason=reason, review_on=review)
+    assert reason in preview.get_data(as_text=True)
+    act(client, reference, "extend", reason=reason, review_on=review, step="send")
     after = stored(app, reference)
     assert after.status is Status.EXTENDED and after.extension_count == 1
-    assert after.due_date > before
+    assert after.deferral_review_on.isoformat() == review and after.due_date.isoformat() == review
+    assert after.notice_due_date == before  # the notice was due within the 10 days
     send(app)
     notice = text_of(smtp.messages[-1])
-    assert after.due_date.isoformat() in notice and "보관 서버 복구가 필요합니다" in notice
+    assert reason in notice and "법 §35③ 후문" in notice and "지체 없이" in notice
     assert "이의" in notice and "118" in notice
-    again = act(client, reference, "extend", reason="또", step="send")
+    assert review not in notice and "기본값" not in notice and "rightsdesk 기본" not in notice
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert 'id="review-on"' in page and "do-deferral-end" in page
+    again = act(client, reference, "extend", reason="또", review_on=review, step="send")
     assert again.status_code == 302 and stored(app, reference).extension_count == 1
+    act(client, reference, "deferral-end")
+    ended = stored(app, reference)
+    assert ended.deferral_ended_at is not None
+    # The operator's target (3 days in the profile) from the day the ground ended, rolled
+    # off weekends and holidays: never before three days from today.
+    today = datetime.now(SEOUL).date()
+    assert today + timedelta(days=3) <= ended.due_date <= today + timedelta(days=10)
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert 'id="deferral-due"' in page and "do-deferral-end" not in page
 
 
 def test_deletion_cannot_be_postponed_under_pipa(app):
@@ -473,6 +493,22 @@ ROLE_TABLE = {
         "/admin/requests/new",
         {"admin": 200, "handler": 200, "auditor": 403},
     ),
+    "admin.dormancy_restore": (
+        "POST",
+        "/admin/retention/restore",
+        {"admin": 302, "handler": 302, "auditor": 403},
+    ),
+    "admin.letters": ("GET", "/admin/letters", {"admin": 200, "handler": 200, "auditor": 200}),
+    "admin.letter_pdf": (
+        "GET",
+        "/admin/letters/999.pdf",
+        {"admin": 404, "handler": 404, "auditor": 404},
+    ),
+    "admin.letter_posted": (
+        "POST",
+        "/admin/letters/999/posted",
+        {"admin": 404, "handler": 404, "auditor": 403},
+    ),
     "admin.request_detail": (
         "GET",
         "/admin/requests/{ref}",
@@ -516,6 +552,11 @@ ROLE_TABLE = {
     "admin.save_promise": (
         "POST",
         "/admin/settings/promises",
+        {"admin": 302, "handler": 403, "auditor": 403},
+    ),
+    "admin.save_jurisdiction": (
+        "POST",
+        "/admin/settings/jurisdictions/EU",
         {"admin": 302, "handler": 403, "auditor": 403},
     ),
     "admin.holidays_page": (
@@ -745,6 +786,7 @@ def test_a_phone_request_gets_its_mail_and_manual_verification_acknowledges(app,
             "kind": "access",
             "email": "phone2@example.com",
             "received_at": "2026-11-20T10:00",
+            "received_via": "phone",
         },
     )
     client.post(
@@ -754,7 +796,9 @@ def test_a_phone_request_gets_its_mail_and_manual_verification_acknowledges(app,
             "kind": "access",
             "email": "counter@example.com",
             "received_at": "2026-11-20T11:00",
+            "received_via": "in_person",
             "identity_checked": "y",
+            "identity_method": "신분증 대조",
         },
     )
     send(app)

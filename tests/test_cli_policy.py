@@ -105,6 +105,14 @@ def test_past_versions_are_imported_with_their_dates_and_source_without_notice(
         as_text=True
     )
 
+    # The console says the version in force is the operator's own text, not that it "no
+    # longer matches" sections rightsdesk never generated for it.
+    from rightsdesk.models import StaffRole
+    from tests.helpers import sign_in
+
+    console = sign_in(mapped_app, StaffRole.ADMIN).get("/admin/policy").get_data(as_text=True)
+    assert "가져온 것입니다" in console and "일치하지 않습니다" not in console
+
 
 def test_imports_that_are_not_past_published_versions_are_refused_in_one_line(
     mapped_app, tmp_path: Path

@@ -178,7 +178,9 @@ def test_removing_a_weekend_day_does_not_make_it_a_working_day():
 
 
 def test_access_postponement_is_the_only_kr_extension_besides_automated_decisions():
-    assert due("2025-09-24T10:00+09:00", extensions=1).due == date(2025, 10, 14)
+    # 법 §35③ 후문: postponing access is a deferral until its ground ends, not "+10 days":
+    # the statutory date (of the notice with the ground) stays 10 Oct.
+    assert due("2025-09-24T10:00+09:00", extensions=1).due == date(2025, 10, 10)
     with pytest.raises(ExtensionNotAllowed, match="no extension of deletion"):
         due("2025-09-24T10:00+09:00", K.DELETION, extensions=1)
     with pytest.raises(ExtensionNotAllowed, match="at most 1"):

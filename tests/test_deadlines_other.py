@@ -9,13 +9,17 @@ from rightsdesk.domain.deadlines import add_months, compute_deadline, compute_no
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.profiles import builtin_profiles
+from rightsdesk.domain.regions import with_region
 
 PROFILES = builtin_profiles()
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
-def compute(code: str, received: str, kind: K = K.ACCESS, tz=BRUSSELS, **kw):
-    profile = PROFILES[code]
+REGIONS = {"EU": "BE"}  # the operator acts in Belgium unless a test says otherwise
+
+
+def compute(code: str, received: str, kind: K = K.ACCESS, tz=BRUSSELS, region=None, **kw):
+    profile = with_region(PROFILES[code], region or REGIONS.get(code))
     calendar = HolidayCalendar(profile.calendar_country, profile.calendar_subdivision)
     return compute_deadline(
         received_at=datetime.fromisoformat(received),
@@ -74,16 +78,20 @@ LA = ZoneInfo("America/Los_Angeles")
 
 
 def test_california_45_calendar_days_without_roll_forward():
-    result = compute("US-CA", "2025-01-01T10:00-08:00", tz=LA)
-    assert result.due == date(2025, 2, 15)  # a Saturday, and it stays one
+    # §7021(b): 1 Jan is day 1, so day 45 is 14 Feb (1 Jan + 44 days); no roll-forward.
+    result = compute("US-CA", "2025-01-04T10:00-08:00", tz=LA)
+    assert result.due == date(2025, 2, 17)  # 4 Jan + 44 days, a Monday holiday, and stays one
     assert result.skipped == ()
-    assert compute("US-CA", "2025-01-01T10:00-08:00", tz=LA, extensions=1).due == date(2025, 4, 1)
+    assert compute("US-CA", "2025-01-01T10:00-08:00", tz=LA).due == date(2025, 2, 14)
+    # 90 days with day 1 on 1 Jan: 1 Jan + 89 days = 1 Apr is day 91, so 31 Mar.
+    assert compute("US-CA", "2025-01-01T10:00-08:00", tz=LA, extensions=1).due == date(2025, 3, 31)
 
 
 def test_california_opt_out_counts_business_days_over_thanksgiving():
-    # 15 business days from Thu 20 Nov 2025, skipping Thanksgiving and the day after (CA).
+    # Thu 20 Nov 2025 is day 1: 20, 21, 24, 25, 26 (5), Thanksgiving 27 and the day after
+    # 28 skipped, 1–5 Dec (10), 8–12 Dec (15).
     result = compute("US-CA", "2025-11-20T10:00-08:00", K.SUSPENSION, tz=LA)
-    assert result.due == date(2025, 12, 15)
+    assert result.due == date(2025, 12, 12)
 
 
 def test_california_acknowledgement_in_ten_business_days():

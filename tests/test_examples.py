@@ -19,6 +19,7 @@ from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.retention import load_schedule
 from rightsdesk.extensions import db
 from rightsdesk.models import PolicyVersion
+from rightsdesk.requests.queue import due_marks
 from tests.helpers import make_request, shop_database
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -259,3 +260,10 @@ def test_an_operator_following_the_example_gets_what_its_policy_promises(
             assert request.promised_due_date is None
         # 2026-03-02 + 10 days = Thu 03-12
         assert request.due_date == date(2026, 3, 12)
+        # The queue, the digest and the reports judge by the working date: on Tue 03-10 a
+        # 7-day promise is overdue, the law's 10 days only due soon (03-12 is two business
+        # days off); a refusal notice is due by the same date.
+        working = date(2026, 3, 9) if "access" in seed.promised else date(2026, 3, 12)
+        assert request.notice_due_date == working
+        mark = "overdue" if "access" in seed.promised else "soon"
+        assert due_marks([request], date(2026, 3, 10)) == {request.id: mark}

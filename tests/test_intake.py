@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -501,3 +502,15 @@ def test_behind_a_proxy_links_and_limits_use_the_forwarded_client(
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_links_in_a_mail_carry_the_request_s_language(app, client, smtp):
+    file_access_request(client, lang="en", email="lee@example.com")
+    send_mail(app)
+    body = body_of(smtp.messages[0])
+    verify = re.search(r"http://rightsdesk\.test(/requests/verify/\S+)", body).group(1)
+    assert verify.endswith("?lang=en")
+    assert "http://rightsdesk.test/requests/resend?lang=en" in body
+    fresh = app.test_client()  # another browser: no language cookie
+    page = fresh.get(verify).get_data(as_text=True)
+    assert '<html lang="en">' in page

@@ -90,8 +90,9 @@ def test_a_claim_abandoned_by_a_crashed_sender_is_taken_over_after_the_lease(app
         message = db.session.scalars(select(OutboxMessage)).one()
         message.state, message.claimed_at, message.claimed_by = OutboxState.SENDING, NOW, "dead"
         db.session.commit()
-        assert deliver_due(now=NOW + timedelta(minutes=5), worker="w").attempted == 0
-        assert deliver_due(now=NOW + timedelta(minutes=11), worker="w").sent == 1
+        # RIGHTSDESK_WORKER_LEASE_SECONDS: 60 by default
+        assert deliver_due(now=NOW + timedelta(seconds=50), worker="w").attempted == 0
+        assert deliver_due(now=NOW + timedelta(seconds=61), worker="w").sent == 1
     assert len(smtp.messages) == 1
 
 

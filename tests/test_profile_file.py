@@ -153,3 +153,59 @@ def test_the_web_answers_503_with_a_notice_and_logs_the_line(refusing_app, caplo
         assert words in page and "Traceback" not in page
     assert f"{path}:8: [KR] periods.access" in caplog.text
     assert app.test_client().get("/admin/login").status_code == 503
+
+
+# --- every statutory profile, not only Korea's ------------------------------------------------
+
+CA_PERIODS = {k.value: '{ amount = 45, unit = "days" }' for k in K if k is not K.UNCLASSIFIED}
+CA_PERIODS["suspension"] = '{ amount = 15, unit = "business_days" }'
+CA_PERIODS["consent_withdrawal"] = '{ amount = 15, unit = "business_days" }'
+
+
+def ca_file(tmp_path, *extra: str, **periods: str) -> str:
+    """A whole US-CA profile with ``extra`` top-level lines; ``periods`` replace a kind's."""
+    lines = ["[US-CA]", 'name = "CCPA (operator)"', "roll_forward = false", *extra]
+    lines += ["", "[US-CA.periods]"]
+    lines += [f"{kind} = {periods.get(kind, body)}" for kind, body in CA_PERIODS.items()]
+    lines += ["", "[US-CA.notice]", "amount = 45", 'unit = "days"']
+    lines += ["", "[US-CA.acknowledgement]", "amount = 10", 'unit = "business_days"', ""]
+    path = tmp_path / "profiles.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return str(path)
+
+
+def test_a_california_profile_keeps_day_one_on_receipt_when_it_omits_the_rule(tmp_path):
+    merged = profiles_with(ca_file(tmp_path))
+    assert merged["US-CA"].receipt_day_counts and merged["US-CA"].timezone
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("receipt_day_counts = false", "receipt_day_counts"),
+        ('timezone = "Asia/Seoul"', "timezone"),
+        ('calendar = "KR"', "calendar"),
+        ('clock_starts = "verification"', "clock_starts"),
+    ],
+)
+def test_a_counting_rule_that_can_end_later_is_refused_on_its_line(tmp_path, line, key):
+    path = ca_file(tmp_path, line)
+    assert refusal(path).startswith(f"{path}:4: [US-CA] {key} differs from the statutory")
+
+
+def test_a_longer_california_period_is_refused_like_a_korean_one(tmp_path):
+    path = ca_file(tmp_path, suspension='{ amount = 20, unit = "business_days" }')
+    assert "[US-CA] periods.suspension: 20 business_days may end after the statutory 15" in (
+        refusal(path)
+    )
+
+
+def test_a_longer_eu_extension_is_refused(tmp_path):
+    eu = builtin_profiles()["EU"]
+    lines = ["[EU]", 'name = "GDPR (operator)"', "roll_forward = true", "", "[EU.periods]"]
+    lines += [f'{k.value} = {{ amount = 1, unit = "months" }}' for k in eu.periods]
+    lines += ["", "[EU.notice]", "amount = 1", 'unit = "months"', ""]
+    lines += ["[EU.extensions.all]", "amount = 3", "max_count = 1", ""]
+    path = tmp_path / "profiles.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert "1 × 3 goes beyond the built-in 1 × 2" in refusal(str(path))

@@ -42,12 +42,15 @@ def test_korean_profile_matches_the_statute():
     assert set(kr.extensions) == {K.ACCESS, K.AUTOMATED_DECISION}
 
 
-def test_gdpr_profiles_pause_and_extend_by_two_months():
+def test_gdpr_profiles_extend_by_two_months_eu_pauses_uk_restarts():
     for code in ("EU", "UK"):
         profile = PROFILES[code]
-        assert profile.pauses_while_awaiting_subject
         assert profile.period(K.ACCESS).unit is Unit.MONTHS
         assert profile.extension(K.DELETION).amount == 2
+    assert PROFILES["EU"].pauses_while_awaiting_subject
+    # UK GDPR Art. 12A: the clock starts again on the answer instead of pausing.
+    assert not PROFILES["UK"].pauses_while_awaiting_subject
+    assert PROFILES["UK"].clock_starts is ClockStart.LAST_ANSWER
 
 
 def test_unknown_jurisdiction_names_the_accepted_ones():

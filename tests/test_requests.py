@@ -70,6 +70,9 @@ def test_moving_through_the_lifecycle_and_extending_moves_the_due_date(ctx):
     request = submit()
     change_status(request, Status.VERIFIED, actor="test", now=utc("2025-09-24T02:00:00Z"))
     change_status(request, Status.IN_PROGRESS, actor="test", now=utc("2025-09-25T02:00:00Z"))
+    # 법 §35③ 후문: access deferred until its ground ends; the request then carries the
+    # operator's internal review date, and the notice date stays the statutory 10 Oct.
+    request.deferral_review_on = date(2025, 10, 20)
     change_status(
         request,
         Status.EXTENDED,
@@ -78,7 +81,8 @@ def test_moving_through_the_lifecycle_and_extending_moves_the_due_date(ctx):
         reason="archived order records must be restored first",
     )
     assert request.extension_count == 1
-    assert request.due_date == date(2025, 10, 14)
+    assert request.due_date == date(2025, 10, 20)
+    assert request.notice_due_date == date(2025, 10, 10)
     assert request.verified_at == utc("2025-09-24T02:00:00Z")
     change_status(request, Status.COMPLETED, actor="test", now=utc("2025-10-01T02:00:00Z"))
     assert request.closed_at == utc("2025-10-01T02:00:00Z")
@@ -168,7 +172,7 @@ def test_an_extension_says_by_when_the_subject_must_be_told(runner):
         ]
     )
     data = json.loads(result.output)
-    assert data["due"] == "2025-10-14"
+    assert data["due"] == "2025-10-10"  # a deferral until the ground ends moves no date
     assert data["extension_notice_by"] == "2025-10-10"
 
 

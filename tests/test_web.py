@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from rightsdesk.domain.lifecycle import Status
@@ -46,7 +48,10 @@ def test_an_unknown_language_falls_back_to_korean(client):
 
 
 def test_health_check(client):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
+    answer = client.get("/healthz")
+    assert answer.status_code == 200 and answer.get_json()["database"] == "ok"
+    # No worker has run in this test: degraded, not down (tests/test_deploy.py has the rest).
+    assert answer.get_json()["status"] == "degraded"
 
 
 def test_demo_loads_once_with_requests_in_several_states(app, runner):
@@ -65,3 +70,15 @@ def test_demo_loads_once_with_requests_in_several_states(app, runner):
     } <= statuses
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0
+
+
+def test_every_page_links_an_icon_and_favicon_ico_answers(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="icon"' in page
+    linked = re.search(r'rel="icon" href="([^"]+)"', page).group(1)
+    for path in (linked, "/favicon.ico"):
+        response = client.get(path)
+        body = response.get_data()
+        response.close()  # the file it streamed
+        assert response.status_code == 200, path
+        assert response.mimetype == "image/svg+xml" and b"<svg" in body

@@ -2,7 +2,7 @@
 purge progress
 
 Revision ID: 7c1e4a9b2f63
-Revises: 5d2b7e91c4a0
+Revises: 9a4d2c7e1b36
 Create Date: 2026-11-30 11:00:00.000000
 
 Reviewed by hand: a plain ADD COLUMN (not a batch copy, which on SQLite would drop the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "7c1e4a9b2f63"
-down_revision = "5d2b7e91c4a0"
+down_revision = "9a4d2c7e1b36"
 branch_labels = None
 depends_on = None
 

@@ -38,6 +38,7 @@ def policy_list():
         drift = service.drift(today)
     except NoOrganisation:
         drift = []
+    imported = service.imported_in_force(today)
     return render_template(
         "admin/policy_list.html",
         timeline=service.timeline(today),
@@ -46,6 +47,7 @@ def policy_list():
         pending=campaigns.pending,
         earliest=_earliest(now),
         drift=drift,
+        imported=imported,
     )
 
 

@@ -10,16 +10,24 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin.blueprint import ADMINS, bp, roles
+from rightsdesk.core import deploy_check
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
-from rightsdesk.core.context import NoOrganisation, settings
+from rightsdesk.core.context import (
+    NoOrganisation,
+    authority_text,
+    jurisdiction_setting,
+    settings,
+)
 from rightsdesk.domain.deadlines import PolicyLongerThanLaw
 from rightsdesk.domain.identity import InvalidEmail, normalise_email
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.domain.regions import valid_regions
 from rightsdesk.extensions import db
 from rightsdesk.models import OverrideAction, StaffRole, StaffUser
 from rightsdesk.organisation import calendars
 from rightsdesk.organisation import staff as staff_service
+from rightsdesk.organisation.jurisdictions import set_jurisdiction, takes_region
 from rightsdesk.organisation.setup import (
     OrganisationError,
     check_identity,
@@ -60,7 +68,51 @@ def settings_page():
         promises=promises,
         config_jurisdiction=profile.code,
         profiles=settings().profiles,
+        abroad=_abroad(),
+        findings=deploy_check.run(deploy_check.Options(scan_stored=False), now=utcnow()),
     )
+
+
+def _abroad() -> list[dict]:
+    """The jurisdictions whose region or supervisory authority the operator can set."""
+    shown = []
+    for code in settings().profiles:
+        profile = settings().profile(code)
+        if takes_region(profile) or profile.refusal_rights:
+            chosen = jurisdiction_setting(code)
+            shown.append(
+                {
+                    "profile": profile,
+                    "chosen": chosen,
+                    "regions": valid_regions(profile),
+                    "authority": authority_text(profile, "en"),
+                }
+            )
+    return shown
+
+
+@bp.post("/settings/jurisdictions/<code>")
+@roles(*ADMINS)
+def save_jurisdiction(code: str):
+    """The operator's region and supervisory authority in one jurisdiction; an unknown
+    Member State or subdivision is refused with the valid codes, nothing saved."""
+    form = request.form
+    region = form.get("region", "").strip() or None
+    try:
+        result = set_jurisdiction(
+            code,
+            region=region,
+            authority_name=form.get("authority_name", ""),
+            authority_contact=form.get("authority_contact", ""),
+            actor=_actor(),
+            now=utcnow(),
+        )
+    except (ValueError, NoOrganisation) as error:
+        db.session.rollback()
+        flash(_("Not done: %(reason)s", reason=str(error)), "error")
+    else:
+        flash(_("Saved; %(count)s open request(s) re-dated.", count=len(result.changed)))
+    return redirect(url_for("admin.settings_page"))
 
 
 def _save_organisation(form) -> bool:

@@ -15,12 +15,16 @@ from rightsdesk.app import create_app
 from rightsdesk.bench import bench_group
 from rightsdesk.cli.apikey import apikey_group
 from rightsdesk.cli.audit import audit_group
+from rightsdesk.cli.check import check_command
 from rightsdesk.cli.datamap import datamap_group
 from rightsdesk.cli.deadline import deadline_command
 from rightsdesk.cli.delivery import connectors_group, webhooks_group
 from rightsdesk.cli.demo import demo_command
+from rightsdesk.cli.dormancy import dormancy_group
 from rightsdesk.cli.holidays import holidays_group
 from rightsdesk.cli.jobs import jobs_group
+from rightsdesk.cli.keys import keys_group
+from rightsdesk.cli.letters import letters_group
 from rightsdesk.cli.mail import mail_group
 from rightsdesk.cli.notify import notify_group
 from rightsdesk.cli.org import org_group
@@ -28,6 +32,7 @@ from rightsdesk.cli.policy import campaigns_group, policy_group
 from rightsdesk.cli.requests import requests_group
 from rightsdesk.cli.staff import staff_group
 from rightsdesk.cli.worker import worker_command
+from rightsdesk.config import ConfigError
 from rightsdesk.domain.profiles import ProfileError
 
 COMMANDS = (
@@ -48,12 +53,20 @@ COMMANDS = (
     demo_command,
     mail_group,
     jobs_group,
+    dormancy_group,
+    letters_group,
     staff_group,
+    keys_group,
+    check_command,
 )
 
 
 def _create_app() -> Flask:
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:  # a setting that cannot work: one line, exit 2
+        click.echo(f"Error: {error}", err=True)
+        raise SystemExit(2) from None
 
 
 class RightsdeskGroup(FlaskGroup):

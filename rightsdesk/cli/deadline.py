@@ -26,7 +26,8 @@ from rightsdesk.domain.deadlines import (
 )
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.kinds import RequestKind, parse_kind
-from rightsdesk.domain.profiles import Profile
+from rightsdesk.domain.profiles import Profile, RegionKind
+from rightsdesk.domain.regions import calendar_of
 from rightsdesk.extensions import db
 
 
@@ -97,7 +98,7 @@ def _calendar_and_promises(profile: Profile) -> tuple[HolidayCalendar, dict]:
             "holiday overrides and policy promises were not applied",
             err=True,
         )
-        return HolidayCalendar(profile.calendar_country, profile.calendar_subdivision), {}
+        return calendar_of(profile), {}
 
 
 def explain(result: Deadline, profile: Profile, lang: str) -> list[str]:
@@ -122,14 +123,29 @@ def _receipt_lines(result: Deadline, profile: Profile, lang: str, tz: str) -> li
             tz=tz,
             time=result.received_local.strftime("%H:%M"),
         ),
-        _(
-            "Period: %(amount)s %(unit)s under %(jurisdiction)s (%(basis)s)",
+        _period_line(result, profile),
+    ]
+
+
+def _period_line(result: Deadline, profile: Profile) -> str:
+    """The period counted; where the law sets no count ("지체 없이") it is the operator's
+    working target and says so, never a statutory period."""
+    if result.period.without_delay:
+        return _(
+            "No period in the law (without delay): your working target is %(amount)s "
+            "%(unit)s under %(jurisdiction)s (%(basis)s)",
             amount=result.period.amount,
             unit=_unit(result.period.unit.value),
             jurisdiction=profile.code,
             basis=result.period.basis,
-        ),
-    ]
+        )
+    return _(
+        "Period: %(amount)s %(unit)s under %(jurisdiction)s (%(basis)s)",
+        amount=result.period.amount,
+        unit=_unit(result.period.unit.value),
+        jurisdiction=profile.code,
+        basis=result.period.basis,
+    )
 
 
 def _extension_lines(result: Deadline, profile: Profile) -> list[str]:
@@ -137,6 +153,16 @@ def _extension_lines(result: Deadline, profile: Profile) -> list[str]:
     if not result.extensions:
         return []
     rule = profile.extension(result.kind)
+    if rule and rule.until_ground_ends:
+        return [
+            _(
+                "Postponed until its ground ends (%(basis)s): the date above is the notice's, "
+                "with the ground and how to object; access is then due without delay "
+                "(your target: %(days)s days)",
+                basis=rule.basis,
+                days=rule.amount,
+            )
+        ]
     return [
         _(
             "Extended %(count)s time(s): %(basis)s",
@@ -171,6 +197,14 @@ def _count_lines(result: Deadline, profile: Profile, lang: str) -> list[str]:
         lines.append(_("The last day is a working day: nothing to skip"))
     if not profile.roll_forward:
         lines.append(_("No roll-forward under %(jurisdiction)s", jurisdiction=profile.code))
+    if profile.region_kind is RegionKind.MEMBER_STATE and not profile.calendar_country:
+        lines.append(
+            _(
+                "No Member State is set (rightsdesk org jurisdiction %(code)s --region …): "
+                "only weekends are skipped",
+                code=profile.code,
+            )
+        )
     return lines
 
 

@@ -39,16 +39,22 @@ is parked in the queue's ``failed`` state, where staff see it with that reason. 
 items of the batch, and the worker, go on. A poison message (one that always raises) therefore
 costs one attempt per back-off, never the queue.
 
-Nothing else here commits: each caller ends the transaction (a claim is made by the commit
-that follows it; PostgreSQL's row locks are held until then).
+*Work* (:func:`worked`): go through the ids won one at a time, renewing the lease on the rest
+as it runs (so a short lease is safe for a long batch, and a worker killed with kill -9 delays
+its items at most one lease), and hand the rest back at once when the worker is asked to stop.
+
+Nothing here commits (each caller ends the transaction; a claim is made by the commit that
+follows it, PostgreSQL's row locks are held until then) — except :func:`worked`, which commits
+its renewals and hand-backs between the caller's items, and :func:`isolated`, which commits
+each item's work or its setting aside.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, Select, and_, delete, or_, select, true, update
@@ -253,6 +259,38 @@ def retry_now(queue: Queue, *, now: datetime) -> int:
     ).rowcount
 
 
+def _still_ours(queue: Queue, ids: Sequence[int], worker: str | None, now: datetime):
+    """The rows of ``ids`` still held, by ``worker`` where the queue names holders."""
+    lease = queue.lease
+    held = queue.state == queue.held if queue.held is not None else lease.column >= now
+    mine = true() if lease.holder is None or worker is None else lease.holder.like(f"{worker}:%")
+    return and_(queue.model.id.in_(list(ids)), held, mine)
+
+
+def renew(
+    queue: Queue, ids: Sequence[int], *, now: datetime, length: timedelta, worker: str | None
+) -> None:
+    """Extend the lease on the rows of ``ids`` still held (by ``worker``) from ``now``."""
+    lease = queue.lease
+    db.session.execute(
+        update(queue.model)
+        .where(_still_ours(queue, ids, worker, now))
+        .values({lease.column.key: now + length if lease.ends else now})
+        .execution_options(synchronize_session=False)
+    )
+
+
+def hand_back(queue: Queue, ids: Sequence[int], *, now: datetime, worker: str | None) -> int:
+    """Release the rows of ``ids`` still held (by ``worker``) without an attempt: due again at
+    once, as they were. How many were handed back."""
+    return db.session.execute(
+        update(queue.model)
+        .where(_still_ours(queue, ids, worker, now))
+        .values(_released(queue, None))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 CRASH_FIRST_WAIT = timedelta(minutes=1)
 CRASH_LONGEST_WAIT = timedelta(hours=1)
 
@@ -313,3 +351,29 @@ def set_aside(queue: Queue, item_id: int, reason: str, *, now: datetime) -> None
         counted = {queue.attempts.key: attempts}
         give_back(queue, item_id, now=now, wait=wait, error=reason, **counted)
     db.session.commit()
+
+
+def worked(
+    queue: Queue,
+    ids: Sequence[int],
+    *,
+    length: timedelta,
+    worker: str | None,
+    stop: Callable[[], bool],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Iterator[int]:
+    """Yield the claimed ``ids`` one by one. Before each, once half the lease has passed, the
+    lease on the rest is renewed; once ``stop()`` is true, the rest is handed back and the
+    iteration ends. Both are committed, so the caller must have committed its item first."""
+    renewed = clock()
+    for position, row_id in enumerate(ids):
+        rest = ids[position:]
+        if stop():
+            hand_back(queue, rest, now=clock(), worker=worker)
+            db.session.commit()
+            return
+        if clock() - renewed >= length / 2:
+            renewed = clock()
+            renew(queue, rest, now=renewed, length=length, worker=worker)
+            db.session.commit()
+        yield row_id

@@ -30,10 +30,11 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from rightsdesk.core import audit, jobqueue
+from rightsdesk.core import audit, jobqueue, stopping
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.keys import package_cipher
-from rightsdesk.delivery.outbox import LEASE, DeliveryReport
+from rightsdesk.core.stopping import worker_lease
+from rightsdesk.delivery.outbox import LEASE, DeliveryReport, advancing
 from rightsdesk.domain.datamap import DataMap, System, SystemKind, acceptable_webhook_url
 from rightsdesk.extensions import db
 from rightsdesk.models import ChecklistItem, ConnectorJob, Request
@@ -269,11 +270,15 @@ def deliver_due(*, now: datetime, worker: str, batch: int = 20) -> DeliveryRepor
     except FulfilmentError:
         return report
     longest = max((s.timeout for s in datamap.systems), default=0)
-    ids = claim(now=now, batch=batch, lease=LEASE + timedelta(seconds=longest))
+    lease = worker_lease() + timedelta(seconds=longest)  # renewed between jobs
+    ids = claim(now=now, batch=batch, lease=lease)
     if not ids:
         return report
+    held = jobqueue.worked(
+        JOBS, ids, length=lease, worker=None, stop=stopping.requested, clock=advancing(now)
+    )
     with httpx.Client(follow_redirects=False) as client:
-        for job_id in ids:
+        for job_id in held:
             job = db.session.get(ConnectorJob, job_id)
             if job is None:
                 continue

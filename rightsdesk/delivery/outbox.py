@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Connection, Message
 
-from rightsdesk.core import jobqueue
+from rightsdesk.core import jobqueue, stopping
+from rightsdesk.core.stopping import worker_lease
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
 from rightsdesk.models import OutboxMessage, OutboxState
@@ -149,9 +151,11 @@ def retry_now(*, now: datetime) -> int:
     return count
 
 
-def claim(*, now: datetime, worker: str, batch: int = 50) -> list[int]:
+def claim(
+    *, now: datetime, worker: str, batch: int = 50, lease: timedelta | None = None
+) -> list[int]:
     """Mark up to ``batch`` due messages as this sender's; return their ids."""
-    ids = jobqueue.claim(MAIL, now=now, batch=batch, worker=worker)
+    ids = jobqueue.claim(MAIL, now=now, batch=batch, worker=worker, lease=lease)
     db.session.commit()
     return ids
 
@@ -159,11 +163,17 @@ def claim(*, now: datetime, worker: str, batch: int = 50) -> list[int]:
 def deliver_due(
     *, now: datetime, worker: str, batch: int = 50, clock: Callable[[], datetime] | None = None
 ) -> DeliveryReport:
-    """Send what is due; commit after each message so a crash repeats at most one."""
+    """Send what is due; commit after each message so a crash repeats at most one. The lease
+    is renewed as the batch goes on; asked to stop, the sender hands the rest back at once."""
     clock = clock or (lambda: datetime.now(UTC))
     report = DeliveryReport()
+    lease = worker_lease()
+    ids = claim(now=now, worker=worker, batch=batch, lease=lease)
+    held = jobqueue.worked(
+        MAIL, ids, length=lease, worker=worker, stop=stopping.requested, clock=advancing(now)
+    )
     with SmtpSession() as smtp:
-        for message_id in claim(now=now, worker=worker, batch=batch):
+        for message_id in held:
             message = db.session.get(OutboxMessage, message_id)
             if message is None or message.state is not OutboxState.SENDING:
                 continue
@@ -189,6 +199,12 @@ def _isolated_attempt(message, smtp, now, clock, report) -> Callable[[], None]:
         report.errors.extend(counted.errors)
 
     return attempt
+
+
+def advancing(start: datetime) -> Callable[[], datetime]:
+    """A clock that starts at ``start`` (a caller's ``now``) and runs with real time."""
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
 
 
 def _attempt(

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import aliased
 
-from rightsdesk.core import jobqueue
-from rightsdesk.delivery.outbox import LEASE, DeliveryReport, backoff, one_line
+from rightsdesk.core import jobqueue, stopping
+from rightsdesk.core.stopping import worker_lease
+from rightsdesk.delivery.outbox import LEASE, DeliveryReport, advancing, backoff, one_line
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.domain.signing import SIGNATURE_HEADER, sign
 from rightsdesk.extensions import db
@@ -118,8 +119,12 @@ def _in_order():
     )
 
 
-def claim(*, now: datetime, worker: str, batch: int) -> list[int]:
-    ids = jobqueue.claim(HOOKS, now=now, batch=batch, worker=worker, where=_in_order())
+def claim(
+    *, now: datetime, worker: str, batch: int, lease: timedelta | None = None
+) -> list[int]:
+    ids = jobqueue.claim(
+        HOOKS, now=now, batch=batch, worker=worker, where=_in_order(), lease=lease
+    )
     db.session.commit()
     return ids
 
@@ -153,7 +158,12 @@ def _deliver_round(
     failed_refs: set[str],
     report: DeliveryReport,
 ) -> None:
-    for delivery_id in claim(now=now, worker=worker, batch=batch):
+    lease = worker_lease()
+    ids = claim(now=now, worker=worker, batch=batch, lease=lease)
+    held = jobqueue.worked(
+        HOOKS, ids, length=lease, worker=worker, stop=stopping.requested, clock=advancing(now)
+    )
+    for delivery_id in held:
         delivery = db.session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.state is not OutboxState.SENDING:
             continue

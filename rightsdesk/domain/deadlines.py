@@ -5,8 +5,11 @@ Korea (민법 §155–§161): the day of receipt is not counted unless the perio
 holiday moves to the next day that is neither (§161); holidays inside the period count.
 EU/UK (Regulation 1182/71 Art. 3): a month ends on the same date of the following month, or
 that month's last day, moved off weekends and holidays. US-CA: calendar days, no roll-forward,
-business days where the regulation says so. The receipt date is always taken in the operator's
-time zone, never in UTC.
+business days where the regulation says so, the day of receipt being day 1 (CCPA Regs
+§7021(b)). The receipt date is never taken in UTC: it is the date in the operator's time zone, or
+in the jurisdiction's own zone where that date is earlier (a request received at 23:30 in Berlin
+on 31 Jan is received on 31 Jan, though it is already 1 Feb in Seoul), so that no choice of zone
+can make a deadline late.
 """
 
 from __future__ import annotations
@@ -110,6 +113,15 @@ def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
     return instant.astimezone(tz)
 
 
+def receipt_local(instant: datetime, tz: ZoneInfo, profile: Profile) -> datetime:
+    """The receipt in the operator's zone, or in the jurisdiction's where its date is earlier."""
+    local = to_local(instant, tz)
+    if not profile.timezone:
+        return local
+    theirs = to_local(instant, ZoneInfo(profile.timezone))
+    return theirs if theirs.date() < local.date() else local
+
+
 def add_months(day: date, months: int) -> date:
     """The same date ``months`` later, or the last day of that month if it has no such date."""
     month_index = day.month - 1 + months
@@ -151,7 +163,7 @@ def _statutory_deadline(
     extensions: int,
     paused_days: int,
 ) -> Deadline:
-    received_local = to_local(received_at, tz)
+    received_local = receipt_local(received_at, tz, profile)
     statutory = _extended(profile, kind, extensions)
     end = _period_end(received_local, statutory, profile, calendar, paused_days)
     return Deadline(
@@ -216,7 +228,7 @@ def compute_notice_deadline(
     7일 이내에 조치 결과를 통보") must send a refusal by then too: the earlier of the statute's
     notice period and the promise, both counted from receipt without extensions.
     """
-    received_local = to_local(received_at, tz)
+    received_local = receipt_local(received_at, tz, profile)
     due = _period_end(received_local, profile.notice, profile, calendar, 0).due
     if promised is None:
         return due
@@ -249,7 +261,23 @@ def _extended(
     if extensions <= 0:
         return period
     rule = check_extension(profile, kind, extensions)
+    if rule.until_ground_ends:
+        return period  # a deferral moves no statutory date: see :func:`deferral_due`
     return period.plus(rule.amount * extensions)
+
+
+def deferral_due(
+    *,
+    ended_at: datetime,
+    rule: ExtensionRule,
+    profile: Profile,
+    calendar: HolidayCalendar,
+    tz: ZoneInfo,
+) -> date:
+    """When access deferred until its ground ended is due: "without delay" (법 §35③ 후문),
+    worked to the operator's target of ``rule.amount`` days from the day the ground ended."""
+    target = Period(rule.amount, Unit.DAYS, "operator target", without_delay=True)
+    return _period_end(receipt_local(ended_at, tz, profile), target, profile, calendar, 0).due
 
 
 def check_extension(profile: Profile, kind: RequestKind, count: int) -> ExtensionRule:
@@ -285,13 +313,15 @@ def _period_end(
 ) -> _PeriodEnd:
     start = received_local.date()
     starts_at_midnight = profile.midnight_counts and received_local.time() == time(0)
-    first_day = start if starts_at_midnight else start + timedelta(days=1)
+    counts_receipt_day = starts_at_midnight or profile.receipt_day_counts
+    first_day = start if counts_receipt_day else start + timedelta(days=1)
     if period.unit is Unit.DAYS:
         last = first_day + timedelta(days=period.amount - 1)
     elif period.unit is Unit.MONTHS:
         last = add_months(start, period.amount)
     else:
-        last = calendar.add_working_days(start, period.amount)
+        # The day before the first day counted, so that a working first day is day 1.
+        last = calendar.add_working_days(first_day - timedelta(days=1), period.amount)
     last += timedelta(days=paused_days)
     raw_last_day = last
     skipped: list[DayOff] = []

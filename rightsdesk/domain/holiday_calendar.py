@@ -3,6 +3,13 @@
 The ``holidays`` package lists neither Saturdays nor ordinary Sundays, so both are handled here
 explicitly. A temporary holiday (임시공휴일) reaches the package only with a new release, often
 after it is announced, so the operator can add a date (or remove a wrong one) in an override table.
+
+노동절 (1 May) from 2026: the amendment of 공휴일에 관한 법률 making it a 공휴일 passed the National
+Assembly on 2026-03-31 and the Cabinet on 2026-04-07, in force for 2026-05-01 (reported by
+Yonhap, KBS and YTN; hyunbinseo/holidays-kr#25, nager/Nager.Date#972 citing law.go.kr). As a
+공휴일 it is a 관공서 holiday, the calendar of 민법 §161, so the `holidays` package's 2026-05-01
+is kept (tests/test_deadlines_tables.py::test_korea[labour-day-2026]). Before 2026 근로자의 날
+was a paid day off for workers only (근로기준법), never a 관공서 공휴일, and is not listed.
 """
 
 from __future__ import annotations
@@ -49,6 +56,9 @@ class HolidayCalendar:
     rest_days: frozenset[int] = frozenset({SATURDAY, SUNDAY})
     added: Mapping[date, str] = field(default_factory=dict)
     removed: frozenset[date] = frozenset()
+    # Holidays the package lists (by English name) that are not days off in the profile's sense
+    # (e.g. a Californian day of observance): working days unless an override says otherwise.
+    ignored_names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self._by_language: dict[str, holidays.HolidayBase] = {}
@@ -71,11 +81,28 @@ class HolidayCalendar:
                 reasons[language].append(self.added[day])
             source = "override"
         elif day not in self.removed:
+            if self._ignored(day):
+                return self._weekend_only(day, reasons, source)
             for language, calendar in self._by_language.items():
                 name = calendar.get(day)
                 if name:
                     reasons[language].append(name)
                     source = source if source == "weekend" else "holiday"
+        if not reasons["en"]:
+            return None
+        return DayOff(
+            day=day,
+            reasons={language: " · ".join(names) for language, names in reasons.items()},
+            source=source,
+        )
+
+    def _ignored(self, day: date) -> bool:
+        english = self._by_language.get("en")
+        names = english.get_list(day) if english is not None else []
+        return bool(names) and all(name in self.ignored_names for name in names)
+
+    @staticmethod
+    def _weekend_only(day: date, reasons: dict[str, list[str]], source: str) -> DayOff | None:
         if not reasons["en"]:
             return None
         return DayOff(
@@ -104,6 +131,7 @@ class HolidayCalendar:
             rest_days=self.rest_days,
             added=dict(added),
             removed=frozenset(removed),
+            ignored_names=self.ignored_names,
         )
 
 

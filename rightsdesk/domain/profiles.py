@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.domain.toml_lines import KeyPath, index_lines, line_of
@@ -27,6 +28,18 @@ class Unit(StrEnum):
 class ClockStart(StrEnum):
     RECEIPT = "receipt"
     VERIFICATION = "verification"
+    # UK GDPR Art. 12A (Data (Use and Access) Act 2025): the period begins when the request is
+    # received or, if later, when the identity information, the fee or the clarification asked
+    # for is received.
+    LAST_ANSWER = "last_answer"
+
+
+class RegionKind(StrEnum):
+    """What the operator's region setting chooses in a profile's holiday calendar."""
+
+    NONE = ""
+    MEMBER_STATE = "member_state"  # EU: the Member State where the act is to be done
+    SUBDIVISION = "subdivision"  # UK: the nation whose bank holidays apply
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,9 @@ class ExtensionRule:
     max_count: int
     basis: str
     notify_by: str = "original_due"
+    # PIPA §35③ 후문: not a fixed extension but a deferral until its ground ends; ``amount``
+    # is then the operator's working target (days) for "without delay" after the ground ends.
+    until_ground_ends: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,21 @@ class RefusalGround:
 
     def label(self, language: str) -> str:
         return self.ko if language == "ko" else self.en
+
+
+@dataclass(frozen=True)
+class NoticeRight:
+    """A sentence a refusal notice of the jurisdiction must carry (e.g. GDPR Art. 12(4): the
+    right to complain to a supervisory authority), with its article. ``{authority}`` in the
+    text is replaced by the operator's configured authority, or the profile's default."""
+
+    kinds: frozenset[RequestKind]
+    basis: str
+    ko: str
+    en: str
+
+    def text(self, language: str, authority: str) -> str:
+        return (self.ko if language == "ko" else self.en).replace("{authority}", authority)
 
 
 OTHER_GROUND = RefusalGround(
@@ -98,6 +129,19 @@ class Profile:
     # except for the items in ``beyond_statute`` (where the law sets no figure) with a reason.
     statutory_reference: bool = False
     beyond_statute: frozenset[str] = frozenset()
+    # The jurisdiction's own zone: receipt is dated in the earlier of it and the operator's.
+    timezone: str = ""
+    # CCPA Regs §7021(b): "begins on the day that the business receives the request" (day 1).
+    receipt_day_counts: bool = False
+    region_kind: RegionKind = RegionKind.NONE
+    refusal_rights: tuple[NoticeRight, ...] = ()
+    authority_ko: str = ""
+    authority_en: str = ""
+    calendar_ignores: frozenset[str] = frozenset()
+
+    def rights_for(self, kind: RequestKind) -> list[NoticeRight]:
+        """What a refusal of ``kind`` must tell the subject besides the ground and reasons."""
+        return [r for r in self.refusal_rights if kind in r.kinds]
 
     def grounds_for(self, kind: RequestKind) -> list[RefusalGround]:
         """The grounds this jurisdiction allows for refusing ``kind``, and "other" last."""
@@ -198,6 +242,13 @@ OPTIONAL_KEYS = (
     "refusal_grounds",
     "statutory_reference",
     "beyond_statute",
+    "timezone",
+    "receipt_day_counts",
+    "region",
+    "refusal_rights",
+    "authority_ko",
+    "authority_en",
+    "calendar_ignores",
 )
 # A period's table may carry this reason where the law sets no figure (``beyond_statute``).
 REASON_KEY = "beyond_statute_reason"
@@ -215,7 +266,10 @@ class _Reader:
         raise ProfileError(self.source, line_of(self.lines, path), problem)
 
     def profiles(self, data: dict) -> dict[str, Profile]:
-        read = {code: self.profile(str(code), raw) for code, raw in data.items()}
+        read = {
+            code: self.profile(str(code), _inherit(raw, self.references.get(code)))
+            for code, raw in data.items()
+        }
         for code, profile in read.items():
             reference = self.references.get(code)
             if reference is not None and reference.statutory_reference:
@@ -264,6 +318,39 @@ class _Reader:
             refusal_grounds=self.grounds(raw.get("refusal_grounds", []), (code, "refusal_grounds")),
             statutory_reference=self.flag(raw, path, "statutory_reference"),
             beyond_statute=frozenset(self.strings(raw, path, "beyond_statute")),
+            timezone=self.zone(raw, path),
+            receipt_day_counts=self.flag(raw, path, "receipt_day_counts"),
+            region_kind=self.choice(raw, path, "region", RegionKind, ""),
+            refusal_rights=self.rights(raw.get("refusal_rights", []), (code, "refusal_rights")),
+            authority_ko=self.text(raw, path, "authority_ko"),
+            authority_en=self.text(raw, path, "authority_en"),
+            calendar_ignores=frozenset(self.strings(raw, path, "calendar_ignores")),
+        )
+
+    def zone(self, raw: dict, path: KeyPath) -> str:
+        value = self.text(raw, path, "timezone")
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                problem = f"{_name(path)} timezone {value!r} is not an IANA zone"
+                self.fail((*path, "timezone"), problem)
+        return value
+
+    def rights(self, raw: object, path: KeyPath) -> tuple[NoticeRight, ...]:
+        if not isinstance(raw, list):
+            self.fail(path, f"{_name(path)} must be a list of tables ([[...refusal_rights]])")
+        return tuple(self.right(r, (*path, i)) for i, r in enumerate(raw))
+
+    def right(self, raw: object, path: KeyPath) -> NoticeRight:
+        raw = self.table(raw, path, "with ko, en and basis")
+        self.only(raw, path, ("ko", "en", "basis"), ("kinds",))
+        kinds = self.strings(raw, path, "kinds") or [k.value for k in RequestKind]
+        return NoticeRight(
+            kinds=frozenset(self.kind(k, (*path, "kinds")) for k in kinds),
+            basis=self.text(raw, path, "basis"),
+            ko=self.text(raw, path, "ko"),
+            en=self.text(raw, path, "en"),
         )
 
     def text(self, raw: dict, path: KeyPath, key: str) -> str:
@@ -331,11 +418,13 @@ class _Reader:
             where = (*path, key)
             kinds = list(SUBJECT_KINDS) if key == "all" else [self.kind(key, where)]
             rule = self.table(rule, where, "with amount and max_count")
-            self.only(rule, where, ("amount", "max_count"), ("basis", REASON_KEY))
+            optional = ("basis", "until_ground_ends", REASON_KEY)
+            self.only(rule, where, ("amount", "max_count"), optional)
             read = ExtensionRule(
                 amount=self.number(rule, where, "amount", 1),
                 max_count=self.number(rule, where, "max_count", 0),
                 basis=self.text(rule, where, "basis"),
+                until_ground_ends=self.flag(rule, where, "until_ground_ends"),
             )
             extensions.update(dict.fromkeys(kinds, read))
         return extensions
@@ -358,6 +447,24 @@ class _Reader:
         )
 
 
+def _inherit(raw: object, reference: Profile | None) -> object:
+    """A replacement of a built-in profile keeps its counting rules unless it states them."""
+    if reference is None or not isinstance(raw, dict):
+        return raw
+    inherited = {
+        "calendar": reference.calendar_country or "",
+        "subdivision": reference.calendar_subdivision or "",
+        "region": reference.region_kind.value,
+        "timezone": reference.timezone,
+        "midnight_counts": reference.midnight_counts,
+        "receipt_day_counts": reference.receipt_day_counts,
+        "clock_starts": reference.clock_starts.value,
+        "pauses_while_awaiting_subject": reference.pauses_while_awaiting_subject,
+        "calendar_ignores": sorted(reference.calendar_ignores),
+    }
+    return {**{k: v for k, v in inherited.items() if v != ""}, **raw}
+
+
 def _name(path: KeyPath) -> str:
     """``("KR", "periods", "access")`` → ``[KR] periods.access``."""
     head, *rest = path
@@ -374,6 +481,7 @@ class _StatuteCheck:
 
     def check(self, profile: Profile) -> None:
         code = profile.code
+        self.counting(profile)
         for kind, period in profile.periods.items():
             statutory = self.reference.periods.get(kind)
             if statutory is not None:
@@ -393,6 +501,31 @@ class _StatuteCheck:
             kinds = SUBJECT_KINDS if key == "all" else [RequestKind(key)]
             for kind in kinds:
                 self.extension(kind, profile.extensions[kind], (code, "extensions", key))
+
+    def counting(self, profile: Profile) -> None:
+        """No counting rule may be changed in the direction that ends a period later."""
+        ref = self.reference
+        later = {
+            "receipt_day_counts": ref.receipt_day_counts and not profile.receipt_day_counts,
+            "midnight_counts": ref.midnight_counts and not profile.midnight_counts,
+            "roll_forward": profile.roll_forward and not ref.roll_forward,
+            "pauses_while_awaiting_subject": profile.pauses_while_awaiting_subject
+            and not ref.pauses_while_awaiting_subject,
+            "clock_starts": profile.clock_starts not in (ref.clock_starts, ClockStart.RECEIPT),
+            "timezone": bool(ref.timezone) and profile.timezone != ref.timezone,
+            "calendar": profile.calendar_country != ref.calendar_country,
+            "subdivision": profile.calendar_subdivision != ref.calendar_subdivision,
+            "region": profile.region_kind is not ref.region_kind,
+            "calendar_ignores": not profile.calendar_ignores >= ref.calendar_ignores,
+        }
+        for key, goes_later in later.items():
+            if goes_later:
+                self.reader.fail(
+                    (profile.code, key),
+                    f"[{profile.code}] {key} differs from the statutory profile in a way that can "
+                    "end a period later than the law allows; an operator may shorten periods, "
+                    "never lengthen them (a wrong holiday: rightsdesk holidays add/remove)",
+                )
 
     def period(self, item: str, period: Period, statutory: Period, path: KeyPath) -> None:
         if not _may_end_later(period, statutory):

@@ -127,6 +127,16 @@ class Rule:
         """``statute``, ``policy``, or ``statute+policy`` (a statute kept longer, by reason)."""
         return "statute+policy" if self.statutory and self.reason else self.kind.value
 
+    def on_deletion_request(self) -> Rule:
+        """What the rule lets a deletion request keep: a statute kept longer by the operator's
+        reason keeps for the statute's own period only. The extra time is the operator's
+        policy, and 법 §36① 단서 lets an operator refuse deletion only where another law
+        requires keeping: rows past the statute's period are erased with the rest."""
+        if self.statute_period is None:
+            return self
+        amount, unit = self.statute_period
+        return replace(self, amount=amount, unit=unit, reason="", statute_period=None)
+
     def until(self, start: date) -> date:
         """The last day the record is kept."""
         return add_period(start, self.amount, self.unit)

@@ -436,11 +436,20 @@ def compare(old: PolicyVersion | None, new: PolicyVersion, language: str):
 
 
 def drift(today: date) -> list[str]:
-    """Generated sections of the version in force that no longer match the system's facts."""
+    """Generated sections of the version in force that no longer match the system's facts.
+
+    None for an imported version: it is the operator's text as published elsewhere, which
+    rightsdesk neither generated nor rewrites (:func:`imported_in_force` says so instead)."""
     current = timeline(today).current
-    if current is None:
+    if current is None or current.imported_from is not None:
         return []
     return drifted(current.body_ko, generated_sections(facts(), "ko"))
+
+
+def imported_in_force(today: date) -> bool:
+    """Whether the version in force was imported as published elsewhere."""
+    current = timeline(today).current
+    return current is not None and current.imported_from is not None
 
 
 def campaigns_of(version: PolicyVersion) -> list[NoticeCampaign]:

@@ -23,7 +23,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from rightsdesk.domain.identity import InvalidEmail, UndeliverableEmail, normalise_email
@@ -82,7 +82,12 @@ class RequestForm(FlaskForm):
             return wtforms_translations(str(get_locale()))
 
     kind = RadioField(_l("What would you like us to do?"), validators=[InputRequired(REQUIRED)])
-    name = StringField(_l("Name"), [InputRequired(REQUIRED), Length(max=200, message=TOO_LONG)])
+    # Spaces alone are no name: stripped, then required.
+    name = StringField(
+        _l("Name"),
+        [DataRequired(REQUIRED), Length(max=200, message=TOO_LONG)],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
     email = EmailField(
         _l("E-mail address"),
         [InputRequired(REQUIRED), Length(max=254, message=TOO_LONG), valid_email],

@@ -67,6 +67,12 @@ def _limit(name: str):
     return lambda: current_app.config[name]
 
 
+def _accepted(response) -> bool:
+    """Only a submission the form accepted counts against SUBMIT_LIMIT: a person whose typos
+    the form rejected can still file (every attempt counts against ATTEMPT_LIMIT)."""
+    return response.status_code == 302
+
+
 @bp.get("/")
 def home() -> str:
     """The rights the operator offers, with the law's period for each and its promise."""
@@ -80,8 +86,9 @@ def home() -> str:
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
-@limiter.limit(_limit("SUBMIT_LIMIT"), methods=["POST"])
-@limiter.limit(_limit("SUBMIT_LIMIT"), methods=["POST"], key_func=_email_key)
+@limiter.limit(_limit("ATTEMPT_LIMIT"), methods=["POST"])
+@limiter.limit(_limit("SUBMIT_LIMIT"), methods=["POST"], deduct_when=_accepted)
+@limiter.limit(_limit("SUBMIT_LIMIT"), methods=["POST"], key_func=_email_key, deduct_when=_accepted)
 def new_request():
     form = RequestForm()
     if request.method == "GET" and request.args.get("kind") in {k.value for k in SUBJECT_KINDS}:
@@ -280,12 +287,3 @@ def _answer_problem(text: str, data: bytes | None) -> str | None:
     return None
 
 
-@bp.get("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    """Liveness and database reachability, for the operator's monitoring."""
-    try:
-        db.session.execute(db.select(1))
-    except OperationalError:
-        db.session.rollback()
-        return {"status": "database unavailable"}, 503
-    return {"status": "ok"}, 200

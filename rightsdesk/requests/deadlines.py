@@ -10,18 +10,24 @@ from sqlalchemy import select
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
-from rightsdesk.domain.deadlines import Deadline, compute_deadline, compute_notice_deadline
+from rightsdesk.domain.deadlines import (
+    Deadline,
+    compute_deadline,
+    compute_notice_deadline,
+    deferral_due,
+)
 from rightsdesk.domain.holiday_calendar import HolidayCalendar
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN
-from rightsdesk.domain.profiles import ClockStart, Period, Profile, Unit
+from rightsdesk.domain.profiles import ClockStart, ExtensionRule, Period, Profile, Unit
+from rightsdesk.domain.regions import calendar_of
 from rightsdesk.extensions import db
 from rightsdesk.models import HolidayOverride, OverrideAction, PromisedPeriod, Request
 
 
 def calendar_for(profile: Profile) -> HolidayCalendar:
     """The working-day calendar of ``profile``, with the operator's overrides applied."""
-    base = HolidayCalendar(profile.calendar_country, profile.calendar_subdivision)
+    base = calendar_of(profile)
     if not profile.calendar_country:
         return base
     overrides = db.session.scalars(
@@ -75,7 +81,41 @@ def apply_deadline(request: Request, calendar: HolidayCalendar | None = None) ->
     # The promise as made, not as extended: a postponement is told within the original period.
     promised = promised_periods(request.jurisdiction).get(request.kind)
     request.notice_due_date = notice_deadline(request, calendar, promised)
+    if is_deferred(request):
+        _date_deferral(request, profile, calendar)
     return deadline
+
+
+def deferral_rule(request: Request) -> ExtensionRule | None:
+    """The jurisdiction's deferral-until-the-ground-ends rule for the request's kind, if any."""
+    rule = settings().profile(request.jurisdiction).extension(RequestKind(request.kind))
+    return rule if rule is not None and rule.until_ground_ends else None
+
+
+def is_deferred(request: Request) -> bool:
+    """Postponed until its ground ends (법 §35③ 후문), whether or not the ground has ended."""
+    return request.extension_count > 0 and deferral_rule(request) is not None
+
+
+def _date_deferral(request: Request, profile: Profile, calendar: HolidayCalendar) -> None:
+    """While the ground lasts the request has no legal date: ``due_date`` holds the operator's
+    internal review date (shown as such). Once staff record the ground's end, access is due
+    without delay: the operator's target from that day. A request postponed before deferrals
+    were modelled (no review date) keeps its old date as the review date."""
+    rule = deferral_rule(request)
+    if rule is None:
+        return
+    request.promised_due_date = None
+    if request.deferral_ended_at is not None:
+        request.due_date = deferral_due(
+            ended_at=request.deferral_ended_at,
+            rule=rule,
+            profile=profile,
+            calendar=calendar,
+            tz=settings().tz,
+        )
+    elif request.deferral_review_on is not None:
+        request.due_date = request.deferral_review_on
 
 
 def notice_deadline(
@@ -96,9 +136,13 @@ def notice_deadline(
 
 
 def clock_start(request: Request, profile: Profile) -> datetime:
-    """Receipt, or verification where the profile starts the clock there (receipt until then)."""
+    """Receipt, or verification where the profile starts the clock there (receipt until then),
+    or the subject's last answer to what staff asked (UK GDPR Art. 12A: identity, fee or
+    clarification). The e-mail confirmation every request needs is not such a request."""
     if profile.clock_starts is ClockStart.VERIFICATION and request.verified_at:
         return request.verified_at
+    if profile.clock_starts is ClockStart.LAST_ANSWER:
+        return max(request.received_at, request.clock_restarted_at or request.received_at)
     return request.received_at
 
 

@@ -8,20 +8,26 @@ very notice an action would send, from the same context, without storing anythin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
-from rightsdesk.core.context import current_organisation, settings
+from rightsdesk.core.context import authority_text, current_organisation, settings
 from rightsdesk.core.urls import external_url
-from rightsdesk.delivery.outbox import queue, render
+from rightsdesk.delivery.letters import send_to_subject
+from rightsdesk.delivery.outbox import render
 from rightsdesk.domain.deadlines import check_extension
 from rightsdesk.domain.identity import strip_control_characters
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
 from rightsdesk.extensions import db
 from rightsdesk.models import Note, Question, Request, StaffUser
-from rightsdesk.requests.deadlines import answer_without_delay, deadline_for
+from rightsdesk.requests.deadlines import (
+    answer_without_delay,
+    apply_deadline,
+    deadline_for,
+    is_deferred,
+)
 from rightsdesk.requests.downloads import available
 from rightsdesk.requests.intake import ask_subject
 from rightsdesk.requests.lifecycle import change_status
@@ -49,7 +55,9 @@ def _base_context(request: Request) -> dict[str, Any]:
     return {
         "item": request,
         "organisation": _organisation(),
-        "status_url": external_url("public.status", token=status_token(request)),
+        "status_url": external_url(
+            "public.status", token=status_token(request), lang=request.language
+        ),
         "profile": settings().profile(request.jurisdiction),
     }
 
@@ -65,14 +73,8 @@ def _audit(action: str, request: Request, actor: Actor, now: datetime, **data: A
 
 
 def _send(request: Request, notice: Notice, now: datetime) -> None:
-    queue(
-        notice.template,
-        recipient=request.contact_email or "",
-        language=request.language,
-        context=notice.context,
-        now=now,
-        request_ref=request.reference,
-    )
+    """The notice by mail, or as a letter when the request is answered by post."""
+    send_to_subject(request, notice.template, context=notice.context, now=now)
 
 
 def preview(request: Request, notice: Notice) -> tuple[str, str]:
@@ -102,16 +104,22 @@ def view(request: Request, actor: Actor, now: datetime) -> None:
     db.session.commit()
 
 
-def verify_by_hand(request: Request, actor: Actor, now: datetime) -> None:
-    """Identity confirmed by staff (e.g. a representative's 위임장 checked); the subject gets
-    the acknowledgement with the due date and their status link, as after a web confirmation."""
+def verify_by_hand(
+    request: Request, actor: Actor, now: datetime, method: str | None = None
+) -> None:
+    """Identity confirmed by staff (e.g. a representative's 위임장 checked), ``method`` saying
+    how (영 §46); the subject gets the acknowledgement with the due date and their status link,
+    as after a web confirmation."""
+    method = strip_control_characters(method or "").strip()
+    if method:
+        request.identity_method = method[:300]
     if request.representative is not None and request.representative.proof_checked_at is None:
         request.representative.proof_checked_at = now
     if request.status is Status.RECEIVED_UNVERIFIED:
         change_status(request, Status.VERIFIED, actor=actor.name, now=now, commit=False)
         context = {**_base_context(request), "without_delay": answer_without_delay(request)}
         _send(request, Notice("acknowledge", context), now)
-    _audit("request.verified_by_staff", request, actor, now)
+    _audit("request.verified_by_staff", request, actor, now, method_recorded=bool(method))
     db.session.commit()
 
 
@@ -144,19 +152,35 @@ def question_notice(request: Request, question: str) -> Notice:
     return Notice("question", {**_base_context(request), "question": Question(text=text)})
 
 
-def ask(request: Request, question: str, actor: Actor, now: datetime) -> None:
+ASK_PURPOSES = ("identity", "fee", "clarification", "other")
+
+
+def ask(
+    request: Request, question: str, actor: Actor, now: datetime, purpose: str = "other"
+) -> None:
+    """Ask the subject; ``purpose`` says whether the answer restarts the period where the
+    jurisdiction says so (UK GDPR Art. 12A: identity, fee or clarification)."""
     question_notice(request, question)
+    if purpose not in ASK_PURPOSES:
+        raise DecisionError(f"purpose {purpose!r} is not one of: {', '.join(ASK_PURPOSES)}")
+    if not (purpose == "other" and request.awaiting_purpose not in (None, "other")):
+        request.awaiting_purpose = purpose  # a restarting question already open stays so
     ask_subject(request, question.strip(), actor=actor.name, now=now)
 
 
 # --- decisions that send a statutory notice ----------------------------------------------
 
 
-def extension_notice(request: Request, reason: str) -> Notice:
+def extension_notice(request: Request, reason: str, review_on: str | None = None) -> Notice:
+    """The postponement notice: a new date, or, for a deferral until its ground ends (법 §35③
+    후문), the ground and that access follows without delay once it has ended — never the
+    operator's internal review date (``review_on``, required for a deferral)."""
     profile = settings().profile(request.jurisdiction)
     _require_open(request)
     check_transition(request.status, Status.EXTENDED, reason)
     rule = check_extension(profile, request.kind, request.extension_count + 1)
+    if rule.until_ground_ends:
+        _review_date(review_on, request)
     new_due = deadline_for(request, extensions=request.extension_count + 1).due
     return Notice(
         "extended",
@@ -165,18 +189,49 @@ def extension_notice(request: Request, reason: str) -> Notice:
             "reason": _require_text(reason, "The reason"),
             "new_due": new_due,
             "basis": rule.basis,
+            "until_ground_ends": rule.until_ground_ends,
         },
     )
 
 
-def extend(request: Request, reason: str, actor: Actor, now: datetime) -> None:
-    notice = extension_notice(request, reason)
+def _review_date(value: str | None, request: Request) -> date:
+    """The operator's internal review date of a deferral: a real date after receipt."""
+    try:
+        review_on = date.fromisoformat((value or "").strip())
+    except ValueError:
+        raise DecisionError(
+            "an internal review date (YYYY-MM-DD) is required: when you will check whether "
+            "the ground for postponing still holds"
+        ) from None
+    if review_on <= request.received_at.date():
+        raise DecisionError("the review date must be after the day the request was received")
+    return review_on
+
+
+def extend(
+    request: Request, reason: str, actor: Actor, now: datetime, review_on: str | None = None
+) -> None:
+    notice = extension_notice(request, reason, review_on)
+    if notice.context["until_ground_ends"]:
+        request.deferral_review_on = _review_date(review_on, request)
     change_status(
         request, Status.EXTENDED, actor=actor.name, now=now, reason=reason.strip(), commit=False
     )
     notice.context["new_due"] = request.due_date
     _send(request, notice, now)
     _audit("request.extended", request, actor, now, due=request.due_date.isoformat())
+    db.session.commit()
+
+
+def end_deferral(request: Request, actor: Actor, now: datetime) -> None:
+    """Staff record that the ground for postponing access has ended: access is now due
+    without delay (the operator's target from today), 법 §35③ 후문."""
+    _require_open(request)
+    if not is_deferred(request) or request.deferral_ended_at is not None:
+        raise DecisionError(f"{request.reference} is not postponed until a ground ends")
+    request.deferral_ended_at = now
+    apply_deadline(request)
+    _audit("request.deferral_ended", request, actor, now, due=request.due_date.isoformat())
     db.session.commit()
 
 
@@ -208,8 +263,20 @@ def refusal_notice(
             "explanation": explanation,
             "done": done,
             "kept_by_policy": kept_by_policy,
+            "rights": refusal_rights(request),
         },
     )
+
+
+def refusal_rights(request: Request) -> list[tuple[str, str]]:
+    """What the jurisdiction's law requires a refusal to tell besides the ground (e.g. GDPR
+    Art. 12(4): the supervisory authority and the judicial remedy), as (text, article)."""
+    profile = settings().profile(request.jurisdiction)
+    authority = authority_text(profile, request.language)
+    return [
+        (right.text(request.language, authority), right.basis)
+        for right in profile.rights_for(request.kind)
+    ]
 
 
 def refuse(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +13,11 @@ from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.delivery.connectors import forget_answers
 from rightsdesk.delivery.webhooks import enqueue_status_event
-from rightsdesk.domain.deadlines import check_extension, paused_days_between
+from rightsdesk.domain.deadlines import check_extension, paused_days_between, to_local
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import TERMINAL, Status, check_transition
+from rightsdesk.domain.profiles import ClockStart
 from rightsdesk.extensions import db
 from rightsdesk.models import (
     Channel,
@@ -31,6 +32,10 @@ from rightsdesk.requests.host_apps import subject_hash
 from rightsdesk.requests.tokens import new_status_secret
 
 REFERENCE_PREFIX = "RD"
+# A deferral until its ground ends (법 §35③ 후문) entered without a review date gets this one.
+DEFAULT_REVIEW = timedelta(days=14)
+# UK GDPR Art. 12A: what, once received, starts the period again.
+RESTARTING_PURPOSES = ("identity", "fee", "clarification")
 
 
 def next_reference(year: int) -> str:
@@ -73,7 +78,7 @@ def find_or_create_subject(email: str, name: str | None, now: datetime) -> Subje
 def submit_request(
     *,
     kind: RequestKind,
-    email: str,
+    email: str | None,
     name: str | None,
     channel: Channel,
     now: datetime,
@@ -82,19 +87,21 @@ def submit_request(
     jurisdiction: str | None = None,
     language: str = "ko",
     received_at: datetime | None = None,
-    representative: tuple[RepresentativeRole, str, str] | None = None,
+    representative: tuple[RepresentativeRole, str, str | None] | None = None,
     status: Status = Status.RECEIVED_UNVERIFIED,
     scope: dict | None = None,
     api_key_id: int | None = None,
+    subject: Subject | None = None,
     commit: bool = True,
 ) -> Request:
     """Store a new request with its statutory due dates, audited, in one commit.
 
     ``commit=False`` leaves the commit to a caller that adds more to the same transaction
     (the verification mail, say), so the request and its mail exist together or not at all.
+    ``subject`` is given for a person known without an e-mail address (by post or phone).
     """
     request = _new_request(kind, status, jurisdiction, channel, language, received_at or now, now)
-    request.subject = find_or_create_subject(email, name, now)
+    request.subject = subject or find_or_create_subject(email or "", name, now)
     request.details, request.scope, request.api_key_id = details, scope, api_key_id
     _store_received(request, representative, actor=actor, now=now)
     if commit:
@@ -141,7 +148,7 @@ def _store_received(
     if representative:
         role, rep_name, rep_email = representative
         request.representative = Representative(
-            role=role, name=rep_name, email=normalise_email(rep_email)
+            role=role, name=rep_name, email=normalise_email(rep_email) if rep_email else None
         )
     else:
         request.representative = None  # known: no SELECT when the mail asks for the address
@@ -227,9 +234,12 @@ def _adjust_clock(
     context = settings()
     profile = context.profile(request.jurisdiction)
     if target is Status.EXTENDED:
-        check_extension(profile, request.kind, request.extension_count + 1)
+        rule = check_extension(profile, request.kind, request.extension_count + 1)
         request.extension_count += 1
         request.extension_reason = reason
+        if rule.until_ground_ends and request.deferral_review_on is None:
+            # Staff set the review date in the console; other paths (the demo) get two weeks.
+            request.deferral_review_on = to_local(now, context.tz).date() + DEFAULT_REVIEW
     if target is Status.VERIFIED:
         request.verified_at = now
     if target is Status.AWAITING_SUBJECT:
@@ -237,7 +247,11 @@ def _adjust_clock(
     elif current is Status.AWAITING_SUBJECT:
         if profile.pauses_while_awaiting_subject and request.awaiting_since:
             request.paused_days += paused_days_between(request.awaiting_since, now, context.tz)
+        restarts = request.awaiting_purpose in RESTARTING_PURPOSES
+        if profile.clock_starts is ClockStart.LAST_ANSWER and request.awaiting_since and restarts:
+            request.clock_restarted_at = now  # UK GDPR Art. 12A: the period begins again
         request.awaiting_since = None
+        request.awaiting_purpose = None
     apply_deadline(request)
 
 

@@ -100,7 +100,7 @@ def _row_key(row: Mapping, keys: Sequence[Column]) -> str:
 
 def plan_table(part: TableRows, reflected: SqlTable, schedule: Schedule, today: date) -> TablePlan:
     table = part.table
-    rule: Rule = schedule.rule(table.retention)
+    rule: Rule = schedule.rule(table.retention).on_deletion_request()
     kept: list[KeptRow] = []
     if rule.keeps and part.rows:
         keys = _key_columns(reflected)

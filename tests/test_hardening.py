@@ -424,7 +424,11 @@ def test_a_malformed_anchor_is_one_line_and_exit_2(runner):
 
 
 def _production(own_app, **config):
-    return own_app(ENV="production", SECRET_KEY="s" * 40, PROXY_HOPS=1, **config)
+    from cryptography.fernet import Fernet
+
+    keys = {name: Fernet.generate_key().decode() for name in ("PACKAGE_KEY", "RETAINED_KEY")}
+    keys["SUBJECT_HASH_KEY"] = "h" * 40
+    return own_app(**keys, ENV="production", SECRET_KEY="s" * 40, PROXY_HOPS=1, **config)
 
 
 def test_hsts_in_production_over_https_as_the_proxy_says(own_app):

@@ -172,7 +172,7 @@ def _harden_for_production(app: Flask, overrides: dict[str, Any] | None) -> None
 
 
 #: Keys production must be given: derived from the secret key, they would change with it.
-EXPLICIT_IN_PRODUCTION = ("PACKAGE_KEY", "RETAINED_KEY", "SUBJECT_HASH_KEY")
+EXPLICIT_IN_PRODUCTION = ("PACKAGE_KEY", "RETAINED_KEY", "SUBJECT_HASH_KEY", "AUDIT_KEY")
 #: Settings holding Fernet keys: one, or a comma-separated list (current first).
 FERNET_SETTINGS = ("PACKAGE_KEY", "RETAINED_KEY")
 

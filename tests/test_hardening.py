@@ -428,6 +428,7 @@ def _production(own_app, **config):
 
     keys = {name: Fernet.generate_key().decode() for name in ("PACKAGE_KEY", "RETAINED_KEY")}
     keys["SUBJECT_HASH_KEY"] = "h" * 40
+    keys["AUDIT_KEY"] = "a" * 64
     return own_app(**keys, ENV="production", SECRET_KEY="s" * 40, PROXY_HOPS=1, **config)
 
 

@@ -48,7 +48,6 @@ def keep(
     transaction, which must commit before the live rows change."""
     if not rows:
         return
-    known = _kept_keys(system, table, rows)
     sealer = cipher()
     shared = {
         "request_ref": request_ref,
@@ -58,9 +57,28 @@ def keep(
         "basis": basis,
         "stored_at": now,
     }
+    dialect = db.session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        # One statement for the batch; a key kept already is left as it is (the unique key).
+        values = [_sealed_values(kept, sealer) | shared for kept in rows]
+        db.session.execute(_insert_new(dialect), values)
+        return
+    known = _kept_keys(system, table, rows)
     for kept in rows:
         if kept.key not in known:
-            db.session.add(_sealed(kept, sealer, shared))
+            db.session.add(RetainedRecord(**_sealed_values(kept, sealer), **shared))
+
+
+def _insert_new(dialect: str):
+    """``INSERT … ON CONFLICT (system, table_name, row_key) DO NOTHING`` on this dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = RetainedRecord.__table__
+    return insert(table).on_conflict_do_nothing(
+        index_elements=[table.c.system, table.c.table_name, table.c.row_key]
+    )
 
 
 def _kept_keys(system: str, table: str, rows: Sequence[Kept]) -> set[str]:
@@ -76,12 +94,7 @@ def _kept_keys(system: str, table: str, rows: Sequence[Kept]) -> set[str]:
     )
 
 
-def _sealed(kept: Kept, sealer: Fernet, shared: dict[str, Any]) -> RetainedRecord:
-    """The row as a record, its values encrypted; ``shared`` holds the fields of the batch."""
+def _sealed_values(kept: Kept, sealer: Fernet) -> dict[str, Any]:
+    """The row's own columns: its key, purge date and values, encrypted."""
     data = json.dumps(kept.row, ensure_ascii=False).encode()
-    return RetainedRecord(
-        row_key=kept.key,
-        purge_after=kept.until,
-        ciphertext=sealer.encrypt(data),
-        **shared,
-    )
+    return {"row_key": kept.key, "purge_after": kept.until, "ciphertext": sealer.encrypt(data)}

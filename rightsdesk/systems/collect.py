@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -135,6 +136,65 @@ def _child_rows(
 
 
 def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
+    """The named tables as :func:`_read_schema` describes them, read once per process and
+    reused while the database's :func:`schema_fingerprint` of them is unchanged (a column added,
+    a table dropped or a key changed since is seen before the next read, never used stale)."""
+    fingerprint = schema_fingerprint(connection, names)
+    if fingerprint is None:
+        return _read_schema(connection, names)
+    key = (connection.engine.url.render_as_string(hide_password=False), tuple(names))
+    with _SCHEMA_LOCK:
+        cached = _SCHEMAS.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    tables = _read_schema(connection, names)
+    with _SCHEMA_LOCK:
+        _SCHEMAS[key] = (fingerprint, tables)
+    return tables
+
+
+_SCHEMAS: dict[tuple[str, tuple[str, ...]], tuple[object, dict[str, SqlTable]]] = {}
+_SCHEMA_LOCK = threading.Lock()
+
+# Per mapped table: its oid, and the transaction ids (xmin) that last wrote its pg_class row,
+# each of its pg_attribute rows and its primary-key pg_index row. Any DDL that changes what
+# _read_schema reads (ADD/DROP/RENAME COLUMN, ALTER TYPE, SET/DROP NOT NULL, a new primary key,
+# DROP and CREATE of the table) rewrites one of those catalogue rows, so a new xmin (or oid,
+# or NULL for a table that is gone) shows up: cheaper than reading the columns and keys, and
+# exact where a catalogue-version counter for single tables does not exist.
+_PG_FINGERPRINT = """
+SELECT n.name, c.oid::bigint, c.xmin::text,
+       (SELECT string_agg(a.attnum::text || ':' || a.xmin::text, ',' ORDER BY a.attnum)
+          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),
+       (SELECT string_agg(i.xmin::text || ':' || i.indkey::text, ',')
+          FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+FROM unnest(CAST(%(names)s AS text[])) WITH ORDINALITY AS n(name, position)
+LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident(n.name))
+ORDER BY n.position
+"""
+
+
+def schema_fingerprint(connection: Connection, names: list[str]) -> object | None:
+    """A cheap value that changes whenever the named tables' columns or keys change: SQLite's
+    ``schema_version`` (bumped by every schema change of the file), PostgreSQL's catalogue row
+    versions of the tables (see ``_PG_FINGERPRINT``); ``None`` on other databases (the schema
+    is then read every time)."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        return connection.exec_driver_sql("PRAGMA schema_version").scalar()
+    if dialect == "postgresql":
+        rows = connection.exec_driver_sql(_PG_FINGERPRINT, {"names": list(names)}).all()
+        return tuple(tuple(row) for row in rows)
+    return None
+
+
+def forget_schemas() -> None:
+    """Drop every cached schema (tests, and after a restore of an operator's database)."""
+    with _SCHEMA_LOCK:
+        _SCHEMAS.clear()
+
+
+def _read_schema(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
     """The named tables' columns (in order, with type and nullability) and primary keys: all
     that reading, updating and deleting rows needs. Asked for all tables at once (two catalogue
     queries on PostgreSQL) instead of a full reflection per table, which also reads indexes,

@@ -2,7 +2,7 @@
 
 This slice does access (열람): collect the subject's rows from every SQL system whose database
 is configured, package them, and offer the package (encrypted at rest) on the status page.
-Each run writes an execution record per table — counts and fields, never the data — into the
+Each run writes one execution record — counts and fields per table, never the data — into the
 audit trail. Webhook systems get a signed job (services/connectors.py) whose answer joins the
 package; manual systems become checklist items and are listed in the package as checked
 separately.
@@ -117,25 +117,25 @@ def _organisation_name() -> str:
 def _audit_collection(
     request: Request, collection: Collection, actor: Actor, now: datetime
 ) -> None:
-    """An execution record per table collected: counts and fields, never the data."""
-    for part in collection.tables:
-        audit.record(
-            "fulfilment.access",
-            actor=actor,
-            now=now,
-            request_ref=request.reference,
-            data={
-                "system": part.system,
-                "table": part.table.name,
-                "rows": len(part.rows),
-                "fields": sorted(part.table.fields),
-            },
-        )
-    for remote in collection.remote:
-        audit.record(
-            "fulfilment.access",
-            actor=actor,
-            now=now,
-            request_ref=request.reference,
-            data={"system": remote.system, "table": remote.name, "rows": len(remote.rows)},
-        )
+    """One execution record for the run, per table collected its counts and fields, never the
+    data; committed with the offer."""
+    tables = [
+        {
+            "system": part.system,
+            "table": part.table.name,
+            "rows": len(part.rows),
+            "fields": sorted(part.table.fields),
+        }
+        for part in collection.tables
+    ]
+    tables += [
+        {"system": remote.system, "table": remote.name, "rows": len(remote.rows)}
+        for remote in collection.remote
+    ]
+    audit.record(
+        "fulfilment.access",
+        actor=actor,
+        now=now,
+        request_ref=request.reference,
+        data={"tables": tables},
+    )

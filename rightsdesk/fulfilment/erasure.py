@@ -285,11 +285,12 @@ def _run_sql(run: _Run, system: System, steps, identities, rules: Schedule) -> N
     collected = _collect_once(system, steps[0], identities, run.now) if steps else None
     if collected is None:
         return
+    order = [tables[s.table_name] for s in steps]  # read before the commit expires the steps
     try:
         plans = _plans(collected, steps, rules, local_today(run.now))
         recorded = _before(run, system, steps, plans)
         with system_engine(system) as engine:
-            erase_tables(engine, collected, [tables[s.table_name] for s in steps])
+            erase_tables(engine, collected, order)
     except (FulfilmentError, ValueError) as error:  # the operator's database: ours is intact
         for step in steps:
             _fail(step, str(error), run.now)

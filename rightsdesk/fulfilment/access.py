@@ -2,7 +2,8 @@
 
 This slice does access (열람): collect the subject's rows from every SQL system whose database
 is configured, package them, and offer the package (encrypted at rest) on the status page.
-Each run writes one execution record — counts and fields per table, never the data — into the
+Each run writes one execution record — counts and fields per table, never the data — with the
+offer of the package into the
 audit trail. Webhook systems get a signed job (services/connectors.py) whose answer joins the
 package; manual systems become checklist items and are listed in the package as checked
 separately.
@@ -15,7 +16,6 @@ from datetime import datetime
 
 from flask import current_app
 
-from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
@@ -42,7 +42,8 @@ def subject_identities(request: Request) -> dict[str, str]:
 def collect(datamap: DataMap, request: Request) -> Collection:
     identities = subject_identities(request)
     collection = Collection()
-    answers = connectors.access_results(request)
+    webhooks = any(s.kind == SystemKind.WEBHOOK for s in datamap.systems)
+    answers = connectors.access_results(request) if webhooks else {}
     for system in datamap.systems:
         if system.kind == SystemKind.WEBHOOK and system.name in answers:
             collection.remote += _remote(system, answers[system.name])
@@ -96,7 +97,6 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
         organisation=_organisation_name(),
         generated=now,
     )
-    _audit_collection(request, collection, actor, now)
     return offer(
         request,
         package,
@@ -104,6 +104,8 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
         actor=actor,
         now=now,
         ttl_days=int(current_app.config["PACKAGE_TTL_DAYS"]),
+        action="fulfilment.access",
+        details={"tables": _collected_tables(collection)},
     )
 
 
@@ -114,11 +116,9 @@ def _organisation_name() -> str:
         return ""
 
 
-def _audit_collection(
-    request: Request, collection: Collection, actor: Actor, now: datetime
-) -> None:
-    """One execution record for the run, per table collected its counts and fields, never the
-    data; committed with the offer."""
+def _collected_tables(collection: Collection) -> list[dict]:
+    """The run's execution record, kept with the offer in one audit event: per table collected
+    its counts and fields, never the data."""
     tables = [
         {
             "system": part.system,
@@ -128,14 +128,7 @@ def _audit_collection(
         }
         for part in collection.tables
     ]
-    tables += [
+    return tables + [
         {"system": remote.system, "table": remote.name, "rows": len(remote.rows)}
         for remote in collection.remote
     ]
-    audit.record(
-        "fulfilment.access",
-        actor=actor,
-        now=now,
-        request_ref=request.reference,
-        data={"tables": tables},
-    )

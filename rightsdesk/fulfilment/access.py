@@ -2,11 +2,10 @@
 
 This slice does access (열람): collect the subject's rows from every SQL system whose database
 is configured, package them, and offer the package (encrypted at rest) on the status page.
-Each run writes one execution record — counts and fields per table, never the data — with the
-offer of the package into the
-audit trail. Webhook systems get a signed job (services/connectors.py) whose answer joins the
-package; manual systems become checklist items and are listed in the package as checked
-separately.
+Each run writes one audit event: the offer of the package with the execution record — counts
+and fields per table, never the data. Webhook systems get a signed job (services/connectors.py)
+whose answer joins the package; manual systems become checklist items and are listed in the
+package as checked separately.
 """
 
 from __future__ import annotations

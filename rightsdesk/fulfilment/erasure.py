@@ -320,16 +320,22 @@ def _before(run: _Run, system: System, steps: list[ErasureStep], plans: list[Tab
     """Before the live rows go: store the rows to keep, encrypted, once each, and per step the
     attempt, the counts about to be erased (a repeat after a crash finds the erased rows gone
     and keeps them) and what is kept until when; one commit. Returns the audit entries."""
-    for plan in plans:
-        separated.keep(
-            [separated.Kept(k.key, k.row, k.until) for k in plan.kept],
-            system=plan.system,
-            table=plan.table,
-            category=plan.retention,
-            basis=plan.basis,
-            request_ref=run.reference,
-            now=run.now,
-        )
+    separated.keep_all(
+        [
+            (
+                [separated.Kept(k.key, k.row, k.until) for k in plan.kept],
+                {
+                    "request_ref": run.reference,
+                    "system": plan.system,
+                    "table_name": plan.table,
+                    "category": plan.retention,
+                    "basis": plan.basis,
+                    "stored_at": run.now,
+                },
+            )
+            for plan in plans
+        ]
+    )
     kept = _kept_counts(run.reference, system.name)
     values, entries = [], []
     for step, plan in zip(steps, plans, strict=True):

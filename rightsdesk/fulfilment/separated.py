@@ -46,9 +46,6 @@ def keep(
 ) -> None:
     """Store each row once (a row kept already stays as first kept); in the caller's
     transaction, which must commit before the live rows change."""
-    if not rows:
-        return
-    sealer = cipher()
     shared = {
         "request_ref": request_ref,
         "system": system,
@@ -57,16 +54,25 @@ def keep(
         "basis": basis,
         "stored_at": now,
     }
+    keep_all([(rows, shared)])
+
+
+def keep_all(batches: Sequence[tuple[Sequence[Kept], dict[str, Any]]]) -> None:
+    """:func:`keep` for several tables at once: each batch is its rows and their shared fields
+    (``request_ref``, ``system``, ``table_name``, ``category``, ``basis``, ``stored_at``)."""
+    sealer = cipher()
     dialect = db.session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        # One statement for the batch; a key kept already is left as it is (the unique key).
-        values = [_sealed_values(kept, sealer) | shared for kept in rows]
-        db.session.execute(_insert_new(dialect), values)
+        # One statement; a key kept already is left as it is (the unique key).
+        values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
+        if values:
+            db.session.execute(_insert_new(dialect), values)
         return
-    known = _kept_keys(system, table, rows)
-    for kept in rows:
-        if kept.key not in known:
-            db.session.add(RetainedRecord(**_sealed_values(kept, sealer), **shared))
+    for rows, shared in batches:
+        known = _kept_keys(shared["system"], shared["table_name"], rows) if rows else set()
+        for kept in rows:
+            if kept.key not in known:
+                db.session.add(RetainedRecord(**_sealed_values(kept, sealer), **shared))
 
 
 def _insert_new(dialect: str):

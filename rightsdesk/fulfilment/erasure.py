@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import Date, Integer, bindparam, delete, func, select, update
+from sqlalchemy import Date, Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core import audit, leases
@@ -151,35 +151,34 @@ def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[Era
         for table in tables:
             steps.append(_new_step(request, position, system, table, rules))
             position += 1
-    db.session.add_all(steps)
-    try:
-        db.session.flush()
+    try:  # one INSERT, then the steps as objects: cheaper than the unit of work's flush
+        db.session.execute(insert(_STEPS), steps)
     except IntegrityError:
         db.session.rollback()
         raise FulfilmentError("another run planned this erasure at once: run again") from None
-    return steps
+    return steps_of(request)
 
 
 def _new_step(
     request: Request, position: int, system: System, table: Table | None, rules: Schedule
-) -> ErasureStep:
-    """A pending step: one SQL table (with its retention rule), or a whole other system."""
+) -> dict:
+    """A pending step's row: one SQL table (with its retention rule), or a whole other system."""
     rule = rules.rule(table.retention) if table is not None else None
-    return ErasureStep(
-        request_id=request.id,
-        position=position,
-        system=system.name,
-        table_name=table.name if table is not None else "",
-        kind=system.kind,
-        state="pending",
-        deleted=0,
-        anonymised=0,
-        retained=0,
-        attempts=0,
-        retention=rule.code if rule else None,
-        basis=basis_text(rule)[:200] if rule else None,
-        basis_kind=rule.kind_text if rule else None,
-    )
+    return {
+        "request_id": request.id,
+        "position": position,
+        "system": system.name,
+        "table_name": table.name if table is not None else "",
+        "kind": str(system.kind),
+        "state": "pending",
+        "deleted": 0,
+        "anonymised": 0,
+        "retained": 0,
+        "attempts": 0,
+        "retention": rule.code if rule else None,
+        "basis": basis_text(rule)[:200] if rule else None,
+        "basis_kind": rule.kind_text if rule else None,
+    }
 
 
 def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:

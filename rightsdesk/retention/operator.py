@@ -216,6 +216,13 @@ def _batch(
     else:
         change = update(statement.table).where(match).values(**statement.values)
     with engine.begin() as connection:
+        if len(keys) == 1 and engine.dialect.name == "postgresql":
+            # The count and the cursor from the server, not every key of the batch.
+            done = change.returning(keys[0].label("key")).cte("done")
+            count, last = connection.execute(
+                select(func.count(), func.max(done.c.key))
+            ).one()
+            return count, ((last,) if count else None)
         done = connection.execute(change.returning(*keys)).all()
     if not done:
         return 0, None

@@ -65,4 +65,5 @@ def take(name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
         set_={"holder": holder, "lease_until": now + ttl},
         where=(table.c.lease_until < now) | (table.c.holder == holder),
     )
-    return bool(db.session.execute(statement).rowcount)
+    # RETURNING, not rowcount: drivers report an insert's rowcount differently.
+    return db.session.execute(statement.returning(table.c.name)).first() is not None

@@ -42,7 +42,7 @@ class Setup:
 
 
 def _app(setup: Setup):
-    from rightsdesk.bench.fulfilment import make_bench_app
+    from rightsdesk.bench.subjects import make_bench_app
 
     os.environ[setup.env] = setup.shop
     return make_bench_app(setup.own, Path(setup.workdir), Path(setup.datamap))
@@ -83,7 +83,7 @@ def peak_rss_mib() -> float:
 
 def _phase(setup: Setup, phase: str):
     from rightsdesk.bench import equal_work
-    from rightsdesk.bench.fulfilment import Floor, ours_access_service, ours_erasure
+    from rightsdesk.bench.subjects import Floor, ours_access_service, ours_erasure
     from rightsdesk.fulfilment.erasure import local_today, schedule
 
     if phase == "access":
@@ -139,7 +139,7 @@ def check_erasures(subjects: list, setup: Setup) -> dict[str, int]:
     attempt and one audit event; no subject left in the shop or the floor's twin."""
     from sqlalchemy import bindparam, func, select, text
 
-    from rightsdesk.bench.fulfilment import _engine
+    from rightsdesk.bench.subjects import shop_engine
     from rightsdesk.extensions import db
     from rightsdesk.models import AuditEvent, ErasureStep, Request
 
@@ -163,7 +163,7 @@ def check_erasures(subjects: list, setup: Setup) -> dict[str, int]:
     for name, url in (("left_in_shop", setup.shop), ("left_in_twin", setup.twin)):
         if url is None:
             continue
-        engine = _engine(url)
+        engine = shop_engine(url)
         try:
             with engine.connect() as connection:
                 query = text("SELECT count(*) FROM users WHERE email IN :e").bindparams(

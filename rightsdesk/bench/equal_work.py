@@ -31,7 +31,7 @@ from sqlalchemy import Column, Index, MetaData, UniqueConstraint, create_engine
 from sqlalchemy import Table as SqlTable
 
 if TYPE_CHECKING:
-    from rightsdesk.bench.fulfilment import Floor
+    from rightsdesk.bench.subjects import Floor
     from rightsdesk.domain.retention import Schedule
 
 PREFIX = "bench_floor_"
@@ -174,11 +174,11 @@ def erasure(
     commit: bool = True,
 ) -> tuple[float, dict[str, int]]:
     """The equal-work erasure: milliseconds, and the rows deleted, anonymised and kept."""
-    from rightsdesk.bench.fulfilment import _erase_shop, _kept_rows
+    from rightsdesk.bench.subjects import erase_shop, kept_rows
 
     started = time.perf_counter()
     found = shop.select_subject(email)
-    kept = _kept_rows(found, schedule, today)
+    kept = kept_rows(found, schedule, today)
     now = datetime.now(UTC)
     if kept:
         own.begin()
@@ -193,7 +193,7 @@ def erasure(
         )
         own.end(commit=True)
     shop.begin()
-    counts = _erase_shop(shop, found)
+    counts = erase_shop(shop, found)
     shop.end(commit=commit)
     counts["kept"] = len(kept)
     own.begin()

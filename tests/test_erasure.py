@@ -440,3 +440,78 @@ def test_staff_delete_what_only_the_operators_policy_would_keep(policy_map, shop
         body = _last_notice(reference).body_text
     assert "shop.access_logs" in body and "deleted" in body
     assert "own policy" not in body and "kept" not in body
+
+
+CHILD = """
+import sys
+from datetime import UTC, datetime
+from rightsdesk import create_app
+from rightsdesk.extensions import db
+from rightsdesk.fulfilment import erasure
+from rightsdesk.models import Request
+app = create_app({"TESTING": True})
+with app.app_context():
+    found = db.session.scalar(db.select(Request).where(Request.reference == sys.argv[1]))
+    erasure.run(found, actor="staff:killed", now=datetime.now(UTC))
+"""
+
+
+def test_a_run_killed_with_sigkill_mid_transaction_is_resumed_keeping_each_row_once(
+    no_remote_map, shop, database_url, tmp_path
+):
+    """A real process, killed (SIGKILL) while its transaction in the shop waits for a lock we
+    hold, after it committed the separated copies: the shop is untouched, and the next run
+    (once the dead run's lease ran out) erases everything, storing no kept row twice."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    app = no_remote_map
+    reference = _deletion_request(app)
+    expected = _expected(shop, _user_id(shop))
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": database_url,
+        "RIGHTSDESK_SECRET_KEY": "test-secret",
+        "RIGHTSDESK_DATAMAP_FILE": app.config["DATAMAP_FILE"],
+        "RIGHTSDESK_SHOP_DATABASE_URL": shop,
+        "RIGHTSDESK_UPLOAD_DIR": str(tmp_path / "uploads"),
+    }
+    holder = sqlite3.connect(shop.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the shop's write lock: the run's erasing must wait
+    child = subprocess.Popen([sys.executable, "-c", CHILD, reference], env=env)
+    try:
+        kept = 0
+        deadline = time.monotonic() + 60
+        while not kept and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with app.app_context():
+                kept = db.session.scalar(
+                    select(db.func.count()).select_from(RetainedRecord)
+                    .where(RetainedRecord.request_ref == reference)
+                )
+                db.session.remove()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert child.returncode == -signal.SIGKILL and kept > 0
+    assert _expected(shop, _user_id(shop)) == expected  # nothing erased: its transaction died
+    later = datetime.now(UTC) + erasure.LEASE_TTL + timedelta(minutes=1)
+    with app.app_context():
+        steps = erasure.run(_load(reference), actor="staff:test", now=later)
+        done = {s.table_name: s for s in steps}
+        stored = db.session.scalar(
+            select(db.func.count()).select_from(RetainedRecord)
+            .where(RetainedRecord.request_ref == reference)
+        )
+    assert stored == kept  # each kept row stored once, by the killed run
+    assert all(s.state == "done" and s.attempts == 2 for s in steps)
+    for table in ("payments", "access_logs", "support_tickets"):
+        assert done[table].deleted == len(expected[table])
+    assert done["payments"].retained == len(_still_kept(expected["payments"], "payment"))
+    assert not shop_rows(shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)

@@ -3,17 +3,17 @@
 Every row of the subject (found as for access) gets the table's strategy: deleted, anonymised
 or nulled. A row that a statute makes the operator keep (the table's retention rule, counted
 from its ``retention_from`` date, or from today without one) is first copied to separated
-storage (PIPA §21③) through the ``keep`` callback, then erased from the live table.
+storage (PIPA §21③) by the caller, then erased from the live table.
 
-Tables are erased children first, so that if a run stops half-way the rows still to do are
-found again through their parents, and a table's changes are one transaction.
+Tables are erased children first, in one transaction of the system's database, after the
+caller made what is kept (and the counts) durable: a run that stops is simply run again.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -166,36 +166,6 @@ def _secure_delete(engine: Engine) -> None:
     engine.dispose()
 
 
-def erase_table(
-    system: System,
-    engine: Engine,
-    identities: Mapping[str, str],
-    table: Table,
-    schedule: Schedule,
-    today: date,
-    before: Callable[[TablePlan], None],
-    collected: Collected | None = None,
-) -> tuple[TablePlan, int, int]:
-    """Erase the subject's rows of one table: the plan goes to ``before`` first (which must
-    make the kept rows and the planned counts durable before returning), then one transaction
-    deletes or anonymises by key.
-
-    Returns the plan and the rows deleted and anonymised. Safe to repeat: rows already erased
-    are no longer found. ``collected`` (from :func:`collect_all`) saves reading the subject's
-    rows again for each table of one run: erasing children first leaves the parents' rows as
-    they were read.
-    """
-    _secure_delete(engine)
-    found, described = collected or collect_rows(system, engine, identities, upto=table.name)
-    part, reflected = found[table.name], described[table.name]
-    plan = plan_table(part, reflected, schedule, today)
-    before(plan)
-    if not part.rows:
-        return plan, 0, 0
-    deleted, anonymised = _erase_rows(engine, reflected, part.rows, table)
-    return plan, deleted, anonymised
-
-
 def erase_tables(engine: Engine, collected: Collected, tables: Sequence[Table]) -> None:
     """One transaction of the system: delete or anonymise the subject's rows of ``tables`` (in
     the order given, children first) by key, a statement per table and ``BATCH`` keys; then the
@@ -218,17 +188,6 @@ def _erase_in(connection, reflected: SqlTable, rows: Sequence[Mapping], table: T
     if table.erasure == Erasure.DELETE:
         return _delete(connection, reflected, keys, values), 0
     return 0, _anonymise(connection, reflected, keys, values, table)
-
-
-def _erase_rows(
-    engine: Engine, reflected: SqlTable, rows: Sequence[Mapping], table: Table
-) -> tuple[int, int]:
-    """One transaction: delete or anonymise the rows by key; then the checkpoint. Returns the
-    rows deleted and anonymised."""
-    with engine.begin() as connection:
-        counts = _erase_in(connection, reflected, rows, table)
-    checkpoint(engine)
-    return counts
 
 
 def _where_keys(keys: list[Column], chunk: list[tuple]):

@@ -94,7 +94,9 @@ def collect_rows(
     if upto is not None:
         tables = _chain_to(tables, upto)
     found: dict[str, TableRows] = {}
-    with engine.connect() as connection:
+    # Autocommit: each SELECT sees what is committed (as under READ COMMITTED in a transaction),
+    # without a BEGIN and a ROLLBACK around the reads.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         described = _reflect(connection, [t.name for t in tables])
         for table in tables:
             reflected = described[table.name]

@@ -319,7 +319,7 @@ def _before(run: _Run, system: System, steps: list[ErasureStep], plans: list[Tab
     """Before the live rows go: store the rows to keep, encrypted, once each, and per step the
     attempt, the counts about to be erased (a repeat after a crash finds the erased rows gone
     and keeps them) and what is kept until when; one commit. Returns the audit entries."""
-    separated.keep_all(
+    stored = separated.keep_all(
         [
             (
                 [separated.Kept(k.key, k.row, k.until) for k in plan.kept],
@@ -335,7 +335,9 @@ def _before(run: _Run, system: System, steps: list[ErasureStep], plans: list[Tab
             for plan in plans
         ]
     )
-    kept = _kept_counts(run.reference, system.name)
+    first = all(s.attempts == 0 for s in steps)
+    kept = _counted(stored) if first and stored is not None else None
+    kept = kept if kept is not None else _kept_counts(run.reference, system.name)
     values, entries = [], []
     for step, plan in zip(steps, plans, strict=True):
         erased = plan.rows if plan.strategy == "delete" else 0
@@ -381,6 +383,15 @@ _RECORD_PLAN = (
         state="pending",
     )
 )
+
+
+def _counted(stored: list[tuple[str, date]]) -> dict[str, tuple[int, date | None]]:
+    """Per table: the rows a first attempt stored, until when (nothing was kept before it)."""
+    counts: dict[str, tuple[int, date | None]] = {}
+    for table, until in stored:
+        count, last = counts.get(table, (0, None))
+        counts[table] = (count + 1, max(until, last) if last else until)
+    return counts
 
 
 def _kept_counts(reference: str, system: str) -> dict[str, tuple[int, date | None]]:

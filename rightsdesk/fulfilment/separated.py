@@ -57,22 +57,28 @@ def keep(
     keep_all([(rows, shared)])
 
 
-def keep_all(batches: Sequence[tuple[Sequence[Kept], dict[str, Any]]]) -> None:
+def keep_all(
+    batches: Sequence[tuple[Sequence[Kept], dict[str, Any]]],
+) -> list[tuple[str, date]] | None:
     """:func:`keep` for several tables at once: each batch is its rows and their shared fields
-    (``request_ref``, ``system``, ``table_name``, ``category``, ``basis``, ``stored_at``)."""
+    (``request_ref``, ``system``, ``table_name``, ``category``, ``basis``, ``stored_at``).
+    Returns the table and purge date of each row stored now (``None``: not known here)."""
     sealer = cipher()
     dialect = db.session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         # One statement; a key kept already is left as it is (the unique key).
         values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
-        if values:
-            db.session.execute(_insert_new(dialect), values)
-        return
+        if not values:
+            return []
+        table = RetainedRecord.__table__
+        statement = _insert_new(dialect).returning(table.c.table_name, table.c.purge_after)
+        return [tuple(row) for row in db.session.execute(statement, values)]
     for rows, shared in batches:
         known = _kept_keys(shared["system"], shared["table_name"], rows) if rows else set()
         for kept in rows:
             if kept.key not in known:
                 db.session.add(RetainedRecord(**_sealed_values(kept, sealer), **shared))
+    return None
 
 
 def _insert_new(dialect: str):

@@ -380,3 +380,28 @@ def test_a_schema_changed_between_two_requests_is_read_again_never_used_stale(
     assert steps[0].state == "failed" and "marketing_consents" in steps[0].error
     assert not [s for s in steps if s.state == "done"]
     assert shop_rows(any_shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
+
+
+def test_the_package_json_is_exactly_what_json_dumps_writes_indented():
+    from rightsdesk.domain.datamap import load_datamap
+    from rightsdesk.systems.collect import Collection, TableRows, build_package
+    from tests.helpers import DEMO_MAP
+
+    datamap = load_datamap(DEMO_MAP.read_text(encoding="utf-8"), "demo")
+    users = next(t for s in datamap.systems if s.name == "shop" for t in s.tables)
+    tricky = [
+        {"id": 1, "name": '김 "quoted" \\ back', "n": None, "f": 1.5, "at": None},
+        {"id": 2, "name": "line\nbreak\t\u2028", "n": True, "f": 2, "at": datetime(2025, 1, 2)},
+    ]
+    nested = [{"id": 3, "prefs": {"a": [1, 2]}}]  # a JSON column
+    for rows in (tricky, nested, []):
+        collection = Collection(tables=[TableRows("shop", users, rows)])
+        data = build_package(
+            collection, datamap, reference="RD-1", organisation="", generated=datetime.now(UTC)
+        )
+        written = zipfile.ZipFile(io.BytesIO(data)).read(f"shop/{users.name}.json").decode()
+        plain = [
+            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.items()}
+            for r in rows
+        ]
+        assert written == json.dumps(plain, ensure_ascii=False, indent=2)

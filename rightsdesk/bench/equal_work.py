@@ -125,7 +125,7 @@ def _package(found: dict[str, list[dict]], reference: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for table, rows in found.items():
-            archive.writestr(f"shop/{table}.json", json.dumps(rows, default=str, indent=2))
+            archive.writestr(f"shop/{table}.json", json.dumps(rows, default=str))
             out = io.StringIO()
             if rows:
                 writer = csv.DictWriter(out, fieldnames=list(rows[0]))

@@ -209,14 +209,16 @@ def _batch(
     where = statement.due
     if after is not None:
         where = and_(where, key > (after[0] if len(keys) == 1 else tuple_(*map(literal, after))))
-    chosen = select(*keys).where(where).order_by(*keys).limit(size)
+    chosen = select(*keys).where(where).limit(size)
+    if not _server_side(engine, keys):
+        chosen = chosen.order_by(*keys)
     match = keys[0].in_(chosen.scalar_subquery()) if len(keys) == 1 else tuple_(*keys).in_(chosen)
     if statement.method == "delete":
         change = delete(statement.table).where(match)
     else:
         change = update(statement.table).where(match).values(**statement.values)
     with engine.begin() as connection:
-        if len(keys) == 1 and engine.dialect.name == "postgresql":
+        if _server_side(engine, keys):
             # The count and the cursor from the server, not every key of the batch.
             done = change.returning(keys[0].label("key")).cte("done")
             count, last = connection.execute(
@@ -227,6 +229,13 @@ def _batch(
     if not done:
         return 0, None
     return len(done), max(tuple(row) for row in done)
+
+
+def _server_side(engine: Engine, keys: list[Column]) -> bool:
+    """PostgreSQL with a one-column key: each batch takes the due rows in the order the
+    server finds them (as a plain ``DELETE … LIMIT`` loop does, no sort) and returns only its
+    count and highest key; elsewhere batches go in key order."""
+    return len(keys) == 1 and engine.dialect.name == "postgresql"
 
 
 def purge_operator_job(ctx: RunContext) -> list[Item]:
@@ -278,9 +287,14 @@ def _destroy(ctx: RunContext, engine: Engine, statement: _Statement, item: Item,
     after: tuple | None = None
     try:
         while True:
-            count, after = _batch(engine, statement, after, ctx.batch_size)
+            count, last = _batch(engine, statement, after, ctx.batch_size)
+            if not count and after is None:
+                break  # nothing due is left anywhere
+            # Past the cursor nothing is due: once more from the start, for rows an unsorted
+            # batch passed over (none when batches go in key order).
+            after = last
             if not count:
-                break
+                continue
             item.count += count
             ctx.reporter.advance(count)
             ctx.renew()

@@ -203,7 +203,8 @@ def _batch(
     engine: Engine, statement: _Statement, after: tuple | None, size: int
 ) -> tuple[int, tuple | None]:
     """One short transaction: destroy up to ``size`` due rows with keys after ``after``; return
-    how many and the last key (the keyset cursor, so no batch scans what the last one kept)."""
+    how many and the highest key (the cursor: a batch need not pass again over the rows the
+    earlier ones kept)."""
     keys = statement.keys
     key = keys[0] if len(keys) == 1 else tuple_(*keys)
     where = statement.due

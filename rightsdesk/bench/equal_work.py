@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from rightsdesk.bench.subjects import Floor
     from rightsdesk.domain.retention import Schedule
 
+FLOOR_AUDIT_KEY = b"rightsdesk-bench-floor"  # the chain is an HMAC, as rightsdesk's is
 PREFIX = "bench_floor_"
 
 
@@ -107,10 +109,10 @@ def _audit(own: Floor, action: str, reference: str, data: dict[str, Any]) -> Non
     body = json.dumps(
         [seq, at.isoformat(), "bench", action, reference, payload, prev], separators=(",", ":")
     )
-    digest = hashlib.sha256(body.encode()).hexdigest()
+    digest = hmac.new(FLOOR_AUDIT_KEY, body.encode(), hashlib.sha256).hexdigest()  # keyed
     own.run(
         f"INSERT INTO {PREFIX}audit_events (seq, at, actor, action, request_ref, data,"
-        " prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        " prev_hash, hash, mac_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1)",
         (seq, _at(own, at), "bench", action, reference, payload, prev, digest),
     )
     own.run(f"UPDATE {PREFIX}audit_head SET hash = %s WHERE id = 1", (digest,))

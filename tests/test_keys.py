@@ -231,3 +231,33 @@ def test_a_rotation_killed_midway_leaves_every_record_readable_and_resumes(datab
     done = int(resumed.stdout.split("re-encrypted now: ")[1].split()[0])
     assert 0 < done < 40
     assert _readable(_app(database_url, tmp_path, NEW)) == rows
+
+
+def test_keep_current_writes_derived_audit_and_subject_keys_out_unchanged(database_url, tmp_path):
+    """Moving from derived keys to explicit ones, as the deploy check advises: the printed
+    audit and subject-hash keys are the ones in force, so the audit chain still verifies and
+    host apps' subject hashes do not change."""
+    from rightsdesk.core import audit
+    from rightsdesk.requests.host_apps import subject_hash
+
+    derived = _app(database_url, tmp_path, OLD)
+    with derived.app_context():
+        audit.record("test.event", actor=Actor("test"), now=datetime.now(UTC), data={"n": 1})
+        db.session.commit()
+        before = subject_hash("kim@example.com")
+    printed = _keys(derived, "generate", "--keep-current").output
+    settings = dict(line.split("=", 1) for line in printed.splitlines())
+    assert settings["RIGHTSDESK_AUDIT_KEY"].startswith("hex:")
+    explicit = _made(
+        database_url,
+        RETAINED_KEY=OLD,
+        PACKAGE_KEY=OLD,
+        SECRET_KEY="a-new-secret",  # the secret rotated at the same time: nothing depends on it
+        AUDIT_KEY=settings["RIGHTSDESK_AUDIT_KEY"],
+        SUBJECT_HASH_KEY=settings["RIGHTSDESK_SUBJECT_HASH_KEY"],
+        UPLOAD_DIR=str(tmp_path / "uploads"),
+    )
+    verified = explicit.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    with explicit.app_context():
+        assert subject_hash("kim@example.com") == before

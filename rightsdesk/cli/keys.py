@@ -43,9 +43,15 @@ def generate_command(info: ScriptInfo, keep_current: bool) -> None:
             current = {name: keys_of(kind) for name, kind in KINDS.items()}
             # One subject-hash key at a time (a new one needs 'apikey rehash-subjects' and
             # the host apps told): a configured one is kept as it is.
-            subject = current_app.config.get("SUBJECT_HASH_KEY")
-            # The audit chain's key cannot be rotated (every keyed event would fail verify).
-            audit = current_app.config.get("AUDIT_KEY")
+            # The subject-hash and audit keys are kept as they are, derived ones written out
+            # (hex:) so setting them changes nothing: a new subject-hash key needs 'apikey
+            # rehash-subjects' and the host apps told; the audit key cannot rotate at all.
+            from rightsdesk.core.keys import audit_key
+            from rightsdesk.requests.host_apps import subject_hash_key
+
+            config = current_app.config
+            subject = config.get("SUBJECT_HASH_KEY") or f"hex:{subject_hash_key().hex()}"
+            audit = config.get("AUDIT_KEY") or f"hex:{audit_key().hex()}"
     for name, kind in KINDS.items():
         click.echo(f"{variable(kind)}={','.join([new_key(), *current.get(name, [])])}")
     click.echo(f"RIGHTSDESK_SUBJECT_HASH_KEY={subject or secrets.token_hex(32)}")

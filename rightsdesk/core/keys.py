@@ -53,18 +53,9 @@ def keys_of(kind: KeyKind) -> list[str]:
     return configured(kind) or [derived(kind)]
 
 
-def is_derived(kind: KeyKind) -> bool:
-    return not configured(kind)
-
-
 def cipher_of(kind: KeyKind) -> MultiFernet:
     """Encrypts under the current key, decrypts under any key in force."""
     return MultiFernet([Fernet(key.encode()) for key in keys_of(kind)])
-
-
-def fernet_for(config_key: str, label: bytes) -> MultiFernet:
-    """The keys configured under ``config_key`` (else the one derived for ``label``)."""
-    return cipher_of(KeyKind(config_key.lower(), config_key, label))
 
 
 def package_cipher() -> MultiFernet:
@@ -88,12 +79,19 @@ def variable(kind: KeyKind) -> str:
     return f"{PREFIX}_{kind.setting}"
 
 
+def key_bytes(value: object) -> bytes:
+    """A configured HMAC key: ``hex:<hex digits>`` for raw bytes (as ``keys generate
+    --keep-current`` prints a derived key, so it can be written down unchanged), else the text."""
+    text = str(value)
+    return bytes.fromhex(text[4:]) if text.startswith("hex:") else text.encode()
+
+
 def audit_key() -> bytes:
     """The key of the audit chain's HMAC: ``RIGHTSDESK_AUDIT_KEY``, else derived from the
     secret key. Either way it lives outside the database, so access to the database alone
     cannot recompute a link."""
     configured_key = current_app.config.get("AUDIT_KEY")
     if configured_key:
-        return str(configured_key).encode()
+        return key_bytes(configured_key)
     secret = str(current_app.config["SECRET_KEY"]).encode()
     return hmac.new(secret, b"rightsdesk.audit", hashlib.sha256).digest()

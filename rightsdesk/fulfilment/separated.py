@@ -15,13 +15,13 @@ from datetime import date, datetime
 from typing import Any
 
 from cryptography.fernet import MultiFernet
-from flask import current_app
 from sqlalchemy import or_, select
 
 from rightsdesk.core.keys import retained_cipher
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
 from rightsdesk.models import RetainedRecord
+from rightsdesk.requests.host_apps import subject_hash_key
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,12 @@ class Opened:
 
 
 def lookup_hash(email: str) -> str:
-    """HMAC-SHA256 of the normalised address under a key derived from the secret key (not the
-    retained-records key, which rotates), so separated rows are found by account without being
-    read. After the secret key changes, ``rightsdesk dormancy index`` recomputes them."""
-    secret = str(current_app.config["SECRET_KEY"])
-    key = hmac.new(secret.encode(), b"rightsdesk.separated-lookup", "sha256").digest()
-    return hmac.new(key, normalise_email(email).encode(), "sha256").hexdigest()
+    """HMAC-SHA256 of the normalised address under a key derived from the subject-hash key
+    (explicit in production, never rotated; not the retained-records key, which rotates, nor the
+    secret key, which may), so separated rows are found by account without being read. Should
+    that key change, ``rightsdesk dormancy index`` recomputes them."""
+    key = hmac.new(subject_hash_key(), b"rightsdesk.separated-lookup", "sha256").digest()
+    return hmac.new(key, normalise_email(email, strict=False).encode(), "sha256").hexdigest()
 
 
 def cipher():

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
+from rightsdesk.core.keys import key_bytes
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN, Status
@@ -163,7 +164,7 @@ def make_assertion(signing_secret: str, email: str) -> str:
 def subject_hash_key() -> bytes:
     configured = current_app.config.get("SUBJECT_HASH_KEY")
     if configured:
-        return str(configured).encode()
+        return key_bytes(configured)
     return hmac.new(
         str(current_app.config["SECRET_KEY"]).encode(), b"rightsdesk.subject-hash", "sha256"
     ).digest()

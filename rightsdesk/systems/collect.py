@@ -229,12 +229,6 @@ def schema_fingerprint(connection: Connection, names: list[str]) -> object | Non
     return None
 
 
-def forget_schemas() -> None:
-    """Drop every cached schema (tests, and after a restore of an operator's database)."""
-    with _SCHEMA_LOCK:
-        _SCHEMAS.clear()
-
-
 def _read_schema(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
     """The named tables' columns (in order, with type and nullability) and primary keys: all
     that reading, updating and deleting rows needs. Asked for all tables at once (two catalogue

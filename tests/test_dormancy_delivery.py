@@ -273,6 +273,7 @@ def demo(database_url, tmp_path, shop, smtp_port) -> Iterator:
         database_url,
         DATAMAP_FILE=str(DEMO_MAP),
         RETENTION_FILE=str(DEMO_RETENTION),
+        DEMO=True,
         UPLOAD_DIR=str(tmp_path / "uploads"),
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=smtp_port,
@@ -384,3 +385,12 @@ def _dormancy_copies() -> int:
     return db.session.scalar(
         select(func.count(RetainedRecord.id)).where(RetainedRecord.category == RULE)
     )
+
+
+def test_demo_dormancy_is_refused_outside_demo_mode(demo, shop):
+    """It back-dates notices: on a real install they would not have been sent 40 days ago."""
+    demo.config["DEMO"] = False
+    refused = demo.test_cli_runner().invoke(args=["demo", "dormancy"])
+    assert refused.exit_code == 2 and "demo mode" in refused.output
+    with demo.app_context():
+        assert db.session.scalar(select(func.count(NoticeCampaign.id))) == 0

@@ -23,6 +23,8 @@ def demo_command(action: str) -> None:
     if current_app.config["ENV"] == "production":
         raise InputError("the demo is never loaded in production (RIGHTSDESK_ENV=production)")
     if action == "dormancy":
+        if not current_app.config["DEMO"]:  # it back-dates real notices: the demo's shop only
+            raise InputError("demo dormancy runs only in demo mode (RIGHTSDESK_DEMO=1, make run)")
         _dormancy_history()
         return
     created = load_demo(now=utcnow(), actor=actor())

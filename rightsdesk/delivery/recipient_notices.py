@@ -45,6 +45,8 @@ NOTICES = jobqueue.Queue(
     waiting=PENDING,
     lease=jobqueue.Lease(RecipientNotice.lease_until, LEASE, ends=True),
     error=RecipientNotice.last_error,
+    attempts=RecipientNotice.attempts,
+    failed=FAILED,
 )
 
 
@@ -101,8 +103,16 @@ def deliver_due(*, now: datetime, worker: str, batch: int = 20) -> DeliveryRepor
     with httpx.Client(follow_redirects=False) as client:
         for notice_id in held:
             notice = db.session.get(RecipientNotice, notice_id)
-            if notice is not None:
-                _deliver(client, datamap, notice, now, worker, report)
+            if notice is None:
+                continue
+            crash = jobqueue.isolated(  # anything else than NoticeError: set aside, parked at 5
+                NOTICES,
+                notice_id,
+                lambda n=notice: _deliver(client, datamap, n, now, worker, report),
+                now=now,
+            )
+            if crash is not None:
+                report.errors.append(f"notice {notice_id}: {crash}")
     return report
 
 

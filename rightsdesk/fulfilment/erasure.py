@@ -212,8 +212,12 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
             else:
                 _run_remote(request, system, todo[0], actor=actor, now=now)
         run.finish()
-    finally:
+    except BaseException:
+        # Nothing half-done is committed with the lease's release: what failed is rolled back
+        # (a resumed run redoes it), then the lease is freed in a transaction of its own.
+        db.session.rollback()
         run.release()
+        raise
     return list(
         db.session.scalars(
             select(ErasureStep)

@@ -24,12 +24,14 @@ from rightsdesk.core.context import settings
 from rightsdesk.core.uploads import stored_path
 from rightsdesk.domain.deadlines import ExtensionNotAllowed
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status
+from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import erasure
-from rightsdesk.fulfilment.access import FulfilmentError, prepare_access_package
+from rightsdesk.fulfilment.access import AccessWaiting, FulfilmentError, prepare_access_package
 from rightsdesk.fulfilment.correction import decide_correction
 from rightsdesk.fulfilment.correction import targets as correction_targets
 from rightsdesk.fulfilment.suspension import stop_processing
+from rightsdesk.i18n import staff_message, staff_status_label
 from rightsdesk.models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
 from rightsdesk.requests import decisions
 from rightsdesk.requests.deadlines import notice_deadline
@@ -192,15 +194,25 @@ def act(reference: str, action: str):
             return _preview(item, action, form)
         if action == "erase-preview":
             return _page(item, erasure_preview=erasure.preview(item, now=now))
-        _perform(item, action, form, actor, now)
+        outcome = _perform(item, action, form, actor, now)
     except NOT_DONE as error:
-        db.session.rollback()
-        flash(_("Not done: %(reason)s", reason=str(error)), "error")
+        db.session.rollback()  # what a waiting collection sent is committed already
+        flash(*_refusal(item, error))
         return redirect(url_for("admin.request_detail", reference=reference))
     except KeyError:
         abort(404)
-    flash(_("Done."))
+    flash(*(outcome or (_("Done."), "message")))
     return redirect(url_for("admin.request_detail", reference=reference))
+
+
+def _refusal(item: Request, error: Exception) -> Banner:
+    """Why an action was not done, in the staff member's words; waiting is no failure."""
+    if isinstance(error, AccessWaiting):
+        return staff_message(error), "info"
+    if isinstance(error, IllegalTransition):
+        status = staff_status_label(item.status)
+        return _("Not possible while the request is %(status)s.", status=status), "error"
+    return _("Not done: %(reason)s", reason=staff_message(error)), "error"
 
 
 def _preview(item: Request, action: str, form):
@@ -234,11 +246,12 @@ def _notice_for(item: Request, action: str, form) -> decisions.Notice:
     raise KeyError(action)
 
 
-def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> None:
+def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> Banner | None:
+    """Does the action; its one banner when it has more to say than "Done."."""
     perform = ACTIONS.get(action)
     if perform is None:
         raise KeyError(action)  # an unknown action: 404
-    perform(item, form, actor, now)
+    return perform(item, form, actor, now)
 
 
 def _verify(item: Request, form, actor: Actor, now: datetime) -> None:
@@ -253,10 +266,10 @@ def _assign(item: Request, form, actor: Actor, now: datetime) -> None:
     assignee = None
     if form.get("assignee"):
         if not form["assignee"].isdigit():
-            raise DecisionError("choose a handler or an admin")
+            raise DecisionError(N_("choose a handler or an admin"))
         assignee = db.session.get(StaffUser, int(form["assignee"]))
         if assignee is None or assignee.role is StaffRole.AUDITOR:
-            raise DecisionError("choose a handler or an admin")
+            raise DecisionError(N_("choose a handler or an admin"))
     decisions.assign(item, assignee, actor, now)
 
 
@@ -302,7 +315,7 @@ def _withdraw(item: Request, form, actor: Actor, now: datetime) -> None:
 
 def _correction(item: Request, form, actor: Actor, now: datetime) -> None:
     if not form.get("item", "").isdigit():
-        raise DecisionError("choose a correction item")
+        raise DecisionError(N_("choose a correction item"))
     decide_correction(
         item,
         int(form["item"]),
@@ -314,28 +327,31 @@ def _correction(item: Request, form, actor: Actor, now: datetime) -> None:
     )
 
 
-def _stop(item: Request, form, actor: Actor, now: datetime) -> None:
+def _stop(item: Request, form, actor: Actor, now: datetime) -> Banner:
     affected = stop_processing(item, actor=actor.name, now=now)
     total = sum(affected.values())
-    flash(_("%(count)s row(s) changed in the operator's systems.", count=total))
+    return _("%(count)s row(s) changed in the operator's systems.", count=total), "message"
 
 
-def _collect(item: Request, form, actor: Actor, now: datetime) -> None:
+def _collect(item: Request, form, actor: Actor, now: datetime) -> Banner:
     prepare_access_package(item, actor=actor.name, now=now)
+    return _("The package is offered on the subject's status page."), "message"
 
 
-def _erase(item: Request, form, actor: Actor, now: datetime) -> None:
+def _erase(item: Request, form, actor: Actor, now: datetime) -> Banner:
     steps = erasure.run(item, actor=actor.name, now=now)
     waiting = [s for s in steps if s.state != "done"]
     if waiting:
-        flash(_("%(count)s step(s) not done yet: see the erasure steps.", count=len(waiting)))
+        count = len(waiting)
+        return _("%(count)s step(s) not done yet: see the erasure steps.", count=count), "info"
+    return _("Every step of the erasure is done: finish to tell the subject."), "message"
 
 
 def _erase_decide(item: Request, form, actor: Actor, now: datetime) -> None:
     try:
         step_id = int(form.get("step_id", ""))
     except ValueError:
-        raise DecisionError("choose a step") from None
+        raise DecisionError(N_("choose a step")) from None
     erasure.decide(
         item,
         step_id,
@@ -353,11 +369,13 @@ def _erase_finish(item: Request, form, actor: Actor, now: datetime) -> None:
 def _offer(item: Request, form, actor: Actor, now: datetime) -> None:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise DecisionError("choose a file")
+        raise DecisionError(N_("choose a file"))
     offer_download(item, upload.read(), upload.filename, actor=actor.name, now=now)
 
 
-Action = Callable[[Request, Any, Actor, datetime], None]
+# A banner: its text and its flash category (message, info, error).
+Banner = tuple[str, str]
+Action = Callable[[Request, Any, Actor, datetime], Banner | None]
 
 # The staff actions a request's page posts, by the <action> in the URL.
 ACTIONS: dict[str, Action] = {

@@ -21,6 +21,7 @@ from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind
 from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.models import Download, Request
 from rightsdesk.requests.downloads import offer
@@ -33,9 +34,13 @@ from rightsdesk.systems.collect import (
 from rightsdesk.systems.configured import FulfilmentError, configured_datamap, system_engine
 
 
+class AccessWaiting(FulfilmentError):
+    """Not a failure: the package waits for the apps' answers, which the worker fetches."""
+
+
 def subject_identities(request: Request) -> dict[str, str]:
     if request.subject is None:
-        raise FulfilmentError("the subject's identity is no longer known (purged)")
+        raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
     return {"email": request.subject.email}
 
 
@@ -74,17 +79,22 @@ def _await_connectors(request: Request, datamap: DataMap, action: str, now: date
     db.session.commit()
     failed = [j.system for j in waiting if j.state == connectors.FAILED]
     if failed:
-        raise FulfilmentError(f"{', '.join(failed)} failed: retry its job, then collect again")
-    names = ", ".join(j.system for j in waiting)
-    raise FulfilmentError(
-        f"waiting for {names} to answer (the worker sends the job): collect again once it has"
+        raise FulfilmentError(
+            N_("%(systems)s failed: retry its job, then collect again"), systems=", ".join(failed)
+        )
+    raise AccessWaiting(
+        N_(
+            "waiting for %(systems)s to answer (the worker sends the job): "
+            "collect again once it has"
+        ),
+        systems=", ".join(j.system for j in waiting),
     )
 
 
 def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> Download:
     """Collect, package and offer the subject's data for an access request."""
     if request.kind is not RequestKind.ACCESS:
-        raise FulfilmentError("an access package is for access requests")
+        raise FulfilmentError(N_("an access package is for access requests"))
     subject_identities(request)
     datamap = configured_datamap()
     _await_connectors(request, datamap, "access", now)

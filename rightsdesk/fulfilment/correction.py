@@ -9,6 +9,7 @@ from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
 from rightsdesk.delivery.outbox import queue
+from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment.access import subject_identities
 from rightsdesk.models import CorrectionItem, Request
@@ -41,7 +42,7 @@ def decide_correction(
     if approve:
         _apply(request, item, target, now)
     elif not note:
-        raise FulfilmentError("say why the item is rejected: the subject will be told")
+        raise FulfilmentError(N_("say why the item is rejected: the subject will be told"))
     item.decision = "approved" if approve else "rejected"
     item.decision_note = note
     item.decided_by, item.decided_at = actor, now
@@ -53,9 +54,9 @@ def decide_correction(
 def _undecided_item(request: Request, item_id: int) -> CorrectionItem:
     item = db.session.get(CorrectionItem, item_id)
     if item is None or item.request_id != request.id:
-        raise FulfilmentError("no such correction item on this request")
+        raise FulfilmentError(N_("no such correction item on this request"))
     if item.decision is not None:
-        raise FulfilmentError("this item is decided already")
+        raise FulfilmentError(N_("this item is decided already"))
     return item
 
 
@@ -64,7 +65,7 @@ def _apply(request: Request, item: CorrectionItem, target: str | None, now: date
     arrives), or an UPDATE in a SQL system, whose recipients are then told."""
     datamap = configured_datamap()
     if target not in correction_targets(datamap):
-        raise FulfilmentError("choose the field of the data map to correct")
+        raise FulfilmentError(N_("choose the field of the data map to correct"))
     item.target = target
     if "." not in target:  # a webhook system: the app applies it when the job arrives
         job = connectors.ensure_job(request, target, "correction", now=now)

@@ -36,6 +36,7 @@ from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind, Table
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.messages import N_
 from rightsdesk.domain.retention import Schedule
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
@@ -90,9 +91,9 @@ def local_today(now: datetime) -> date:
 
 def _require_erasure(request: Request) -> None:
     if request.kind is not RequestKind.DELETION:
-        raise FulfilmentError("erasure is for deletion requests")
+        raise FulfilmentError(N_("erasure is for deletion requests"))
     if request.status not in OPEN:
-        raise FulfilmentError(f"{request.reference} is closed")
+        raise FulfilmentError(N_("%(reference)s is closed"), reference=request.reference)
 
 
 def preview(request: Request, *, now: datetime) -> list[PreviewRow]:
@@ -189,7 +190,9 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
     holder = f"{socket.gethostname()}:{os.getpid()}:{actor}"
     lease = f"erasure:{request.reference}"
     if not leases.acquire(lease, holder, now=now, ttl=LEASE_TTL):
-        raise FulfilmentError("an erasure of this request is running already: try again shortly")
+        raise FulfilmentError(
+            N_("an erasure of this request is running already: try again shortly")
+        )
     try:
         steps = _plan_steps(request, datamap, rules)
         for system in datamap.systems:
@@ -384,10 +387,12 @@ def decide(
     _require_erasure(request)
     step = next((s for s in steps_of(request) if s.id == step_id), None)
     if step is None or step.state != "done" or not policy_keep(step):
-        raise FulfilmentError("only finished steps keeping rows under our own policy are decided")
+        raise FulfilmentError(
+            N_("only finished steps keeping rows under our own policy are decided")
+        )
     basis = (basis or "").strip()
     if keep and not basis:
-        raise FulfilmentError("name the basis the operator relies on to keep these rows")
+        raise FulfilmentError(N_("name the basis the operator relies on to keep these rows"))
     if not keep:
         destroyed = db.session.execute(
             delete(RetainedRecord).where(
@@ -427,15 +432,17 @@ def outcome(request: Request) -> Outcome:
     policy keep decided."""
     steps = steps_of(request)
     if not steps:
-        raise FulfilmentError("run the erasure first")
+        raise FulfilmentError(N_("run the erasure first"))
     waiting = [s for s in steps if s.state != "done"]
     if waiting:
-        raise FulfilmentError(f"the erasure is not finished: {_names(waiting)}")
+        raise FulfilmentError(
+            N_("the erasure is not finished: %(steps)s"), steps=_names(waiting)
+        )
     undecided = [s for s in steps if policy_keep(s) and s.decision != "keep"]
     if undecided:
         raise FulfilmentError(
-            "decide what our own policy (not a statute) would keep, keep or delete: "
-            + _names(undecided)
+            N_("decide what our own policy (not a statute) would keep, keep or delete: %(steps)s"),
+            steps=_names(undecided),
         )
     with force_locale(request.language or "ko"):
         done = [_done_line(s) for s in steps if s.deleted or s.anonymised or s.kind != "sql"]

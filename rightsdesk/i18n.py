@@ -85,6 +85,7 @@ def init_app(app: Flask) -> None:
         unit_label=unit_label,
         status_label=status_label,
         staff_status_label=staff_status_label,
+        cite=cite,
         staff_label=staff_label,
         role_label=lambda role: staff_label("role", role),
         lang_url=lang_url,
@@ -257,3 +258,27 @@ def staff_message(error: Exception) -> str:
     if not isinstance(message, str):
         return str(error)
     return gettext(message, **getattr(error, "values", {}))
+
+
+# Korean statute citations as English readers know them; the article numbers stay as written.
+_CITATION_EN = (
+    ("법 §", "PIPA §"),
+    ("영 §", "Enforcement Decree §"),
+    (" 단서", " proviso"),
+    (" 후문", ", second sentence"),
+    (" 전문", ", first sentence"),
+)
+
+
+def cite(citation: str, language: str | None = None) -> str:
+    """A citation such as "법 §36① 단서" in ``language`` (the page's by default): English
+    readers get "PIPA §36① proviso"; other text passes unchanged."""
+    if language is None:
+        from flask_babel import get_locale
+
+        language = str(get_locale())
+    if language != "en":
+        return citation
+    for korean, english in _CITATION_EN:
+        citation = citation.replace(korean, english)
+    return citation

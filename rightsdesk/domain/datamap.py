@@ -164,6 +164,14 @@ class Recipient:
     contact: str = ""
     role: str = DEFAULT_RECIPIENT_ROLE.value
     retention: str = ""
+    purpose_en: str = ""  # the purpose for the English policy, where ``purpose`` is Korean
+    retention_en: str = ""
+
+    def purpose_in(self, language: str) -> str:
+        return self.purpose_en if language == "en" and self.purpose_en else self.purpose
+
+    def retention_in(self, language: str) -> str:
+        return self.retention_en if language == "en" and self.retention_en else self.retention
 
     @property
     def is_processor(self) -> bool:
@@ -365,7 +373,8 @@ class _Reader:
     def recipient(self, index: int, raw: object) -> Recipient:
         path: KeyPath = ("recipients", index)
         raw = self.as_table(raw, path)
-        self.only(raw, path, ("name", "role", "categories", "purpose", "retention", "contact"))
+        keys = ("name", "role", "categories", "purpose", "retention", "contact")
+        self.only(raw, path, (*keys, "purpose_en", "retention_en"))
         categories = self.texts(raw, path, "categories")
         if not categories:
             self.fail((*path, "categories"), f"recipient {index + 1}: list its categories")
@@ -377,6 +386,8 @@ class _Reader:
             contact=self.text(raw, path, "contact", ""),
             role=self.text(raw, path, "role", DEFAULT_RECIPIENT_ROLE.value),
             retention=self.text(raw, path, "retention", ""),
+            purpose_en=self.text(raw, path, "purpose_en", ""),
+            retention_en=self.text(raw, path, "retention_en", ""),
         )
 
     def timeout(self, raw: dict[str, Any], path: KeyPath) -> float:

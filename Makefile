@@ -25,16 +25,19 @@ run: export RIGHTSDESK_DATAMAP_FILE ?= $(CURDIR)/rightsdesk/demo/demo_datamap.to
 run: export RIGHTSDESK_SHOP_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/demo-shop.db
 run: export RIGHTSDESK_SHOP_WEBHOOK_URL ?= http://$(HOST):$(PORT)/dev/app-webhook
 run: export RIGHTSDESK_SHOP_WEBHOOK_SECRET ?= demo-app-webhook-secret
+run: export RIGHTSDESK_RETENTION_FILE ?= $(CURDIR)/rightsdesk/demo/demo_retention.toml
 run: install
 	@mkdir -p instance && printf '%s\n' "# written by make run: the demo's settings, for every rightsdesk command here" \
 	  RIGHTSDESK_DEMO=1 "RIGHTSDESK_BASE_URL=$$RIGHTSDESK_BASE_URL" \
 	  "RIGHTSDESK_DATAMAP_FILE=$$RIGHTSDESK_DATAMAP_FILE" \
 	  "RIGHTSDESK_SHOP_DATABASE_URL=$$RIGHTSDESK_SHOP_DATABASE_URL" \
 	  "RIGHTSDESK_SHOP_WEBHOOK_URL=$$RIGHTSDESK_SHOP_WEBHOOK_URL" \
-	  "RIGHTSDESK_SHOP_WEBHOOK_SECRET=$$RIGHTSDESK_SHOP_WEBHOOK_SECRET" > instance/rightsdesk.env
+	  "RIGHTSDESK_SHOP_WEBHOOK_SECRET=$$RIGHTSDESK_SHOP_WEBHOOK_SECRET" \
+	  "RIGHTSDESK_RETENTION_FILE=$$RIGHTSDESK_RETENTION_FILE" > instance/rightsdesk.env
 	$(BIN)/rightsdesk db upgrade
 	$(BIN)/rightsdesk demo load
-	@test -f instance/demo-shop.db || $(BIN)/rightsdesk datamap demo-shop --url "$$RIGHTSDESK_SHOP_DATABASE_URL"
+	@test -f instance/demo-shop.db || { $(BIN)/rightsdesk datamap demo-shop --url "$$RIGHTSDESK_SHOP_DATABASE_URL" \
+	  && $(BIN)/rightsdesk demo dormancy; }
 	@echo "rightsdesk is serving the demo on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	@echo "its mail: http://$(HOST):$(PORT)/dev/mailbox (or set MAIL_SERVER)"
 	@$(BIN)/rightsdesk worker --interval 2 & sender=$$!; \

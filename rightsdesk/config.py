@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys for separately stored records (PIPA §21③), likewise.
     "RETAINED_KEY": None,
     "MESSAGE_ID_DOMAIN": "rightsdesk.local",
+    # The operator's return address printed under its name at the head of paper notices.
+    "LETTER_RETURN_ADDRESS": None,
     # The data map (TOML) describing where personal data lives: `rightsdesk datamap check`.
     "DATAMAP_FILE": None,
     # The retention schedule's additions and overrides (TOML): `rightsdesk jobs schedule`.

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -156,13 +157,17 @@ class PromisedPeriod(db.Model):
 
 
 class Subject(db.Model):
-    """The person a request is about, known by a normalised e-mail address."""
+    """The person a request is about, known by a normalised e-mail address; or, when they
+    phoned or wrote without one, by the postal address or phone number staff took down (such
+    a subject is never matched to another request: one row per request)."""
 
     __tablename__ = "subjects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
+    postal_address: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(50))
     # HMAC-SHA256 of the e-mail under the subject-hash key: host apps ask about restrictions
     # by this value, so the API never needs the address in a URL.
     lookup_hash: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -245,6 +250,12 @@ class Request(db.Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     # The host application that filed it through the API: it may read it and gets its webhooks.
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    # Staff-entered requests: how it reached us (phone, letter, in_person) and how staff
+    # confirmed who the person is (영 §46), in their words.
+    received_via: Mapped[str | None] = mapped_column(String(16))
+    identity_method: Mapped[str | None] = mapped_column(String(300))
+    # Notices go on paper (a printed letter staff post) rather than by e-mail.
+    reply_by_post: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -274,6 +285,29 @@ class Request(db.Model):
         return self.subject.email if self.subject else None
 
     @property
+    def postal_contact(self) -> tuple[str, str] | None:
+        """Name and postal address for a letter: the representative's, else the subject's."""
+        rep, subject = self.representative, self.subject
+        if rep is not None and rep.postal_address:
+            return rep.name, rep.postal_address
+        if rep is None and subject is not None and subject.postal_address:
+            return subject.name or "", subject.postal_address
+        return None
+
+    @property
+    def phone_contact(self) -> tuple[str, str] | None:
+        """Name and phone number when the subject, acting alone, gave only a phone number."""
+        subject = self.subject
+        if self.representative is None and subject is not None and subject.phone:
+            return subject.name or "", subject.phone
+        return None
+
+    @property
+    def answers_by_post(self) -> bool:
+        """Notices are letters: the person asked for paper, or gave no e-mail address."""
+        return self.reply_by_post or not self.contact_email
+
+    @property
     def working_due_date(self) -> date:
         return self.promised_due_date or self.due_date
 
@@ -289,7 +323,8 @@ class Representative(db.Model):
         _enum(RepresentativeRole, "representative_role")
     )
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254), index=True)  # the queue searches by it
+    email: Mapped[str | None] = mapped_column(String(254), index=True)  # the queue searches it
+    postal_address: Mapped[str | None] = mapped_column(Text)
     # The proof (위임장, family register …): a random file name under instance/uploads/.
     proof_file: Mapped[str | None] = mapped_column(String(100))
     proof_content_type: Mapped[str | None] = mapped_column(String(100))
@@ -529,6 +564,9 @@ class RetainedRecord(db.Model):
     purge_after: Mapped[date] = mapped_column(Date, index=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # HMAC of the account's e-mail (dormancy): finds a person's separated rows for an access
+    # request or a restore without decrypting everyone's.
+    lookup_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class ConnectorJob(db.Model):
@@ -771,6 +809,54 @@ class OutboxMessage(db.Model):
     transport: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Letter(db.Model):
+    """A notice on paper: the text as rendered for the mail, and the A4 PDF staff print and
+    post. ``posted_at`` (and who) is the evidence of delivery, as ``sent_at`` is for mail."""
+
+    __tablename__ = "letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_ref: Mapped[str | None] = mapped_column(String(20), index=True)
+    template: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    addressee: Mapped[str] = mapped_column(String(200))
+    postal_address: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(500))
+    body_text: Mapped[str] = mapped_column(Text)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    posted_by: Mapped[str | None] = mapped_column(String(200))
+    # The person gave only a phone number: the letter is read out by phone, and
+    # ``posted_at`` is the day they were told.
+    phone: Mapped[str | None] = mapped_column(String(50))
+
+    @property
+    def by_phone(self) -> bool:
+        return not self.postal_address and bool(self.phone)
+
+
+class RecipientNotice(db.Model):
+    """A correction notice to a recipient whose channel is a signed webhook: the exact JSON
+    posted, and its delivery (a queue like the connector jobs). Mail recipients' notices are
+    in the outbox."""
+
+    __tablename__ = "recipient_notices"
+    __table_args__ = (Index("ix_recipient_notices_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_ref: Mapped[str | None] = mapped_column(String(20), index=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InboundOutcome(enum.StrEnum):

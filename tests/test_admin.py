@@ -277,7 +277,9 @@ def test_staff_enter_a_request_taken_by_phone(app):
             "email": "phone@example.com",
             "name": "전화 고객",
             "received_at": "2025-09-24T10:00",
+            "received_via": "phone",
             "identity_checked": "y",
+            "identity_method": "회신 전화로 확인",
             "details": "전화로 접수",
         },
     )
@@ -488,6 +490,22 @@ ROLE_TABLE = {
         "GET",
         "/admin/requests/new",
         {"admin": 200, "handler": 200, "auditor": 403},
+    ),
+    "admin.dormancy_restore": (
+        "POST",
+        "/admin/retention/restore",
+        {"admin": 302, "handler": 302, "auditor": 403},
+    ),
+    "admin.letters": ("GET", "/admin/letters", {"admin": 200, "handler": 200, "auditor": 200}),
+    "admin.letter_pdf": (
+        "GET",
+        "/admin/letters/999.pdf",
+        {"admin": 404, "handler": 404, "auditor": 404},
+    ),
+    "admin.letter_posted": (
+        "POST",
+        "/admin/letters/999/posted",
+        {"admin": 404, "handler": 404, "auditor": 403},
     ),
     "admin.request_detail": (
         "GET",
@@ -768,6 +786,7 @@ def test_a_phone_request_gets_its_mail_and_manual_verification_acknowledges(app,
             "kind": "access",
             "email": "phone2@example.com",
             "received_at": "2026-11-20T10:00",
+            "received_via": "phone",
         },
     )
     client.post(
@@ -777,7 +796,9 @@ def test_a_phone_request_gets_its_mail_and_manual_verification_acknowledges(app,
             "kind": "access",
             "email": "counter@example.com",
             "received_at": "2026-11-20T11:00",
+            "received_via": "in_person",
             "identity_checked": "y",
+            "identity_method": "신분증 대조",
         },
     )
     send(app)

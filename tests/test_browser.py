@@ -404,10 +404,10 @@ def test_korean_erasure_keeps_the_statutory_records_apart_and_says_until_when(
 
         send_mail(app)
         notice = smtp.messages[-1]
-        assert notice["To"] == subject_email and "shop.payments" in text_of(notice)
+        assert notice["To"] == subject_email and "결제 기록" in text_of(notice)
         subject.goto(status_url)
-        assert "shop.payments" in subject.inner_text("#outcome-refused")
-        assert "shop.users" in subject.inner_text("#outcome-done")
+        assert "결제 기록" in subject.inner_text("#outcome-refused")
+        assert "회원 정보" in subject.inner_text("#outcome-done")
     # The shop no longer knows the customer; their payments are gone from it.
     assert shop_rows("SELECT id FROM users WHERE email = :e") == []
     assert (
@@ -468,3 +468,67 @@ def test_the_form_keeps_what_was_typed_and_shows_errors_beside_fields(served, br
         assert page.input_value("#name") == "박지훈"
         assert page.input_value("#details") == "주소를 고쳐 주세요"
         assert "올바른 이메일 주소" in page.inner_text("#field-email")
+
+
+# --- requests by phone or letter, answered on paper -----------------------------------------
+
+POSTAL = "서울특별시 중구 세종대로 110\n101동 1203호 (04524)"
+
+
+def _enter_by_phone(page, base: str, **fields) -> None:
+    page.goto(f"{base}/admin/requests/new")
+    page.check("input[name=kind][value=access]")
+    page.check("input[name=received_via][value=phone]")
+    page.fill("#received_at", "2025-09-24T10:00")
+    page.fill("#name", "김영희")
+    for selector, value in fields.items():
+        page.fill(f"#{selector}", value)
+    if fields.get("identity_method"):
+        page.check("#identity_checked")
+    page.click("#enter-request")
+
+
+def test_a_phone_request_with_only_a_postal_address_answered_by_a_letter_marked_posted(
+    served, smtp, browser
+):
+    import io
+
+    import pypdf
+
+    base = served["base"]
+    page = browser.new_page()
+    with screenshot_on_failure(page, "phone-letter"):
+        sign_in(page, base)
+        # Nothing to reach the person by: refused beside the field, what was typed kept.
+        _enter_by_phone(page, base, postal_address="   ")
+        assert "우편 주소" in page.inner_text("#error-contact")
+        assert page.input_value("#name") == "김영희"
+        _enter_by_phone(page, base, postal_address=POSTAL, identity_method="주소·생년월일 대조")
+        page.wait_for_url(re.compile(r".*/admin/requests/RD-.*"))
+        reference = re.search(r"RD-\d{4}-\d{6}", page.url).group(0)
+        assert "우편으로 답변" in page.inner_text("#subject")
+        assert "주소·생년월일 대조" in page.inner_text("#identity-method")
+        # A question goes on paper too; the answer given by phone is taken down by staff.
+        page.fill("#form-ask textarea[name=question]", "어느 회원 계정인지 알려 주세요")
+        page.click("#do-ask")
+        page.click("#send-notice")
+        page.fill("input[name=answer]", "010-1234-5678로 가입한 계정입니다")
+        page.click("button[id^=answer-]")
+        assert "010-1234-5678로 가입한 계정입니다" in page.content()
+        # The letters to post: open the PDF, post it, record the day.
+        page.click("text=발송할 서면")
+        rows = page.locator("#letters tr[id^=letter-]")
+        assert rows.count() == 2
+        href = page.get_attribute("a[id^=pdf-]", "href")
+        pdf = page.request.get(f"{base}{href}")
+        assert pdf.headers["content-type"] == "application/pdf"
+        text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.body())).pages)
+        assert reference in text and "세종대로 110" in text and "김영희" in text
+        page.click("button[id^=posted-] >> nth=0")
+        assert "발송한 것으로 기록" in page.inner_text(".flash")
+        assert page.locator("#letters tr[id^=letter-]").count() == 1
+        page.goto(f"{base}/admin/requests/{reference}")
+        posted = page.inner_text("#letters")
+        assert "handler@shop.example" in posted and "아직 발송 안 함" not in posted.split("\n")[1]
+    with served["app"].app_context():
+        assert not [m for m in smtp.messages if "김영희" in text_of(m)]  # no e-mail at all

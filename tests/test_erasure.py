@@ -189,8 +189,13 @@ def test_a_second_run_changes_nothing_and_the_finish_notice_names_what_was_kept(
                 step.state = "done"
         db.session.commit()
         result = erasure.outcome(_load(reference))
-    assert "shop.payments" in result.kept and "전자상거래법" in result.kept
-    assert "shop.payments" in result.done and "삭제" in result.done
+        payments = next(s for s in erasure.steps_of(_load(reference)) if s.table_name == "payments")
+        only_deleted = payments.deleted - payments.retained
+    # In the subject's words, never system.table; what was kept is not also called deleted.
+    assert "shop." not in result.kept + result.done
+    assert "결제 기록" in result.kept and "전자상거래법" in result.kept
+    assert "접속 기록" in result.done and "삭제" in result.done
+    assert ("결제 기록:" in result.done) == (only_deleted > 0)
 
 
 @pytest.fixture
@@ -230,11 +235,12 @@ def test_staff_preview_run_and_finish_from_the_console(no_remote_map, shop, smtp
         ).first()
         token = status_token(found)
     body = message.body_text
-    assert "shop.payments" in body and "전자상거래법" in body and "shop.orders" in body
+    assert "결제 기록" in body and "전자상거래법" in body and "주문 기록" in body
+    assert "shop." not in body
     # The subject's status page shows the same account.
     page = app.test_client().get(f"/requests/status/{token}").get_data(as_text=True)
     assert 'id="outcome-done"' in page and 'id="outcome-refused"' in page
-    assert "shop.payments" in page and "§6①3" in page
+    assert "결제 기록" in page and "§6①3" in page
 
 
 def test_a_database_that_is_down_fails_the_step_and_a_rerun_resumes(
@@ -386,11 +392,11 @@ def test_a_policy_keep_is_no_statutory_refusal_and_staff_keep_it_naming_the_basi
         assert db.session.scalar(select(db.func.count()).select_from(RetainedRecord)) == kept
     assert "§36①" not in body and "단서" not in body
     assert "법령에 따른 것이 아니라 당사의 내부 방침" in body
-    assert f"shop.access_logs: {kept}건" in body and POLICY_BASIS in body
+    assert f"접속 기록: {kept}건" in body and POLICY_BASIS in body
     assert "이의" in body  # how to object
     page = app.test_client().get(f"/requests/status/{token}").get_data(as_text=True)
     assert (
-        "shop.access_logs" in page and POLICY_BASIS in page and 'id="outcome-refused"' not in page
+        "접속 기록" in page and POLICY_BASIS in page and 'id="outcome-refused"' not in page
     )
     # "in the ways our notice sets out": the status page says how, the notice's words apart
     assert "이의를 제기하시거나" in page and "아래 방법" not in page
@@ -417,7 +423,7 @@ def test_staff_delete_what_only_the_operators_policy_would_keep(policy_map, shop
         found = _load(reference)
         assert found.status is Status.COMPLETED
         body = _last_notice(reference).body_text
-    assert "shop.access_logs" in body and "deleted" in body
+    assert "Access logs" in body and "deleted" in body
     assert "own policy" not in body and "kept" not in body
 
 

@@ -226,12 +226,16 @@ def shop(empty_shop_url, monkeypatch) -> str:
 
 
 @pytest.fixture
-def mapped(database_url, tmp_path, shop) -> Iterator:
+def mapped(database_url, tmp_path, shop, smtp_port) -> Iterator:
     app = make_app(
         database_url,
         DATAMAP_FILE=str(DEMO_MAP),
         UPLOAD_DIR=str(tmp_path / "uploads"),
         RETENTION_BATCH_SIZE=7,  # several batches even on a small shop
+        MAIL_SERVER="127.0.0.1",  # dormancy notices go out before anyone is separated
+        MAIL_PORT=smtp_port,
+        MAIL_TIMEOUT=5,
+        CAMPAIGN_RATE_PER_MINUTE=600_000,
     )
     yield app
     with app.app_context():
@@ -731,7 +735,7 @@ def test_dormancy_is_off_by_default(mapped, shop):
 
 
 def test_inactive_accounts_are_told_once_then_separated_after_the_notice_period(
-    mapped, shop, tmp_path
+    mapped, shop, tmp_path, smtp
 ):
     path = tmp_path / "retention.toml"
     path.write_text(POLICY, encoding="utf-8")
@@ -756,6 +760,7 @@ def test_inactive_accounts_are_told_once_then_separated_after_the_notice_period(
         ).one()
         assert "로그인" in campaign.text_ko and "광고가 아닙니다" in campaign.text_ko
         assert _read_all(campaign.id) == expected
+        assert campaigns.send_due(now=now, batch=1000).sent == len(expected)  # delivered
         # The same day again: the window was told; nobody is separated before 30 days.
         again = run_jobs(["dormancy"], now=now, actor="test")
         assert again.count == 0

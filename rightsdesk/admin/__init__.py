@@ -11,6 +11,8 @@ from rightsdesk.admin import (  # noqa: F401  (importing the views registers the
     audit_views,
     auth,
     connector_views,
+    intake_views,
+    letter_views,
     policy_views,
     queue,
     reports_views,

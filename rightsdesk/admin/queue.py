@@ -1,24 +1,21 @@
 """The queue: open requests by legal due date, marked when overdue or due within two business
-days; filters, search and keyset pagination; and requests that staff enter by hand."""
+days; filters, search and keyset pagination (staff-entered requests: ``intake_views``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from rightsdesk.admin.blueprint import ALL_STAFF, WORKERS, bp, roles
-from rightsdesk.core.actors import Actor
+from rightsdesk.admin.blueprint import ALL_STAFF, bp, roles
 from rightsdesk.core.context import settings
-from rightsdesk.domain.identity import InvalidEmail
-from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
+from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN, Status
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel, StaffUser
-from rightsdesk.requests.intake import enter_by_staff, waiting_submissions
+from rightsdesk.requests.intake import waiting_submissions
 from rightsdesk.requests.queue import (
     QueueFilter,
     QueuePage,
@@ -96,75 +93,3 @@ def queue():
         jurisdictions=sorted(settings().profiles),
         today=today,
     )
-
-
-@bp.route("/requests/new", methods=["GET", "POST"])
-@roles(*WORKERS)
-def new_request():
-    """A request taken by phone, letter or at the counter."""
-    if request.method == "GET":
-        return render_template("admin/new_request.html", kinds=SUBJECT_KINDS, form={})
-    form = request.form
-    errors: dict[str, str] = {}
-    kind = _kind(form.get("kind", ""), errors)
-    received = _received_at(form.get("received_at", ""), errors)
-    if not form.get("email", "").strip():
-        errors["email"] = _("Please fill in this field.")
-    if errors:
-        return _form_again(form, errors)
-    try:
-        created = _enter(form, kind, received)
-    except InvalidEmail:
-        db.session.rollback()
-        errors["email"] = _("Please enter a valid e-mail address.")
-        return _form_again(form, errors)
-    flash(_("Request %(reference)s entered.", reference=created.reference))
-    return redirect(url_for("admin.request_detail", reference=created.reference))
-
-
-def _form_again(form, errors: dict[str, str]):
-    """The form as it was sent, with what is wrong beside each field."""
-    return render_template(
-        "admin/new_request.html", kinds=SUBJECT_KINDS, form=form, errors=errors
-    ), 400
-
-
-def _kind(value: str, errors: dict[str, str]) -> RequestKind | None:
-    try:
-        return RequestKind(value)
-    except ValueError:
-        errors["kind"] = _("Choose the kind of request.")
-        return None
-
-
-def _enter(form, kind: RequestKind, received: datetime):
-    return enter_by_staff(
-        kind=kind,
-        email=form["email"],
-        name=form.get("name") or None,
-        details=(form.get("details") or "").strip() or None,
-        language=form.get("language") if form.get("language") in ("ko", "en") else "ko",
-        jurisdiction=form.get("jurisdiction") or None,
-        received_at=received,
-        identity_checked=form.get("identity_checked") == "y",
-        actor=Actor.staff(current_user),
-        now=datetime.now(UTC),
-    )
-
-
-def _received_at(value: str, errors: dict[str, str]) -> datetime | None:
-    """The receipt time as the operator's local time (the form's datetime-local field)."""
-    if not value.strip():
-        errors["received_at"] = _("When did the request reach you?")
-        return None
-    try:
-        local = datetime.fromisoformat(value.strip())
-    except ValueError:
-        errors["received_at"] = _("Use the form YYYY-MM-DD HH:MM.")
-        return None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=settings().tz)
-    if local > datetime.now(UTC):
-        errors["received_at"] = _("The receipt cannot be in the future.")
-        return None
-    return local.astimezone(UTC)

@@ -18,10 +18,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin.blueprint import ALL_STAFF, WORKERS, bp, roles
+from rightsdesk.admin.intake_views import via_label
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import settings
 from rightsdesk.core.uploads import stored_path
+from rightsdesk.delivery.letters import letters_of
+from rightsdesk.delivery.recipient_notices import notices_of
 from rightsdesk.domain.deadlines import ExtensionNotAllowed
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status
 from rightsdesk.domain.messages import N_
@@ -38,6 +41,7 @@ from rightsdesk.requests.deadlines import notice_deadline
 from rightsdesk.requests.decisions import DecisionError
 from rightsdesk.requests.downloads import DownloadRejected
 from rightsdesk.requests.downloads import offer as offer_download
+from rightsdesk.requests.intake import answer_question
 
 
 def _actor() -> Actor:
@@ -71,6 +75,10 @@ def _page(item: Request, **extra):
         erasure_steps=erasure.steps_of(item),
         Status=Status,
         legal_notice_due=notice_deadline(item),
+        letters=letters_of(item.reference),
+        recipient_notices=notices_of(item.reference),
+        today=utcnow().astimezone(settings().tz).date(),
+        via_label=via_label,
         **extra,
     )
 
@@ -255,7 +263,7 @@ def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> B
 
 
 def _verify(item: Request, form, actor: Actor, now: datetime) -> None:
-    decisions.verify_by_hand(item, actor, now)
+    decisions.verify_by_hand(item, actor, now, form.get("method"))
 
 
 def _start(item: Request, form, actor: Actor, now: datetime) -> None:
@@ -279,6 +287,17 @@ def _note(item: Request, form, actor: Actor, now: datetime) -> None:
 
 def _ask(item: Request, form, actor: Actor, now: datetime) -> None:
     decisions.ask(item, form.get("question", ""), actor, now, form.get("purpose") or "other")
+
+
+def _answer(item: Request, form, actor: Actor, now: datetime) -> None:
+    """An answer the person gave by phone or letter, taken down by staff."""
+    text = (form.get("answer") or "").strip()
+    if not text or not (form.get("question") or "").isdigit():
+        raise DecisionError(N_("write down the answer the person gave"))
+    try:
+        answer_question(item, int(form["question"]), text=text, file=None, now=now, actor=actor)
+    except LookupError as error:
+        raise DecisionError(str(error)) from error
 
 
 def _extend(item: Request, form, actor: Actor, now: datetime) -> None:
@@ -384,6 +403,7 @@ ACTIONS: dict[str, Action] = {
     "assign": _assign,
     "note": _note,
     "ask": _ask,
+    "answer": _answer,
     "extend": _extend,
     "deferral-end": _end_deferral,
     "refuse": _refuse,

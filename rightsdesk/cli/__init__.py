@@ -20,9 +20,11 @@ from rightsdesk.cli.datamap import datamap_group
 from rightsdesk.cli.deadline import deadline_command
 from rightsdesk.cli.delivery import connectors_group, webhooks_group
 from rightsdesk.cli.demo import demo_command
+from rightsdesk.cli.dormancy import dormancy_group
 from rightsdesk.cli.holidays import holidays_group
 from rightsdesk.cli.jobs import jobs_group
 from rightsdesk.cli.keys import keys_group
+from rightsdesk.cli.letters import letters_group
 from rightsdesk.cli.mail import mail_group
 from rightsdesk.cli.notify import notify_group
 from rightsdesk.cli.org import org_group
@@ -51,6 +53,8 @@ COMMANDS = (
     demo_command,
     mail_group,
     jobs_group,
+    dormancy_group,
+    letters_group,
     staff_group,
     keys_group,
     check_command,

@@ -23,6 +23,7 @@ from rightsdesk.domain.datamap import (
     SystemKind,
     check_structure,
     load_datamap,
+    recipient_warnings,
 )
 
 datamap_group = AppGroup(
@@ -63,6 +64,8 @@ def check_command(path: str | None) -> None:
         raise DataMapInputError("no data map: give PATH or set RIGHTSDESK_DATAMAP_FILE")
     datamap = read_datamap(str(path))
     problems = check_structure(datamap, _categories()) + _database_problems(datamap)
+    for warning in recipient_warnings(datamap):
+        click.echo(f"{datamap.source}:{warning.line}: warning: {warning.message}", err=True)
     if problems:
         for problem in sorted(problems):
             click.echo(problem.format(datamap.source))

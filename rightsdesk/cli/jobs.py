@@ -144,9 +144,12 @@ def echo_report(report, schedule=None) -> None:
             click.echo(f"skipped\t{job.job}\t{job.skipped}")
     for job in report.failed:
         click.echo(f"failed: {job.job}: {job.error}", err=True)
-    places = sum(len(job.items) for job in report.jobs)
-    if places:
-        click.echo(f"{verb} {report.count} record(s) in {places} place(s) (run {report.run_id})")
+    destroyed = [item for job in report.jobs for item in job.items if item.method not in VERBS]
+    if destroyed:
+        count = sum(item.count for item in destroyed)
+        click.echo(f"{verb} {count} record(s) in {len(destroyed)} place(s) (run {report.run_id})")
+    elif any(job.items for job in report.jobs):
+        click.echo(f"{verb} nothing (run {report.run_id})")
     elif not report.failed:
         click.echo("nothing to do")
 
@@ -154,6 +157,7 @@ def echo_report(report, schedule=None) -> None:
 VERBS = {  # dormancy notices and separations are not destructions: say what they are
     "notice": ("would notify", "notified"),
     "separate": ("would separate", "separated"),
+    "held": ("would hold", "held"),  # due, but its notice was not delivered in time
 }
 
 

@@ -95,10 +95,16 @@ def db_commit() -> None:
 
 def _deliver_round(name: str) -> None:
     """Send the due mail of the outbox and the due status webhooks once."""
-    from rightsdesk.delivery import outbox, webhooks
+    from rightsdesk.delivery import outbox, recipient_notices, webhooks
 
     mail = outbox.deliver_due(now=utcnow(), worker=name)
     hooks = webhooks.deliver_due(now=utcnow(), worker=name)
+    told = recipient_notices.deliver_due(now=utcnow(), worker=name)  # correction notices
+    hooks.sent, hooks.retrying, hooks.errors = (
+        hooks.sent + told.sent,
+        hooks.retrying + told.retrying,
+        hooks.errors + told.errors,
+    )
     if mail.attempted or hooks.attempted:
         click.echo(
             f"mail: sent {mail.sent}, retrying {mail.retrying}, failed {mail.failed}; "

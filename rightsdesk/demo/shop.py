@@ -53,6 +53,8 @@ users = Table(
     Column("phone", String(20)),
     Column("birth_date", Date),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The last sign-in: what the demo's dormancy policy (demo_retention.toml) counts from.
+    Column("last_login_at", DateTime(timezone=True)),
 )
 orders = Table(
     "orders",
@@ -158,6 +160,8 @@ TICKETS = (
 )
 # A child of rightsdesk's demo (a legal guardian acts for them): under 14 on AS_OF.
 CHILD_BIRTH_DATE = date(2014, 3, 15)
+# A demo subject who has not signed in for over a year: dormancy tells, separates, restores them.
+DORMANT_SUBJECT = "dongmin.yoon@example.com"
 
 
 class DemoShopExists(ValueError):
@@ -322,8 +326,20 @@ class _ShopData:
             "phone": f"010-{phone // 10_000:04d}-{phone % 10_000:04d}",
             "birth_date": born,
             "created_at": created,
+            "last_login_at": self._last_login(user_id, subject),
         }
         return row, created
+
+    def _last_login(self, user_id: int, subject: DemoSubject | None) -> datetime:
+        """Recent for most (within two months of ``logs_until``); more than a year back for
+        :data:`DORMANT_SUBJECT` and every tenth other user, so the demo's dormancy policy has
+        accounts to tell and separate. Drawn from the id, not the generator: adding the column
+        changed no other row."""
+        dormant = (subject is not None and subject.email == DORMANT_SUBJECT) or (
+            subject is None and user_id % 10 == 0
+        )
+        days = 400 + user_id % 200 if dormant else user_id % 60
+        return self.logs_until - timedelta(days=days, minutes=user_id % 1440)
 
     def _after(self, start: datetime) -> datetime:
         return (start + (AS_OF - start) * self.rng.random()).replace(microsecond=0)

@@ -101,6 +101,14 @@ class Table:
     # The date column the retention period runs from (e.g. an order's date); without it the
     # period runs from the erasure.
     retention_from: str = ""
+    # What the table holds in the subject's words ("결제 기록" / "payment records"): notices
+    # name it so, never by ``system.table``.
+    label_ko: str = ""
+    label_en: str = ""
+
+    def label(self, language: str) -> str:
+        chosen = self.label_ko if language == "ko" else self.label_en
+        return chosen or self.label_ko or self.label_en
 
     def named_columns(self) -> list[tuple[str, KeyPath]]:
         """Every column of this table the map names, with the key path that names it."""
@@ -172,6 +180,15 @@ class Recipient:
 
     def retention_in(self, language: str) -> str:
         return self.retention_en if language == "en" and self.retention_en else self.retention
+    # What the recipient knows the person by, as it calls it: {"주문번호": "shop.orders.id"}.
+    # A correction notice carries these values, so the recipient can find the record.
+    identifiers: Mapping[str, str] = field(default_factory=dict)
+    # How correction notices reach it: "email" (to ``contact``) or "webhook" (a signed POST to
+    # ``url``, or the URL in the variable ``url_env``, with the secret in ``secret_env``).
+    channel: str = "email"
+    url: str = ""
+    url_env: str = ""
+    secret_env: str = ""
 
     @property
     def is_processor(self) -> bool:
@@ -229,7 +246,25 @@ _SQL_TABLE_KEYS = (
     "anonymise",
     "null",
     "purposes",
+    "label_ko",
+    "label_en",
 )
+RECIPIENT_KEYS = (
+    "name",
+    "role",
+    "categories",
+    "purpose",
+    "retention",
+    "contact",
+    "identifiers",
+    "channel",
+    "url",
+    "url_env",
+    "secret_env",
+    "purpose_en",
+    "retention_en",
+)
+RECIPIENT_CHANNELS = ("email", "webhook")
 _TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 
 
@@ -342,6 +377,8 @@ class _Reader:
             anonymise=self.texts(raw, path, "anonymise"),
             null=self.texts(raw, path, "null"),
             purposes={p: self.purpose((*path, "purposes", p), v) for p, v in purposes.items()},
+            label_ko=self.text(raw, path, "label_ko", default=""),
+            label_en=self.text(raw, path, "label_en", default=""),
         )
 
     def relation(self, raw: dict[str, Any], table_path: KeyPath) -> Relation | None:
@@ -373,8 +410,11 @@ class _Reader:
     def recipient(self, index: int, raw: object) -> Recipient:
         path: KeyPath = ("recipients", index)
         raw = self.as_table(raw, path)
-        keys = ("name", "role", "categories", "purpose", "retention", "contact")
-        self.only(raw, path, (*keys, "purpose_en", "retention_en"))
+        self.only(
+            raw,
+            path,
+            RECIPIENT_KEYS,
+        )
         categories = self.texts(raw, path, "categories")
         if not categories:
             self.fail((*path, "categories"), f"recipient {index + 1}: list its categories")
@@ -388,6 +428,11 @@ class _Reader:
             retention=self.text(raw, path, "retention", ""),
             purpose_en=self.text(raw, path, "purpose_en", ""),
             retention_en=self.text(raw, path, "retention_en", ""),
+            identifiers=self.text_table(raw, path, "identifiers"),
+            channel=self.text(raw, path, "channel", "email"),
+            url=self.text(raw, path, "url", ""),
+            url_env=self.text(raw, path, "url_env", ""),
+            secret_env=self.text(raw, path, "secret_env", ""),
         )
 
     def timeout(self, raw: dict[str, Any], path: KeyPath) -> float:
@@ -664,6 +709,64 @@ def _relation_cycles(datamap: DataMap, system: System) -> list[Problem]:
     return problems
 
 
+def recipient_warnings(datamap: DataMap) -> list[Problem]:
+    """Recipients a correction notice could not identify the person to: no ``identifiers``."""
+    return [
+        Problem(
+            datamap.line_of(recipient.path),
+            f"recipient {recipient.name!r} names no identifiers: a correction notice cannot "
+            "say whose record it is; add e.g. identifiers = { \"주문번호\" = \"shop.orders.id\" }",
+        )
+        for recipient in datamap.recipients
+        if not recipient.identifiers
+    ]
+
+
+def _identifier_problems(datamap: DataMap, recipient: Recipient) -> list[Problem]:
+    """Each identifier must name ``system.table.column`` of an SQL table of the map."""
+    tables = {
+        f"{system.name}.{table.name}"
+        for system in datamap.systems
+        if system.kind == SystemKind.SQL
+        for table in system.tables
+    }
+    problems = []
+    for label, column in recipient.identifiers.items():
+        place = column.rsplit(".", 1)[0] if column.count(".") == 2 else ""
+        if place not in tables:
+            problems.append(
+                Problem(
+                    datamap.line_of((*recipient.path, "identifiers", label)),
+                    f"recipient {recipient.name!r}: identifier {label!r} must be "
+                    f"system.table.column of an sql table of the map, not {column!r}",
+                )
+            )
+    return problems
+
+
+def _channel_problems(datamap: DataMap, recipient: Recipient) -> list[Problem]:
+    """A webhook recipient needs where to post and the secret to sign with."""
+    at = datamap.line_of
+    name = recipient.name
+    if recipient.channel not in RECIPIENT_CHANNELS:
+        accepted = ", ".join(RECIPIENT_CHANNELS)
+        message = f"recipient {name!r}: unknown channel {recipient.channel!r}; accepted: {accepted}"
+        return [Problem(at((*recipient.path, "channel")), message)]
+    if recipient.channel != "webhook":
+        return []
+    problems = []
+    if not (recipient.url or recipient.url_env):
+        message = f"recipient {name!r}: a webhook channel needs url or url_env"
+        problems.append(Problem(at((*recipient.path, "channel")), message))
+    elif recipient.url and not acceptable_webhook_url(recipient.url):
+        message = f"recipient {name!r}: the url must be https:// (http:// only to loopback)"
+        problems.append(Problem(at((*recipient.path, "url")), message))
+    if not _ENV_NAME.fullmatch(recipient.secret_env or ""):
+        message = f"recipient {name!r}: a webhook channel needs secret_env, a variable's name"
+        problems.append(Problem(at((*recipient.path, "channel")), message))
+    return problems
+
+
 def _check_recipients(datamap: DataMap) -> list[Problem]:
     held: set[str] = set()
     for system in datamap.systems:
@@ -671,6 +774,8 @@ def _check_recipients(datamap: DataMap) -> list[Problem]:
     problems = []
     roles = ", ".join(role.value for role in RecipientRole)
     for recipient in datamap.recipients:
+        problems += _identifier_problems(datamap, recipient)
+        problems += _channel_problems(datamap, recipient)
         if recipient.role not in set(RecipientRole):
             problems.append(
                 Problem(

@@ -23,11 +23,13 @@ from rightsdesk.domain.datamap import DataMap, System, SystemKind
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
+from rightsdesk.fulfilment import separated
 from rightsdesk.models import Download, Request
 from rightsdesk.requests.downloads import offer
 from rightsdesk.systems.collect import (
     Collection,
     RemoteRows,
+    SeparatedRows,
     build_package,
     collect_sql,
 )
@@ -39,9 +41,37 @@ class AccessWaiting(FulfilmentError):
 
 
 def subject_identities(request: Request) -> dict[str, str]:
-    if request.subject is None:
+    """What the subject is known by: the e-mail address; without one, the phone number staff
+    took down (never both: a mistyped number must not pull in someone else's account)."""
+    subject = request.subject
+    if subject is None:
         raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
-    return {"email": request.subject.email}
+    if subject.email:
+        return {"email": subject.email}
+    if subject.phone:
+        return {"phone": subject.phone}
+    raise FulfilmentError(N_("the subject has neither an e-mail address nor a phone number"))
+
+
+def separated_rows(request: Request) -> list[SeparatedRows]:
+    """The subject's rows in separated storage (kept by their erasures, or by dormancy),
+    decrypted, marked with their basis and purge date, per table."""
+    subject = request.subject
+    if subject is None:
+        return []
+    references = [r.reference for r in subject.requests]
+    tables: dict[tuple[str, str], SeparatedRows] = {}
+    for kept in separated.opened(separated.records_of(references, subject.email)):
+        part = tables.setdefault((kept.system, kept.table), SeparatedRows(kept.system, kept.table))
+        part.rows.append(
+            {
+                **kept.row,
+                "_separated": True,
+                "_basis": kept.basis,
+                "_purge_after": kept.purge_after.isoformat(),
+            }
+        )
+    return list(tables.values())
 
 
 def collect(datamap: DataMap, request: Request) -> Collection:
@@ -63,6 +93,7 @@ def collect(datamap: DataMap, request: Request) -> Collection:
             continue
         with system_engine(system) as engine:
             collection.tables += collect_sql(system, engine, identities)
+    collection.separated = separated_rows(request)
     return collection
 
 
@@ -140,6 +171,14 @@ def _audit_collection(
                 "rows": len(part.rows),
                 "fields": sorted(part.table.fields),
             },
+        )
+    for kept in collection.separated:
+        audit.record(
+            "fulfilment.access",
+            actor=actor,
+            now=now,
+            request_ref=request.reference,
+            data={"separated": f"{kept.system}.{kept.table}", "rows": len(kept.rows)},
         )
     for remote in collection.remote:
         audit.record(

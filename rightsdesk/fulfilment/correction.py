@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
-from rightsdesk.core.context import current_organisation
-from rightsdesk.delivery import connectors
+from rightsdesk.core.context import current_organisation, settings
+from rightsdesk.delivery import connectors, recipient_notices
 from rightsdesk.delivery.outbox import queue
+from rightsdesk.domain.datamap import Recipient
 from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment.access import subject_identities
-from rightsdesk.models import CorrectionItem, Request
+from rightsdesk.models import CorrectionItem, ErasureStep, Request
 from rightsdesk.systems.collect import (
+    TableRows,
     apply_correction,
+    collect_rows,
     correction_targets,
 )
 from rightsdesk.systems.configured import FulfilmentError, configured_datamap, system_engine
+
+RECIPIENT_REPLY_DAYS = 10  # recipients confirm the correction of their copy by then
 
 
 def targets() -> list[str]:
@@ -43,12 +53,23 @@ def decide_correction(
         _apply(request, item, target, now)
     elif not note:
         raise FulfilmentError(N_("say why the item is rejected: the subject will be told"))
-    item.decision = "approved" if approve else "rejected"
-    item.decision_note = note
+    item.decision = _decision(approve, item)
+    item.decision_note = item.decision_note if item.decision == NOT_FOUND else note
     item.decided_by, item.decided_at = actor, now
     _audit_decision(request, item, actor, now)
     db.session.commit()
     return item
+
+
+NOT_FOUND = "not_found"  # approved, but the subject has no row there (erased, or never held)
+
+
+def _decision(approve: bool, item: CorrectionItem) -> str:
+    if not approve:
+        return "rejected"
+    if item.target and "." in item.target and not item.rows_changed:
+        return NOT_FOUND
+    return "approved"
 
 
 def _undecided_item(request: Request, item_id: int) -> CorrectionItem:
@@ -62,7 +83,8 @@ def _undecided_item(request: Request, item_id: int) -> CorrectionItem:
 
 def _apply(request: Request, item: CorrectionItem, target: str | None, now: datetime) -> None:
     """Apply the item to ``target``: a webhook system's job (the app applies it when the job
-    arrives), or an UPDATE in a SQL system, whose recipients are then told."""
+    arrives), or an UPDATE in a SQL system, whose recipients are then told. A target where
+    the subject has no row (erased, or never held) is not corrected: the item says why."""
     datamap = configured_datamap()
     if target not in correction_targets(datamap):
         raise FulfilmentError(N_("choose the field of the data map to correct"))
@@ -73,19 +95,66 @@ def _apply(request: Request, item: CorrectionItem, target: str | None, now: date
         return
     system_name, table_name, column = target.split(".", 2)
     system = datamap.system(system_name)
+    identities = subject_identities(request)
     with system_engine(system) as engine:
+        found, _tables = collect_rows(system, engine, identities)
+        old_values = [row.get(column) for row in found[table_name].rows]
         try:
             item.rows_changed = apply_correction(
-                system,
-                engine,
-                subject_identities(request),
-                table_name,
-                column,
-                item.correct_value,
+                system, engine, identities, table_name, column, item.correct_value
             )
         except ValueError as error:  # e.g. a table with no primary key: staff correct by hand
             raise FulfilmentError(str(error)) from None
-    _notify_recipients(datamap, request, system_name, table_name, column, item, now)
+    if not item.rows_changed:
+        item.decision_note = _not_found_reason(request, f"{system_name}.{table_name}")
+        return
+    known = RecipientFacts(found, _distinct(old_values))
+    _notify_recipients(datamap, request, system_name, table_name, column, item, known, now)
+
+
+@dataclass(frozen=True)
+class RecipientFacts:
+    """What a recipient's notice carries besides the new value: the subject's rows (for the
+    identifiers each recipient knows them by) and the value it holds now."""
+
+    rows: dict[str, TableRows]
+    old_value: str
+
+    def identifiers(self, recipient: Recipient, system_name: str) -> list[tuple[str, str]]:
+        """(label, values) for each of the recipient's identifiers in this system."""
+        found = []
+        for label, dotted in recipient.identifiers.items():
+            system, table, column = dotted.split(".", 2)
+            part = self.rows.get(table) if system == system_name else None
+            values = _distinct([row.get(column) for row in part.rows]) if part else ""
+            found.append((label, values or "—"))
+        return found
+
+
+def _distinct(values: list[object]) -> str:
+    return ", ".join(dict.fromkeys(str(v) for v in values if v is not None))
+
+
+def _not_found_reason(request: Request, place: str) -> str:
+    """Why nothing was corrected, in the subject's language: their data was erased (when, on
+    which request), or we hold no row of theirs there."""
+    erased = db.session.execute(
+        select(Request.reference, ErasureStep.finished_at)
+        .join(ErasureStep, ErasureStep.request_id == Request.id)
+        .where(Request.subject_id == request.subject_id, ErasureStep.state == "done")
+        .order_by(ErasureStep.finished_at.desc())
+        .limit(1)
+    ).first()
+    with force_locale(request.language):
+        if erased is not None:
+            day = erased.finished_at.astimezone(settings().tz).date().isoformat()
+            return _(
+                "Not corrected: we no longer hold this record. Your data was erased on "
+                "%(day)s (request %(reference)s).",
+                day=day,
+                reference=erased.reference,
+            )
+        return _("Not corrected: we hold no record of yours in which to correct this item.")
 
 
 def _audit_decision(request: Request, item: CorrectionItem, actor: Actor, now: datetime) -> None:
@@ -103,27 +172,56 @@ def _audit_decision(request: Request, item: CorrectionItem, actor: Actor, now: d
     )
 
 
-def _notify_recipients(datamap, request, system_name, table_name, column, item, now) -> None:
-    """Recipients of the field's category get the corrected value (they hold the old one)."""
+def _notify_recipients(
+    datamap, request, system_name, table_name, column, item, known: RecipientFacts, now
+) -> None:
+    """Recipients of the field's category are told, by e-mail: whose record (the identifiers
+    they know the person by), the field, the old and the new value, the reference, and the
+    day to confirm by. Each mail is in the outbox, its delivery shown on the request's page."""
     table = next(t for t in datamap.system(system_name).tables if t.name == table_name)
     category = table.fields.get(column)
+    reply_by = now.astimezone(settings().tz).date() + timedelta(days=RECIPIENT_REPLY_DAYS)
+    facts = {
+        "item": request,
+        "field": f"{table_name}.{column}",
+        "old_value": known.old_value or "—",
+        "value": item.correct_value,
+        "reply_by": reply_by,
+    }
     for recipient in datamap.recipients:
-        if category not in recipient.categories or "@" not in (recipient.contact or ""):
+        if category not in recipient.categories:
             continue
-        queue(
-            "recipient_correction",
-            recipient=recipient.contact,
-            language="ko",
-            context={
-                "item": request,
-                "organisation": _organisation_or_none(),
-                "recipient": recipient,
-                "field": column,
-                "value": item.correct_value,
-            },
-            now=now,
-            request_ref=request.reference,
-        )
+        identifiers = known.identifiers(recipient, system_name)
+        if recipient.channel == "webhook":
+            recipient_notices.queue_notice(
+                request.reference, recipient, _webhook_payload(facts, identifiers), now=now
+            )
+        elif "@" in (recipient.contact or ""):
+            _mail_recipient(recipient, {**facts, "identifiers": identifiers}, now)
+
+
+def _mail_recipient(recipient: Recipient, facts: dict, now: datetime) -> None:
+    queue(
+        "recipient_correction",
+        recipient=recipient.contact,
+        language="ko",
+        context={**facts, "organisation": _organisation_or_none(), "recipient": recipient},
+        now=now,
+        request_ref=facts["item"].reference,
+    )
+
+
+def _webhook_payload(facts: dict, identifiers: list[tuple[str, str]]) -> dict:
+    """What a webhook recipient is posted: the same facts as the mail, as JSON."""
+    return {
+        "type": "correction",
+        "reference": facts["item"].reference,
+        "identifiers": {label: values for label, values in identifiers},
+        "field": facts["field"],
+        "old_value": facts["old_value"],
+        "new_value": facts["value"],
+        "reply_by": facts["reply_by"].isoformat(),
+    }
 
 
 def _organisation_or_none():

@@ -444,10 +444,12 @@ def outcome(request: Request) -> Outcome:
             N_("decide what our own policy (not a statute) would keep, keep or delete: %(steps)s"),
             steps=_names(undecided),
         )
-    with force_locale(request.language or "ko"):
-        done = [_done_line(s) for s in steps if s.deleted or s.anonymised or s.kind != "sql"]
-        kept = [_kept_line(s) for s in steps if s.retained and not policy_keep(s)]
-        by_policy = [_policy_line(s) for s in steps if policy_keep(s)]
+    language = request.language or "ko"
+    where = _Names.load(language).of
+    with force_locale(language):
+        done = [_done_line(s, where) for s in steps if any(_erased(s)) or s.kind != "sql"]
+        kept = [_kept_line(s, where) for s in steps if s.retained and not policy_keep(s)]
+        by_policy = [_policy_line(s, where) for s in steps if policy_keep(s)]
         if not done:
             done = [_("We held no personal data about you in our systems.")]
         return Outcome("\n".join(done), "\n".join(kept), "\n".join(by_policy))
@@ -457,40 +459,78 @@ def _names(steps: list[ErasureStep]) -> str:
     return ", ".join(f"{s.system}.{s.table_name}".rstrip(".") for s in steps)
 
 
-def _where(step: ErasureStep) -> str:
-    return f"{step.system}.{step.table_name}" if step.table_name else step.system
+@dataclass(frozen=True)
+class _Names:
+    """What each place holds in the subject's words: the data map's table label, else its
+    retention rule's label, else the system's description; never ``system.table``."""
+
+    datamap: DataMap | None
+    rules: Schedule | None
+    language: str
+
+    @classmethod
+    def load(cls, language: str) -> _Names:
+        try:
+            return cls(configured_datamap(), schedule(), language)
+        except (FulfilmentError, ValueError):
+            return cls(None, None, language)
+
+    def of(self, step: ErasureStep) -> str:
+        system = self._system(step.system)
+        table = system.table(step.table_name) if system and step.table_name else None
+        if table is not None and table.label(self.language):
+            return table.label(self.language)
+        if table is not None and self.rules and table.retention != "none":
+            return self.rules.rule(table.retention).label(self.language)
+        if system is not None and system.description:
+            return system.description
+        return step.table_name or step.system
+
+    def _system(self, name: str) -> System | None:
+        if self.datamap is None:
+            return None
+        return next((s for s in self.datamap.systems if s.name == name), None)
 
 
-def _done_line(step: ErasureStep) -> str:
+def _erased(step: ErasureStep) -> tuple[int, int]:
+    """Deleted and anonymised rows the subject no longer has anywhere: rows moved to
+    separated storage are told as kept, never also as deleted (or anonymised)."""
+    deleted = max(step.deleted - step.retained, 0)
+    kept_beyond = max(step.retained - step.deleted, 0)
+    return deleted, max(step.anonymised - kept_beyond, 0)
+
+
+def _done_line(step: ErasureStep, where) -> str:
     if step.kind == "manual":
-        return _("%(where)s: erased by our staff.", where=_where(step))
+        return _("%(where)s: erased by our staff.", where=where(step))
+    deleted, anonymised = _erased(step)
     parts = []
-    if step.deleted:
-        parts.append(_("%(count)s record(s) deleted", count=step.deleted))
-    if step.anonymised:
-        parts.append(_("%(count)s record(s) anonymised", count=step.anonymised))
+    if deleted:
+        parts.append(_("%(count)s record(s) deleted", count=deleted))
+    if anonymised:
+        parts.append(_("%(count)s record(s) anonymised", count=anonymised))
     if not parts:
         parts.append(_("erased"))
-    return f"{_where(step)}: {', '.join(parts)}."
+    return f"{where(step)}: {', '.join(parts)}."
 
 
-def _kept_line(step: ErasureStep) -> str:
+def _kept_line(step: ErasureStep, where) -> str:
     return _(
         "%(where)s: %(count)s record(s) kept separately until %(until)s under %(basis)s, "
         "used for no other purpose, then destroyed.",
-        where=_where(step),
+        where=where(step),
         count=step.retained,
         until=step.retained_until.isoformat() if step.retained_until else "—",
         basis=step.basis or "",
     )
 
 
-def _policy_line(step: ErasureStep) -> str:
+def _policy_line(step: ErasureStep, where) -> str:
     return _(
         "%(where)s: %(count)s record(s) kept until %(until)s under our own policy "
         "(%(basis)s), not because a law requires it. You may object to this in the ways "
         "our notice sets out.",
-        where=_where(step),
+        where=where(step),
         count=step.retained,
         until=step.retained_until.isoformat() if step.retained_until else "—",
         basis=step.decision_basis or step.basis or "",

@@ -7,6 +7,7 @@ its date (``purge-separated``).
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,20 +15,46 @@ from datetime import date, datetime
 from typing import Any
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import or_, select
 
 from rightsdesk.core.keys import retained_cipher
+from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
 from rightsdesk.models import RetainedRecord
 
 
 @dataclass(frozen=True)
 class Kept:
-    """One row to keep: its primary key (JSON), its values (JSON-ready), its last day."""
+    """One row to keep: its primary key (JSON), its values (JSON-ready), its last day, and
+    (dormancy) the lookup hash of the account's e-mail."""
 
     key: str
     row: dict
     until: date
+    lookup: str | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A separated row, decrypted: where it came from, why it is kept, until when."""
+
+    system: str
+    table: str
+    category: str
+    basis: str
+    purge_after: date
+    request_ref: str | None
+    row: dict
+
+
+def lookup_hash(email: str) -> str:
+    """HMAC-SHA256 of the normalised address under a key derived from the secret key (not the
+    retained-records key, which rotates), so separated rows are found by account without being
+    read. After the secret key changes, ``rightsdesk dormancy index`` recomputes them."""
+    secret = str(current_app.config["SECRET_KEY"])
+    key = hmac.new(secret.encode(), b"rightsdesk.separated-lookup", "sha256").digest()
+    return hmac.new(key, normalise_email(email).encode(), "sha256").hexdigest()
 
 
 def cipher():
@@ -83,5 +110,42 @@ def _sealed(kept: Kept, sealer: MultiFernet, shared: dict[str, Any]) -> Retained
         row_key=kept.key,
         purge_after=kept.until,
         ciphertext=sealer.encrypt(data),
+        lookup_hash=kept.lookup,
         **shared,
     )
+
+
+def records_of(references: Sequence[str], email: str | None) -> list[RetainedRecord]:
+    """The separated rows of a person: kept by their requests' erasures, or (dormancy) by
+    their account's address."""
+    conditions = []
+    if references:
+        conditions.append(RetainedRecord.request_ref.in_(list(references)))
+    if email:
+        conditions.append(RetainedRecord.lookup_hash == lookup_hash(email))
+    if not conditions:
+        return []
+    return list(
+        db.session.scalars(
+            select(RetainedRecord)
+            .where(or_(*conditions))
+            .order_by(RetainedRecord.system, RetainedRecord.table_name, RetainedRecord.id)
+        )
+    )
+
+
+def opened(records: Sequence[RetainedRecord]) -> list[Opened]:
+    """The records decrypted, in the caller's hands only (an access package, a restore)."""
+    sealer = cipher()
+    return [
+        Opened(
+            system=r.system,
+            table=r.table_name,
+            category=r.category,
+            basis=r.basis,
+            purge_after=r.purge_after,
+            request_ref=r.request_ref,
+            row=json.loads(sealer.decrypt(r.ciphertext)),
+        )
+        for r in records
+    ]

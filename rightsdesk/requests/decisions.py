@@ -15,7 +15,8 @@ from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import authority_text, current_organisation, settings
 from rightsdesk.core.urls import external_url
-from rightsdesk.delivery.outbox import queue, render
+from rightsdesk.delivery.letters import send_to_subject
+from rightsdesk.delivery.outbox import render
 from rightsdesk.domain.deadlines import check_extension
 from rightsdesk.domain.identity import strip_control_characters
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
@@ -73,14 +74,8 @@ def _audit(action: str, request: Request, actor: Actor, now: datetime, **data: A
 
 
 def _send(request: Request, notice: Notice, now: datetime) -> None:
-    queue(
-        notice.template,
-        recipient=request.contact_email or "",
-        language=request.language,
-        context=notice.context,
-        now=now,
-        request_ref=request.reference,
-    )
+    """The notice by mail, or as a letter when the request is answered by post."""
+    send_to_subject(request, notice.template, context=notice.context, now=now)
 
 
 def preview(request: Request, notice: Notice) -> tuple[str, str]:
@@ -115,16 +110,22 @@ def view(request: Request, actor: Actor, now: datetime) -> None:
     db.session.commit()
 
 
-def verify_by_hand(request: Request, actor: Actor, now: datetime) -> None:
-    """Identity confirmed by staff (e.g. a representative's 위임장 checked); the subject gets
-    the acknowledgement with the due date and their status link, as after a web confirmation."""
+def verify_by_hand(
+    request: Request, actor: Actor, now: datetime, method: str | None = None
+) -> None:
+    """Identity confirmed by staff (e.g. a representative's 위임장 checked), ``method`` saying
+    how (영 §46); the subject gets the acknowledgement with the due date and their status link,
+    as after a web confirmation."""
+    method = strip_control_characters(method or "").strip()
+    if method:
+        request.identity_method = method[:300]
     if request.representative is not None and request.representative.proof_checked_at is None:
         request.representative.proof_checked_at = now
     if request.status is Status.RECEIVED_UNVERIFIED:
         change_status(request, Status.VERIFIED, actor=actor.name, now=now, commit=False)
         context = {**_base_context(request), "without_delay": answer_without_delay(request)}
         _send(request, Notice("acknowledge", context), now)
-    _audit("request.verified_by_staff", request, actor, now)
+    _audit("request.verified_by_staff", request, actor, now, method_recorded=bool(method))
     db.session.commit()
 
 

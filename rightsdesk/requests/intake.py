@@ -25,6 +25,7 @@ from rightsdesk.core.actors import SUBJECT, Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
 from rightsdesk.core.urls import external_url
+from rightsdesk.delivery.letters import send_to_subject
 from rightsdesk.delivery.outbox import queue
 from rightsdesk.domain.identity import InvalidEmail, normalise_email, strip_control_characters
 from rightsdesk.domain.kinds import RequestKind
@@ -36,8 +37,10 @@ from rightsdesk.models import (
     CorrectionItem,
     InboundMessage,
     IntakeSubmission,
+    Letter,
     OutboxMessage,
     Question,
+    RecipientNotice,
     Representative,
     RepresentativeRole,
     Request,
@@ -413,34 +416,6 @@ def _replayed(api_key, idempotency: tuple[str, str] | None) -> tuple[Request, di
     return found, answer
 
 
-def enter_by_staff(
-    *,
-    kind: RequestKind,
-    email: str,
-    name: str | None,
-    details: str | None,
-    language: str,
-    jurisdiction: str | None,
-    received_at: datetime,
-    identity_checked: bool,
-    actor: Actor,
-    now: datetime,
-) -> Request:
-    """A request taken by phone, letter or at the counter, dated from its real receipt.
-
-    If staff confirmed the identity, the subject gets the acknowledgement at once; otherwise
-    the same verification mail as a web request, so identity is still confirmed (영 §46).
-    """
-    data = IntakeInput(
-        kind, name, email, details, language, channel=Channel.STAFF, jurisdiction=jurisdiction
-    )
-    request = _submit_with_first_mail(
-        data, confirmed=identity_checked, actor=actor, now=now, received_at=received_at
-    )
-    db.session.commit()
-    return request
-
-
 def _submit_with_first_mail(
     data: IntakeInput,
     *,
@@ -468,11 +443,11 @@ def _submit_with_first_mail(
     )
     request.corrections.extend(corrections)
     db.session.flush()
-    _queue_first_mail(request, confirmed=confirmed, now=now)
+    queue_first_notice(request, confirmed=confirmed, now=now)
     return request
 
 
-def _queue_first_mail(request: Request, *, confirmed: bool, now: datetime) -> None:
+def queue_first_notice(request: Request, *, confirmed: bool, now: datetime) -> None:
     """The acknowledgement if the identity is confirmed already, else the verification link."""
     if confirmed:
         _queue_acknowledgement(request, now=now)
@@ -487,11 +462,11 @@ def _queue_acknowledgement(request: Request, *, now: datetime) -> None:
 
 def notify_subject(request: Request, template: str, *, now: datetime, **context: object) -> None:
     """Queue ``template`` to whoever speaks for the request (representative, else subject), in
-    their language, with the request, the operator and a fresh status link in its context."""
-    queue(
+    their language, with the request, the operator and a fresh status link in its context: a
+    mail, or a letter when they answer by post."""
+    send_to_subject(
+        request,
         template,
-        recipient=request.contact_email or "",
-        language=request.language,
         context={
             "item": request,
             "organisation": _organisation(),
@@ -501,7 +476,6 @@ def notify_subject(request: Request, template: str, *, now: datetime, **context:
             **context,
         },
         now=now,
-        request_ref=request.reference,
     )
 
 
@@ -512,6 +486,10 @@ def _queue_verification(
     in_reply_to: str | None = None,
     references: tuple[str, ...] = (),
 ) -> None:
+    """The verification link by mail. Without an e-mail address there is none to prove:
+    staff confirm the identity by hand (영 §46) and the acknowledgement follows by post."""
+    if not request.contact_email:
+        return
     token = issue_verification(request, now=now)
     queue(
         "verify",
@@ -618,8 +596,16 @@ def ask_subject(request: Request, text: str, *, actor: Actor, now: datetime) -> 
 
 
 def answer_question(
-    request: Request, question_id: int, *, text: str | None, file: bytes | None, now: datetime
+    request: Request,
+    question_id: int,
+    *,
+    text: str | None,
+    file: bytes | None,
+    now: datetime,
+    actor: Actor = SUBJECT,
 ) -> None:
+    """The subject's answer (from the status page), or one staff took down from a phone
+    call or a letter (``actor`` is then the member of staff)."""
     question = db.session.get(Question, question_id)
     if question is None or question.request_id != request.id or question.answered_at:
         raise LookupError("no open question with that number on this request")
@@ -632,14 +618,14 @@ def answer_question(
             question.answer_content_type = stored.content_type
         audit.record(
             "request.answered",
-            actor=SUBJECT,
+            actor=actor,
             now=now,
             request_ref=request.reference,
             data={"question": question.id, "file": bool(stored)},
         )
         still_open = [q for q in request.questions if q.answered_at is None]
         if request.status is Status.AWAITING_SUBJECT and not still_open:
-            change_status(request, Status.IN_PROGRESS, actor=SUBJECT, now=now, commit=False)
+            change_status(request, Status.IN_PROGRESS, actor=actor, now=now, commit=False)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -668,16 +654,20 @@ class ExpiryReport:
 
 def expire_unverified(*, now: datetime, dry_run: bool = False) -> ExpiryReport:
     """Requests never verified within the expiry period: mark expired, purge personal data.
+    Requests without an e-mail address (taken by phone or letter) never expire this way.
 
     Kept: the reference, kind, channel, dates and the audit chain (which holds no personal
     data), so statistics and the proof of what happened survive.
     """
     cutoff = now - timedelta(days=int(current_app.config["UNVERIFIED_EXPIRY_DAYS"]))
-    stale = db.session.scalars(
+    found = db.session.scalars(
         select(Request)
         .where(Request.status == Status.RECEIVED_UNVERIFIED, Request.received_at <= cutoff)
         .order_by(Request.id)
     ).all()
+    # Without an e-mail address no link was sent to expire: staff confirm the identity (or
+    # refuse) by hand, however long a letter takes.
+    stale = [r for r in found if r.contact_email]
     report = ExpiryReport(expired=[r.reference for r in stale])
     if dry_run:
         return report
@@ -724,7 +714,8 @@ def _drop_uploads(request: Request) -> list[str | None]:
 
 
 def _blank_mail(reference: str) -> None:
-    """Addresses and bodies of the request's mail, sent and received, are purged."""
+    """Addresses and bodies of the request's mail, sent and received, its letters (and their
+    PDFs) and its notices to recipients are purged; when and whether they went out stays."""
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.request_ref == reference)
@@ -734,6 +725,14 @@ def _blank_mail(reference: str) -> None:
         update(InboundMessage)
         .where(InboundMessage.request_ref == reference)
         .values(from_address=None, subject=None, raw=None)
+    )
+    db.session.execute(
+        update(Letter)
+        .where(Letter.request_ref == reference)
+        .values(addressee="purged", postal_address="purged", phone=None, body_text="", pdf=None)
+    )
+    db.session.execute(
+        update(RecipientNotice).where(RecipientNotice.request_ref == reference).values(body="{}")
     )
 
 

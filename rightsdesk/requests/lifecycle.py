@@ -78,7 +78,7 @@ def find_or_create_subject(email: str, name: str | None, now: datetime) -> Subje
 def submit_request(
     *,
     kind: RequestKind,
-    email: str,
+    email: str | None,
     name: str | None,
     channel: Channel,
     now: datetime,
@@ -87,19 +87,21 @@ def submit_request(
     jurisdiction: str | None = None,
     language: str = "ko",
     received_at: datetime | None = None,
-    representative: tuple[RepresentativeRole, str, str] | None = None,
+    representative: tuple[RepresentativeRole, str, str | None] | None = None,
     status: Status = Status.RECEIVED_UNVERIFIED,
     scope: dict | None = None,
     api_key_id: int | None = None,
+    subject: Subject | None = None,
     commit: bool = True,
 ) -> Request:
     """Store a new request with its statutory due dates, audited, in one commit.
 
     ``commit=False`` leaves the commit to a caller that adds more to the same transaction
     (the verification mail, say), so the request and its mail exist together or not at all.
+    ``subject`` is given for a person known without an e-mail address (by post or phone).
     """
     request = _new_request(kind, status, jurisdiction, channel, language, received_at or now, now)
-    request.subject = find_or_create_subject(email, name, now)
+    request.subject = subject or find_or_create_subject(email or "", name, now)
     request.details, request.scope, request.api_key_id = details, scope, api_key_id
     _store_received(request, representative, actor=actor, now=now)
     if commit:
@@ -146,7 +148,7 @@ def _store_received(
     if representative:
         role, rep_name, rep_email = representative
         request.representative = Representative(
-            role=role, name=rep_name, email=normalise_email(rep_email)
+            role=role, name=rep_name, email=normalise_email(rep_email) if rep_email else None
         )
     else:
         request.representative = None  # known: no SELECT when the mail asks for the address

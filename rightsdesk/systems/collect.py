@@ -45,10 +45,29 @@ class RemoteRows:
 
 
 @dataclass
+class SeparatedRows:
+    """Rows of one table kept apart (분리 보관, after an erasure or dormancy), decrypted for
+    the subject: still their personal data (PIPA §35), so the package includes them. Each
+    row carries its marks: ``_separated``, ``_basis`` and ``_purge_after``."""
+
+    system: str
+    table: str
+    rows: list[dict] = field(default_factory=list)
+
+    def bases(self) -> list[str]:
+        return sorted({row["_basis"] for row in self.rows})
+
+    def purge_dates(self) -> tuple[str, str]:
+        days = sorted(row["_purge_after"] for row in self.rows)
+        return days[0], days[-1]
+
+
+@dataclass
 class Collection:
     tables: list[TableRows] = field(default_factory=list)
     unreached: list[tuple[str, str]] = field(default_factory=list)  # (system, why)
     remote: list[RemoteRows] = field(default_factory=list)  # from webhook systems
+    separated: list[SeparatedRows] = field(default_factory=list)  # kept apart, decrypted
 
     def counts(self) -> dict[str, int]:
         counts = {f"{t.system}.{t.table.name}": len(t.rows) for t in self.tables}
@@ -183,6 +202,8 @@ def build_package(
         parts = [(p.system, p.table.name, p.rows) for p in collection.tables]
         for system, name, rows in parts + [(r.system, r.name, r.rows) for r in collection.remote]:
             _write_table(archive, f"{system}/{name}", rows)
+        for kept in collection.separated:
+            _write_table(archive, f"separated/{kept.system}/{kept.table}", kept.rows)
         summary = _summary(
             collection, datamap, reference=reference, organisation=organisation, generated=generated
         )
@@ -225,11 +246,43 @@ def _summary(
     unreached = "".join(
         f"<li>{escape(system)}: {escape(why)}</li>" for system, why in collection.unreached
     )
-    return _page(reference, organisation, generated, rows, unreached)
+    return _page(
+        reference, organisation, generated, rows, unreached, _separated_section(collection)
+    )
+
+
+def _separated_section(collection: Collection) -> str:
+    """The rows kept apart, counted per table with their basis and purge date."""
+    if not collection.separated:
+        return ""
+    rows = "".join(
+        "<tr>"
+        f"<td>separated/{escape(k.system)}/{escape(k.table)}</td>"
+        f"<td>{len(k.rows)}</td>"
+        f"<td>{escape('; '.join(k.bases()))}</td>"
+        f"<td>{escape(' – '.join(dict.fromkeys(k.purge_dates())))}</td>"
+        "</tr>"
+        for k in collection.separated
+    )
+    total = sum(len(k.rows) for k in collection.separated)
+    return (
+        f'<h2 id="separated">분리 보관 중인 정보 / Kept separately ({total})</h2>'
+        "<p>법령이나 운영 방침에 따라 다른 정보와 분리해 보관하는 귀하의 정보입니다. 그 근거 외의 "
+        "목적으로는 쓰지 않으며, 파기 예정일에 파기합니다.</p>"
+        "<p>Your data we keep apart from everything else because a statute or our policy "
+        "requires it: used for nothing else, destroyed on the date shown.</p>"
+        '<table border="1" cellpadding="4"><tr><th>파일 / file</th><th>행 / rows</th>'
+        "<th>근거 / basis</th><th>파기 예정일 / destroyed on</th></tr>" + rows + "</table>"
+    )
 
 
 def _page(
-    reference: str, organisation: str, generated: datetime, rows: list[str], unreached: str
+    reference: str,
+    organisation: str,
+    generated: datetime,
+    rows: list[str],
+    unreached: str,
+    separated: str = "",
 ) -> str:
     return (
         '<!doctype html><html lang="ko"><meta charset="utf-8">'
@@ -245,6 +298,7 @@ def _page(
         "<th>항목 / categories</th><th>보존 / retention</th><th>제공받는 자 / recipients</th></tr>"
         + "".join(rows)
         + "</table>"
+        + separated
         + (f"<h2>별도 확인 중 / Checked separately</h2><ul>{unreached}</ul>" if unreached else "")
         + "</html>"
     )
@@ -257,13 +311,20 @@ def _table_row(part: TableRows, datamap: DataMap) -> str:
     recipients = sorted({r.name for r in datamap.recipients if set(r.categories) & set(categories)})
     return (
         "<tr>"
-        f"<td>{escape(part.system)}.{escape(part.table.name)}</td>"
+        f"<td>{_labelled(part.table)}{escape(part.system)}.{escape(part.table.name)}</td>"
         f"<td>{len(part.rows)}</td>"
         f"<td>{escape(', '.join(categories))}</td>"
         f"<td>{escape(retention.basis if retention else part.table.retention)}</td>"
         f"<td>{escape(', '.join(recipients) or '—')}</td>"
         "</tr>"
     )
+
+
+def _labelled(table: Table) -> str:
+    """The table's label in both languages (the data map's ``label_ko``/``label_en``), before
+    its file name."""
+    names = [n for n in dict.fromkeys((table.label("ko"), table.label("en"))) if n]
+    return f"{escape(' / '.join(names))}<br>" if names else ""
 
 
 def _remote_row(part: RemoteRows, datamap: DataMap) -> str:

@@ -6,19 +6,28 @@ the second sends it. Every view of a request's personal data is an audit event.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin.blueprint import ALL_STAFF, WORKERS, bp, roles
 from rightsdesk.admin.intake_views import via_label
+from rightsdesk.admin.timeline import timeline
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import settings
@@ -28,6 +37,7 @@ from rightsdesk.delivery.recipient_notices import notices_of
 from rightsdesk.domain.deadlines import ExtensionNotAllowed
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status
 from rightsdesk.domain.messages import N_
+from rightsdesk.domain.workflow import Situation, days_left, next_steps
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import erasure
 from rightsdesk.fulfilment.access import AccessWaiting, FulfilmentError, prepare_access_package
@@ -37,7 +47,7 @@ from rightsdesk.fulfilment.suspension import stop_processing
 from rightsdesk.i18n import staff_message, staff_status_label
 from rightsdesk.models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
 from rightsdesk.requests import decisions
-from rightsdesk.requests.deadlines import notice_deadline
+from rightsdesk.requests.deadlines import calendar_for, notice_deadline
 from rightsdesk.requests.decisions import DecisionError
 from rightsdesk.requests.downloads import DownloadRejected
 from rightsdesk.requests.downloads import offer as offer_download
@@ -57,29 +67,54 @@ def load_request(reference: str) -> Request:
 
 def _page(item: Request, **extra):
     profile = settings().profile(item.jurisdiction)
-    events = _events(item)
     notices = _notices(item)
     handlers = _handlers()
+    steps = erasure.steps_of(item)
+    today = utcnow().astimezone(settings().tz).date()
     return render_template(
         "admin/request.html",
         item=item,
         profile=profile,
         grounds=profile.grounds_for(item.kind),
         extension=profile.extension(item.kind),
-        events=[(e, json.loads(e.data)) for e in events],
+        timeline=timeline(_events(item)),
+        workflow=next_steps(_situation(item, profile, steps)),
+        left=days_left(
+            today,
+            item.working_due_date,
+            calendar_for(profile).is_working_day,
+            open_=item.status in OPEN,
+        ),
         notices=notices,
         handlers=handlers,
         is_open=item.status in OPEN,
         can_act=current_user.role in WORKERS,
         targets=_targets(item),
-        erasure_steps=erasure.steps_of(item),
+        erasure_steps=steps,
         Status=Status,
         legal_notice_due=notice_deadline(item),
         letters=letters_of(item.reference),
         recipient_notices=notices_of(item.reference),
-        today=utcnow().astimezone(settings().tz).date(),
+        today=today,
         via_label=via_label,
         **extra,
+    )
+
+
+def _situation(item: Request, profile, steps: Sequence) -> Situation:
+    """What the workflow needs to know about the request beyond its status and kind."""
+    extension = profile.extension(item.kind)
+    representative = item.representative
+    return Situation(
+        status=item.status,
+        kind=item.kind,
+        has_datamap=bool(current_app.config.get("DATAMAP_FILE")),
+        proof_to_check=bool(representative and not representative.proof_checked_at),
+        can_extend=bool(extension and item.extension_count < extension.max_count),
+        deferred=bool(item.deferral_review_on and not item.deferral_ended_at),
+        package_offered=bool(item.downloads),
+        erasure_run=bool(steps) and all(s.state == "done" for s in steps),
+        corrections_open=any(c.decision is None for c in item.corrections),
     )
 
 

@@ -272,13 +272,15 @@ _CITATION_EN = (
 
 def cite(citation: str, language: str | None = None) -> str:
     """A citation such as "법 §36① 단서" in ``language`` (the page's by default): English
-    readers get "PIPA §36① proviso"; other text passes unchanged."""
+    readers get "PIPA §36① proviso (법 §36① 단서)", the Korean kept beside it for whoever looks
+    the article up; other text passes unchanged."""
     if language is None:
         from flask_babel import get_locale
 
         language = str(get_locale())
     if language != "en":
         return citation
-    for korean, english in _CITATION_EN:
-        citation = citation.replace(korean, english)
-    return citation
+    english = citation
+    for korean, translated in _CITATION_EN:
+        english = english.replace(korean, translated)
+    return citation if english == citation else f"{english} ({citation})"

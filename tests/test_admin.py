@@ -454,7 +454,8 @@ def test_completion_assignment_notes_questions_and_withdrawal(app, smtp):
     assert any("처리" in s and first in s for s in subjects)
     assert any("철회" in s and second in s for s in subjects)
     page = client.get(f"/admin/requests/{first}").get_data(as_text=True)
-    assert "전화로 본인 확인 완료" in page and "발송됨" in page  # the notice's state, in the console's words
+    # The notice's state in the console's words.
+    assert "전화로 본인 확인 완료" in page and "발송됨" in page
 
 
 def test_manual_verification_after_checking_the_proof(app):

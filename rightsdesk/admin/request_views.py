@@ -70,6 +70,7 @@ def _page(item: Request, **extra):
     notices = _notices(item)
     handlers = _handlers()
     steps = erasure.steps_of(item)
+    events = _events(item)
     today = utcnow().astimezone(settings().tz).date()
     return render_template(
         "admin/request.html",
@@ -77,8 +78,8 @@ def _page(item: Request, **extra):
         profile=profile,
         grounds=profile.grounds_for(item.kind),
         extension=profile.extension(item.kind),
-        timeline=timeline(_events(item)),
-        workflow=next_steps(_situation(item, profile, steps)),
+        timeline=timeline(events),
+        workflow=next_steps(_situation(item, profile, steps, events)),
         left=days_left(
             today,
             item.working_due_date,
@@ -101,7 +102,7 @@ def _page(item: Request, **extra):
     )
 
 
-def _situation(item: Request, profile, steps: Sequence) -> Situation:
+def _situation(item: Request, profile, steps: Sequence, events: Sequence) -> Situation:
     """What the workflow needs to know about the request beyond its status and kind."""
     extension = profile.extension(item.kind)
     representative = item.representative
@@ -115,6 +116,7 @@ def _situation(item: Request, profile, steps: Sequence) -> Situation:
         package_offered=bool(item.downloads),
         erasure_run=bool(steps) and all(s.state == "done" for s in steps),
         corrections_open=any(c.decision is None for c in item.corrections),
+        processing_stopped=any(e.action == "fulfilment.stop" for e in events),
     )
 
 

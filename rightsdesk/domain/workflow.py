@@ -36,6 +36,7 @@ class Situation:
     package_offered: bool = False  # a file is on the status page
     erasure_run: bool = False  # every erasure step is done
     corrections_open: bool = False  # correction items not decided yet
+    processing_stopped: bool = False  # the data map's stop actions were carried out
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,17 @@ def _primary(situation: Situation, allowed: set[str]) -> str | None:
     done = {
         "collect": s.package_offered,
         "erasure": s.erasure_run,
-        "stop": False,
-    }.get(fulfil or "", s.package_offered)
-    order = ["verify", "deferral-end", "start"]
+        "stop": s.processing_stopped,
+    }.get(fulfil or "", True)
+    order = ["verify", "deferral-end"]
     if s.kind is RequestKind.DELETION and fulfil:
         order += ["erasure"]  # its own finish sends the notice
-    elif not s.corrections_open:
-        order += ["complete"] if done else [fulfil or "complete", "complete"]
+    elif s.corrections_open:
+        order += ["start"]  # the items are decided on the page, then the request completed
+    elif fulfil and not done:
+        order += [fulfil]
+    else:
+        order += ["start", "complete"]
     for name in order:
         if name in allowed:
             return name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -49,7 +49,9 @@ class Period:
     basis: str = ""
     # The statute sets no number ("지체 없이"): ``amount`` is only the operator's working target.
     without_delay: bool = False
-    basis_en: str = ""  # the basis for English readers, where ``basis`` is written in Korean
+    # The basis for English readers, where ``basis`` is written in Korean (wording, not a rule:
+    # two periods that differ only there are the same period).
+    basis_en: str = field(default="", compare=False)
 
     def plus(self, amount: int) -> Period:
         return replace(self, amount=self.amount + amount)

@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The worker is restarted whenever it stops (as the systemd units' Restart= does in production).
 # Demo mode: without MAIL_SERVER, mail is delivered to http://$(HOST):$(PORT)/dev/mailbox.
 # The demo shop (the operator's own database, as the demo data map describes it).
 run: export RIGHTSDESK_DEMO = 1
@@ -40,7 +41,9 @@ run: install
 	  && $(BIN)/rightsdesk demo dormancy; }
 	@echo "rightsdesk is serving the demo on http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	@echo "its mail: http://$(HOST):$(PORT)/dev/mailbox (or set MAIL_SERVER)"
-	@$(BIN)/rightsdesk worker --interval 2 & sender=$$!; \
+	@( trap 'kill $$w 2>/dev/null; exit 0' INT TERM; \
+	   while :; do $(BIN)/rightsdesk worker --interval 2 & w=$$!; wait $$w; \
+	   echo "make run: the worker stopped (status $$?); starting it again in 2 s" >&2; sleep 2; done ) & sender=$$!; \
 	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/rightsdesk run --host $(HOST) --port $(PORT)
 

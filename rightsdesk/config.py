@@ -42,10 +42,15 @@ DEFAULTS: dict[str, Any] = {
     # Several web nodes share limits through Redis: redis://host:6379 (pip install '.[redis]').
     "RATELIMIT_STORAGE_URI": "memory://",
     "PROXY_HOPS": 0,
+    # Strict-Transport-Security in production, on HTTPS (as seen through PROXY_HOPS proxies);
+    # 0 sends none.
+    "HSTS_MAX_AGE": 31_536_000,
     # Admins must set up a TOTP second factor before anything else.
     "REQUIRE_ADMIN_TOTP": False,
     "TOTP_ISSUER": "rightsdesk",
     "INBOUND_SECRET": None,
+    # The audit chain's HMAC key (kept off the database); by default derived from SECRET_KEY.
+    "AUDIT_KEY": None,
     # Host apps name subjects by HMAC(key, e-mail); by default derived from SECRET_KEY.
     "SUBJECT_HASH_KEY": None,
     "WEBHOOK_ALLOW_HTTP": False,
@@ -167,7 +172,7 @@ def _harden_for_production(app: Flask, overrides: dict[str, Any] | None) -> None
 
 
 #: Keys production must be given: derived from the secret key, they would change with it.
-EXPLICIT_IN_PRODUCTION = ("PACKAGE_KEY", "RETAINED_KEY", "SUBJECT_HASH_KEY")
+EXPLICIT_IN_PRODUCTION = ("PACKAGE_KEY", "RETAINED_KEY", "SUBJECT_HASH_KEY", "AUDIT_KEY")
 #: Settings holding Fernet keys: one, or a comma-separated list (current first).
 FERNET_SETTINGS = ("PACKAGE_KEY", "RETAINED_KEY")
 

@@ -30,7 +30,12 @@ def _remember_choice(response: Response) -> Response:
     chosen = request.args.get("lang")
     if chosen in current_app.config["LOCALES"] and chosen != request.cookies.get(LANG_COOKIE):
         response.set_cookie(
-            LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+            LANG_COOKIE,
+            chosen,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),  # on in production
         )
     return response
 

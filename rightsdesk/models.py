@@ -346,6 +346,8 @@ class StaffUser(db.Model):
     password_hash: Mapped[str] = mapped_column(String(300))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False)
+    # The time step of the last code accepted: a code is good once (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -369,6 +371,19 @@ class StaffUser(db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins counted per address-and-client pair and per address (all clients), known
+    account or not, so the answer tells nobody which addresses are staff. ``key`` is a hash:
+    the address and client address are not stored here."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ApiKey(db.Model):
@@ -634,6 +649,23 @@ class DestructionRecord(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(200))
+
+
+class PurgeProgress(db.Model):
+    """What one run has destroyed so far in one table of the operator's, kept in rightsdesk's
+    database batch by batch: ``done`` rows confirmed, and the keys of the batch in flight
+    (JSON) until the operator's database confirms it. A killed run is credited with exactly
+    this, never with rows that something else (an erasure) deleted meanwhile."""
+
+    __tablename__ = "purge_progress"
+    __table_args__ = (UniqueConstraint("run_id", "system", "table_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40))
+    system: Mapped[str] = mapped_column(String(100))
+    table_name: Mapped[str] = mapped_column(String(100))
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    inflight: Mapped[str | None] = mapped_column(Text)
 
 
 class JobLock(db.Model):
@@ -923,6 +955,9 @@ class AuditEvent(db.Model):
     data: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # 0: SHA-256 of the content (events written before the chain was keyed); 1: HMAC-SHA256
+    # under the audit key (core/keys.py), which the database does not hold.
+    mac_version: Mapped[int] = mapped_column(Integer, default=1, server_default="0")
 
 
 class AuditHead(db.Model):

@@ -13,7 +13,7 @@ from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.kinds import RequestKind as K
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.models import AuditEvent, Channel, Request, StaffRole, StaffUser
+from rightsdesk.models import AuditEvent, Channel, LoginThrottle, Request, StaffRole, StaffUser
 from rightsdesk.requests.lifecycle import change_status
 from tests.helpers import (
     PASSWORD,
@@ -93,7 +93,7 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(app):
     assert client.get("/admin/").status_code == 302
 
 
-def test_wrong_passwords_lock_the_account_for_a_while(app):
+def test_wrong_passwords_pause_sign_in_for_a_while(app):
     email = make_staff(app, StaffRole.HANDLER)
     client = app.test_client()
     token = csrf(client, "/admin/login")
@@ -107,9 +107,9 @@ def test_wrong_passwords_lock_the_account_for_a_while(app):
         "/admin/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
     )
     assert locked.status_code == 401
-    assert "잠겼습니다" in locked.get_data(as_text=True)
+    assert "몇 분 뒤에" in locked.get_data(as_text=True)
     with app.app_context():
-        db.session.execute(update(StaffUser).values(locked_until=datetime.now(UTC)))
+        db.session.execute(update(LoginThrottle).values(blocked_until=datetime.now(UTC)))
         db.session.commit()
     ok = client.post(
         "/admin/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
@@ -152,7 +152,9 @@ def test_totp_second_factor(app):
     base = {"csrf_token": token, "email": "admin@operator.example", "password": PASSWORD}
     no_code = fresh.post("/admin/login", data=base)
     assert no_code.status_code == 401 and "autofocus" in no_code.get_data(as_text=True)
-    with_code = fresh.post("/admin/login", data={**base, "code": pyotp.TOTP(secret).now()})
+    # the code that turned it on is used: the next step's code (within the drift allowed)
+    next_code = pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30))
+    with_code = fresh.post("/admin/login", data={**base, "code": next_code})
     assert with_code.status_code == 302
 
 

@@ -61,6 +61,7 @@ def _env(database_url: str, tmp_path: Path, smtp_port: int, port: int, **extra: 
         "RIGHTSDESK_PACKAGE_KEY": Fernet.generate_key().decode(),
         "RIGHTSDESK_RETAINED_KEY": Fernet.generate_key().decode(),
         "RIGHTSDESK_SUBJECT_HASH_KEY": "subject-hash-key-for-the-test",
+        "RIGHTSDESK_AUDIT_KEY": "audit-key-for-the-test-" + "a" * 40,
         "RIGHTSDESK_BASE_URL": f"http://127.0.0.1:{port}",
         "RIGHTSDESK_UPLOAD_DIR": str(tmp_path / "uploads"),
         "RIGHTSDESK_METRICS_TOKEN": TOKEN,

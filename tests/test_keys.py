@@ -186,7 +186,11 @@ def test_production_requires_explicit_keys(database_url):
         create_app(base)
     with pytest.raises(ConfigError, match="RIGHTSDESK_SUBJECT_HASH_KEY must be set"):
         create_app({**base, "PACKAGE_KEY": NEW, "RETAINED_KEY": NEW})
-    assert create_app({**base, "PACKAGE_KEY": NEW, "RETAINED_KEY": NEW, "SUBJECT_HASH_KEY": "k"})
+    keys = {"PACKAGE_KEY": NEW, "RETAINED_KEY": NEW, "SUBJECT_HASH_KEY": "k"}
+    # the audit chain's key too: derived from the secret key, a new secret would break verify
+    with pytest.raises(ConfigError, match="RIGHTSDESK_AUDIT_KEY must be set"):
+        create_app({**base, **keys})
+    assert create_app({**base, **keys, "AUDIT_KEY": "a" * 64})
 
 
 def test_generate_prints_valid_keys_and_keeps_the_current_ones_after_them(database_url, tmp_path):
@@ -198,6 +202,7 @@ def test_generate_prints_valid_keys_and_keeps_the_current_ones_after_them(databa
     printed = _keys(_app(database_url, tmp_path, OLD), "generate").output
     fresh = dict(line.split("=", 1) for line in printed.splitlines())
     assert "," not in fresh["RIGHTSDESK_PACKAGE_KEY"] and fresh["RIGHTSDESK_PACKAGE_KEY"] != OLD
+    assert len(fresh["RIGHTSDESK_AUDIT_KEY"]) == 64  # the audit chain's key, required too
 
 
 def test_a_rotation_killed_midway_leaves_every_record_readable_and_resumes(database_url, tmp_path):

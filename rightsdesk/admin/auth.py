@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import segno
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -15,7 +15,12 @@ from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.extensions import limiter
 from rightsdesk.organisation import staff as staff_service
-from rightsdesk.organisation.staff import LoginFailed, LoginProblem, StaffError
+from rightsdesk.organisation.staff import (
+    ConfirmationNeeded,
+    LoginFailed,
+    LoginProblem,
+    StaffError,
+)
 
 
 def _safe_next(target: str | None) -> str:
@@ -25,8 +30,8 @@ def _safe_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return url_for("admin.queue")
-    if "\\" in target:
-        return url_for("admin.queue")
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in unquote(target)):
+        return url_for("admin.queue")  # a header break (%0D%0A) or other control character
     return target
 
 
@@ -54,7 +59,9 @@ def login():
 def _login_refused(problem: LoginProblem):
     """The sign-in form again, saying why (without saying which of the three was wrong)."""
     if problem is LoginProblem.LOCKED:
-        message = _("Too many failed attempts: the account is locked for a while.")
+        message = _(
+            "Too many failed sign-in attempts for this address: wait a few minutes and try again."
+        )
     elif problem is LoginProblem.CODE_REQUIRED:
         message = _("Enter the code from your authenticator app.")
     else:
@@ -84,8 +91,18 @@ def totp_setup():
         secret = session.get("pending_totp_secret", "")
         try:
             staff_service.enable_totp(
-                current_user, secret=secret, code=request.form.get("code", ""), now=utcnow()
+                current_user,
+                secret=secret,
+                code=request.form.get("code", ""),
+                confirm=request.form.get("confirm", ""),
+                now=utcnow(),
             )
+        except ConfirmationNeeded:
+            flash(
+                _("Confirm with a code from your current authenticator or your password."),
+                "error",
+            )
+            return redirect(url_for("admin.totp_setup"))
         except StaffError:
             flash(
                 _("The code does not match. Check the time on your device and try again."), "error"

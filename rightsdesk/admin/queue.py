@@ -67,6 +67,25 @@ def _assignee(assignee: str | None) -> str | None:
     return assignee
 
 
+def _parked() -> list[tuple[str, int, str]]:
+    """Items of every queue parked after crashing, newest first: (queue, id, reason)."""
+    from rightsdesk.core import jobqueue
+    from rightsdesk.delivery import connectors, outbox, webhooks
+    from rightsdesk.policy import campaigns
+
+    queues = {
+        "mail": outbox.MAIL,
+        "webhook": webhooks.HOOKS,
+        "connector job": connectors.JOBS,
+        "campaign recipient": campaigns.RECIPIENTS,
+    }
+    return [
+        (label, item_id, reason)
+        for label, queue in queues.items()
+        for item_id, reason in jobqueue.parked(queue)
+    ]
+
+
 @bp.get("/")
 @roles(*ALL_STAFF)
 def queue():
@@ -80,6 +99,7 @@ def queue():
     stalled = waiting if oldest and now - oldest > STALE_SUBMISSIONS else 0
     return render_template(
         "admin/queue.html",
+        parked=_parked(),
         stalled=stalled,
         stalled_since=oldest.astimezone(settings().tz) if stalled else None,
         page=page,

@@ -16,8 +16,12 @@ from werkzeug.exceptions import HTTPException
 
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import settings
-from rightsdesk.core.urls import external_url
-from rightsdesk.domain.identity import InvalidEmail, has_control_characters, normalise_email
+from rightsdesk.domain.identity import (
+    InvalidEmail,
+    UndeliverableEmail,
+    has_control_characters,
+    normalise_email,
+)
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.extensions import csrf, db, limiter
 from rightsdesk.models import Channel
@@ -28,7 +32,6 @@ from rightsdesk.requests.intake import (
     file_api_request,
     public_timeline,
 )
-from rightsdesk.requests.tokens import status_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -188,6 +191,8 @@ def _email(body: dict) -> str:
         if email != email.strip():
             raise InvalidEmail(email)
         normalise_email(email)
+    except UndeliverableEmail as error:
+        raise ApiError(422, "undeliverable_email", f"email cannot receive mail: {error}") from None
     except InvalidEmail:
         raise ApiError(422, "invalid_field", "email is not an e-mail address") from None
     return email
@@ -270,7 +275,6 @@ def _request_json(item) -> dict:
         "received": item.received_at.isoformat(),
         "due": item.due_date.isoformat(),
         "promised_due": item.promised_due_date.isoformat() if item.promised_due_date else None,
-        "status_url": external_url("public.status", token=status_token(item)),
     }
 
 
@@ -317,7 +321,20 @@ def _replayed(key, idempotency_key: str, fingerprint: str) -> Response | None:
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different body",
         )
-    return Response(earlier.body, status=earlier.status_code, mimetype="application/json")
+    return Response(
+        _without_subject_link(earlier.body), status=earlier.status_code, mimetype="application/json"
+    )
+
+
+def _without_subject_link(body: str) -> str:
+    """An answer stored before API answers stopped carrying the subject's private status link
+    (``status_url``) is replayed without it: that link is the subject's channel, not the app's."""
+    if "status_url" not in body:
+        return body
+    answer = json.loads(body)
+    if isinstance(answer, dict):
+        answer.pop("status_url", None)
+    return json.dumps(answer, ensure_ascii=False)
 
 
 def _vouched(key, assertion: str | None, email: str) -> bool:

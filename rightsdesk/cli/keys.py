@@ -35,7 +35,7 @@ def generate_command(info: ScriptInfo, keep_current: bool) -> None:
     from rightsdesk.core.keys import KINDS, new_key, variable
 
     current: dict[str, list[str]] = {}
-    subject = None
+    subject = audit = None
     if keep_current:
         with info.load_app().app_context():
             from rightsdesk.core.keys import keys_of
@@ -44,9 +44,12 @@ def generate_command(info: ScriptInfo, keep_current: bool) -> None:
             # One subject-hash key at a time (a new one needs 'apikey rehash-subjects' and
             # the host apps told): a configured one is kept as it is.
             subject = current_app.config.get("SUBJECT_HASH_KEY")
+            # The audit chain's key cannot be rotated (every keyed event would fail verify).
+            audit = current_app.config.get("AUDIT_KEY")
     for name, kind in KINDS.items():
         click.echo(f"{variable(kind)}={','.join([new_key(), *current.get(name, [])])}")
     click.echo(f"RIGHTSDESK_SUBJECT_HASH_KEY={subject or secrets.token_hex(32)}")
+    click.echo(f"RIGHTSDESK_AUDIT_KEY={audit or secrets.token_hex(32)}")
 
 
 @keys_group.command("check")

@@ -4,8 +4,11 @@ due.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
+from collections.abc import Callable
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
@@ -14,6 +17,8 @@ from rightsdesk.cli.common import file_submissions, worker_name
 from rightsdesk.cli.delivery import connector_round
 from rightsdesk.core import heartbeat, stopping
 from rightsdesk.core.clock import utcnow
+from rightsdesk.core.jobqueue import crash_reason
+from rightsdesk.extensions import db
 
 
 @click.command("worker")
@@ -33,24 +38,24 @@ def worker_command(interval: float, once: bool) -> None:
         _stop_on_signals()
     alive = _Heartbeat(name)
     duties = (
-        lambda: _deliver_round(name),
-        lambda: connector_round(name),
-        lambda: campaign_round(name),  # notice campaigns: read recipients, send at their rate
-        lambda: retention_tick(check_every=0 if once else 60),  # due retention jobs, hourly
+        ("mail and webhooks", lambda: _deliver_round(name)),
+        ("connector jobs", lambda: connector_round(name)),
+        ("campaigns", lambda: campaign_round(name)),  # read recipients, send at their rate
+        ("retention", lambda: retention_tick(check_every=0 if once else 60)),  # hourly
     )
     while not stopping.requested():
-        alive.beat()
+        _survive("heartbeat", alive.beat)
         # Web-form submissions first, so their verification mail goes out in this round.
-        filed = file_submissions(seconds=None if once else 10)
-        for problem in filed.failed:
+        filed = _survive("filing", file_submissions, seconds=None if once else 10)
+        for problem in filed.failed if filed else ():
             click.echo(f"  {problem}", err=True)
-        for duty in duties:
+        for duty, run in duties:
             if stopping.requested():
                 break
-            duty()
+            _survive(duty, run)
         if once:
             break
-        if not filed.attempted:  # a backlog of submissions is worked off without pausing
+        if not (filed and filed.attempted):  # a backlog is worked off without pausing
             stopping.pause(interval)
     if stopping.requested():
         heartbeat.stopped(name, now=utcnow())
@@ -91,6 +96,20 @@ def db_commit() -> None:
     from rightsdesk.extensions import db
 
     db.session.commit()
+
+
+def _survive(duty: str, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one duty of the round; whatever it raises is reported on standard error (type and
+    first line only) and the round goes on: one failing duty never stops the others or the
+    worker. Items that fail are already set aside by the queue (:mod:`rightsdesk.core.jobqueue`);
+    this catches what fails around them (a database that went away, a bug)."""
+    try:
+        return run(*args, **kwargs)
+    except Exception as error:  # the loop outlives any one failure
+        with contextlib.suppress(Exception):  # the database may be what failed
+            db.session.rollback()
+        click.echo(f"worker: {duty} failed, going on: {crash_reason(error)}", err=True)
+        return None
 
 
 def _deliver_round(name: str) -> None:

@@ -4,12 +4,23 @@ Each event's hash covers its content and the previous event's hash, so editing o
 event breaks every later link; the one-row head records the newest link, so dropping the tail
 shows too. Appending first updates the head row, which takes its lock: two writers at once
 append one after the other instead of forking the chain (and ``prev_hash`` is unique besides).
+
+The hash is an HMAC under the audit key (:func:`rightsdesk.core.keys.audit_key`), which the
+database does not hold: someone who can write the database alone cannot recompute the links
+after an edit. Events written before the chain was keyed (``mac_version`` 0, plain SHA-256)
+are sealed by a keyed ``audit.keyed`` event appended right after them, so they cannot be
+rewritten either (that would change the seal's ``prev_hash``) nor the whole chain be passed
+off as unkeyed (an unkeyed event without a seal after it is a problem). Against someone who
+also holds the key, :func:`anchor` prints the head for storage elsewhere, and
+``verify_chain(anchor=…)`` checks the chain still holds that link.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +30,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core.actors import Actor
+from rightsdesk.core.keys import audit_key
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+UNKEYED, KEYED = 0, 1
+SEAL_ACTION = "audit.keyed"
+AUDIT_ACTOR = Actor.system("audit")
 
 
 def canonical(data: dict[str, Any]) -> str:
@@ -37,7 +52,10 @@ def event_hash(
     request_ref: str | None,
     data: str,
     prev_hash: str,
+    version: int = KEYED,
 ) -> str:
+    """The link of one event: HMAC-SHA256 under the audit key (``version`` 1), or the plain
+    SHA-256 that events written before keying carry (``version`` 0)."""
     body = canonical(
         {
             "seq": seq,
@@ -49,7 +67,9 @@ def event_hash(
             "prev": prev_hash,
         }
     )
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    if version == UNKEYED:
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return hmac.new(audit_key(), body.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def record(
@@ -68,10 +88,30 @@ def record(
     if actor.startswith("staff:"):
         data.setdefault("ip", _client_address())  # staff actions say where they came from
     head = _lock_head()
+    if _needs_seal(head):
+        head = _seal(head, now)
     event = _linked_event(head, action, actor, now, request_ref, canonical(data))
     db.session.add(event)
     db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=event.hash))
     return event
+
+
+def _seal(head: AuditHead, now: datetime) -> AuditHead:
+    """Append the keyed seal after the unkeyed events (its sequence number is the one
+    :func:`_lock_head` reserved) and reserve the next one; the head after it."""
+    payload = canonical({"unkeyed_events": head.seq})
+    seal = _linked_event(head, SEAL_ACTION, AUDIT_ACTOR, now, None, payload)
+    db.session.add(seal)
+    db.session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
+    return AuditHead(id=1, seq=seal.seq, hash=seal.hash)
+
+
+def _needs_seal(head: AuditHead) -> bool:
+    """Whether the newest event was written before the chain was keyed."""
+    if head.seq == 0:
+        return False
+    newest = db.session.scalar(select(AuditEvent.mac_version).where(AuditEvent.seq == head.seq))
+    return newest == UNKEYED
 
 
 def _linked_event(
@@ -94,6 +134,7 @@ def _linked_event(
         data=payload,
         prev_hash=head.hash,
         hash=digest,
+        mac_version=KEYED,
     )
 
 
@@ -123,35 +164,111 @@ def _lock_head() -> AuditHead:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A link of the chain kept elsewhere (off-site), to check the chain against later."""
+
+    seq: int
+    hash: str
+
+    def line(self) -> str:
+        return f"rightsdesk-audit-anchor seq={self.seq} hash={self.hash}"
+
+
+_ANCHOR = re.compile(r"seq=(\d{1,18}) hash=([0-9a-f]{64})")
+
+
+def parse_anchor(text: str) -> Anchor:
+    """The anchor in ``text`` (a line :meth:`Anchor.line` printed); ValueError if none."""
+    found = _ANCHOR.search(text)
+    if found is None:
+        raise ValueError("no anchor found: expected 'rightsdesk-audit-anchor seq=N hash=<64 hex>'")
+    return Anchor(seq=int(found.group(1)), hash=found.group(2))
+
+
+def anchor(*, actor: Actor, now: datetime) -> Anchor:
+    """Record that the head is being anchored (which seals unkeyed events, if any) and return
+    the head: that event's link. Commits."""
+    event = record("audit.anchored", actor=actor, now=now)
+    db.session.commit()
+    return Anchor(seq=event.seq, hash=event.hash)
+
+
+@dataclass(frozen=True)
 class ChainReport:
     events: int
     head_hash: str
     problems: list[str]
+    unkeyed: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_chain(batch_size: int = 1000) -> ChainReport:
+@dataclass
+class _Walk:
+    """Where the walk along the chain is."""
+
+    prev: str = GENESIS
+    seq: int = 1
+    count: int = 0
+    unkeyed: int = 0
+    keyed_seen: bool = False
+    unsealed: bool = False  # the event before was unkeyed: the next must be the seal
+    anchor_hash: str | None = None
+
+
+def verify_chain(batch_size: int = 1000, anchor: Anchor | None = None) -> ChainReport:
     """Recompute every link and report every broken event (edited, missing or out of order),
-    without stopping at the first."""
+    without stopping at the first; with ``anchor``, also that the chain still holds it."""
     problems: list[str] = []
-    expected_prev, expected_seq, count = GENESIS, 1, 0
-    last_seq = 0
+    walk = _Walk()
     query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
     for event in db.session.scalars(query):
-        count += 1
-        problems += _link_problems(event, expected_seq, expected_prev)
-        expected_prev, expected_seq, last_seq = event.hash, event.seq + 1, event.seq
+        problems += _link_problems(event, walk.seq, walk.prev)
+        problems += _keying_problems(event, walk)
+        if anchor is not None and event.seq == anchor.seq:
+            walk.anchor_hash = event.hash
+        walk.prev, walk.seq, walk.count = event.hash, event.seq + 1, walk.count + 1
+    if walk.unsealed:
+        problems.append(
+            f"events 1 to {walk.seq - 1} were written before the chain was keyed and are not "
+            "sealed yet: run rightsdesk audit anchor (it seals them)"
+        )
+    problems += _head_problems(walk.seq - 1, walk.prev)
+    if anchor is not None and walk.anchor_hash != anchor.hash:
+        problems.append(
+            f"the anchor's event {anchor.seq} is "
+            + ("missing" if walk.anchor_hash is None else "not the one anchored: rewritten")
+        )
+    head = db.session.get(AuditHead, 1)
+    return ChainReport(walk.count, head.hash if head else GENESIS, problems, walk.unkeyed)
+
+
+def _keying_problems(event: AuditEvent, walk: _Walk) -> list[str]:
+    """An unkeyed event is only allowed before the seal; the seal must follow them."""
+    problems = []
+    if event.mac_version == UNKEYED:
+        walk.unkeyed += 1
+        if walk.keyed_seen:
+            problems.append(f"event {event.seq}: unkeyed, after the chain was keyed")
+        walk.unsealed = True
+        return problems
+    if walk.unsealed and event.action != SEAL_ACTION:
+        problems.append(f"event {event.seq}: the unkeyed events before it were never sealed")
+    walk.keyed_seen, walk.unsealed = True, False
+    return problems
+
+
+def _head_problems(last_seq: int, last_hash: str) -> list[str]:
     head = db.session.get(AuditHead, 1)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
-    if head_seq != last_seq or head_hash != expected_prev:
-        problems.append(
+    if head_seq != last_seq or head_hash != last_hash:
+        return [
             f"the newest event is {last_seq}, but the chain head records {head_seq}: "
             "events at the end were deleted or the head was altered"
-        )
-    return ChainReport(events=count, head_hash=head_hash, problems=problems)
+        ]
+    return []
 
 
 def _link_problems(event: AuditEvent, expected_seq: int, expected_prev: str) -> list[str]:
@@ -169,7 +286,8 @@ def _link_problems(event: AuditEvent, expected_seq: int, expected_prev: str) -> 
         event.request_ref,
         event.data,
         event.prev_hash,
+        event.mac_version,
     )
-    if recomputed != event.hash:
+    if not hmac.compare_digest(recomputed, event.hash):
         problems.append(f"event {event.seq}: content was changed after it was written")
     return problems

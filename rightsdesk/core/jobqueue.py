@@ -32,13 +32,21 @@ caller's transaction; its commit makes the work and the removal durable together
 rollback puts the row back. No lease: the open transaction holds the row (PostgreSQL's row
 lock, SQLite's write lock).
 
+*Isolate* (:func:`isolated`): run one claimed item's work so that any exception it raises
+is that item's alone: the transaction is rolled back, the item is given back with a back-off
+and the reason (the exception's type and first line), and after ``give_up_after`` attempts it
+is parked in the queue's ``failed`` state, where staff see it with that reason. The other
+items of the batch, and the worker, go on. A poison message (one that always raises) therefore
+costs one attempt per back-off, never the queue.
+
 *Work* (:func:`worked`): go through the ids won one at a time, renewing the lease on the rest
 as it runs (so a short lease is safe for a long batch, and a worker killed with kill -9 delays
 its items at most one lease), and hand the rest back at once when the worker is asked to stop.
 
 Nothing here commits (each caller ends the transaction; a claim is made by the commit that
 follows it, PostgreSQL's row locks are held until then) — except :func:`worked`, which commits
-its renewals and hand-backs between the caller's items.
+its renewals and hand-backs between the caller's items, and :func:`isolated`, which commits
+each item's work or its setting aside.
 """
 
 from __future__ import annotations
@@ -94,6 +102,9 @@ class Queue:
     held: Any = None
     lease: Lease | None = None
     error: Any = None
+    attempts: Any = None
+    failed: Any = None
+    give_up_after: int = 5
 
     def __post_init__(self) -> None:
         if self.lease is not None and not self.lease.ends and self.held is None:
@@ -229,11 +240,21 @@ def backoff(attempts: int, *, first: timedelta, longest: timedelta) -> timedelta
 
 
 def retry_now(queue: Queue, *, now: datetime) -> int:
-    """Make every waiting row due at ``now`` (after an outage is fixed); how many were."""
-    return db.session.execute(
+    """Make every waiting row due at ``now`` (after an outage is fixed), and every row parked
+    after crashing (after its cause is fixed: it keeps its attempts, so a row that still
+    crashes is parked again after one try); how many were."""
+    waiting = db.session.execute(
         update(queue.model)
         .where(_waiting(queue), queue.due > now)
         .values({queue.due.key: now})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if queue.failed is None:
+        return waiting
+    return waiting + db.session.execute(
+        update(queue.model)
+        .where(queue.state == queue.failed, queue.error.like("crashed:%"))
+        .values({queue.state.key: queue.waiting, queue.due.key: now})
         .execution_options(synchronize_session=False)
     ).rowcount
 
@@ -268,6 +289,68 @@ def hand_back(queue: Queue, ids: Sequence[int], *, now: datetime, worker: str | 
         .values(_released(queue, None))
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+CRASH_FIRST_WAIT = timedelta(minutes=1)
+CRASH_LONGEST_WAIT = timedelta(hours=1)
+
+
+def crash_reason(error: BaseException) -> str:
+    """What went wrong, for staff: the type and first line, never a statement's parameters
+    (they may hold what a subject typed), at most 300 characters."""
+    original = getattr(error, "orig", None) or error
+    first_line = (str(original).strip().splitlines() or [""])[0]
+    return " ".join(f"crashed: {type(original).__name__}: {first_line}".split())[:300]
+
+
+def isolated(queue: Queue, item_id: int, work: Callable[[], Any], *, now: datetime) -> str | None:
+    """Run ``work`` for the claimed row ``item_id`` and commit; if it raises anything, roll
+    back, set the row aside (:func:`set_aside`) and return the reason; ``None`` if it went
+    through. The caller goes on with its next row whatever happened here."""
+    try:
+        work()
+        db.session.commit()
+    except Exception as error:  # any failure is this row's alone
+        db.session.rollback()
+        reason = crash_reason(error)
+        set_aside(queue, item_id, reason, now=now)
+        return reason
+    return None
+
+
+def parked(queue: Queue, *, limit: int = 5) -> list[tuple[int, str]]:
+    """The newest rows parked after crashing (id, reason): what staff must look at."""
+    rows = db.session.execute(
+        select(queue.model.id, queue.error)
+        .where(queue.state == queue.failed, queue.error.like("crashed:%"))
+        .order_by(queue.model.id.desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def set_aside(queue: Queue, item_id: int, reason: str, *, now: datetime) -> None:
+    """Count a crashed attempt on ``item_id`` and commit: back to wait (1 min doubling to 1 h)
+    or, from the ``give_up_after``-th attempt on, parked in the ``failed`` state."""
+    attempts = db.session.scalar(select(queue.attempts).where(queue.model.id == item_id))
+    if attempts is None:  # the row is gone
+        db.session.rollback()
+        return
+    attempts += 1
+    if queue.failed is not None and attempts >= queue.give_up_after:
+        values = {**_released(queue, queue.failed), queue.error.key: reason}
+        values[queue.attempts.key] = attempts
+        db.session.execute(
+            update(queue.model)
+            .where(queue.model.id == item_id)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        wait = backoff(attempts, first=CRASH_FIRST_WAIT, longest=CRASH_LONGEST_WAIT)
+        counted = {queue.attempts.key: attempts}
+        give_back(queue, item_id, now=now, wait=wait, error=reason, **counted)
+    db.session.commit()
 
 
 def worked(

@@ -86,3 +86,14 @@ def fingerprint(key: str) -> str:
 
 def variable(kind: KeyKind) -> str:
     return f"{PREFIX}_{kind.setting}"
+
+
+def audit_key() -> bytes:
+    """The key of the audit chain's HMAC: ``RIGHTSDESK_AUDIT_KEY``, else derived from the
+    secret key. Either way it lives outside the database, so access to the database alone
+    cannot recompute a link."""
+    configured_key = current_app.config.get("AUDIT_KEY")
+    if configured_key:
+        return str(configured_key).encode()
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"rightsdesk.audit", hashlib.sha256).digest()

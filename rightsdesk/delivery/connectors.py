@@ -63,6 +63,8 @@ JOBS = jobqueue.Queue(
     waiting=PENDING,
     lease=jobqueue.Lease(ConnectorJob.lease_until, LEASE, ends=True),
     error=ConnectorJob.last_error,
+    attempts=ConnectorJob.attempts,
+    failed=FAILED,
 )
 
 
@@ -278,8 +280,14 @@ def deliver_due(*, now: datetime, worker: str, batch: int = 20) -> DeliveryRepor
     with httpx.Client(follow_redirects=False) as client:
         for job_id in held:
             job = db.session.get(ConnectorJob, job_id)
-            if job is not None:
-                _deliver(client, datamap, job, now, worker, report)
+            if job is None:
+                continue
+            crash = jobqueue.isolated(
+                JOBS, job_id, lambda j=job: _deliver(client, datamap, j, now, worker, report),
+                now=now,
+            )
+            if crash is not None:
+                report.errors.append(f"job {job_id}: {crash}")
     return report
 
 

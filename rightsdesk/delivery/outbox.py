@@ -51,6 +51,8 @@ MAIL = jobqueue.Queue(
         OutboxMessage.claimed_at, LEASE, ends=False, holder=OutboxMessage.claimed_by
     ),
     error=OutboxMessage.last_error,
+    attempts=OutboxMessage.attempts,
+    failed=OutboxState.FAILED,
 )
 
 
@@ -100,7 +102,7 @@ def queue(
         request_ref=request_ref,
         template=template,
         language=language,
-        recipient=normalise_email(recipient),
+        recipient=normalise_email(recipient, strict=False),
         subject=subject,
         body_text=body_text,
         body_html=body_html,
@@ -175,9 +177,28 @@ def deliver_due(
             message = db.session.get(OutboxMessage, message_id)
             if message is None or message.state is not OutboxState.SENDING:
                 continue
-            _attempt(message, smtp, now, clock, report)
-            db.session.commit()
+            attempt = _isolated_attempt(message, smtp, now, clock, report)
+            if (crash := jobqueue.isolated(MAIL, message_id, attempt, now=now)) is not None:
+                smtp.reset()  # the connection may be mid-conversation
+                report.failed += 1
+                report.errors.append(f"message {message_id}: {crash}")
     return report
+
+
+def _isolated_attempt(message, smtp, now, clock, report) -> Callable[[], None]:
+    """The attempt on one message as :func:`jobqueue.isolated` runs it: what it reports is
+    counted only if it commits (a crash is counted as such instead)."""
+
+    def attempt() -> None:
+        counted = DeliveryReport()
+        _attempt(message, smtp, now, clock, counted)
+        db.session.flush()
+        report.sent += counted.sent
+        report.retrying += counted.retrying
+        report.failed += counted.failed
+        report.errors.extend(counted.errors)
+
+    return attempt
 
 
 def advancing(start: datetime) -> Callable[[], datetime]:

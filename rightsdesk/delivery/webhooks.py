@@ -45,6 +45,8 @@ HOOKS = jobqueue.Queue(
         WebhookDelivery.claimed_at, LEASE, ends=False, holder=WebhookDelivery.claimed_by
     ),
     error=WebhookDelivery.last_error,
+    attempts=WebhookDelivery.attempts,
+    failed=OutboxState.FAILED,
 )
 
 
@@ -167,9 +169,16 @@ def _deliver_round(
             continue
         if delivery.request_ref in failed_refs:  # an earlier one just failed: keep order
             jobqueue.release(HOOKS, delivery)
-        else:
-            _deliver(client, delivery, now, failed_refs, report)
-        db.session.commit()
+            db.session.commit()
+            continue
+        ref = delivery.request_ref
+        crash = jobqueue.isolated(
+            HOOKS, delivery_id, lambda d=delivery: _deliver(client, d, now, failed_refs, report),
+            now=now,
+        )
+        if crash is not None:
+            failed_refs.add(ref)
+            report.errors.append(f"webhook {delivery_id}: {crash}")
 
 
 def _deliver(

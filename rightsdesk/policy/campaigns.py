@@ -108,6 +108,8 @@ RECIPIENTS = jobqueue.Queue(
     held=CLAIMED,
     lease=jobqueue.Lease(CampaignRecipient.lease_until, LEASE, ends=True),
     error=CampaignRecipient.error,
+    attempts=CampaignRecipient.attempts,
+    failed=FAILED,
 )
 
 
@@ -633,9 +635,17 @@ def _send_claimed(
             recipient = db.session.get(CampaignRecipient, recipient_id)
             if recipient is None or recipient.state != CLAIMED:
                 continue
-            outgoing = _message(texts, recipient, sender)
-            _deliver(campaign_id, recipient, outgoing, smtp, report, now, clock)
-            db.session.commit()
+            crash = jobqueue.isolated(
+                RECIPIENTS,
+                recipient_id,
+                lambda r=recipient: _deliver(
+                    campaign_id, r, _message(texts, r, sender), smtp, report, now, clock
+                ),
+                now=now,
+            )
+            if crash is not None:
+                smtp.reset()
+                report.errors.append(f"recipient {recipient_id}: {crash}")
 
 
 def _no_delay(smtp: SmtpSession) -> None:

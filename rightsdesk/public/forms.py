@@ -26,7 +26,7 @@ from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from rightsdesk.domain.identity import InvalidEmail, normalise_email
+from rightsdesk.domain.identity import InvalidEmail, UndeliverableEmail, normalise_email
 from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.i18n import kind_label
 
@@ -52,6 +52,13 @@ def valid_email(form: Form, field: StringField) -> None:
     if field.data:
         try:
             normalise_email(field.data)
+        except UndeliverableEmail:
+            raise ValidationError(
+                _l(
+                    "Our mail cannot reach an address with letters outside A–Z, 0–9 and "
+                    "punctuation before the @. Please give another address."
+                )
+            ) from None
         except InvalidEmail:
             raise ValidationError(_l("Please enter a valid e-mail address.")) from None
 

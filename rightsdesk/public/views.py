@@ -26,11 +26,11 @@ from rightsdesk.requests.intake import (
     CorrectionInput,
     IntakeInput,
     RepresentativeInput,
+    accept_resend,
     accept_submission,
     answer_question,
     confirm_verification,
     public_timeline,
-    resend_verification,
     withdraw,
 )
 from rightsdesk.requests.tokens import (
@@ -200,7 +200,7 @@ def confirm(token: str):
 def resend():
     """The same answer whether or not the address is known: nobody learns who asked."""
     if request.method == "POST":
-        resend_verification(request.form.get("email", ""), now=utcnow())
+        accept_resend(request.form.get("email", ""), now=utcnow())
         return render_template("public/resent.html")
     return render_template("public/resend.html")
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core.actors import INBOUND_MAIL
+from rightsdesk.core.jobqueue import crash_reason
 from rightsdesk.domain.classify import classify
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.extensions import db
@@ -26,6 +27,7 @@ from rightsdesk.requests.mail_parsing import InboundMessage as ParsedMessage
 from rightsdesk.requests.mail_parsing import parse_message
 
 MAX_DETAILS = 20_000
+MAX_NAME = 200  # the subject's name column
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -60,7 +62,30 @@ def ingest(raw: bytes, *, now: datetime) -> IngestResult:
         return _handle(record, parsed, raw, now)
     except IntegrityError:  # the same message, taken in by another worker at the same moment
         db.session.rollback()
+        if db.session.scalar(select(InboundMessage.id).where(InboundMessage.fingerprint == key)):
+            return IngestResult("duplicate")
+        return set_aside(raw, parsed, now, "IntegrityError")
+    except Exception as error:  # never block the messages after this one
+        db.session.rollback()
+        return set_aside(raw, parsed, now, crash_reason(error))
+
+
+def set_aside(raw: bytes, parsed: ParsedMessage, now: datetime, reason: str) -> IngestResult:
+    """Keep a message that could not be taken whole, with why, for staff (outcome
+    ``unusable``, detail ``set aside: …``), known by its content's hash; ingestion goes on."""
+    key = fingerprint(None, raw)
+    if db.session.scalar(select(InboundMessage.id).where(InboundMessage.fingerprint == key)):
         return IngestResult("duplicate")
+    record = InboundMessage(
+        fingerprint=key,
+        received_at=now,
+        outcome=InboundOutcome.UNUSABLE,
+        detail=f"set aside: {reason}"[:200],
+        raw=raw,
+    )
+    db.session.add(record)
+    db.session.commit()
+    return IngestResult("unusable", detail=record.detail)
 
 
 def _handle(
@@ -91,12 +116,12 @@ def _file(record: InboundMessage, parsed: ParsedMessage, now: datetime) -> Inges
     text = f"{parsed.subject}\n\n{parsed.body}".strip()
     language = "ko" if _HANGUL.search(text) else "en"
     record.outcome = InboundOutcome.CREATED
-    record.detail = kind.value
+    record.detail = "; ".join((kind.value, *parsed.problems))[:200]
     db.session.add(record)
     request = file_request(
         IntakeInput(
             kind=kind,
-            name=parsed.from_name,
+            name=(parsed.from_name or "")[:MAX_NAME] or None,  # a header, not a name
             email=parsed.from_address,
             details=text[:MAX_DETAILS],
             language=language,

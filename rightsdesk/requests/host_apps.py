@@ -148,7 +148,8 @@ def verify_assertion(key: ApiKey, token: str, email: str) -> bool:
     if not isinstance(payload, dict) or not isinstance(payload.get("email"), str):
         return False
     try:
-        return normalise_email(payload["email"]) == normalise_email(email)
+        given, vouched = normalise_email(email, strict=False), payload["email"]
+        return normalise_email(vouched, strict=False) == given
     except ValueError:
         return False
 
@@ -170,7 +171,9 @@ def subject_hash_key() -> bytes:
 
 def subject_hash(email: str) -> str:
     """HMAC-SHA256(subject-hash key, normalised e-mail), hex: how host apps name a subject."""
-    return hmac.new(subject_hash_key(), normalise_email(email).encode(), "sha256").hexdigest()
+    return hmac.new(
+        subject_hash_key(), normalise_email(email, strict=False).encode(), "sha256"
+    ).hexdigest()
 
 
 def request_fingerprint(body: bytes) -> str:

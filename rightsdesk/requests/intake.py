@@ -27,7 +27,12 @@ from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
 from rightsdesk.core.urls import external_url
 from rightsdesk.delivery.letters import send_to_subject
 from rightsdesk.delivery.outbox import queue
-from rightsdesk.domain.identity import InvalidEmail, normalise_email, strip_control_characters
+from rightsdesk.domain.identity import (
+    MAX_EMAIL_LENGTH,
+    InvalidEmail,
+    normalise_email,
+    strip_control_characters,
+)
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
@@ -198,20 +203,28 @@ def accept_submission(data: IntakeInput, *, now: datetime) -> None:
     if data.representative and data.representative.proof:
         stored = store_upload(data.representative.proof)
     try:
-        # One INSERT, durable when it returns: a single statement needs no BEGIN and COMMIT
-        # of its own (autocommit), nor the session's unit of work.
-        statement = insert(IntakeSubmission.__table__).values(
-            received_at=now,
-            payload=_submission_payload(data, stored),
-            attempts=0,
-            next_attempt_at=now,
-        )
-        with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement)
+        _insert_submission(_submission_payload(data, stored), now)
     except BaseException:
         if stored:
             delete_upload(stored.name)
         raise
+
+
+def accept_resend(email: str, *, now: datetime) -> None:
+    """Take a request for fresh verification links in: one row, whatever the address (known,
+    unknown or not an address at all), so the form does the same work and answers in the same
+    time for each; the worker looks the address up and mails its owner, or drops the row."""
+    _insert_submission(json.dumps({"resend": email[:MAX_EMAIL_LENGTH + 1]}), now)
+
+
+def _insert_submission(payload: str, now: datetime) -> None:
+    """One INSERT, durable when it returns: a single statement needs no BEGIN and COMMIT of
+    its own (autocommit), nor the session's unit of work."""
+    statement = insert(IntakeSubmission.__table__).values(
+        received_at=now, payload=payload, attempts=0, next_attempt_at=now
+    )
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement)
 
 
 def _submission_payload(data: IntakeInput, proof: StoredFile | None) -> str:
@@ -298,6 +311,9 @@ def _file_submission(
     the submission back) and postpone it with its reason."""
     submission_id, received_at, payload, attempts = claimed
     try:
+        if payload.startswith('{"resend"'):
+            _resend_submission(payload, now)
+            return
         data, proof = _from_payload(payload)
         request = _create_request(
             data, now=now, actor=SUBJECT, proof=proof, received_at=received_at
@@ -310,6 +326,13 @@ def _file_submission(
         report.failed.append(f"submission {submission_id}: {reason}")
         return
     report.filed.append(request.reference)
+
+
+def _resend_submission(payload: str, now: datetime) -> None:
+    """A taken resend row: mail fresh links to the address's owner (if it has unconfirmed
+    requests) and commit the row's removal with them. The address is not kept anywhere."""
+    resend_verification(json.loads(payload)["resend"], now=now)
+    db.session.commit()
 
 
 def _claim_submission(now: datetime) -> tuple[int, datetime, str, int] | None:

@@ -62,7 +62,7 @@ def next_reference(year: int) -> str:
 
 
 def find_or_create_subject(email: str, name: str | None, now: datetime) -> Subject:
-    address = normalise_email(email)
+    address = normalise_email(email, strict=False)  # intake checked it; old rows are found
     subject = db.session.scalar(select(Subject).where(Subject.email == address))
     if subject is None:
         subject = Subject(

@@ -85,6 +85,7 @@ class InboundMessage:
     is_automated: bool  # an auto-reply or a bounce: never answer it (mail loops)
     automated_reason: str | None
     attachments: tuple[Attachment, ...]
+    problems: tuple[str, ...] = ()  # headers ignored as malformed, for the record
 
 
 # --- text decoding ------------------------------------------------------------------------------
@@ -282,17 +283,36 @@ def _raw_header(msg: Message, name: str) -> str | None:
     return None
 
 
+#: The longest Message-ID kept (our own are ~45 characters; the outbox stores 250). A longer
+#: one is ignored as malformed: the message is then known by its content's hash.
+MAX_MESSAGE_ID = 250
+#: At most this many ids are kept from References (each within :data:`MAX_MESSAGE_ID`).
+MAX_REFERENCES = 50
+
+
 def _message_id(value: str | None) -> str | None:
     if value is None:
         return None
     text = _header_text(value)
     found = _MSG_ID.search(text)
     compact = found.group() if found else "".join(text.split())
+    if len(compact) > MAX_MESSAGE_ID:
+        return None
     return compact or None
 
 
+def _id_problem(value: str | None) -> tuple[str, ...]:
+    """Why the Message-ID was ignored, if it was."""
+    if value is not None and _message_id(value) is None and value.strip():
+        return (f"Message-ID ignored as malformed ({len(value)} characters)",)
+    return ()
+
+
 def _references(value: str | None) -> tuple[str, ...]:
-    return tuple(_MSG_ID.findall(_header_text(value))) if value else ()
+    if not value:
+        return ()
+    found = (m for m in _MSG_ID.findall(_header_text(value)) if len(m) <= MAX_MESSAGE_ID)
+    return tuple(found)[-MAX_REFERENCES:]
 
 
 def _date(value: str | None) -> datetime | None:
@@ -450,6 +470,7 @@ def _parse(raw: bytes, policy: email.policy.Policy) -> InboundMessage:
         is_automated=reason is not None,
         automated_reason=reason,
         attachments=tuple(_attachments(msg)),
+        problems=_id_problem(_raw_header(msg, "Message-ID")),
     )
 
 

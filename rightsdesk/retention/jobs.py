@@ -24,9 +24,9 @@ short transaction, so the operator's application keeps serving.
 
 Counting across two databases: the operator's delete and rightsdesk's record cannot commit
 together, so before deleting a table's rows the run writes its plan (how many rows are due by
-which cutoff) to the audit trail; a later run that finds a plan without a destruction record
-(its runner was killed) counts what that runner destroyed as planned minus still due, and
-records it for the interrupted run. Totals stay exact whatever moment the kill came.
+which cutoff) to the audit trail, and journals each batch (:mod:`rightsdesk.retention.progress`);
+a later run that finds a plan without a destruction record (its runner was killed) records for
+the interrupted run what its journal says it destroyed — not rows an erasure deleted meanwhile.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -45,6 +46,7 @@ from rightsdesk.models import (
     AuditEvent,
     DestructionRecord,
 )
+from rightsdesk.retention import progress
 from rightsdesk.retention.runner import PLANNED, Item, RunContext, SkipJob, local_midnight
 from rightsdesk.systems.configured import FulfilmentError, configured_datamap, system_engine
 from rightsdesk.systems.erasure import erasure_order
@@ -200,26 +202,43 @@ def _count(connection: Connection, statement: _Statement) -> int:
 
 
 def _batch(
-    engine: Engine, statement: _Statement, after: tuple | None, size: int
+    engine: Engine,
+    statement: _Statement,
+    after: tuple | None,
+    size: int,
+    journal: Callable[[list[tuple]], None],
 ) -> tuple[int, tuple | None]:
-    """One short transaction: destroy up to ``size`` due rows with keys after ``after``; return
-    how many and the last key (the keyset cursor, so no batch scans what the last one kept)."""
+    """One short transaction: choose up to ``size`` due rows with keys after ``after`` (locked
+    on PostgreSQL), ``journal`` their keys, destroy them; return how many and the last key
+    (the keyset cursor, so no batch scans what the last one kept)."""
     keys = statement.keys
     key = keys[0] if len(keys) == 1 else tuple_(*keys)
     where = statement.due
     if after is not None:
         where = and_(where, key > (after[0] if len(keys) == 1 else tuple_(*map(literal, after))))
     chosen = select(*keys).where(where).order_by(*keys).limit(size)
-    match = keys[0].in_(chosen.scalar_subquery()) if len(keys) == 1 else tuple_(*keys).in_(chosen)
-    if statement.method == "delete":
-        change = delete(statement.table).where(match)
-    else:
-        change = update(statement.table).where(match).values(**statement.values)
+    if engine.dialect.name == "postgresql":
+        chosen = chosen.with_for_update()
     with engine.begin() as connection:
-        done = connection.execute(change.returning(*keys)).all()
-    if not done:
-        return 0, None
-    return len(done), max(tuple(row) for row in done)
+        picked = [tuple(row) for row in connection.execute(chosen)]
+        if not picked:
+            return 0, None
+        journal(picked)
+        done = connection.execute(_change(statement, picked).returning(*keys)).all()
+    return len(done), max(picked)
+
+
+def _matching(keys: list[Column], picked: list[tuple]) -> Any:
+    if len(keys) == 1:
+        return keys[0].in_([key[0] for key in picked])
+    return tuple_(*keys).in_(picked)
+
+
+def _change(statement: _Statement, picked: list[tuple]) -> Any:
+    match = and_(_matching(statement.keys, picked), statement.due)
+    if statement.method == "delete":
+        return delete(statement.table).where(match)
+    return update(statement.table).where(match).values(**statement.values)
 
 
 def purge_operator_job(ctx: RunContext) -> list[Item]:
@@ -258,22 +277,29 @@ def purge_table(ctx: RunContext, target: Target, engine: Engine) -> Item:
     if ctx.dry_run or not due:
         item.count = due
         return item
-    _plan(ctx, item, due)
-    _destroy(ctx, engine, statement, item, due)
+    progress_id = _plan(ctx, item, due)
+    _destroy(ctx, engine, statement, item, due, progress_id)
     return item
 
 
-def _destroy(ctx: RunContext, engine: Engine, statement: _Statement, item: Item, due: int) -> None:
-    """Destroy the due rows batch after batch; what was destroyed is recorded and committed
-    even when a batch fails."""
+def _destroy(
+    ctx: RunContext, engine: Engine, statement: _Statement, item: Item, due: int, progress_id: int
+) -> None:
+    """Destroy the due rows batch after batch, each journalled (:mod:`.progress`); what was
+    destroyed is recorded and committed even when a batch fails."""
     started = datetime.now(UTC)
     ctx.reporter.start(f"{item.system}.{item.table}", due)
     after: tuple | None = None
+
+    def journal(keys: list[tuple]) -> None:
+        progress.begin_batch(progress_id, keys)
+
     try:
         while True:
-            count, after = _batch(engine, statement, after, ctx.batch_size)
-            if not count:
+            count, after = _batch(engine, statement, after, ctx.batch_size, journal)
+            if after is None:
                 break
+            progress.end_batch(progress_id, count)
             item.count += count
             ctx.reporter.advance(count)
             ctx.renew()
@@ -286,7 +312,8 @@ def _destroy(ctx: RunContext, engine: Engine, statement: _Statement, item: Item,
             db.session.commit()
 
 
-def _plan(ctx: RunContext, item: Item, due: int) -> None:
+def _plan(ctx: RunContext, item: Item, due: int) -> int:
+    """The plan in the audit trail and the run's progress row for the table (its id)."""
     audit.record(
         PLANNED,
         actor=ctx.actor,
@@ -303,7 +330,9 @@ def _plan(ctx: RunContext, item: Item, due: int) -> None:
             "holder": ctx.holder,
         },
     )
+    progress_id = progress.start(ctx.run_id, item.system, item.table)
     db.session.commit()
+    return progress_id
 
 
 def _settle_interrupted(
@@ -318,14 +347,36 @@ def _settle_interrupted(
     if _plan_recorded(plan):
         return  # the latest plan for this table finished
     cutoff = datetime.fromisoformat(plan["cutoff"])
-    still = connection.execute(
-        select(func.count()).select_from(statement.table).where(statement.due_by(cutoff))
-    ).scalar_one()
-    row = _record_interrupted(ctx, event, plan, target.rule.basis, cutoff, still)
+    count = _destroyed_by(plan, connection, statement, cutoff)
+    row = _record_interrupted(ctx, event, plan, target.rule.basis, cutoff, count)
     db.session.commit()
     ctx.reporter.event(
         "interrupted_run_recorded", run=plan["run"], table=plan["table"], count=row.count
     )
+
+
+def _destroyed_by(
+    plan: dict, connection: Connection, statement: _Statement, cutoff: datetime
+) -> int:
+    """What the killed run destroyed: its confirmed batches plus the batch in flight if that
+    one committed (none of its rows is still there, or still due for an anonymisation). A
+    plan written before progress was journalled: planned minus still due, as then."""
+    journal = progress.of_run(plan["run"], plan["system"], plan["table"])
+    if journal is None:
+        still = connection.execute(
+            select(func.count()).select_from(statement.table).where(statement.due_by(cutoff))
+        ).scalar_one()
+        return max(plan["due"] - still, 0)
+    keys = progress.inflight_keys(journal)
+    if not keys:
+        return journal.done
+    present = _matching(statement.keys, keys)
+    if statement.method != "delete":
+        present = and_(present, statement.due_by(cutoff))
+    left = connection.execute(
+        select(func.count()).select_from(statement.table).where(present)
+    ).scalar_one()
+    return journal.done + (len(keys) if left == 0 else 0)
 
 
 def _latest_plan(target: Target) -> tuple[AuditEvent, dict] | None:
@@ -359,7 +410,7 @@ def _plan_recorded(plan: dict) -> bool:
 
 
 def _record_interrupted(
-    ctx: RunContext, event: AuditEvent, plan: dict, basis: str, cutoff: datetime, still: int
+    ctx: RunContext, event: AuditEvent, plan: dict, basis: str, cutoff: datetime, count: int
 ) -> DestructionRecord:
     """The killed run's destruction record (in the session), counted by this runner."""
     interrupted = Item(
@@ -369,7 +420,7 @@ def _record_interrupted(
         plan["system"],
         plan["table"],
         plan["method"],
-        count=max(plan["due"] - still, 0),
+        count=count,
         cutoff=cutoff,
     )
     return RunContext(

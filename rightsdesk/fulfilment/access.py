@@ -14,6 +14,7 @@ import os
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import case, func, select
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
@@ -21,10 +22,11 @@ from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind
 from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN
 from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
-from rightsdesk.models import Download, Request
+from rightsdesk.models import ConnectorJob, Download, Request
 from rightsdesk.requests.downloads import offer
 from rightsdesk.systems.collect import (
     Collection,
@@ -103,7 +105,8 @@ def _remote(system: System, tables: dict[str, list[dict]]) -> list[RemoteRows]:
 
 def _await_connectors(request: Request, datamap: DataMap, action: str, now: datetime) -> None:
     """Ensure the webhook jobs and checklist items of ``action``. A job that has not answered
-    stops here, committed so the worker sends it: collect again once it has."""
+    stops here, committed so the worker sends it; the worker builds the package once every
+    app has answered (:func:`build_waiting_packages`)."""
     waiting = [j for j in connectors.start(request, datamap, action, now=now) if j.state != "done"]
     if not waiting:
         return
@@ -115,8 +118,8 @@ def _await_connectors(request: Request, datamap: DataMap, action: str, now: date
         )
     raise AccessWaiting(
         N_(
-            "waiting for %(systems)s to answer (the worker sends the job): "
-            "collect again once it has"
+            "waiting for %(systems)s to answer: the worker sends the job and offers the "
+            "package once every app has answered"
         ),
         systems=", ".join(j.system for j in waiting),
     )
@@ -188,3 +191,51 @@ def _audit_collection(
             request_ref=request.reference,
             data={"system": remote.system, "table": remote.name, "rows": len(remote.rows)},
         )
+
+
+# --- packages the worker finishes -----------------------------------------------------------
+
+WORKER_ACTOR = "system:access-packages"
+
+
+def build_waiting_packages(*, now: datetime) -> list[str]:
+    """Build the packages staff asked for that waited for the apps' answers, once every app
+    has answered (the worker calls this each round): collecting is one click for staff, who
+    see the package arrive on the request's page. The references built."""
+    built = []
+    for request in _waiting_for_a_package():
+        try:
+            prepare_access_package(request, actor=WORKER_ACTOR, now=now)
+        except FulfilmentError:
+            db.session.rollback()  # still waiting, or a problem staff see on "Collect"
+            continue
+        built.append(request.reference)
+    return built
+
+
+def _waiting_for_a_package() -> list[Request]:
+    """Open access requests whose apps have all answered since the last file was offered."""
+    answered = (
+        select(ConnectorJob.request_id, func.max(ConnectorJob.finished_at).label("last"))
+        .where(ConnectorJob.action == "access")
+        .group_by(ConnectorJob.request_id)
+        .having(func.count() == func.sum(case((ConnectorJob.state == connectors.DONE, 1), else_=0)))
+        .subquery()
+    )
+    offered = (
+        select(Download.request_id, func.max(Download.created_at).label("at"))
+        .group_by(Download.request_id)
+        .subquery()
+    )
+    query = (
+        select(Request)
+        .join(answered, answered.c.request_id == Request.id)
+        .outerjoin(offered, offered.c.request_id == Request.id)
+        .where(
+            Request.kind == RequestKind.ACCESS,
+            Request.status.in_(OPEN),
+            (offered.c.at.is_(None)) | (offered.c.at < answered.c.last),
+        )
+        .order_by(Request.id)
+    )
+    return list(db.session.scalars(query))

@@ -235,6 +235,12 @@ _STAFF_LABELS = {
         "correction": _l("correct"),
         "stop": _l("stop processing"),
     },
+    "count": {  # what an app reports doing with a job
+        "deleted": _l("deleted"),
+        "anonymised": _l("anonymised"),
+        "updated": _l("updated"),
+        "stopped": _l("stopped"),
+    },
     "override": {
         "add": _l("day off added"),
         "remove": _l("working day after all"),

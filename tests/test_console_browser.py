@@ -21,6 +21,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from rightsdesk.core.actors import Actor
+from rightsdesk.delivery import connectors
 from rightsdesk.demo import shop as demo_shop
 from rightsdesk.demo.loader import DEMO_HANDLER, load_demo
 from rightsdesk.extensions import db
@@ -49,6 +50,9 @@ def demo(database_url, smtp_port, tmp_path, monkeypatch) -> Iterator[dict]:
     monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", shop)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    # The demo's stand-in for the operator's app answers the data map's webhook jobs.
+    monkeypatch.setenv("RIGHTSDESK_SHOP_WEBHOOK_URL", f"{base}/dev/app-webhook")
+    monkeypatch.setenv("RIGHTSDESK_SHOP_WEBHOOK_SECRET", "demo-app-webhook-secret")
     app = make_app(
         database_url,
         BASE_URL=base,
@@ -57,6 +61,7 @@ def demo(database_url, smtp_port, tmp_path, monkeypatch) -> Iterator[dict]:
         UPLOAD_DIR=str(tmp_path / "uploads"),
         WTF_CSRF_SSL_STRICT=False,
         DATAMAP_FILE=str(DEMO_MAP),
+        DEMO=True,
     )
     with app.app_context():
         load_demo(now=datetime.now(UTC), actor=Actor.system("test"))
@@ -260,3 +265,53 @@ def test_the_korean_console_speaks_korean_to_staff(demo, browser):
     assert english_words("상태: Waiting for your answer · shop.users") == [
         "Waiting", "for", "your", "answer"
     ]
+
+
+def test_a_deletion_goes_from_the_queue_to_the_notice_on_a_phone_in_korean(demo, browser):
+    """The done-when journey: on a 390 px phone, from the queue's card to the sent notice,
+    never scrolling sideways and never reading English wording in the Korean console."""
+    base, reference = demo["base"], demo["refs"]["deletion:in_progress"]
+    page = staff_page(browser, base, "phone")
+    seen: dict[str, list[str]] = {}
+
+    def look(step: str) -> None:
+        page.wait_for_load_state()
+        assert sideways(page) == 0, step
+        page.screenshot(path=str(SHOTS / f"journey-phone-{step}.png"), full_page=True)
+        page.eval_on_selector_all("main code, main #details", "els => els.forEach(e => e.remove())")
+        words = english_words(page.inner_text("main"))
+        if words:
+            seen[step] = words
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{base}/admin/?lang=ko")
+    look("1-queue")
+    page.click(f"text={reference}")
+    assert page.inner_text("#next-step h2") == "다음 단계"
+    assert page.is_visible("#do-erase-preview") and not page.is_visible("#do-complete")
+    look("2-request")
+    page.click("#do-erase-preview")
+    assert page.is_visible("#erasure-preview")
+    look("3-preview")
+    page.click("#do-erase")
+    flashes = page.locator(".flash").all_inner_texts()
+    assert len(flashes) == 1 and "단계" in flashes[0]  # one banner: the paper files wait
+    look("4-run")
+    with demo["app"].app_context():  # the worker's round: the app answers its erasure job
+        assert connectors.deliver_due(now=datetime.now(UTC), worker="test").sent == 1
+    page.locator("#connectors input[name=note]").fill("종이 신청서 세단 (담당자)")
+    page.locator("#connectors button[id^=tick-]").click()
+    page.wait_for_load_state()
+    page.click("#do-erase")
+    assert page.locator(".flash").all_inner_texts() == [
+        "삭제의 모든 단계가 끝났습니다: 마무리하여 정보주체에게 알리십시오."
+    ]
+    look("5-done")
+    page.click("#do-erase-finish")
+    look("6-notice")
+    page.click("#send-notice")
+    # Payments are kept under a statute (법 §36① 단서): the deletion is partly refused.
+    assert page.inner_text("#head-status") == "일부 처리, 일부 거절"
+    assert page.inner_text("#no-next-step").startswith("종결된 요청입니다")
+    look("7-sent")
+    assert seen == {}, seen

@@ -67,8 +67,11 @@ ERASURE = "erasure: services.erasure.run"
 
 
 def _figures(operation: str) -> str:
-    """p50, p95, floor p50, floor p95, then both ratios: a line of the fulfilment table."""
-    return rf"^{re.escape(operation)}\s+(?:{NUMBER}\s+){{4}}{NUMBER}x\s+{NUMBER}x$"
+    """p50, p95, bare floor p50, p95, both ratios, then (for what staff run) the equal-work
+    floor's p50, p95 and both ratios: a line of the fulfilment table."""
+    bare = rf"(?:{NUMBER}\s+){{4}}{NUMBER}x\s+{NUMBER}x"
+    equal = "" if operation == OPERATIONS[0] else rf"\s+(?:{NUMBER}\s+){{2}}{NUMBER}x\s+{NUMBER}x"
+    return rf"^{re.escape(operation)}\s+{bare}{equal}$"
 
 
 def _erased_users(url: str) -> int:
@@ -87,7 +90,17 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
 
     result = app.test_cli_runner().invoke(
         bench_group,
-        ["fulfilment", "--shop-url", shop, "--users", "300", "--subjects", "3"],
+        [
+            "fulfilment",
+            "--shop-url",
+            shop,
+            "--users",
+            "300",
+            "--subjects",
+            "3",
+            "--concurrency",
+            "2",
+        ],
     )
 
     assert result.exit_code == 0, result.output
@@ -97,11 +110,30 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
             result.output,
         )
     assert "shop on sqlite: 300 users" in result.output
-    assert "floor = hand-written SQL through sqlite3" in result.output
+    assert "floors = hand-written SQL through sqlite3, one connection per database" in (
+        result.output
+    )
+    assert "equal-work floor: access = the SELECTs, a ZIP" in result.output
     assert re.search(rf"peak memory per request .* access {NUMBER} KiB, erasure", result.output)
-    assert "target erasure: services.erasure.run: p50 <= 3x floor" in result.output
-    # The timed subjects, the warm-up ones and those measured for memory were erased.
-    assert _erased_users(shop) == 5 + 3 + 3
+    assert "target erasure: services.erasure.run: p50 <= 2x equal-work floor" in result.output
+    assert "target access: + encrypt, offer, audit: p50 <= 7 ms" in result.output
+    # Two workers over 2 x 41 distinct subjects (the first of each a warm-up): throughput
+    # beside the floor's, and every one erased once, none missed.
+    for phase in ("access", "erasure"):
+        assert re.search(
+            rf"^{phase}\s+rightsdesk\s+{NUMBER}/s \(80 in {NUMBER} s, worker RSS max {NUMBER} "
+            rf"MiB\)\s+equal-work floor\s+{NUMBER}/s\s+ratio {NUMBER}$",
+            result.output,
+            re.MULTILINE,
+        ), result.output
+    assert (
+        "erasure check: steps_not_done 0, steps_tried_twice 0, requests_without_one_event 0, "
+        "left_in_shop 0, left_in_twin 0"
+    ) in result.output
+    assert "target nothing erased twice, nothing missed: met" in result.output
+    # The timed subjects, the warm-up ones, those measured for memory and the workers' ones
+    # were erased.
+    assert _erased_users(shop) == 5 + 3 + 3 + 2 * 41
 
     # Again on the existing database: without --allow-erasure nothing is erased.
     again = app.test_cli_runner().invoke(
@@ -115,7 +147,7 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
     assert all(line["floor_p50_ms"] > 0 for line in report["operations"])
     assert report["erasure"] is False and "not timed" in report["erasure_note"]
     assert report["shop"]["generated_seconds"] is None
-    assert _erased_users(shop) == 11
+    assert _erased_users(shop) == 11 + 2 * 41
 
 
 def test_bench_fulfilment_refuses_a_shop_that_exists_already(tmp_path):
@@ -155,7 +187,7 @@ def test_bench_fulfilment_runs_on_postgresql_and_drops_the_floors_copy():
         assert result.exit_code == 0, result.output
         for operation in (*OPERATIONS, ERASURE):
             assert re.search(_figures(operation), result.output, re.MULTILINE), result.output
-        assert "floor = hand-written SQL through psycopg" in result.output
+        assert "floors = hand-written SQL through psycopg" in result.output
         assert "dropped " + name + "_floor_" in result.output
         assert not [n for n in bench_databases_named(name + "_floor_")]
         assert make_url(shop).database == name

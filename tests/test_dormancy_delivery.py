@@ -336,3 +336,51 @@ def test_the_demo_with_its_mail_refused_separates_nobody(demo, shop, smtp_server
     held = next(x for x in lines if x.startswith("held\t"))
     assert held.split("\t")[4] == str(len(dormant))
     assert "destroyed nothing" in run.stdout
+
+
+def test_a_deletion_request_of_a_dormant_account_restores_it_then_erases_it(
+    demo, shop, smtp_server
+):
+    """Dormancy anonymised the account in the shop and keeps it apart: the erasure must still
+    reach the person — their orders, tickets and the separated copy — not report 0 rows."""
+    from rightsdesk.domain.kinds import RequestKind
+    from tests.helpers import act, make_request
+
+    smtp_server.refusing = False
+    person = "dongmin.yoon@example.com"
+    runner = demo.test_cli_runner()
+    runner.invoke(args=["demo", "load"])
+    assert runner.invoke(args=["demo", "dormancy"]).exit_code == 0
+    orders = _live(
+        shop,
+        "SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id WHERE u.email = :e",
+        e=person,
+    )[0][0]
+    assert orders > 0
+    assert runner.invoke(args=["jobs", "dormancy"]).exit_code == 0
+    assert not _live(shop, "SELECT 1 FROM users WHERE email = :e", e=person)  # separated
+    with demo.app_context():
+        request = make_request(RequestKind.DELETION, email=person, name=None)
+        reference = request.reference
+        kept_apart = _dormancy_copies()
+    client = sign_in(demo, StaffRole.HANDLER)
+    page = act(client, reference, "erase").get_data(as_text=True)
+    assert "Not done" not in page
+    with demo.app_context():
+        from rightsdesk.models import ErasureStep
+
+        steps = {s.table_name: s for s in db.session.scalars(select(ErasureStep))}
+        assert steps["users"].anonymised == 1 and steps["orders"].state == "done"
+        assert steps["orders"].anonymised + steps["orders"].deleted == orders
+        assert _dormancy_copies() == kept_apart - 1  # the person's copy went with the restore
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        assert any("restore" in action for action in actions)
+    assert not _live(shop, "SELECT 1 FROM users WHERE email = :e", e=person)  # erased
+
+
+def _dormancy_copies() -> int:
+    from rightsdesk.retention.dormancy import RULE
+
+    return db.session.scalar(
+        select(func.count(RetainedRecord.id)).where(RetainedRecord.category == RULE)
+    )

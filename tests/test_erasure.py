@@ -160,8 +160,17 @@ def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_
     # Nobody else's rows changed.
     assert _other_users_rows(shop, user_id)[:2] == others[:2]
     assert _other_users_rows(shop, user_id)[2] == others[2] + 1
-    # The audit trail has counts per table, never the data.
-    assert {json.loads(e.data)["table"] for e in events} >= {"users", "orders", "payments"}
+    # The audit trail: one event for the shop's run, with counts per table, never the data.
+    shop_events = [e for e in events if json.loads(e.data)["tables"][0]["system"] == "shop"]
+    assert len(shop_events) == 1
+    tables = {t["table"]: t for t in json.loads(shop_events[0].data)["tables"]}
+    assert set(tables) == set(sql_steps)
+    for name, step in sql_steps.items():
+        assert (tables[name]["deleted"], tables[name]["anonymised"]) == (
+            step.deleted,
+            step.anonymised,
+        )
+        assert tables[name]["kept_separately"] == step.retained
     assert all(SUBJECT not in e.data and "erased-" not in e.data for e in events)
 
 
@@ -266,11 +275,17 @@ def test_a_database_that_is_down_fails_the_step_and_a_rerun_resumes(
     assert _expected(shop, user_id)["payments"] == []
 
 
-def test_a_crash_after_the_operator_committed_resumes_with_the_right_counts(no_remote_map, shop):
-    """The shop's transaction committed but the step was never marked done (the process died):
-    the rerun finds those rows gone and keeps the counts it recorded before erasing."""
+@pytest.mark.parametrize("killed", ["before the operator's transaction", "after it"])
+def test_a_run_killed_between_its_commits_resumes_with_the_right_counts(
+    no_remote_map, shop, killed
+):
+    """A run died after recording what it keeps and the counts (its first commit), before or
+    after the operator's transaction committed, and before it marked the steps done: the rerun
+    (once the dead run's lease ran out) keeps nothing twice, finds erased rows gone, and keeps
+    the counts recorded before erasing."""
+    from rightsdesk.models import JobLock
     from rightsdesk.systems.configured import configured_datamap, system_engine
-    from rightsdesk.systems.erasure import erase_table
+    from rightsdesk.systems.erasure import collect_all, erase_tables
 
     app = no_remote_map
     reference = _deletion_request(app)
@@ -278,25 +293,33 @@ def test_a_crash_after_the_operator_committed_resumes_with_the_right_counts(no_r
     with app.app_context():
         request = _load(reference)
         datamap = configured_datamap()
-        steps = erasure._plan_steps(request, datamap, DEFAULT_SCHEDULE)
-        first = steps[0]
-        system = datamap.system(first.system)
-        table = next(t for t in system.tables if t.name == first.table_name)
+        system = datamap.system("shop")
+        dead = erasure._Run(request.id, reference, "staff:dead", NOW)
+        assert leases.take(dead.lease, dead.holder, now=NOW, ttl=erasure.LEASE_TTL)
+        steps = [s for s in erasure._plan_steps(request, datamap, DEFAULT_SCHEDULE)]
         with system_engine(system) as engine:
-            erase_table(
-                system,
-                engine,
-                {"email": SUBJECT},
-                table,
-                DEFAULT_SCHEDULE,
-                TODAY,
-                before=lambda plan: erasure._before(request, first, plan, NOW),
-            )
-        # ...killed here. The next run:
+            collected = collect_all(system, engine, {"email": SUBJECT})
+            plans = erasure._plans(collected, steps, DEFAULT_SCHEDULE, TODAY)
+            erasure._before(dead, system, steps, plans)
+            if killed == "after it":
+                tables = {t.name: t for t in system.tables}
+                erase_tables(engine, collected, [tables[s.table_name] for s in steps])
+        db.session.rollback()  # ...killed here; its lease runs out:
+        db.session.execute(
+            db.update(JobLock).values(lease_until=NOW - timedelta(seconds=1))
+        )
+        db.session.commit()
+        kept_before = db.session.scalar(select(db.func.count()).select_from(RetainedRecord))
         steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
         done = {s.table_name: s for s in steps}
-    assert done[first.table_name].state == "done"
-    assert done[first.table_name].deleted == len(expected[first.table_name])
+        kept_after = db.session.scalar(select(db.func.count()).select_from(RetainedRecord))
+    assert kept_after == kept_before > 0  # every kept row stored once, by the first attempt
+    assert all(s.state == "done" and s.attempts == 2 for s in steps)
+    for table in ("payments", "access_logs", "support_tickets"):
+        assert done[table].deleted == len(expected[table])
+    assert done["orders"].anonymised == len(expected["orders"])
+    assert done["payments"].retained == len(_still_kept(expected["payments"], "payment"))
+    assert not shop_rows(shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
 
 
 def test_two_runs_of_one_request_never_overlap(mapped_app, shop):
@@ -461,3 +484,78 @@ def test_a_statute_kept_longer_by_reason_keeps_only_the_statute_s_period_on_dele
             add_period(s, 3, Unit.MONTHS) for s in inside
         )
         assert not erasure.policy_keep(step)
+
+
+CHILD = """
+import sys
+from datetime import UTC, datetime
+from rightsdesk import create_app
+from rightsdesk.extensions import db
+from rightsdesk.fulfilment import erasure
+from rightsdesk.models import Request
+app = create_app({"TESTING": True})
+with app.app_context():
+    found = db.session.scalar(db.select(Request).where(Request.reference == sys.argv[1]))
+    erasure.run(found, actor="staff:killed", now=datetime.now(UTC))
+"""
+
+
+def test_a_run_killed_with_sigkill_mid_transaction_is_resumed_keeping_each_row_once(
+    no_remote_map, shop, database_url, tmp_path
+):
+    """A real process, killed (SIGKILL) while its transaction in the shop waits for a lock we
+    hold, after it committed the separated copies: the shop is untouched, and the next run
+    (once the dead run's lease ran out) erases everything, storing no kept row twice."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    app = no_remote_map
+    reference = _deletion_request(app)
+    expected = _expected(shop, _user_id(shop))
+    env = {
+        **os.environ,
+        "RIGHTSDESK_DATABASE_URL": database_url,
+        "RIGHTSDESK_SECRET_KEY": "test-secret",
+        "RIGHTSDESK_DATAMAP_FILE": app.config["DATAMAP_FILE"],
+        "RIGHTSDESK_SHOP_DATABASE_URL": shop,
+        "RIGHTSDESK_UPLOAD_DIR": str(tmp_path / "uploads"),
+    }
+    holder = sqlite3.connect(shop.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the shop's write lock: the run's erasing must wait
+    child = subprocess.Popen([sys.executable, "-c", CHILD, reference], env=env)
+    try:
+        kept = 0
+        deadline = time.monotonic() + 60
+        while not kept and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with app.app_context():
+                kept = db.session.scalar(
+                    select(db.func.count()).select_from(RetainedRecord)
+                    .where(RetainedRecord.request_ref == reference)
+                )
+                db.session.remove()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert child.returncode == -signal.SIGKILL and kept > 0
+    assert _expected(shop, _user_id(shop)) == expected  # nothing erased: its transaction died
+    later = datetime.now(UTC) + erasure.LEASE_TTL + timedelta(minutes=1)
+    with app.app_context():
+        steps = erasure.run(_load(reference), actor="staff:test", now=later)
+        done = {s.table_name: s for s in steps}
+        stored = db.session.scalar(
+            select(db.func.count()).select_from(RetainedRecord)
+            .where(RetainedRecord.request_ref == reference)
+        )
+    assert stored == kept  # each kept row stored once, by the killed run
+    assert all(s.state == "done" and s.attempts == 2 for s in steps)
+    for table in ("payments", "access_logs", "support_tickets"):
+        assert done[table].deleted == len(expected[table])
+    assert done["payments"].retained == len(_still_kept(expected["payments"], "payment"))
+    assert not shop_rows(shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)

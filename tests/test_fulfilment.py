@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import uuid
 import zipfile
 from datetime import UTC, datetime
 
@@ -55,7 +57,10 @@ def test_the_package_holds_every_row_of_the_subject_and_no_one_elses(mapped_app,
     summary = archive.read("summary.html").decode()
     assert reference in summary and "KG이니시스" in summary and "전자상거래법" in summary
     # The audit trail records what was read, never the data itself.
-    assert {json.loads(e.data)["table"] for e in events} >= {"users", "orders", "payments"}
+    assert len(events) == 1  # one execution record for the run, with counts per table
+    tables = {t["table"]: t for t in json.loads(events[0].data)["tables"]}
+    assert {"users", "orders", "payments"} <= set(tables)
+    assert tables["orders"]["rows"] == len(orders) and tables["payments"]["rows"] == len(payments)
     assert all(SUBJECT not in e.data for e in events)
 
 
@@ -293,3 +298,110 @@ def test_a_correction_into_a_table_without_a_primary_key_is_refused_not_a_crash(
     with mapped_app.app_context():
         item = db.session.scalar(select(Request).where(Request.reference == reference))
         assert (item.corrections[0].decision, item.corrections[0].target) == (None, None)
+
+
+# --- the operator's schema is read once and re-read when it changes ------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_shop(request, shop, monkeypatch):
+    """The demo shop on SQLite, or in a database of its own on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield shop
+        return
+    base = os.environ.get("RIGHTSDESK_TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        pytest.skip("a shop on PostgreSQL needs RIGHTSDESK_TEST_DATABASE_URL")
+    from rightsdesk.demo.shop import create_demo_shop
+    from rightsdesk.systems.connect import sql_url
+
+    admin = create_engine(sql_url(base), isolation_level="AUTOCOMMIT")
+    name = f"rd_test_shop_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sql_url(base).rsplit("/", 1)[0] + f"/{name}"
+    try:
+        create_demo_shop(url, users=30)
+        monkeypatch.setenv("RIGHTSDESK_SHOP_DATABASE_URL", url)
+        yield url
+    finally:
+        from rightsdesk.systems.connect import dispose_shared
+
+        dispose_shared()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _ddl(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def _package_users(reference: str) -> list[dict]:
+    found = db.session.scalar(select(Request).where(Request.reference == reference))
+    download = prepare_access_package(found, actor="staff:test", now=datetime.now(UTC))
+    _item, data = fetch(found, download.id, now=datetime.now(UTC))
+    return json.loads(zipfile.ZipFile(io.BytesIO(data)).read("shop/users.json"))
+
+
+def test_a_schema_changed_between_two_requests_is_read_again_never_used_stale(
+    mapped_app, any_shop
+):
+    from sqlalchemy import event
+
+    from rightsdesk.fulfilment import erasure
+    from rightsdesk.systems.connect import shared_engine, sql_url
+
+    first, again, second, third = (_access_request(mapped_app) for _ in range(4))
+    deletion = new_request(mapped_app, kind=RequestKind.DELETION, email=SUBJECT, name=None)
+    statements: list[str] = []
+    engine = shared_engine(sql_url(any_shop))
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with mapped_app.app_context():
+        assert "nickname" not in _package_users(first)[0]
+        statements.clear()
+        assert "nickname" not in _package_users(again)[0]
+        # The schema unchanged, it was not read again (columns: SQLite's table_xinfo pragma,
+        # PostgreSQL's format_type in pg_attribute), only its fingerprint.
+        assert statements and not [s for s in statements if "xinfo" in s or "format_type" in s]
+        _ddl(any_shop, "ALTER TABLE users ADD COLUMN nickname VARCHAR(40) DEFAULT 'jj'")
+        assert _package_users(second)[0]["nickname"] == "jj"  # the new column, not the cached
+        _ddl(any_shop, "DROP TABLE marketing_consents")
+        found = db.session.scalar(select(Request).where(Request.reference == third))
+        with pytest.raises(FulfilmentError, match="marketing_consents"):
+            prepare_access_package(found, actor="staff:test", now=datetime.now(UTC))
+        found = db.session.scalar(select(Request).where(Request.reference == deletion))
+        steps = [s for s in erasure.run(found, actor="staff:test", now=datetime.now(UTC))
+                 if s.kind == "sql"]
+    # The erasure met the missing table before touching anything: failed with the reason.
+    assert steps[0].state == "failed" and "marketing_consents" in steps[0].error
+    assert not [s for s in steps if s.state == "done"]
+    assert shop_rows(any_shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
+
+
+def test_the_package_json_is_exactly_what_json_dumps_writes_indented():
+    from rightsdesk.domain.datamap import load_datamap
+    from rightsdesk.systems.collect import Collection, TableRows, build_package
+    from tests.helpers import DEMO_MAP
+
+    datamap = load_datamap(DEMO_MAP.read_text(encoding="utf-8"), "demo")
+    users = next(t for s in datamap.systems if s.name == "shop" for t in s.tables)
+    tricky = [
+        {"id": 1, "name": '김 "quoted" \\ back', "n": None, "f": 1.5, "at": None},
+        {"id": 2, "name": "line\nbreak\t\u2028", "n": True, "f": 2, "at": datetime(2025, 1, 2)},
+    ]
+    nested = [{"id": 3, "prefs": {"a": [1, 2]}}]  # a JSON column
+    for rows in (tricky, nested, []):
+        collection = Collection(tables=[TableRows("shop", users, rows)])
+        data = build_package(
+            collection, datamap, reference="RD-1", organisation="", generated=datetime.now(UTC)
+        )
+        written = zipfile.ZipFile(io.BytesIO(data)).read(f"shop/{users.name}.json").decode()
+        plain = [
+            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.items()}
+            for r in rows
+        ]
+        assert written == json.dumps(plain, ensure_ascii=False, indent=2)

@@ -52,6 +52,7 @@ from rightsdesk.requests.decisions import DecisionError
 from rightsdesk.requests.downloads import DownloadRejected
 from rightsdesk.requests.downloads import offer as offer_download
 from rightsdesk.requests.intake import answer_question
+from rightsdesk.retention.restore import RestoreError, has_separated_account, restore_account
 
 
 def _actor() -> Actor:
@@ -238,6 +239,9 @@ def act(reference: str, action: str):
         if action in NOTICE_ACTIONS and form.get("step") != "send":
             return _preview(item, action, form)
         if action == "erase-preview":
+            if has_separated_account(item.subject.email if item.subject else None):
+                flash(_("This account is dormant: running the erasure first restores it from "
+                        "separated storage, so the preview below cannot show its rows yet."))
             return _page(item, erasure_preview=erasure.preview(item, now=now))
         outcome = _perform(item, action, form, actor, now)
     except NOT_DONE as error:
@@ -395,12 +399,27 @@ def _collect(item: Request, form, actor: Actor, now: datetime) -> Banner:
 
 
 def _erase(item: Request, form, actor: Actor, now: datetime) -> Banner:
+    _bring_back_dormant(item, actor, now)
     steps = erasure.run(item, actor=actor.name, now=now)
     waiting = [s for s in steps if s.state != "done"]
     if waiting:
         count = len(waiting)
         return _("%(count)s step(s) not done yet: see the erasure steps.", count=count), "info"
     return _("Every step of the erasure is done: finish to tell the subject."), "message"
+
+
+def _bring_back_dormant(item: Request, actor: Actor, now: datetime) -> None:
+    """Dormancy anonymised the account in the live tables and keeps it apart, so erasure would
+    find nothing of the person: the account is restored first (audited), then erased like any
+    other, its separated copy destroyed by the restore."""
+    email = item.subject.email if item.subject else None
+    if not has_separated_account(email):
+        return
+    try:
+        restore_account(email, actor=actor, now=now)
+    except RestoreError as error:
+        raise FulfilmentError(str(error)) from None
+    flash(_("The account was dormant: it was restored from separated storage, then erased."))
 
 
 def _erase_decide(item: Request, form, actor: Actor, now: datetime) -> None:

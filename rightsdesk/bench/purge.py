@@ -26,6 +26,7 @@ from rightsdesk.bench.common import (
     peak_mb,
     scratch_database,
 )
+from rightsdesk.retention.runner import Reporter
 
 TARGET_RATIO = 1.3
 TARGET_MB = 200
@@ -162,9 +163,16 @@ def _ours(app, url, batch: int) -> tuple[int, float]:
     try:
         started = time.perf_counter()
         item = purge_table(ctx, Target(system, table, schedule.rule("access_log"), ()), engine)
-        return item.count, time.perf_counter() - started
+        ended = time.perf_counter()
     finally:
         engine.dispose()
+    clock = ctx.reporter
+    click.echo(
+        f"rightsdesk job: {clock.began - started:.2f} s reading, counting and planning, "
+        f"{clock.ended - clock.began:.2f} s in {clock.batches} batches, "
+        f"{ended - clock.ended:.2f} s recording"
+    )
+    return item.count, ended - started
 
 
 def _access_log_system():
@@ -184,8 +192,8 @@ def _access_log_system():
 
 
 def _run_context(schedule, batch: int):
-    """A retention run of its own for the bench: not a dry run, reporting nothing."""
-    from rightsdesk.retention.runner import Reporter, RunContext
+    """A retention run of its own for the bench: not a dry run, noting when batches begin."""
+    from rightsdesk.retention.runner import RunContext
 
     now = datetime.now(UTC)
     return RunContext(
@@ -195,6 +203,24 @@ def _run_context(schedule, batch: int):
         dry_run=False,
         actor=BENCH,
         holder="bench",
-        reporter=Reporter(),
+        reporter=_Clock(),
         batch_size=batch,
     )
+
+
+class _Clock(Reporter):
+    """When the batches began and ended: before them the job reads the table, counts what is
+    due and records its plan; after them it records the destruction."""
+
+    began = ended = 0.0
+    batches = 0
+
+    def start(self, label: str, total: int) -> None:
+        self.began = time.perf_counter()
+
+    def advance(self, count: int) -> None:
+        self.batches += 1
+
+    def finish(self) -> None:
+        self.ended = time.perf_counter()
+

@@ -44,3 +44,26 @@ def acquire(
 def release(name: str, holder: str) -> None:
     db.session.execute(delete(JobLock).where(JobLock.name == name, JobLock.holder == holder))
     db.session.commit()
+
+
+def take(name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
+    """Like :func:`acquire` (reentrant), but one statement in the caller's transaction, which
+    the caller commits with its own work: ``INSERT … ON CONFLICT DO UPDATE`` only where the
+    lease is free, expired or already ours. A second taker at once waits for the first's
+    commit (PostgreSQL's row lock; SQLite's write lock) and then finds the lease held."""
+    table = JobLock.__table__
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - rightsdesk's own database is SQLite or PostgreSQL
+        return acquire(name, holder, now=now, ttl=ttl)
+    statement = insert(table).values(name=name, holder=holder, lease_until=now + ttl)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.name],
+        set_={"holder": holder, "lease_until": now + ttl},
+        where=(table.c.lease_until < now) | (table.c.holder == holder),
+    )
+    # RETURNING, not rowcount: drivers report an insert's rowcount differently.
+    return db.session.execute(statement.returning(table.c.name)).first() is not None

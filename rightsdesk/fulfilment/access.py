@@ -2,10 +2,10 @@
 
 This slice does access (열람): collect the subject's rows from every SQL system whose database
 is configured, package them, and offer the package (encrypted at rest) on the status page.
-Each run writes an execution record per table — counts and fields, never the data — into the
-audit trail. Webhook systems get a signed job (services/connectors.py) whose answer joins the
-package; manual systems become checklist items and are listed in the package as checked
-separately.
+Each run writes one audit event: the offer of the package with the execution record — counts
+and fields per table, never the data. Webhook systems get a signed job (services/connectors.py)
+whose answer joins the package; manual systems become checklist items and are listed in the
+package as checked separately.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import case, func, select
 
-from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
@@ -79,7 +78,8 @@ def separated_rows(request: Request) -> list[SeparatedRows]:
 def collect(datamap: DataMap, request: Request) -> Collection:
     identities = subject_identities(request)
     collection = Collection()
-    answers = connectors.access_results(request)
+    webhooks = any(s.kind == SystemKind.WEBHOOK for s in datamap.systems)
+    answers = connectors.access_results(request) if webhooks else {}
     for system in datamap.systems:
         if system.kind == SystemKind.WEBHOOK and system.name in answers:
             collection.remote += _remote(system, answers[system.name])
@@ -140,7 +140,6 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
         organisation=_organisation_name(),
         generated=now,
     )
-    _audit_collection(request, collection, actor, now)
     return offer(
         request,
         package,
@@ -148,6 +147,8 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
         actor=actor,
         now=now,
         ttl_days=int(current_app.config["PACKAGE_TTL_DAYS"]),
+        action="fulfilment.access",
+        details={"tables": _collected_tables(collection)},
     )
 
 
@@ -158,39 +159,26 @@ def _organisation_name() -> str:
         return ""
 
 
-def _audit_collection(
-    request: Request, collection: Collection, actor: Actor, now: datetime
-) -> None:
-    """An execution record per table collected: counts and fields, never the data."""
-    for part in collection.tables:
-        audit.record(
-            "fulfilment.access",
-            actor=actor,
-            now=now,
-            request_ref=request.reference,
-            data={
-                "system": part.system,
-                "table": part.table.name,
-                "rows": len(part.rows),
-                "fields": sorted(part.table.fields),
-            },
-        )
-    for kept in collection.separated:
-        audit.record(
-            "fulfilment.access",
-            actor=actor,
-            now=now,
-            request_ref=request.reference,
-            data={"separated": f"{kept.system}.{kept.table}", "rows": len(kept.rows)},
-        )
-    for remote in collection.remote:
-        audit.record(
-            "fulfilment.access",
-            actor=actor,
-            now=now,
-            request_ref=request.reference,
-            data={"system": remote.system, "table": remote.name, "rows": len(remote.rows)},
-        )
+def _collected_tables(collection: Collection) -> list[dict]:
+    """The run's execution record, kept with the offer in one audit event: per table collected
+    its counts and fields, never the data."""
+    tables = [
+        {
+            "system": part.system,
+            "table": part.table.name,
+            "rows": len(part.rows),
+            "fields": sorted(part.table.fields),
+        }
+        for part in collection.tables
+    ]
+    separated_tables = [
+        {"separated": f"{kept.system}.{kept.table}", "rows": len(kept.rows)}
+        for kept in collection.separated
+    ]
+    return tables + separated_tables + [
+        {"system": remote.system, "table": remote.name, "rows": len(remote.rows)}
+        for remote in collection.remote
+    ]
 
 
 # --- packages the worker finishes -----------------------------------------------------------

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import partial
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import Date, Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core import audit, leases
@@ -41,7 +40,7 @@ from rightsdesk.domain.retention import Schedule
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
 from rightsdesk.fulfilment.access import subject_identities
-from rightsdesk.models import ErasureStep, Request, RetainedRecord
+from rightsdesk.models import ErasureStep, JobLock, Request, RetainedRecord, UTCDateTime
 from rightsdesk.requests import decisions
 from rightsdesk.systems.configured import (
     FulfilmentError,
@@ -54,9 +53,10 @@ from rightsdesk.systems.erasure import (
     TablePlan,
     basis_text,
     collect_all,
-    erase_table,
+    erase_tables,
     erasure_order,
     plan_system,
+    plan_table,
 )
 
 LEASE_TTL = timedelta(minutes=15)
@@ -141,58 +141,69 @@ def steps_of(request: Request) -> list[ErasureStep]:
 
 
 def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[ErasureStep]:
-    """The run's steps, stored once: a second planner loses the insert and reads the first's."""
+    """The run's steps, stored once: in the session, committed with the first system's record
+    of what it keeps (or its failure). The lease keeps a second planner out."""
     existing = steps_of(request)
     if existing:
         return existing
-    position = 0
+    steps, position = [], 0
     for system in datamap.systems:
         tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
         for table in tables:
-            db.session.add(_new_step(request, position, system, table, rules))
+            steps.append(_new_step(request, position, system, table, rules))
             position += 1
-    try:
-        db.session.commit()
+    try:  # one INSERT, then the steps as objects: cheaper than the unit of work's flush
+        db.session.execute(insert(_STEPS), steps)
     except IntegrityError:
         db.session.rollback()
+        raise FulfilmentError(N_("another run planned this erasure at once: run again")) from None
     return steps_of(request)
 
 
 def _new_step(
     request: Request, position: int, system: System, table: Table | None, rules: Schedule
-) -> ErasureStep:
-    """A pending step: one SQL table (with its retention rule), or a whole other system."""
+) -> dict:
+    """A pending step's row: one SQL table (with its retention rule), or a whole other system."""
     rule = rules.rule(table.retention).on_deletion_request() if table is not None else None
-    return ErasureStep(
-        request_id=request.id,
-        position=position,
-        system=system.name,
-        table_name=table.name if table is not None else "",
-        kind=system.kind,
-        state="pending",
-        deleted=0,
-        anonymised=0,
-        retained=0,
-        attempts=0,
-        retention=rule.code if rule else None,
-        basis=basis_text(rule)[:200] if rule else None,
-        basis_kind=rule.kind_text if rule else None,
-    )
+    return {
+        "request_id": request.id,
+        "position": position,
+        "system": system.name,
+        "table_name": table.name if table is not None else "",
+        "kind": str(system.kind),
+        "state": "pending",
+        "deleted": 0,
+        "anonymised": 0,
+        "retained": 0,
+        "attempts": 0,
+        "retention": rule.code if rule else None,
+        "basis": basis_text(rule)[:200] if rule else None,
+        "basis_kind": rule.kind_text if rule else None,
+    }
 
 
 def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
-    """Do every step not done yet; returns the steps. A system that fails marks its step failed
-    with the reason (the run goes on with the other systems); run again to retry."""
+    """Do every step not done yet; returns the steps. A system that fails marks its steps failed
+    with the reason (the run goes on with the other systems); run again to retry.
+
+    Per SQL system: the subject's rows are read once; one commit here stores the rows to keep
+    (encrypted, in separated storage) and the counts about to be erased, with the plan and the
+    lease on the first; one transaction in the operator's database erases every table children
+    first; and one last commit marks the steps done with one audit event (counts per table) and
+    frees the lease. A crash anywhere is resumed by running again: kept rows are stored once,
+    erased rows are no longer found, and the counts recorded before erasing stand."""
     _require_erasure(request)
     identities = subject_identities(request)
     datamap = configured_datamap()
     rules = schedule()
-    holder = f"{socket.gethostname()}:{os.getpid()}:{actor}"
-    lease = f"erasure:{request.reference}"
-    if not leases.acquire(lease, holder, now=now, ttl=LEASE_TTL):
+    run = _Run(request.id, request.reference, actor, now)
+    if not leases.take(run.lease, run.holder, now=now, ttl=LEASE_TTL):
+        db.session.rollback()
         raise FulfilmentError(
             N_("an erasure of this request is running already: try again shortly")
         )
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.commit()  # SQLite locks the whole file until commit: not while we read
     try:
         steps = _plan_steps(request, datamap, rules)
         for system in datamap.systems:
@@ -200,32 +211,98 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
             if not todo:
                 continue
             if system.kind == SystemKind.SQL:
-                _run_sql(request, system, todo, identities, rules, actor=actor, now=now)
+                _run_sql(run, system, todo, identities, rules)
             else:
                 _run_remote(request, system, todo[0], actor=actor, now=now)
+        run.finish()
     finally:
-        leases.release(lease, holder)
-    return steps_of(request)
+        run.release()
+    return list(
+        db.session.scalars(
+            select(ErasureStep)
+            .where(ErasureStep.request_id == run.request_id)
+            .order_by(ErasureStep.position)
+        )
+    )
 
 
-def _run_sql(
-    request, system: System, steps, identities, rules, *, actor: Actor, now: datetime
-) -> None:
-    """The system's tables, children first; the subject's rows are read once per run."""
+@dataclass
+class _Run:
+    """One run's identity, and what its SQL systems erased, recorded at the end in one commit."""
+
+    request_id: int
+    reference: str
+    actor: Actor
+    now: datetime
+    done: list[dict] = field(default_factory=list)  # per erased table: id and counts
+    lease: str | None = None  # while held
+
+    def __post_init__(self) -> None:
+        self.lease = f"erasure:{self.reference}"
+
+    @property
+    def holder(self) -> str:
+        return f"{socket.gethostname()}:{os.getpid()}:{self.actor}"
+
+    def finish(self) -> None:
+        """Mark the erased tables' steps done, one audit event with their counts (never the
+        data), and free the lease: one commit."""
+        if self.done:
+            db.session.execute(
+                update(_STEPS).where(_STEPS.c.id == bindparam("step")),
+                [
+                    {"step": d["step"], "state": "done", "error": None, "finished_at": self.now}
+                    for d in self.done
+                ],
+            )
+            audit.record(
+                "fulfilment.erasure",
+                actor=self.actor,
+                now=self.now,
+                request_ref=self.reference,
+                data={"tables": [{k: v for k, v in d.items() if k != "step"} for d in self.done]},
+            )
+        self.release()
+
+    def release(self) -> None:
+        if self.lease is None:
+            return
+        db.session.execute(
+            delete(JobLock).where(JobLock.name == self.lease, JobLock.holder == self.holder)
+        )
+        db.session.commit()
+        self.lease = None
+
+
+_STEPS = ErasureStep.__table__
+
+
+def _run_sql(run: _Run, system: System, steps, identities, rules: Schedule) -> None:
+    """The system's tables: read once, kept rows stored and counts recorded (one commit), then
+    erased children first in one transaction of the operator's database."""
     tables = {t.name: t for t in system.tables}
-    today = local_today(now)
-    collected = _collect_once(system, steps[0], identities, now)
+    for step in [s for s in steps if s.table_name not in tables]:
+        _fail(step, f"{system.name}.{step.table_name} is no longer in the data map", run.now)
+    steps = [s for s in steps if s.table_name in tables]
+    collected = _collect_once(system, steps[0], identities, run.now) if steps else None
     if collected is None:
         return
-    for step in steps:
-        table = tables.get(step.table_name)
-        if table is None:
-            _fail(step, f"{system.name}.{step.table_name} is no longer in the data map", now)
-            continue
-        counts = _erase_step(request, system, step, table, identities, rules, today, collected, now)
-        if counts is None:
-            return  # the parents of a failed table must wait for it
-        _finish_step(request, step, *counts, actor=actor, now=now)
+    order = [tables[s.table_name] for s in steps]  # read before the commit expires the steps
+    try:
+        plans = _plans(collected, steps, rules, local_today(run.now))
+        recorded = _before(run, system, steps, plans)
+        with system_engine(system) as engine:
+            erase_tables(engine, collected, order)
+    except (FulfilmentError, ValueError) as error:  # the operator's database: ours is intact
+        for step in steps:
+            _fail(step, str(error), run.now)
+        return
+    run.done += recorded
+
+
+def _plans(collected: Collected, steps, rules: Schedule, today: date) -> list[TablePlan]:
+    found, described = collected
+    return [plan_table(found[s.table_name], described[s.table_name], rules, today) for s in steps]
 
 
 def _collect_once(
@@ -236,93 +313,126 @@ def _collect_once(
     try:
         with system_engine(system) as engine:
             return collect_all(system, engine, identities)
-    except (FulfilmentError, ValueError) as error:
-        db.session.rollback()
+    except (FulfilmentError, ValueError) as error:  # the operator's database: ours is intact
         _fail(first, str(error), now, attempted=True)
         return None
 
 
-def _erase_step(
-    request: Request,
-    system: System,
-    step: ErasureStep,
-    table: Table,
-    identities: dict[str, str],
-    rules: Schedule,
-    today: date,
-    collected: Collected,
-    now: datetime,
-) -> tuple[int, int] | None:
-    """Erase one table (:func:`_before` first): the rows deleted and anonymised, or ``None``
-    when it failed (the step marked so)."""
-    before = partial(_before, request, step, now=now)
-    try:
-        with system_engine(system) as engine:
-            _, deleted, anonymised = erase_table(
-                system, engine, identities, table, rules, today, before, collected
+def _before(run: _Run, system: System, steps: list[ErasureStep], plans: list[TablePlan]):
+    """Before the live rows go: store the rows to keep, encrypted, once each, and per step the
+    attempt, the counts about to be erased (a repeat after a crash finds the erased rows gone
+    and keeps them) and what is kept until when; one commit. Returns the audit entries."""
+    stored = separated.keep_all(
+        [
+            (
+                [separated.Kept(k.key, k.row, k.until) for k in plan.kept],
+                {
+                    "request_ref": run.reference,
+                    "system": plan.system,
+                    "table_name": plan.table,
+                    "category": plan.retention,
+                    "basis": plan.basis,
+                    "stored_at": run.now,
+                },
             )
-    except (FulfilmentError, ValueError) as error:
-        db.session.rollback()
-        _fail(step, str(error), now)
-        return None
-    return deleted, anonymised
-
-
-def _before(request: Request, step: ErasureStep, plan: TablePlan, now: datetime) -> None:
-    """Before the live rows go: store the rows to keep, encrypted, once each, and the counts
-    about to be erased (a repeat after a crash finds the erased rows gone); one commit."""
-    step.attempts += 1
-    step.started_at = step.started_at or now
-    if plan.rows:
-        erased = plan.rows if plan.strategy == "delete" else 0
-        step.deleted, step.anonymised = erased, plan.rows - erased
-    separated.keep(
-        [separated.Kept(k.key, k.row, k.until) for k in plan.kept],
-        system=plan.system,
-        table=plan.table,
-        category=plan.retention,
-        basis=plan.basis,
-        request_ref=request.reference,
-        now=now,
+            for plan in plans
+        ]
     )
+    first = all(s.attempts == 0 for s in steps)
+    kept = _counted(stored) if first and stored is not None else None
+    kept = kept if kept is not None else _kept_counts(run.reference, system.name)
+    values, entries = [], []
+    for step, plan in zip(steps, plans, strict=True):
+        erased = plan.rows if plan.strategy == "delete" else 0
+        deleted, anonymised = (erased, plan.rows - erased) if plan.rows else (None, None)
+        count, until = kept.get(step.table_name, (0, None))
+        values.append(
+            {
+                "step": step.id,
+                "p_deleted": deleted,
+                "p_anonymised": anonymised,
+                "p_kept": count,
+                "p_until": until,
+                "p_now": run.now,
+            }
+        )
+        entries.append(
+            {
+                "step": step.id,
+                "system": step.system,
+                "table": step.table_name,
+                "deleted": step.deleted if deleted is None else deleted,
+                "anonymised": step.anonymised if anonymised is None else anonymised,
+                "kept_separately": count,
+                "retention": step.retention,
+                "until": until.isoformat() if until else None,
+            }
+        )
+    db.session.execute(_RECORD_PLAN, values)
     db.session.commit()
+    return entries
+
+
+_RECORD_PLAN = (
+    update(_STEPS)
+    .where(_STEPS.c.id == bindparam("step"))
+    .values(
+        attempts=_STEPS.c.attempts + 1,
+        started_at=func.coalesce(_STEPS.c.started_at, bindparam("p_now", type_=UTCDateTime())),
+        deleted=func.coalesce(bindparam("p_deleted", type_=Integer), _STEPS.c.deleted),
+        anonymised=func.coalesce(bindparam("p_anonymised", type_=Integer), _STEPS.c.anonymised),
+        retained=bindparam("p_kept", type_=Integer),
+        retained_until=bindparam("p_until", type_=Date),
+        state="pending",
+    )
+)
+
+
+def _counted(stored: list[tuple[str, date]]) -> dict[str, tuple[int, date | None]]:
+    """Per table: the rows a first attempt stored, until when (nothing was kept before it)."""
+    counts: dict[str, tuple[int, date | None]] = {}
+    for table, until in stored:
+        count, last = counts.get(table, (0, None))
+        counts[table] = (count + 1, max(until, last) if last else until)
+    return counts
+
+
+def _kept_counts(reference: str, system: str) -> dict[str, tuple[int, date | None]]:
+    """Per table of the system: how many rows this request keeps separately, until when."""
+    rows = db.session.execute(
+        select(RetainedRecord.table_name, func.count(), func.max(RetainedRecord.purge_after))
+        .where(RetainedRecord.request_ref == reference, RetainedRecord.system == system)
+        .group_by(RetainedRecord.table_name)
+    )
+    return {name: (count, until) for name, count, until in rows}
 
 
 def _finish_step(
     request, step: ErasureStep, deleted: int, anonymised: int, *, actor: Actor, now: datetime
 ):
-    # A repeat after a crash finds the erased rows gone: the planned counts stand.
-    step.deleted = max(step.deleted, deleted)
-    step.anonymised = max(step.anonymised, anonymised)
-    kept = db.session.execute(
-        select(func.count(), func.max(RetainedRecord.purge_after)).where(
-            RetainedRecord.request_ref == request.reference,
-            RetainedRecord.system == step.system,
-            RetainedRecord.table_name == step.table_name,
-        )
-    ).one()
-    step.retained, step.retained_until = kept[0], kept[1]
+    """A webhook or manual system's step is done: its counts, audited; one commit."""
+    step.deleted, step.anonymised = deleted, anonymised
     step.state, step.error, step.finished_at = "done", None, now
-    _audit_step(request, step, actor=actor, now=now)
-    db.session.commit()
-
-
-def _audit_step(request: Request, step: ErasureStep, *, actor: Actor, now: datetime) -> None:
     audit.record(
         "fulfilment.erasure",
         actor=actor,
         now=now,
         request_ref=request.reference,
         data={
-            "system": step.system,
-            "table": step.table_name,
-            "deleted": step.deleted,
-            "anonymised": step.anonymised,
-            "kept_separately": step.retained,
-            "retention": step.retention,
-            "until": step.retained_until.isoformat() if step.retained_until else None,
+            "tables": [
+                {
+                    "system": step.system,
+                    "table": step.table_name,
+                    "deleted": step.deleted,
+                    "anonymised": step.anonymised,
+                    "kept_separately": 0,
+                    "retention": step.retention,
+                    "until": None,
+                }
+            ]
         },
     )
+    db.session.commit()
 
 
 def _fail(step: ErasureStep, reason: str, now: datetime, *, attempted: bool = False) -> None:

@@ -73,10 +73,6 @@ def keep(
 ) -> None:
     """Store each row once (a row kept already stays as first kept); in the caller's
     transaction, which must commit before the live rows change."""
-    if not rows:
-        return
-    known = _kept_keys(system, table, rows)
-    sealer = cipher()
     shared = {
         "request_ref": request_ref,
         "system": system,
@@ -85,9 +81,43 @@ def keep(
         "basis": basis,
         "stored_at": now,
     }
-    for kept in rows:
-        if kept.key not in known:
-            db.session.add(_sealed(kept, sealer, shared))
+    keep_all([(rows, shared)])
+
+
+def keep_all(
+    batches: Sequence[tuple[Sequence[Kept], dict[str, Any]]],
+) -> list[tuple[str, date]] | None:
+    """:func:`keep` for several tables at once: each batch is its rows and their shared fields
+    (``request_ref``, ``system``, ``table_name``, ``category``, ``basis``, ``stored_at``).
+    Returns the table and purge date of each row stored now (``None``: not known here)."""
+    sealer = cipher()
+    dialect = db.session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        # One statement; a key kept already is left as it is (the unique key).
+        values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
+        if not values:
+            return []
+        table = RetainedRecord.__table__
+        statement = _insert_new(dialect).returning(table.c.table_name, table.c.purge_after)
+        return [tuple(row) for row in db.session.execute(statement, values)]
+    for rows, shared in batches:
+        known = _kept_keys(shared["system"], shared["table_name"], rows) if rows else set()
+        for kept in rows:
+            if kept.key not in known:
+                db.session.add(RetainedRecord(**_sealed_values(kept, sealer), **shared))
+    return None
+
+
+def _insert_new(dialect: str):
+    """``INSERT … ON CONFLICT (system, table_name, row_key) DO NOTHING`` on this dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = RetainedRecord.__table__
+    return insert(table).on_conflict_do_nothing(
+        index_elements=[table.c.system, table.c.table_name, table.c.row_key]
+    )
 
 
 def _kept_keys(system: str, table: str, rows: Sequence[Kept]) -> set[str]:
@@ -103,16 +133,16 @@ def _kept_keys(system: str, table: str, rows: Sequence[Kept]) -> set[str]:
     )
 
 
-def _sealed(kept: Kept, sealer: MultiFernet, shared: dict[str, Any]) -> RetainedRecord:
-    """The row as a record, its values encrypted; ``shared`` holds the fields of the batch."""
+def _sealed_values(kept: Kept, sealer: MultiFernet) -> dict[str, Any]:
+    """The row's own columns: its key, purge date, values encrypted, and (dormancy) the
+    lookup hash of the account's address."""
     data = json.dumps(kept.row, ensure_ascii=False).encode()
-    return RetainedRecord(
-        row_key=kept.key,
-        purge_after=kept.until,
-        ciphertext=sealer.encrypt(data),
-        lookup_hash=kept.lookup,
-        **shared,
-    )
+    return {
+        "row_key": kept.key,
+        "purge_after": kept.until,
+        "ciphertext": sealer.encrypt(data),
+        "lookup_hash": kept.lookup,
+    }
 
 
 def records_of(references: Sequence[str], email: str | None) -> list[RetainedRecord]:

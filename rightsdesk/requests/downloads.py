@@ -76,8 +76,13 @@ def offer(
     actor: Actor,
     now: datetime,
     ttl_days: int | None = None,
+    action: str = "request.download_offered",
+    details: dict | None = None,
 ) -> Download:
-    """Offer ``data`` to the subject until it expires: stored encrypted, audited, one commit."""
+    """Offer ``data`` to the subject until it expires: stored encrypted, audited, one commit.
+
+    ``action`` and ``details`` let a caller that made the file (the access package) record
+    what it did and the offer as one event."""
     if request.status not in OPEN:
         raise DownloadRejected(
             N_("%(reference)s is closed: offer files before completing it"),
@@ -87,11 +92,12 @@ def offer(
     db.session.add(download)
     db.session.flush()
     audit.record(
-        "request.download_offered",
+        action,
         actor=actor,
         now=now,
         request_ref=request.reference,
-        data={"download": download.id, "size": len(data), "sha256": download.sha256},
+        data={"download": download.id, "size": len(data), "sha256": download.sha256}
+        | (details or {}),
     )
     db.session.commit()
     return download

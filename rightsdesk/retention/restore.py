@@ -59,12 +59,23 @@ def restore_account(email: str, *, actor: Actor, now: datetime) -> Restored:
             with engine.begin() as connection:
                 for record in records:
                     connection.execute(_update(table, record, policy, now))
-    except IntegrityError:
+    except (IntegrityError, FulfilmentError):  # system_engine wraps the database's refusal
         raise RestoreError(
             "the live table refused the restored values (is the address in use by another "
             "account now?); nothing was changed"
         ) from None
     return _forget_copies(records, policy, actor=actor, now=now)
+
+
+def has_separated_account(email: str | None) -> bool:
+    """Whether dormancy keeps this address's account apart (False when dormancy is off)."""
+    policy = current_schedule().dormancy
+    if not email or policy is None or not policy.enabled:
+        return False
+    try:
+        return bool(_records(email, policy))
+    except RestoreError:
+        return False
 
 
 def _policy() -> Dormancy:

@@ -8,8 +8,10 @@ with JSON and CSV per table and a Korean/English summary of categories, retentio
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +19,16 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from markupsafe import escape
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, inspect, or_, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    PrimaryKeyConstraint,
+    bindparam,
+    inspect,
+    or_,
+    select,
+)
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchTableError
@@ -102,7 +113,9 @@ def collect_rows(
     if upto is not None:
         tables = _chain_to(tables, upto)
     found: dict[str, TableRows] = {}
-    with engine.connect() as connection:
+    # Autocommit: each SELECT sees what is committed (as under READ COMMITTED in a transaction),
+    # without a BEGIN and a ROLLBACK around the reads.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         described = _reflect(connection, [t.name for t in tables])
         for table in tables:
             reflected = described[table.name]
@@ -128,15 +141,26 @@ def _identified_rows(
     connection: Connection, reflected: SqlTable, table: Table, identities: Mapping[str, str]
 ) -> list[dict]:
     """The rows matching any of the subject's identities the table holds (none without one)."""
-    conditions = [
-        reflected.c[column] == identities[kind]
-        for kind, column in table.identity.items()
-        if identities.get(kind)
-    ]
-    if not conditions:
+    values = {
+        column: identities[kind] for kind, column in table.identity.items() if identities.get(kind)
+    }
+    if not values:
         return []
-    query = select(reflected).where(or_(*conditions))
-    return [dict(r) for r in connection.execute(query).mappings()]
+    query = _by_identity(reflected, tuple(values))
+    return [dict(r) for r in connection.execute(query, values).mappings()]
+
+
+@functools.lru_cache(maxsize=512)
+def _by_identity(reflected: SqlTable, columns: tuple[str, ...]):
+    """The SELECT of a table's rows by identity columns, built once per table description (a
+    statement built anew each time costs more than the query on an indexed column)."""
+    return select(reflected).where(or_(*(reflected.c[c] == bindparam(c) for c in columns)))
+
+
+@functools.lru_cache(maxsize=512)
+def _by_parent(reflected: SqlTable, column: str):
+    """The SELECT of a table's rows pointing at a list of parent keys, built once."""
+    return select(reflected).where(reflected.c[column].in_(bindparam("keys", expanding=True)))
 
 
 def _child_rows(
@@ -145,15 +169,73 @@ def _child_rows(
     """The rows pointing at the parents' rows, ``CHUNK`` parent keys per query."""
     keys = sorted({r[table.via.parent_column] for r in parents}, key=str)
     rows: list[dict] = []
+    query = _by_parent(reflected, table.via.column)
     for start in range(0, len(keys), CHUNK):
-        query = select(reflected).where(
-            reflected.c[table.via.column].in_(keys[start : start + CHUNK])
-        )
-        rows += [dict(r) for r in connection.execute(query).mappings()]
+        chunk = {"keys": keys[start : start + CHUNK]}
+        rows += [dict(r) for r in connection.execute(query, chunk).mappings()]
     return rows
 
 
 def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
+    """The named tables as :func:`_read_schema` describes them, read once per process and
+    reused while the database's :func:`schema_fingerprint` of them is unchanged (a column added,
+    a table dropped or a key changed since is seen before the next read, never used stale)."""
+    fingerprint = schema_fingerprint(connection, names)
+    if fingerprint is None:
+        return _read_schema(connection, names)
+    key = (connection.engine.url.render_as_string(hide_password=False), tuple(names))
+    with _SCHEMA_LOCK:
+        cached = _SCHEMAS.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    tables = _read_schema(connection, names)
+    with _SCHEMA_LOCK:
+        _SCHEMAS[key] = (fingerprint, tables)
+    return tables
+
+
+_SCHEMAS: dict[tuple[str, tuple[str, ...]], tuple[object, dict[str, SqlTable]]] = {}
+_SCHEMA_LOCK = threading.Lock()
+
+# Per mapped table: its oid, and the transaction ids (xmin) that last wrote its pg_class row,
+# each of its pg_attribute rows and its primary-key pg_index row. Any DDL that changes what
+# _read_schema reads (ADD/DROP/RENAME COLUMN, ALTER TYPE, SET/DROP NOT NULL, a new primary key,
+# DROP and CREATE of the table) rewrites one of those catalogue rows, so a new xmin (or oid,
+# or NULL for a table that is gone) shows up: cheaper than reading the columns and keys, and
+# exact where a catalogue-version counter for single tables does not exist.
+_PG_FINGERPRINT = """
+SELECT n.name, c.oid::bigint, c.xmin::text,
+       (SELECT string_agg(a.attnum::text || ':' || a.xmin::text, ',' ORDER BY a.attnum)
+          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),
+       (SELECT string_agg(i.xmin::text || ':' || i.indkey::text, ',')
+          FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+FROM unnest(CAST(%(names)s AS text[])) WITH ORDINALITY AS n(name, position)
+LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident(n.name))
+ORDER BY n.position
+"""
+
+
+def schema_fingerprint(connection: Connection, names: list[str]) -> object | None:
+    """A cheap value that changes whenever the named tables' columns or keys change: SQLite's
+    ``schema_version`` (bumped by every schema change of the file), PostgreSQL's catalogue row
+    versions of the tables (see ``_PG_FINGERPRINT``); ``None`` on other databases (the schema
+    is then read every time)."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        return connection.exec_driver_sql("PRAGMA schema_version").scalar()
+    if dialect == "postgresql":
+        rows = connection.exec_driver_sql(_PG_FINGERPRINT, {"names": list(names)}).all()
+        return tuple(tuple(row) for row in rows)
+    return None
+
+
+def forget_schemas() -> None:
+    """Drop every cached schema (tests, and after a restore of an operator's database)."""
+    with _SCHEMA_LOCK:
+        _SCHEMAS.clear()
+
+
+def _read_schema(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
     """The named tables' columns (in order, with type and nullability) and primary keys: all
     that reading, updating and deleting rows needs. Asked for all tables at once (two catalogue
     queries on PostgreSQL) instead of a full reflection per table, which also reads indexes,
@@ -213,8 +295,28 @@ def build_package(
 
 def _write_table(archive: zipfile.ZipFile, base: str, rows: list[dict]) -> None:
     plain = [{k: plain_value(v) for k, v in row.items()} for row in rows]
-    archive.writestr(f"{base}.json", json.dumps(plain, ensure_ascii=False, indent=2))
+    archive.writestr(f"{base}.json", _json(plain))
     archive.writestr(f"{base}.csv", _csv(plain))
+
+
+_SCALAR = json.JSONEncoder(ensure_ascii=False).encode  # C-encoded: no indent, no nesting
+
+
+def _json(rows: list[dict]) -> str:
+    """``json.dumps(rows, ensure_ascii=False, indent=2)``, the same text, each value encoded
+    by the C encoder (``indent`` alone makes json use its pure-Python one: a quarter of an
+    access export's time). Rows holding a list or object (a JSON column) take the slow path."""
+    if any(isinstance(v, dict | list) for row in rows for v in row.values()):
+        return json.dumps(rows, ensure_ascii=False, indent=2)
+    if not rows:
+        return "[]"
+    parts = [
+        "  {\n" + ",\n".join(f"    {_SCALAR(k)}: {_SCALAR(v)}" for k, v in row.items()) + "\n  }"
+        if row
+        else "  {}"
+        for row in rows
+    ]
+    return "[\n" + ",\n".join(parts) + "\n]"
 
 
 def _csv(rows: list[dict]) -> str:

@@ -35,17 +35,26 @@ class FulfilmentError(StaffMessageError):
 
 
 def configured_datamap() -> DataMap:
+    """The operator's data map, checked; parsed once per file modification (and schedule), as
+    every fulfilment step asks for it."""
     path = current_app.config.get("DATAMAP_FILE")
     if not path:
         raise FulfilmentError(N_("no data map: set RIGHTSDESK_DATAMAP_FILE"))
+    categories = _schedule_categories()
     try:
+        stat = os.stat(path)
+        stamp = (str(path), stat.st_mtime_ns, stat.st_size, tuple(categories))
+        cached = current_app.extensions.get("rightsdesk.datamap")
+        if cached and cached[0] == stamp:
+            return cached[1]
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise FulfilmentError(f"cannot read the data map {path}: {error.strerror}") from None
     datamap = load_datamap(text, str(path))
-    problems = check_structure(datamap, _schedule_categories())
+    problems = check_structure(datamap, categories)
     if problems:
         raise FulfilmentError(f"the data map has problems: {problems[0].format(str(path))}")
+    current_app.extensions["rightsdesk.datamap"] = (stamp, datamap)
     return datamap
 
 

@@ -3,21 +3,21 @@
 Every row of the subject (found as for access) gets the table's strategy: deleted, anonymised
 or nulled. A row that a statute makes the operator keep (the table's retention rule, counted
 from its ``retention_from`` date, or from today without one) is first copied to separated
-storage (PIPA §21③) through the ``keep`` callback, then erased from the live table.
+storage (PIPA §21③) by the caller, then erased from the live table.
 
-Tables are erased children first, so that if a run stops half-way the rows still to do are
-found again through their parents, and a table's changes are one transaction.
+Tables are erased children first, in one transaction of the system's database, after the
+caller made what is kept (and the counts) durable: a run that stops is simply run again.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Column, String, Text, event, tuple_
+from sqlalchemy import Column, String, Text, event, func, literal, tuple_
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 
@@ -166,76 +166,78 @@ def _secure_delete(engine: Engine) -> None:
     engine.dispose()
 
 
-def erase_table(
-    system: System,
-    engine: Engine,
-    identities: Mapping[str, str],
-    table: Table,
-    schedule: Schedule,
-    today: date,
-    before: Callable[[TablePlan], None],
-    collected: Collected | None = None,
-) -> tuple[TablePlan, int, int]:
-    """Erase the subject's rows of one table: the plan goes to ``before`` first (which must
-    make the kept rows and the planned counts durable before returning), then one transaction
-    deletes or anonymises by key.
-
-    Returns the plan and the rows deleted and anonymised. Safe to repeat: rows already erased
-    are no longer found. ``collected`` (from :func:`collect_all`) saves reading the subject's
-    rows again for each table of one run: erasing children first leaves the parents' rows as
-    they were read.
-    """
+def erase_tables(engine: Engine, collected: Collected, tables: Sequence[Table]) -> None:
+    """One transaction of the system: delete or anonymise the subject's rows of ``tables`` (in
+    the order given, children first) by key, a statement per table and ``BATCH`` keys; then the
+    checkpoint. The caller has made what is kept, and the counts, durable before."""
     _secure_delete(engine)
-    found, described = collected or collect_rows(system, engine, identities, upto=table.name)
-    part, reflected = found[table.name], described[table.name]
-    plan = plan_table(part, reflected, schedule, today)
-    before(plan)
-    if not part.rows:
-        return plan, 0, 0
-    deleted, anonymised = _erase_rows(engine, reflected, part.rows, table)
-    return plan, deleted, anonymised
+    found, described = collected
+    with engine.begin() as connection:
+        for table in tables:
+            rows = found[table.name].rows
+            if rows:
+                _erase_in(connection, described[table.name], rows, table)
+    checkpoint(engine)
 
 
-def _erase_rows(
-    engine: Engine, reflected: SqlTable, rows: Sequence[Mapping], table: Table
-) -> tuple[int, int]:
-    """One transaction: delete or anonymise the rows by key; then the checkpoint. Returns the
-    rows deleted and anonymised."""
+def _erase_in(connection, reflected: SqlTable, rows: Sequence[Mapping], table: Table):
+    """Delete or anonymise the rows by key in the connection's transaction: the rows deleted
+    and anonymised."""
     keys = _key_columns(reflected)
     values = [tuple(row[k.name] for k in keys) for row in rows]
-    deleted = anonymised = 0
-    with engine.begin() as connection:
-        if table.erasure == Erasure.DELETE:
-            deleted = _delete(connection, reflected, keys, values)
-        else:
-            anonymised = _anonymise(connection, reflected, keys, values, table)
-    checkpoint(engine)
-    return deleted, anonymised
+    if table.erasure == Erasure.DELETE:
+        return _delete(connection, reflected, keys, values), 0
+    return 0, _anonymise(connection, reflected, keys, values, table)
+
+
+def _where_keys(keys: list[Column], chunk: list[tuple]):
+    if len(keys) == 1:
+        return keys[0].in_([value[0] for value in chunk])
+    return tuple_(*keys).in_(chunk)
 
 
 def _delete(connection, reflected: SqlTable, keys: list[Column], values: list[tuple]) -> int:
     """Delete the rows with these keys, ``BATCH`` keys per statement."""
     deleted = 0
     for start in range(0, len(values), BATCH):
-        chunk = values[start : start + BATCH]
-        if len(keys) == 1:
-            where = keys[0].in_([value[0] for value in chunk])
-        else:
-            where = tuple_(*keys).in_(chunk)
-        statement = reflected.delete().where(where)
+        statement = reflected.delete().where(_where_keys(keys, values[start : start + BATCH]))
         deleted += connection.execute(statement).rowcount
     return deleted
 
 
 def _anonymise(connection, reflected: SqlTable, keys, values, table: Table) -> int:
+    """One UPDATE per ``BATCH`` keys: each ``anonymise`` column becomes a value unique to its
+    row (``erased-<random token of the run>-<key>``) that identifies nobody, ``null`` columns
+    NULL."""
+    replacement = _replacement(reflected, keys, table)
     changed = 0
-    nulls = {c: None for c in table.null}
-    for value in values:
-        replacement = {
-            c: _placeholder(reflected.c[c], table.identity) for c in table.anonymise
-        } | nulls
-        condition = [k == v for k, v in zip(keys, value, strict=True)]
-        changed += connection.execute(
-            reflected.update().where(*condition).values(replacement)
-        ).rowcount
+    for start in range(0, len(values), BATCH):
+        statement = (
+            reflected.update()
+            .where(_where_keys(keys, values[start : start + BATCH]))
+            .values(replacement)
+        )
+        changed += connection.execute(statement).rowcount
     return changed
+
+
+def _replacement(reflected: SqlTable, keys: list[Column], table: Table) -> dict[str, object]:
+    """The SET clause of :func:`_anonymise` (see :func:`_placeholder` for the rules per column)."""
+    token = secrets.token_hex(4)
+    key_text = keys[0].cast(String)
+    for key in keys[1:]:
+        key_text = key_text + literal("-") + key.cast(String)
+    values: dict[str, object] = {
+        c: _placeholder(reflected.c[c], table.identity) for c in table.anonymise
+    }
+    for name, value in list(values.items()):
+        if value is None:
+            continue
+        column = reflected.c[name]
+        unique = literal(f"erased-{token}-") + key_text
+        if table.identity.get("email") == name:
+            values[name] = unique + literal("@erased.invalid")
+            continue
+        length = getattr(column.type, "length", None)
+        values[name] = func.substr(unique, 1, length) if length else unique
+    return values | {c: None for c in table.null}

@@ -89,6 +89,10 @@ def init_app(app: Flask) -> None:
         kind_label=kind_label,
         unit_label=unit_label,
         status_label=status_label,
+        staff_status_label=staff_status_label,
+        cite=cite,
+        staff_label=staff_label,
+        role_label=lambda role: staff_label("role", role),
         lang_url=lang_url,
         format_datetime=format_datetime,
         officer_label=officer_label,
@@ -166,3 +170,128 @@ def officer_label(organisation) -> str:
     ]
     name = organisation.privacy_officer_name
     return f"{name} ({', '.join(more)})" if more else name
+
+
+# What staff read: the same statuses in the console's words, never the subject's ("you").
+_STAFF_STATUS_LABELS = {
+    "received_unverified": _l("Unverified: waiting for the subject to confirm"),
+    "verified": _l("Verified: not started"),
+    "in_progress": _l("In progress"),
+    "awaiting_subject": _l("Waiting for the subject's answer"),
+    "extended": _l("Postponed (notice sent)"),
+    "completed": _l("Completed"),
+    "partially_completed": _l("Partly completed, partly refused"),
+    "refused": _l("Refused"),
+    "withdrawn": _l("Withdrawn by the subject"),
+    "expired": _l("Expired: never confirmed"),
+}
+
+
+def staff_status_label(status: object) -> str:
+    """The status as the console names it (a data subject's page says it to them instead)."""
+    label = _STAFF_STATUS_LABELS.get(str(status))
+    return str(label) if label is not None else str(status)
+
+
+# The console's words for the codes stored in the database, by what they name.
+_STAFF_LABELS = {
+    "role": {
+        "admin": _l("administrator"),
+        "handler": _l("handler"),
+        "auditor": _l("auditor"),
+    },
+    "channel": {
+        "web": _l("web form"),
+        "email": _l("e-mail"),
+        "staff": _l("entered by staff"),
+        "api": _l("app (API)"),
+        "phone": _l("telephone"),
+        "letter": _l("letter"),
+    },
+    "representative": {
+        "legal_guardian": _l("legal representative (법정대리인)"),
+        "agent": _l("agent with a power of attorney (위임장)"),
+    },
+    "message": {
+        "queued": _l("waiting to be sent"),
+        "sending": _l("being sent"),
+        "sent": _l("sent"),
+        "failed": _l("failed"),
+    },
+    "step": {
+        "pending": _l("not done yet"),
+        "done": _l("done"),
+        "failed": _l("failed"),
+    },
+    "method": {
+        "delete": _l("delete"),
+        "anonymise": _l("anonymise"),
+        "keep": _l("keep"),
+        "null": _l("clear the fields"),
+    },
+    "job": {
+        "access": _l("collect the data"),
+        "erasure": _l("erase"),
+        "correction": _l("correct"),
+        "stop": _l("stop processing"),
+    },
+    "count": {  # what an app reports doing with a job
+        "deleted": _l("deleted"),
+        "anonymised": _l("anonymised"),
+        "updated": _l("updated"),
+        "stopped": _l("stopped"),
+    },
+    "override": {
+        "add": _l("day off added"),
+        "remove": _l("working day after all"),
+    },
+    "language": {
+        "ko": _l("Korean"),
+        "en": _l("English"),
+    },
+}
+
+
+def staff_label(group: str, code: object) -> str:
+    """A stored code (a role, channel, step state, erasure method …) in the staff member's
+    language; an unknown code is shown as it is stored."""
+    code = getattr(code, "value", code)
+    label = _STAFF_LABELS.get(group, {}).get(str(code))
+    return str(label) if label is not None else str(code)
+
+
+def staff_message(error: Exception) -> str:
+    """A refusal in the staff member's language: a ``StaffMessageError``'s id translated, then
+    its values filled in; any other error as it reads."""
+    from flask_babel import gettext
+
+    message = getattr(error, "message", None)
+    if not isinstance(message, str):
+        return str(error)
+    return gettext(message, **getattr(error, "values", {}))
+
+
+# Korean statute citations as English readers know them; the article numbers stay as written.
+_CITATION_EN = (
+    ("법 §", "PIPA §"),
+    ("영 §", "Enforcement Decree §"),
+    (" 단서", " proviso"),
+    (" 후문", ", second sentence"),
+    (" 전문", ", first sentence"),
+)
+
+
+def cite(citation: str, language: str | None = None) -> str:
+    """A citation such as "법 §36① 단서" in ``language`` (the page's by default): English
+    readers get "PIPA §36① proviso (법 §36① 단서)", the Korean kept beside it for whoever looks
+    the article up; other text passes unchanged."""
+    if language is None:
+        from flask_babel import get_locale
+
+        language = str(get_locale())
+    if language != "en":
+        return citation
+    english = citation
+    for korean, translated in _CITATION_EN:
+        english = english.replace(korean, translated)
+    return citation if english == citation else f"{english} ({citation})"

@@ -148,3 +148,15 @@ def mapped_app(database_url, smtp_port, tmp_path, shop):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Where the browser tests left their screenshots and axe figures, for a reviewer."""
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.glob("*.png")):
+        count = len(list(SCREENSHOTS.glob("*.png")))
+        terminalreporter.write_line(
+            f"screenshots: {count} in {SCREENSHOTS} (axe-core figures: axe-*.txt beside them)"
+        )

@@ -414,3 +414,12 @@ def due_logs(url: str) -> int:
     if url.startswith("sqlite"):
         cutoff = cutoff.replace(tzinfo=None)
     return shop_count(url, "SELECT count(*) FROM access_logs WHERE at < :c", c=cutoff)
+
+
+def open_action(page, selector: str) -> str:
+    """Unfolds the group of actions on a request's page that holds ``selector`` (the next step
+    is never folded) and returns the selector, to pass on: ``page.click(open_action(page, s))``."""
+    page.wait_for_selector(selector, state="attached")
+    unfold = "e => { const d = e.closest('details'); if (d) d.open = true; }"
+    page.eval_on_selector(selector, unfold)
+    return selector

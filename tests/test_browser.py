@@ -29,7 +29,7 @@ from rightsdesk.models import StaffRole
 from rightsdesk.organisation.setup import set_up_organisation
 from rightsdesk.organisation.staff import create_staff
 from rightsdesk.requests.intake import process_submissions
-from tests.helpers import free_port, make_app
+from tests.helpers import free_port, make_app, open_action
 
 CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -202,12 +202,11 @@ def test_korean_access_request_from_form_to_download(served, smtp, browser, tmp_
         staff.click(f"text={reference}")
         export = tmp_path / "열람자료.csv"
         export.write_text("항목,값\n이메일,kim.minji@example.com\n", encoding="utf-8")
-        staff.set_input_files("#form-offer input[name=file]", str(export))
-        staff.click("#do-offer")
-        staff.fill(
-            "#form-complete textarea[name=outcome]", "요청하신 개인정보 사본을 준비했습니다."
-        )
-        staff.click("#do-complete")
+        staff.set_input_files(open_action(staff, "#form-offer input[name=file]"), str(export))
+        staff.click(open_action(staff, "#do-offer"))
+        outcome = open_action(staff, "#form-complete textarea[name=outcome]")
+        staff.fill(outcome, "요청하신 개인정보 사본을 준비했습니다.")
+        staff.click(open_action(staff, "#do-complete"))
         assert "요청하신 개인정보 사본을 준비했습니다." in staff.inner_text("#preview")
         staff.click("#send-notice")
         assert "처리 완료" in staff.inner_text("#status")
@@ -240,12 +239,13 @@ def test_english_deletion_with_a_partial_refusal(served, smtp, browser):
 
         sign_in(staff, base)
         staff.click(f"text={reference}")
+        open_action(staff, "#form-partial select[name=ground]")
         staff.select_option("#form-partial select[name=ground]", "retention_required_by_law")
-        staff.fill(
-            "#form-partial textarea[name=done]", "회원 정보와 마케팅 수신 정보를 삭제했습니다."
-        )
+        done = open_action(staff, "#form-partial textarea[name=done]")
+        staff.fill(done, "회원 정보와 마케팅 수신 정보를 삭제했습니다.")
+        open_action(staff, "#form-partial textarea[name=explanation]")
         staff.fill("#form-partial textarea[name=explanation]", "결제 기록은 5년간 분리 보관합니다.")
-        staff.click("#do-partial")
+        staff.click(open_action(staff, "#do-partial"))
         assert "법 §36① 단서" in staff.inner_text("#preview")
         staff.click("#send-notice")
 
@@ -325,10 +325,10 @@ def test_korean_correction_with_one_item_approved_into_the_shop_and_one_rejected
         assert shop_user() == (name_before, "010-7777-1234")
 
         staff.fill(
-            "#form-complete textarea[name=outcome]",
+            open_action(staff, "#form-complete textarea[name=outcome]"),
             "전화번호를 정정했습니다. 이름은 증빙과 달라 정정하지 않았습니다.",
         )
-        staff.click("#do-complete")
+        staff.click(open_action(staff, "#do-complete"))
         assert "전화번호를 정정했습니다." in staff.inner_text("#preview")
         staff.click("#send-notice")
         assert "처리 완료" in staff.inner_text("#status")
@@ -386,18 +386,18 @@ def test_korean_erasure_keeps_the_statutory_records_apart_and_says_until_when(
         reference = re.search(r"RD-\d{4}-\d{6}", text_of(smtp.messages[-1])).group(0)
         sign_in(staff, base)
         staff.click(f"text={reference}")
-        staff.click("#do-erase-preview")
+        staff.click(open_action(staff, "#do-erase-preview"))
         preview = staff.inner_text("#erasure-preview")
         assert "shop.payments" in preview and "시행령 §6①3" in preview
-        staff.click("#do-erase")
+        staff.click(open_action(staff, "#do-erase"))
         assert "step-pending" in staff.inner_html("#erasure-steps")  # the paper files wait
         staff.locator("#connectors input[name=note]").fill("2026-11-22 종이 신청서 세단 (담당자)")
         staff.locator("#connectors button[id^=tick-]").click()
         staff.wait_for_load_state()
-        staff.click("#do-erase")
+        staff.click(open_action(staff, "#do-erase"))
         steps = staff.inner_html("#erasure-steps")
         assert "step-pending" not in steps and "step-failed" not in steps
-        staff.click("#do-erase-finish")
+        staff.click(open_action(staff, "#do-erase-finish"))
         notice_text = staff.inner_text("#preview")
         assert "분리하여 보관" in notice_text and "전자상거래법" in notice_text
         staff.click("#send-notice")
@@ -440,9 +440,10 @@ def test_korean_access_package_built_from_the_shop_and_downloaded(
         reference = re.search(r"RD-\d{4}-\d{6}", text_of(smtp.messages[-1])).group(0)
         sign_in(staff, base)
         staff.click(f"text={reference}")
-        staff.click("#do-collect")
+        staff.click(open_action(staff, "#do-collect"))
+        open_action(staff, "#form-complete textarea[name=outcome]")
         staff.fill("#form-complete textarea[name=outcome]", "보유한 개인정보 전체를 준비했습니다.")
-        staff.click("#do-complete")
+        staff.click(open_action(staff, "#do-complete"))
         staff.click("#send-notice")
         send_mail(app)
         assert f"{reference}-personal-data.zip" in text_of(smtp.messages[-1])
@@ -509,8 +510,9 @@ def test_a_phone_request_with_only_a_postal_address_answered_by_a_letter_marked_
         assert "우편으로 답변" in page.inner_text("#subject")
         assert "주소·생년월일 대조" in page.inner_text("#identity-method")
         # A question goes on paper too; the answer given by phone is taken down by staff.
-        page.fill("#form-ask textarea[name=question]", "어느 회원 계정인지 알려 주세요")
-        page.click("#do-ask")
+        question = open_action(page, "#form-ask textarea[name=question]")
+        page.fill(question, "어느 회원 계정인지 알려 주세요")
+        page.click(open_action(page, "#do-ask"))
         page.click("#send-notice")
         page.fill("input[name=answer]", "010-1234-5678로 가입한 계정입니다")
         page.click("button[id^=answer-]")

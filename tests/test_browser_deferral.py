@@ -20,7 +20,14 @@ from rightsdesk.extensions import db
 from rightsdesk.models import StaffRole
 from rightsdesk.organisation.setup import set_up_organisation
 from rightsdesk.organisation.staff import create_staff
-from tests.helpers import body_of, free_port, make_app, make_request, send_mail
+from tests.helpers import (
+    body_of,
+    free_port,
+    make_app,
+    make_request,
+    open_action,
+    send_mail,
+)
 
 CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -108,9 +115,10 @@ def test_a_korean_access_postponed_until_its_ground_ends(served, smtp, page):
         page.click("#sign-in")
         page.wait_for_url(f"{base}/admin/")
         page.goto(f"{base}/admin/requests/{reference}")
-        page.fill("#form-extend textarea[name=reason]", "수사기관의 자료 보존 요청이 있습니다")
-        page.fill("#review-on-input", review)
-        page.click("#do-extend")
+        reason = open_action(page, "#form-extend textarea[name=reason]")
+        page.fill(reason, "수사기관의 자료 보존 요청이 있습니다")
+        page.fill(open_action(page, "#review-on-input"), review)
+        page.click(open_action(page, "#do-extend"))
         preview = page.inner_text("#preview")
         assert "지체 없이" in preview and review not in preview
         page.click("#send-notice")
@@ -124,7 +132,7 @@ def test_a_korean_access_postponed_until_its_ground_ends(served, smtp, page):
         assert "지체 없이" in page.inner_text("#due") and review not in page.inner_text("#due")
 
         page.goto(f"{base}/admin/requests/{reference}")
-        page.click("#do-deferral-end")
+        page.click(open_action(page, "#do-deferral-end"))
         target = page.inner_text("#deferral-due")
         assert date_after_today(target, days=3)
     except BaseException:

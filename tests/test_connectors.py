@@ -29,7 +29,7 @@ from rightsdesk.domain.datamap import check_structure, load_datamap
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
-from rightsdesk.fulfilment.access import prepare_access_package
+from rightsdesk.fulfilment.access import build_waiting_packages, prepare_access_package
 from rightsdesk.fulfilment.suspension import stop_processing
 from rightsdesk.models import AuditEvent, ChecklistItem, ConnectorJob, Request, StaffRole
 from rightsdesk.requests.downloads import fetch
@@ -242,6 +242,28 @@ def test_a_signed_job_is_sent_and_its_answer_joins_the_access_package(wired, hos
         }
     ]
     assert not [data for data in audited if SUBJECT in data or "tok-" in data]
+
+
+def test_staff_press_collect_once_and_the_worker_offers_the_package_when_the_app_answers(
+    wired, host
+):
+    reference = _request(wired)
+    client = sign_in(wired, StaffRole.HANDLER)
+    token = csrf(client, f"/admin/requests/{reference}")
+    client.post(f"/admin/requests/{reference}/actions/collect", data={"csrf_token": token})
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert 'class="flash info"' in page and "app의 응답을 기다리는 중입니다" in page
+    assert 'class="flash error"' not in page  # waiting is a state, not a failure
+    with wired.app_context():
+        assert build_waiting_packages(now=datetime.now(UTC)) == []  # the app has not answered
+        connectors.deliver_due(now=datetime.now(UTC), worker="w1")
+        assert build_waiting_packages(now=datetime.now(UTC)) == [reference]
+        assert build_waiting_packages(now=datetime.now(UTC)) == []  # once
+        [download] = _load(reference).downloads
+        assert download.filename == f"{reference}-personal-data.zip"
+        assert download.created_by == "system:access-packages"
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert f"{reference}-personal-data.zip" in page
 
 
 def test_without_the_secret_no_job_is_sent_and_the_package_says_so(wired, host, monkeypatch):

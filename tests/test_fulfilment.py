@@ -253,7 +253,7 @@ def test_a_system_that_is_down_fails_the_step_without_a_crash(mapped_app, monkey
     response = act(client, reference, "collect")
     assert response.status_code == 302
     page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
-    assert "shop failed, nothing was changed" in page
+    assert "shop에서 실패하여 아무것도 바뀌지 않았습니다" in page  # in the staff member's language
     with mapped_app.app_context():
         found = db.session.scalar(select(Request).where(Request.reference == reference))
         assert found.downloads == [] and found.status is Status.VERIFIED

@@ -6,19 +6,28 @@ the second sends it. Every view of a request's personal data is an audit event.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from rightsdesk.admin.blueprint import ALL_STAFF, WORKERS, bp, roles
 from rightsdesk.admin.intake_views import via_label
+from rightsdesk.admin.timeline import timeline
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import settings
@@ -27,15 +36,18 @@ from rightsdesk.delivery.letters import letters_of
 from rightsdesk.delivery.recipient_notices import notices_of
 from rightsdesk.domain.deadlines import ExtensionNotAllowed
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status
+from rightsdesk.domain.messages import N_
+from rightsdesk.domain.workflow import Situation, days_left, next_steps
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import erasure
-from rightsdesk.fulfilment.access import FulfilmentError, prepare_access_package
+from rightsdesk.fulfilment.access import AccessWaiting, FulfilmentError, prepare_access_package
 from rightsdesk.fulfilment.correction import decide_correction
 from rightsdesk.fulfilment.correction import targets as correction_targets
 from rightsdesk.fulfilment.suspension import stop_processing
+from rightsdesk.i18n import staff_message, staff_status_label
 from rightsdesk.models import AuditEvent, OutboxMessage, Question, Request, StaffRole, StaffUser
 from rightsdesk.requests import decisions
-from rightsdesk.requests.deadlines import notice_deadline
+from rightsdesk.requests.deadlines import calendar_for, notice_deadline
 from rightsdesk.requests.decisions import DecisionError
 from rightsdesk.requests.downloads import DownloadRejected
 from rightsdesk.requests.downloads import offer as offer_download
@@ -56,29 +68,56 @@ def load_request(reference: str) -> Request:
 
 def _page(item: Request, **extra):
     profile = settings().profile(item.jurisdiction)
-    events = _events(item)
     notices = _notices(item)
     handlers = _handlers()
+    steps = erasure.steps_of(item)
+    events = _events(item)
+    today = utcnow().astimezone(settings().tz).date()
     return render_template(
         "admin/request.html",
         item=item,
         profile=profile,
         grounds=profile.grounds_for(item.kind),
         extension=profile.extension(item.kind),
-        events=[(e, json.loads(e.data)) for e in events],
+        timeline=timeline(events),
+        workflow=next_steps(_situation(item, profile, steps, events)),
+        left=days_left(
+            today,
+            item.working_due_date,
+            calendar_for(profile).is_working_day,
+            open_=item.status in OPEN,
+        ),
         notices=notices,
         handlers=handlers,
         is_open=item.status in OPEN,
         can_act=current_user.role in WORKERS,
         targets=_targets(item),
-        erasure_steps=erasure.steps_of(item),
+        erasure_steps=steps,
         Status=Status,
         legal_notice_due=notice_deadline(item),
         letters=letters_of(item.reference),
         recipient_notices=notices_of(item.reference),
-        today=utcnow().astimezone(settings().tz).date(),
+        today=today,
         via_label=via_label,
         **extra,
+    )
+
+
+def _situation(item: Request, profile, steps: Sequence, events: Sequence) -> Situation:
+    """What the workflow needs to know about the request beyond its status and kind."""
+    extension = profile.extension(item.kind)
+    representative = item.representative
+    return Situation(
+        status=item.status,
+        kind=item.kind,
+        has_datamap=bool(current_app.config.get("DATAMAP_FILE")),
+        proof_to_check=bool(representative and not representative.proof_checked_at),
+        can_extend=bool(extension and item.extension_count < extension.max_count),
+        deferred=bool(item.deferral_review_on and not item.deferral_ended_at),
+        package_offered=bool(item.downloads),
+        erasure_run=bool(steps) and all(s.state == "done" for s in steps),
+        corrections_open=any(c.decision is None for c in item.corrections),
+        processing_stopped=any(e.action == "fulfilment.stop" for e in events),
     )
 
 
@@ -204,15 +243,25 @@ def act(reference: str, action: str):
                 flash(_("This account is dormant: running the erasure first restores it from "
                         "separated storage, so the preview below cannot show its rows yet."))
             return _page(item, erasure_preview=erasure.preview(item, now=now))
-        _perform(item, action, form, actor, now)
+        outcome = _perform(item, action, form, actor, now)
     except NOT_DONE as error:
-        db.session.rollback()
-        flash(_("Not done: %(reason)s", reason=str(error)), "error")
+        db.session.rollback()  # what a waiting collection sent is committed already
+        flash(*_refusal(item, error))
         return redirect(url_for("admin.request_detail", reference=reference))
     except KeyError:
         abort(404)
-    flash(_("Done."))
+    flash(*(outcome or (_("Done."), "message")))
     return redirect(url_for("admin.request_detail", reference=reference))
+
+
+def _refusal(item: Request, error: Exception) -> Banner:
+    """Why an action was not done, in the staff member's words; waiting is no failure."""
+    if isinstance(error, AccessWaiting):
+        return staff_message(error), "info"
+    if isinstance(error, IllegalTransition):
+        status = staff_status_label(item.status)
+        return _("Not possible while the request is %(status)s.", status=status), "error"
+    return _("Not done: %(reason)s", reason=staff_message(error)), "error"
 
 
 def _preview(item: Request, action: str, form):
@@ -246,11 +295,12 @@ def _notice_for(item: Request, action: str, form) -> decisions.Notice:
     raise KeyError(action)
 
 
-def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> None:
+def _perform(item: Request, action: str, form, actor: Actor, now: datetime) -> Banner | None:
+    """Does the action; its one banner when it has more to say than "Done."."""
     perform = ACTIONS.get(action)
     if perform is None:
         raise KeyError(action)  # an unknown action: 404
-    perform(item, form, actor, now)
+    return perform(item, form, actor, now)
 
 
 def _verify(item: Request, form, actor: Actor, now: datetime) -> None:
@@ -265,10 +315,10 @@ def _assign(item: Request, form, actor: Actor, now: datetime) -> None:
     assignee = None
     if form.get("assignee"):
         if not form["assignee"].isdigit():
-            raise DecisionError("choose a handler or an admin")
+            raise DecisionError(N_("choose a handler or an admin"))
         assignee = db.session.get(StaffUser, int(form["assignee"]))
         if assignee is None or assignee.role is StaffRole.AUDITOR:
-            raise DecisionError("choose a handler or an admin")
+            raise DecisionError(N_("choose a handler or an admin"))
     decisions.assign(item, assignee, actor, now)
 
 
@@ -284,7 +334,7 @@ def _answer(item: Request, form, actor: Actor, now: datetime) -> None:
     """An answer the person gave by phone or letter, taken down by staff."""
     text = (form.get("answer") or "").strip()
     if not text or not (form.get("question") or "").isdigit():
-        raise DecisionError("write down the answer the person gave")
+        raise DecisionError(N_("write down the answer the person gave"))
     try:
         answer_question(item, int(form["question"]), text=text, file=None, now=now, actor=actor)
     except LookupError as error:
@@ -325,7 +375,7 @@ def _withdraw(item: Request, form, actor: Actor, now: datetime) -> None:
 
 def _correction(item: Request, form, actor: Actor, now: datetime) -> None:
     if not form.get("item", "").isdigit():
-        raise DecisionError("choose a correction item")
+        raise DecisionError(N_("choose a correction item"))
     decide_correction(
         item,
         int(form["item"]),
@@ -337,22 +387,25 @@ def _correction(item: Request, form, actor: Actor, now: datetime) -> None:
     )
 
 
-def _stop(item: Request, form, actor: Actor, now: datetime) -> None:
+def _stop(item: Request, form, actor: Actor, now: datetime) -> Banner:
     affected = stop_processing(item, actor=actor.name, now=now)
     total = sum(affected.values())
-    flash(_("%(count)s row(s) changed in the operator's systems.", count=total))
+    return _("%(count)s row(s) changed in the operator's systems.", count=total), "message"
 
 
-def _collect(item: Request, form, actor: Actor, now: datetime) -> None:
+def _collect(item: Request, form, actor: Actor, now: datetime) -> Banner:
     prepare_access_package(item, actor=actor.name, now=now)
+    return _("The package is offered on the subject's status page."), "message"
 
 
-def _erase(item: Request, form, actor: Actor, now: datetime) -> None:
+def _erase(item: Request, form, actor: Actor, now: datetime) -> Banner:
     _bring_back_dormant(item, actor, now)
     steps = erasure.run(item, actor=actor.name, now=now)
     waiting = [s for s in steps if s.state != "done"]
     if waiting:
-        flash(_("%(count)s step(s) not done yet: see the erasure steps.", count=len(waiting)))
+        count = len(waiting)
+        return _("%(count)s step(s) not done yet: see the erasure steps.", count=count), "info"
+    return _("Every step of the erasure is done: finish to tell the subject."), "message"
 
 
 def _bring_back_dormant(item: Request, actor: Actor, now: datetime) -> None:
@@ -373,7 +426,7 @@ def _erase_decide(item: Request, form, actor: Actor, now: datetime) -> None:
     try:
         step_id = int(form.get("step_id", ""))
     except ValueError:
-        raise DecisionError("choose a step") from None
+        raise DecisionError(N_("choose a step")) from None
     erasure.decide(
         item,
         step_id,
@@ -391,11 +444,13 @@ def _erase_finish(item: Request, form, actor: Actor, now: datetime) -> None:
 def _offer(item: Request, form, actor: Actor, now: datetime) -> None:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise DecisionError("choose a file")
+        raise DecisionError(N_("choose a file"))
     offer_download(item, upload.read(), upload.filename, actor=actor.name, now=now)
 
 
-Action = Callable[[Request, Any, Actor, datetime], None]
+# A banner: its text and its flash category (message, info, error).
+Banner = tuple[str, str]
+Action = Callable[[Request, Any, Actor, datetime], Banner | None]
 
 # The staff actions a request's page posts, by the <action> in the URL.
 ACTIONS: dict[str, Action] = {

@@ -40,6 +40,7 @@ def worker_command(interval: float, once: bool) -> None:
     duties = (
         ("mail and webhooks", lambda: _deliver_round(name)),
         ("connector jobs", lambda: connector_round(name)),
+        ("access packages", _package_round),  # built once the last app has answered
         ("campaigns", lambda: campaign_round(name)),  # read recipients, send at their rate
         ("retention", lambda: retention_tick(check_every=0 if once else 60)),  # hourly
     )
@@ -110,6 +111,14 @@ def _survive(duty: str, run: Callable[..., Any], *args: Any, **kwargs: Any) -> A
             db.session.rollback()
         click.echo(f"worker: {duty} failed, going on: {crash_reason(error)}", err=True)
         return None
+
+
+def _package_round() -> None:
+    """Build the access packages whose apps have all answered since staff pressed Collect."""
+    from rightsdesk.fulfilment.access import build_waiting_packages
+
+    for reference in build_waiting_packages(now=utcnow()):
+        click.echo(f"access package offered for {reference}")
 
 
 def _deliver_round(name: str) -> None:

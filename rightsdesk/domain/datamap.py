@@ -172,6 +172,14 @@ class Recipient:
     contact: str = ""
     role: str = DEFAULT_RECIPIENT_ROLE.value
     retention: str = ""
+    purpose_en: str = ""  # the purpose for the English policy, where ``purpose`` is Korean
+    retention_en: str = ""
+
+    def purpose_in(self, language: str) -> str:
+        return self.purpose_en if language == "en" and self.purpose_en else self.purpose
+
+    def retention_in(self, language: str) -> str:
+        return self.retention_en if language == "en" and self.retention_en else self.retention
     # What the recipient knows the person by, as it calls it: {"주문번호": "shop.orders.id"}.
     # A correction notice carries these values, so the recipient can find the record.
     identifiers: Mapping[str, str] = field(default_factory=dict)
@@ -253,6 +261,8 @@ RECIPIENT_KEYS = (
     "url",
     "url_env",
     "secret_env",
+    "purpose_en",
+    "retention_en",
 )
 RECIPIENT_CHANNELS = ("email", "webhook")
 _TOML_ERROR_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
@@ -416,6 +426,8 @@ class _Reader:
             contact=self.text(raw, path, "contact", ""),
             role=self.text(raw, path, "role", DEFAULT_RECIPIENT_ROLE.value),
             retention=self.text(raw, path, "retention", ""),
+            purpose_en=self.text(raw, path, "purpose_en", ""),
+            retention_en=self.text(raw, path, "retention_en", ""),
             identifiers=self.text_table(raw, path, "identifiers"),
             channel=self.text(raw, path, "channel", "email"),
             url=self.text(raw, path, "url", ""),

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from rightsdesk.domain.holiday_calendar import DayOff, HolidayCalendar
 from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.messages import N_, StaffMessageError
 from rightsdesk.domain.profiles import ExtensionRule, Period, Profile, Unit
 
 
@@ -29,7 +30,7 @@ class NaiveTimestamp(ValueError):
     """A receipt time without a UTC offset: its local date would be a guess."""
 
 
-class ExtensionNotAllowed(ValueError):
+class ExtensionNotAllowed(StaffMessageError):
     """An extension the jurisdiction does not allow for this kind, or one too many."""
 
 
@@ -286,12 +287,17 @@ def check_extension(profile: Profile, kind: RequestKind, count: int) -> Extensio
     if rule is None:
         allowed = sorted(k.value for k in profile.extensions)
         raise ExtensionNotAllowed(
-            f"{profile.code} allows no extension of {kind.value} requests"
-            + (f" (only of: {', '.join(allowed)})" if allowed else "")
+            N_("%(code)s allows no extension of %(kind)s requests%(only)s"),
+            code=profile.code,
+            kind=kind.value,
+            only=f" (only of: {', '.join(allowed)})" if allowed else "",
         )
     if count > rule.max_count:
         raise ExtensionNotAllowed(
-            f"{profile.code} allows at most {rule.max_count} extension(s) of {kind.value} requests"
+            N_("%(code)s allows at most %(max)s extension(s) of %(kind)s requests"),
+            code=profile.code,
+            max=rule.max_count,
+            kind=kind.value,
         )
     return rule
 

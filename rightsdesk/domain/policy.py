@@ -321,8 +321,9 @@ def third_parties_section(recipients: Sequence[Recipient], language: str) -> str
     if not third:
         return "\n".join([title, "", _TEXT["no_recipients"][language]])
     rows = [
-        f"| {md_escape(r.name)} | {md_escape(r.purpose)} | {md_escape(', '.join(r.categories))} | "
-        f"{_cell(r.retention)} | {_cell(r.contact)} |"
+        f"| {md_escape(r.name)} | {md_escape(r.purpose_in(language))} | "
+        f"{md_escape(', '.join(r.categories))} | {_cell(r.retention_in(language))} | "
+        f"{_cell(r.contact)} |"
         for r in third
     ]
     return "\n".join([title, "", intro, "", _TEXT["recipients_head"][language], *rows])
@@ -335,8 +336,8 @@ def processors_section(recipients: Sequence[Recipient], language: str) -> str:
     if not processors:
         return "\n".join([title, "", _TEXT["no_processors"][language]])
     rows = [
-        f"| {md_escape(r.name)} | {md_escape(r.purpose)} | {md_escape(', '.join(r.categories))} | "
-        f"{_cell(r.contact)} |"
+        f"| {md_escape(r.name)} | {md_escape(r.purpose_in(language))} | "
+        f"{md_escape(', '.join(r.categories))} | {_cell(r.contact)} |"
         for r in processors
     ]
     return "\n".join([title, "", intro, "", _TEXT["processors_head"][language], *rows])

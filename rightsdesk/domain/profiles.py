@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -49,9 +49,16 @@ class Period:
     basis: str = ""
     # The statute sets no number ("지체 없이"): ``amount`` is only the operator's working target.
     without_delay: bool = False
+    # The basis for English readers, where ``basis`` is written in Korean (wording, not a rule:
+    # two periods that differ only there are the same period).
+    basis_en: str = field(default="", compare=False)
 
     def plus(self, amount: int) -> Period:
         return replace(self, amount=self.amount + amount)
+
+    def basis_in(self, language: str) -> str:
+        """The basis in ``language`` (the English one where given, else as written)."""
+        return self.basis_en if language == "en" and self.basis_en else self.basis
 
 
 @dataclass(frozen=True)
@@ -392,12 +399,14 @@ class _Reader:
 
     def period(self, raw: object, path: KeyPath) -> Period:
         raw = self.table(raw, path, "with amount and unit")
-        self.only(raw, path, ("amount", "unit"), ("basis", "without_delay", REASON_KEY))
+        optional = ("basis", "basis_en", "without_delay", REASON_KEY)
+        self.only(raw, path, ("amount", "unit"), optional)
         return Period(
             amount=self.number(raw, path, "amount", 1),
             unit=self.choice(raw, path, "unit", Unit, ""),
             basis=self.text(raw, path, "basis"),
             without_delay=self.flag(raw, path, "without_delay"),
+            basis_en=self.text(raw, path, "basis_en"),
         )
 
     def periods(self, raw: object, path: KeyPath) -> dict[RequestKind, Period]:

@@ -14,15 +14,18 @@ import os
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import case, func, select
 
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind
 from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
-from rightsdesk.models import Download, Request
+from rightsdesk.models import ConnectorJob, Download, Request
 from rightsdesk.requests.downloads import offer
 from rightsdesk.systems.collect import (
     Collection,
@@ -34,17 +37,21 @@ from rightsdesk.systems.collect import (
 from rightsdesk.systems.configured import FulfilmentError, configured_datamap, system_engine
 
 
+class AccessWaiting(FulfilmentError):
+    """Not a failure: the package waits for the apps' answers, which the worker fetches."""
+
+
 def subject_identities(request: Request) -> dict[str, str]:
     """What the subject is known by: the e-mail address; without one, the phone number staff
     took down (never both: a mistyped number must not pull in someone else's account)."""
     subject = request.subject
     if subject is None:
-        raise FulfilmentError("the subject's identity is no longer known (purged)")
+        raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
     if subject.email:
         return {"email": subject.email}
     if subject.phone:
         return {"phone": subject.phone}
-    raise FulfilmentError("the subject has neither an e-mail address nor a phone number")
+    raise FulfilmentError(N_("the subject has neither an e-mail address nor a phone number"))
 
 
 def separated_rows(request: Request) -> list[SeparatedRows]:
@@ -98,24 +105,30 @@ def _remote(system: System, tables: dict[str, list[dict]]) -> list[RemoteRows]:
 
 def _await_connectors(request: Request, datamap: DataMap, action: str, now: datetime) -> None:
     """Ensure the webhook jobs and checklist items of ``action``. A job that has not answered
-    stops here, committed so the worker sends it: collect again once it has."""
+    stops here, committed so the worker sends it; the worker builds the package once every
+    app has answered (:func:`build_waiting_packages`)."""
     waiting = [j for j in connectors.start(request, datamap, action, now=now) if j.state != "done"]
     if not waiting:
         return
     db.session.commit()
     failed = [j.system for j in waiting if j.state == connectors.FAILED]
     if failed:
-        raise FulfilmentError(f"{', '.join(failed)} failed: retry its job, then collect again")
-    names = ", ".join(j.system for j in waiting)
-    raise FulfilmentError(
-        f"waiting for {names} to answer (the worker sends the job): collect again once it has"
+        raise FulfilmentError(
+            N_("%(systems)s failed: retry its job, then collect again"), systems=", ".join(failed)
+        )
+    raise AccessWaiting(
+        N_(
+            "waiting for %(systems)s to answer: the worker sends the job and offers the "
+            "package once every app has answered"
+        ),
+        systems=", ".join(j.system for j in waiting),
     )
 
 
 def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> Download:
     """Collect, package and offer the subject's data for an access request."""
     if request.kind is not RequestKind.ACCESS:
-        raise FulfilmentError("an access package is for access requests")
+        raise FulfilmentError(N_("an access package is for access requests"))
     subject_identities(request)
     datamap = configured_datamap()
     _await_connectors(request, datamap, "access", now)
@@ -166,3 +179,51 @@ def _collected_tables(collection: Collection) -> list[dict]:
         {"system": remote.system, "table": remote.name, "rows": len(remote.rows)}
         for remote in collection.remote
     ]
+
+
+# --- packages the worker finishes -----------------------------------------------------------
+
+WORKER_ACTOR = "system:access-packages"
+
+
+def build_waiting_packages(*, now: datetime) -> list[str]:
+    """Build the packages staff asked for that waited for the apps' answers, once every app
+    has answered (the worker calls this each round): collecting is one click for staff, who
+    see the package arrive on the request's page. The references built."""
+    built = []
+    for request in _waiting_for_a_package():
+        try:
+            prepare_access_package(request, actor=WORKER_ACTOR, now=now)
+        except FulfilmentError:
+            db.session.rollback()  # still waiting, or a problem staff see on "Collect"
+            continue
+        built.append(request.reference)
+    return built
+
+
+def _waiting_for_a_package() -> list[Request]:
+    """Open access requests whose apps have all answered since the last file was offered."""
+    answered = (
+        select(ConnectorJob.request_id, func.max(ConnectorJob.finished_at).label("last"))
+        .where(ConnectorJob.action == "access")
+        .group_by(ConnectorJob.request_id)
+        .having(func.count() == func.sum(case((ConnectorJob.state == connectors.DONE, 1), else_=0)))
+        .subquery()
+    )
+    offered = (
+        select(Download.request_id, func.max(Download.created_at).label("at"))
+        .group_by(Download.request_id)
+        .subquery()
+    )
+    query = (
+        select(Request)
+        .join(answered, answered.c.request_id == Request.id)
+        .outerjoin(offered, offered.c.request_id == Request.id)
+        .where(
+            Request.kind == RequestKind.ACCESS,
+            Request.status.in_(OPEN),
+            (offered.c.at.is_(None)) | (offered.c.at < answered.c.last),
+        )
+        .order_by(Request.id)
+    )
+    return list(db.session.scalars(query))

@@ -15,6 +15,7 @@ from rightsdesk.core.context import current_organisation, settings
 from rightsdesk.delivery import connectors, recipient_notices
 from rightsdesk.delivery.outbox import queue
 from rightsdesk.domain.datamap import Recipient
+from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment.access import subject_identities
 from rightsdesk.models import CorrectionItem, ErasureStep, Request
@@ -51,7 +52,7 @@ def decide_correction(
     if approve:
         _apply(request, item, target, now)
     elif not note:
-        raise FulfilmentError("say why the item is rejected: the subject will be told")
+        raise FulfilmentError(N_("say why the item is rejected: the subject will be told"))
     item.decision = _decision(approve, item)
     item.decision_note = item.decision_note if item.decision == NOT_FOUND else note
     item.decided_by, item.decided_at = actor, now
@@ -74,9 +75,9 @@ def _decision(approve: bool, item: CorrectionItem) -> str:
 def _undecided_item(request: Request, item_id: int) -> CorrectionItem:
     item = db.session.get(CorrectionItem, item_id)
     if item is None or item.request_id != request.id:
-        raise FulfilmentError("no such correction item on this request")
+        raise FulfilmentError(N_("no such correction item on this request"))
     if item.decision is not None:
-        raise FulfilmentError("this item is decided already")
+        raise FulfilmentError(N_("this item is decided already"))
     return item
 
 
@@ -86,7 +87,7 @@ def _apply(request: Request, item: CorrectionItem, target: str | None, now: date
     the subject has no row (erased, or never held) is not corrected: the item says why."""
     datamap = configured_datamap()
     if target not in correction_targets(datamap):
-        raise FulfilmentError("choose the field of the data map to correct")
+        raise FulfilmentError(N_("choose the field of the data map to correct"))
     item.target = target
     if "." not in target:  # a webhook system: the app applies it when the job arrives
         job = connectors.ensure_job(request, target, "correction", now=now)

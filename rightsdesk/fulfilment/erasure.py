@@ -35,6 +35,7 @@ from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind, Table
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.messages import N_
 from rightsdesk.domain.retention import Schedule
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
@@ -90,9 +91,9 @@ def local_today(now: datetime) -> date:
 
 def _require_erasure(request: Request) -> None:
     if request.kind is not RequestKind.DELETION:
-        raise FulfilmentError("erasure is for deletion requests")
+        raise FulfilmentError(N_("erasure is for deletion requests"))
     if request.status not in OPEN:
-        raise FulfilmentError(f"{request.reference} is closed")
+        raise FulfilmentError(N_("%(reference)s is closed"), reference=request.reference)
 
 
 def preview(request: Request, *, now: datetime) -> list[PreviewRow]:
@@ -155,7 +156,7 @@ def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[Era
         db.session.execute(insert(_STEPS), steps)
     except IntegrityError:
         db.session.rollback()
-        raise FulfilmentError("another run planned this erasure at once: run again") from None
+        raise FulfilmentError(N_("another run planned this erasure at once: run again")) from None
     return steps_of(request)
 
 
@@ -198,7 +199,9 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
     run = _Run(request.id, request.reference, actor, now)
     if not leases.take(run.lease, run.holder, now=now, ttl=LEASE_TTL):
         db.session.rollback()
-        raise FulfilmentError("an erasure of this request is running already: try again shortly")
+        raise FulfilmentError(
+            N_("an erasure of this request is running already: try again shortly")
+        )
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.commit()  # SQLite locks the whole file until commit: not while we read
     try:
@@ -498,10 +501,12 @@ def decide(
     _require_erasure(request)
     step = next((s for s in steps_of(request) if s.id == step_id), None)
     if step is None or step.state != "done" or not policy_keep(step):
-        raise FulfilmentError("only finished steps keeping rows under our own policy are decided")
+        raise FulfilmentError(
+            N_("only finished steps keeping rows under our own policy are decided")
+        )
     basis = (basis or "").strip()
     if keep and not basis:
-        raise FulfilmentError("name the basis the operator relies on to keep these rows")
+        raise FulfilmentError(N_("name the basis the operator relies on to keep these rows"))
     if not keep:
         destroyed = db.session.execute(
             delete(RetainedRecord).where(
@@ -541,15 +546,17 @@ def outcome(request: Request) -> Outcome:
     policy keep decided."""
     steps = steps_of(request)
     if not steps:
-        raise FulfilmentError("run the erasure first")
+        raise FulfilmentError(N_("run the erasure first"))
     waiting = [s for s in steps if s.state != "done"]
     if waiting:
-        raise FulfilmentError(f"the erasure is not finished: {_names(waiting)}")
+        raise FulfilmentError(
+            N_("the erasure is not finished: %(steps)s"), steps=_names(waiting)
+        )
     undecided = [s for s in steps if policy_keep(s) and s.decision != "keep"]
     if undecided:
         raise FulfilmentError(
-            "decide what our own policy (not a statute) would keep, keep or delete: "
-            + _names(undecided)
+            N_("decide what our own policy (not a statute) would keep, keep or delete: %(steps)s"),
+            steps=_names(undecided),
         )
     language = request.language or "ko"
     where = _Names.load(language).of

@@ -11,6 +11,7 @@ from rightsdesk.core.actors import Actor
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import SystemKind
 from rightsdesk.domain.kinds import RequestKind
+from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment.access import subject_identities
 from rightsdesk.models import Request
@@ -26,7 +27,7 @@ def stop_processing(request: Request, *, actor: Actor, now: datetime) -> dict[st
     """For a suspension or consent withdrawal: carry out the data map's actions for the purposes
     in the request's scope (all purposes for "everything") in every reachable SQL system."""
     if request.kind not in STOPPING:
-        raise FulfilmentError("stopping processing is for suspension and consent withdrawal")
+        raise FulfilmentError(N_("stopping processing is for suspension and consent withdrawal"))
     identities = subject_identities(request)
     datamap = configured_datamap()
     scope = request.scope or {"all": True}

@@ -20,6 +20,7 @@ from rightsdesk.delivery.outbox import render
 from rightsdesk.domain.deadlines import check_extension
 from rightsdesk.domain.identity import strip_control_characters
 from rightsdesk.domain.lifecycle import OPEN, IllegalTransition, Status, check_transition
+from rightsdesk.domain.messages import N_, StaffMessageError
 from rightsdesk.extensions import db
 from rightsdesk.models import Note, Question, Request, StaffUser
 from rightsdesk.requests.deadlines import (
@@ -34,7 +35,7 @@ from rightsdesk.requests.lifecycle import change_status
 from rightsdesk.requests.tokens import status_token
 
 
-class DecisionError(ValueError):
+class DecisionError(StaffMessageError):
     """An action that cannot be taken as asked; the message says why."""
 
 
@@ -85,13 +86,18 @@ def preview(request: Request, notice: Notice) -> tuple[str, str]:
 
 def _require_open(request: Request) -> None:
     if request.status not in OPEN:
-        raise DecisionError(f"{request.reference} is closed ({request.status.value})")
+        raise DecisionError(
+            N_("%(reference)s is closed (%(status)s)"),
+            reference=request.reference,
+            status=request.status.value,
+        )
 
 
-def _require_text(value: str | None, what: str) -> str:
+def _require_text(value: str | None, missing: str) -> str:
+    """The text without control characters; ``missing`` (a message id) when it is blank."""
     text = strip_control_characters(value or "").strip()
     if not text:
-        raise DecisionError(f"{what} is required: the subject must be told")
+        raise DecisionError(missing)
     return text
 
 
@@ -136,7 +142,8 @@ def assign(request: Request, assignee: StaffUser | None, actor: Actor, now: date
 
 
 def add_note(request: Request, text: str, actor: Actor, now: datetime) -> Note:
-    note = Note(request=request, author=actor.user, at=now, text=_require_text(text, "A note"))
+    text = _require_text(text, N_("Write the note first."))
+    note = Note(request=request, author=actor.user, at=now, text=text)
     db.session.add(note)
     db.session.flush()
     _audit("request.note", request, actor, now, note=note.id)
@@ -147,8 +154,8 @@ def add_note(request: Request, text: str, actor: Actor, now: datetime) -> Note:
 def question_notice(request: Request, question: str) -> Notice:
     _require_open(request)
     if request.status is Status.RECEIVED_UNVERIFIED:
-        raise DecisionError("confirm the requester's identity before asking them anything")
-    text = _require_text(question, "The question")
+        raise DecisionError(N_("confirm the requester's identity before asking them anything"))
+    text = _require_text(question, N_("The question is required: the subject must be told"))
     return Notice("question", {**_base_context(request), "question": Question(text=text)})
 
 
@@ -162,7 +169,11 @@ def ask(
     jurisdiction says so (UK GDPR Art. 12A: identity, fee or clarification)."""
     question_notice(request, question)
     if purpose not in ASK_PURPOSES:
-        raise DecisionError(f"purpose {purpose!r} is not one of: {', '.join(ASK_PURPOSES)}")
+        raise DecisionError(
+            N_("purpose %(purpose)r is not one of: %(accepted)s"),
+            purpose=purpose,
+            accepted=", ".join(ASK_PURPOSES),
+        )
     if not (purpose == "other" and request.awaiting_purpose not in (None, "other")):
         request.awaiting_purpose = purpose  # a restarting question already open stays so
     ask_subject(request, question.strip(), actor=actor.name, now=now)
@@ -186,7 +197,7 @@ def extension_notice(request: Request, reason: str, review_on: str | None = None
         "extended",
         {
             **_base_context(request),
-            "reason": _require_text(reason, "The reason"),
+            "reason": _require_text(reason, N_("The reason is required: the subject must be told")),
             "new_due": new_due,
             "basis": rule.basis,
             "until_ground_ends": rule.until_ground_ends,
@@ -200,11 +211,13 @@ def _review_date(value: str | None, request: Request) -> date:
         review_on = date.fromisoformat((value or "").strip())
     except ValueError:
         raise DecisionError(
-            "an internal review date (YYYY-MM-DD) is required: when you will check whether "
-            "the ground for postponing still holds"
+            N_(
+                "an internal review date (YYYY-MM-DD) is required: when you will check "
+                "whether the ground for postponing still holds"
+            )
         ) from None
     if review_on <= request.received_at.date():
-        raise DecisionError("the review date must be after the day the request was received")
+        raise DecisionError(N_("the review date must be after the day the request was received"))
     return review_on
 
 
@@ -228,7 +241,9 @@ def end_deferral(request: Request, actor: Actor, now: datetime) -> None:
     without delay (the operator's target from today), 법 §35③ 후문."""
     _require_open(request)
     if not is_deferred(request) or request.deferral_ended_at is not None:
-        raise DecisionError(f"{request.reference} is not postponed until a ground ends")
+        raise DecisionError(
+            N_("%(reference)s is not postponed until a ground ends"), reference=request.reference
+        )
     request.deferral_ended_at = now
     apply_deadline(request)
     _audit("request.deferral_ended", request, actor, now, due=request.due_date.isoformat())
@@ -246,15 +261,20 @@ def refusal_notice(
 ) -> Notice:
     _require_open(request)
     target = Status.PARTIALLY_COMPLETED if partial else Status.REFUSED
-    explanation = _require_text(explanation, "The explanation")
+    explanation = _require_text(
+        explanation, N_("The explanation is required: the subject must be told")
+    )
     check_transition(request.status, target, explanation)
     profile = settings().profile(request.jurisdiction)
     try:
         ground = profile.ground(ground_code, request.kind)
-    except ValueError as error:
-        raise DecisionError(str(error)) from None
+    except ValueError:
+        raise DecisionError(
+            N_("%(ground)r is not a legal ground for this request: choose one listed"),
+            ground=ground_code,
+        ) from None
     if partial:
-        done = _require_text(done, "What was done")
+        done = _require_text(done, N_("What was done is required: the subject must be told"))
     return Notice(
         "partially_refused" if partial else "refused",
         {
@@ -319,7 +339,9 @@ def completion_notice(request: Request, outcome: str, *, kept_by_policy: str = "
         "completed",
         {
             **_base_context(request),
-            "outcome": _require_text(outcome, "The outcome"),
+            "outcome": _require_text(
+                outcome, N_("The outcome is required: the subject must be told")
+            ),
             "files": files,
             "kept_by_policy": kept_by_policy,
         },
@@ -352,7 +374,9 @@ def withdraw_for_subject(request: Request, note: str, actor: Actor, now: datetim
         Status.WITHDRAWN,
         actor=actor.name,
         now=now,
-        reason=_require_text(note, "How the subject withdrew"),
+        reason=_require_text(
+            note, N_("How the subject withdrew is required: the subject must be told")
+        ),
         commit=False,
     )
     _send(request, notice, now)

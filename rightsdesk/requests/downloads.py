@@ -21,6 +21,7 @@ from rightsdesk.core.actors import SUBJECT, Actor
 from rightsdesk.core.keys import package_cipher
 from rightsdesk.core.uploads import delete_upload, store_bytes, stored_path
 from rightsdesk.domain.lifecycle import OPEN
+from rightsdesk.domain.messages import N_, StaffMessageError
 from rightsdesk.extensions import db
 from rightsdesk.models import Download, Request
 
@@ -35,16 +36,18 @@ BINARY_TYPES = {
 TEXT_EXTENSIONS = {".csv": "text/csv", ".json": "application/json", ".txt": "text/plain"}
 
 
-class DownloadRejected(ValueError):
-    pass
+class DownloadRejected(StaffMessageError):
+    """A file that cannot be offered to the subject; the message says why."""
 
 
 def _kind_of(data: bytes, filename: str) -> tuple[str, str]:
     """(content type, extension) judged by content; UTF-8 text only as CSV, JSON or TXT."""
     if not data:
-        raise DownloadRejected("the file is empty")
+        raise DownloadRejected(N_("the file is empty"))
     if len(data) > int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024:
-        raise DownloadRejected(f"the file is larger than {current_app.config['MAX_UPLOAD_MB']} MB")
+        raise DownloadRejected(
+            N_("the file is larger than %(size)s MB"), size=current_app.config["MAX_UPLOAD_MB"]
+        )
     guessed = filetype.guess(data)
     if guessed is not None and guessed.mime in BINARY_TYPES:
         return guessed.mime, BINARY_TYPES[guessed.mime]
@@ -53,9 +56,9 @@ def _kind_of(data: bytes, filename: str) -> tuple[str, str]:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            raise DownloadRejected("a text file must be UTF-8") from None
+            raise DownloadRejected(N_("a text file must be UTF-8")) from None
         return TEXT_EXTENSIONS[suffix], suffix.lstrip(".")
-    raise DownloadRejected("offer a PDF, ZIP, PNG, JPEG, or a UTF-8 CSV, JSON or TXT file")
+    raise DownloadRejected(N_("offer a PDF, ZIP, PNG, JPEG, or a UTF-8 CSV, JSON or TXT file"))
 
 
 def safe_filename(filename: str, reference: str, extension: str) -> str:
@@ -81,7 +84,10 @@ def offer(
     ``action`` and ``details`` let a caller that made the file (the access package) record
     what it did and the offer as one event."""
     if request.status not in OPEN:
-        raise DownloadRejected(f"{request.reference} is closed: offer files before completing it")
+        raise DownloadRejected(
+            N_("%(reference)s is closed: offer files before completing it"),
+            reference=request.reference,
+        )
     download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days)
     db.session.add(download)
     db.session.flush()

@@ -19,6 +19,7 @@ from rightsdesk.domain.datamap import (
     check_structure,
     load_datamap,
 )
+from rightsdesk.domain.messages import N_, StaffMessageError
 from rightsdesk.domain.retention import (
     DEFAULT_SCHEDULE,
     RetentionError,
@@ -29,7 +30,7 @@ from rightsdesk.domain.retention import (
 from rightsdesk.systems.connect import shared_engine
 
 
-class FulfilmentError(ValueError):
+class FulfilmentError(StaffMessageError):
     """Fulfilment cannot run as asked; the message says what to fix."""
 
 
@@ -38,7 +39,7 @@ def configured_datamap() -> DataMap:
     every fulfilment step asks for it."""
     path = current_app.config.get("DATAMAP_FILE")
     if not path:
-        raise FulfilmentError("no data map: set RIGHTSDESK_DATAMAP_FILE")
+        raise FulfilmentError(N_("no data map: set RIGHTSDESK_DATAMAP_FILE"))
     categories = _schedule_categories()
     try:
         stat = os.stat(path)
@@ -70,12 +71,20 @@ def system_engine(system: System) -> Iterator[Engine]:
     a crash and never a request marked done."""
     url = os.environ.get(system.url_env)
     if not url:
-        raise FulfilmentError(f"{system.url_env} is not set: cannot reach {system.name}")
+        raise FulfilmentError(
+            N_("%(variable)s is not set: cannot reach %(system)s"),
+            variable=system.url_env,
+            system=system.name,
+        )
     try:
         yield shared_engine(url)
     except SQLAlchemyError as error:
         reason = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
-        raise FulfilmentError(f"{system.name} failed, nothing was changed: {reason}") from None
+        raise FulfilmentError(
+            N_("%(system)s failed, nothing was changed: %(reason)s"),
+            system=system.name,
+            reason=reason,
+        ) from None
 
 
 def current_schedule() -> Schedule:

@@ -8,7 +8,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask, request
@@ -307,3 +307,28 @@ def test_apikey_command_prints_the_key_once(app, runner):
     assert insecure.exit_code == 2 and "HTTPS" in insecure.output
     bad_scope = runner.invoke(args=["apikey", "create", "--name", "app4", "--scopes", "admin"])
     assert bad_scope.exit_code == 2 and "unknown scope" in bad_scope.output
+
+
+def test_a_korean_access_postponed_until_its_ground_ends_has_no_due_date_in_the_api(
+    app, client, issued
+):
+    """The operator's internal review date is no due date (법 §35③ 후문): the API says the
+    request is deferred and gives none, until staff record that the ground has ended."""
+    from rightsdesk.models import StaffRole
+    from tests.helpers import act, organisation, sign_in
+
+    key, secret = issued
+    organisation(app)
+    email = "deferred@example.com"
+    body = {"kind": "access", "email": email, "assertion": make_assertion(secret, email)}
+    reference = post(client, key, body).get_json()["reference"]
+    auth = {"Authorization": f"Bearer {key}"}
+    assert client.get(f"/api/v1/requests/{reference}", headers=auth).get_json()["deferred"] is False
+    staff = sign_in(app, StaffRole.HANDLER)
+    review = (datetime.now(UTC) + timedelta(days=20)).date().isoformat()
+    act(staff, reference, "extend", reason="수사기관의 보존 요청", review_on=review, step="send")
+    deferred = client.get(f"/api/v1/requests/{reference}", headers=auth).get_json()
+    assert (deferred["deferred"], deferred["due"]) == (True, None)
+    act(staff, reference, "deferral-end")
+    ended = client.get(f"/api/v1/requests/{reference}", headers=auth).get_json()
+    assert ended["deferred"] is False and ended["due"] is not None and ended["due"] != review

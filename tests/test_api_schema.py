@@ -58,6 +58,7 @@ REQUEST_FIELDS = {
     "received",
     "due",
     "promised_due",
+    "deferred",
 }
 RESPONSE_CHECKS = [
     not_a_server_error,

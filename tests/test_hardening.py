@@ -225,7 +225,10 @@ def test_a_thousand_messages_with_fifty_poisoned(app, smtp, capsys):
 
 # --- 2. the API never hands out the subject's channel ---------------------------------------
 
-API_FIELDS = {"reference", "kind", "status", "jurisdiction", "received", "due", "promised_due"}
+API_FIELDS = {
+    *("reference", "kind", "status", "jurisdiction", "received", "due", "promised_due"),
+    "deferred",
+}
 SCOPES = ("requests:create", "requests:read", "restrictions:read")
 
 

@@ -135,6 +135,14 @@ def test_a_california_deletion_denial_says_what_happens_to_the_rest(app, smtp):
     assert "California Privacy Protection Agency" in notice
 
 
+def test_a_california_access_denial_says_the_rest_is_still_disclosed(app, smtp):
+    organisation(app)
+    reference = new_request(app, jurisdiction="US-CA", language="en", kind=K.ACCESS)
+    _preview, notice = _refuse(app, smtp, reference, "other", "A conflict with state law.")
+    assert "CCPA Regs §7024(e)" in notice and "still disclose the rest" in notice
+    assert "§7022(f)" not in notice and "California Privacy Protection Agency" in notice
+
+
 def test_a_brazilian_refusal_cites_art_18_and_the_anpd_in_korean(app, smtp):
     organisation(app)
     reference = new_request(app, jurisdiction="BR", language="ko", kind=K.CORRECTION)

@@ -26,6 +26,7 @@ from rightsdesk.domain.kinds import SUBJECT_KINDS, RequestKind
 from rightsdesk.extensions import csrf, db, limiter
 from rightsdesk.models import Channel
 from rightsdesk.requests import host_apps as api_service
+from rightsdesk.requests.deadlines import is_deferred
 from rightsdesk.requests.intake import (
     CorrectionInput,
     IntakeInput,
@@ -273,9 +274,16 @@ def _request_json(item) -> dict:
         "status": item.status.value,
         "jurisdiction": item.jurisdiction,
         "received": item.received_at.isoformat(),
-        "due": item.due_date.isoformat(),
+        # While postponed until its ground ends the date held is an internal review date,
+        # not a due date: none is given (법 §35③ 후문).
+        "due": None if _awaiting_ground(item) else item.due_date.isoformat(),
         "promised_due": item.promised_due_date.isoformat() if item.promised_due_date else None,
+        "deferred": _awaiting_ground(item),
     }
+
+
+def _awaiting_ground(item) -> bool:
+    return is_deferred(item) and item.deferral_ended_at is None
 
 
 @bp.post("/requests")

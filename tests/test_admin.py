@@ -930,3 +930,28 @@ def test_offered_files_are_encrypted_at_rest(app):
         assert secret not in on_disk and b"PDF" not in on_disk
         _download, data = fetch(found, item.id, now=datetime.now(UTC))
         assert data == secret
+
+
+def test_a_refused_action_keeps_what_the_staff_member_typed(app):
+    """Refused for a missing explanation, the partial refusal's form comes back with the text
+    typed into it, once; another request's page does not show it."""
+    organisation(app)
+    reference = new_request(app, kind=K.DELETION)
+    other = new_request(app, kind=K.ACCESS, email="other@example.com")
+    client = sign_in(app, StaffRole.HANDLER)
+    act(client, reference, "start")
+    done = "회원 정보와 마케팅 수신 정보를 삭제했습니다 <b>"
+    refused = act(
+        client, reference, "partial", ground="retention_required_by_law", done=done,
+        explanation="  ", step="send",
+    )
+    assert refused.status_code == 302 and stored(app, reference).status is Status.IN_PROGRESS
+    page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    form = page.split('id="form-partial"')[1].split("</form>")[0]
+    assert "회원 정보와 마케팅 수신 정보를 삭제했습니다 &lt;b&gt;" in form  # kept, escaped
+    again = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
+    assert "마케팅 수신 정보를 삭제했습니다" not in again  # taken once
+    act(client, reference, "partial", ground="retention_required_by_law", done=done,
+        explanation=" ", step="send")
+    elsewhere = client.get(f"/admin/requests/{other}").get_data(as_text=True)
+    assert "마케팅 수신 정보를 삭제했습니다" not in elsewhere

@@ -19,6 +19,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -76,6 +77,7 @@ def _page(item: Request, **extra):
     return render_template(
         "admin/request.html",
         item=item,
+        typed=_typed(item.reference),
         profile=profile,
         grounds=profile.grounds_for(item.kind),
         extension=profile.extension(item.kind),
@@ -247,11 +249,36 @@ def act(reference: str, action: str):
     except NOT_DONE as error:
         db.session.rollback()  # what a waiting collection sent is committed already
         flash(*_refusal(item, error))
+        _keep_typed(reference, action, form)
         return redirect(url_for("admin.request_detail", reference=reference))
     except KeyError:
         abort(404)
     flash(*(outcome or (_("Done."), "message")))
     return redirect(url_for("admin.request_detail", reference=reference))
+
+
+#: The free-text fields of the actions, kept when an action is refused so nothing typed is lost.
+TYPED_FIELDS = ("method", "text", "question", "reason", "review_on", "outcome", "done",
+                "explanation", "note")
+TYPED_LIMIT = 2000  # characters in all: the session is a cookie
+
+
+def _keep_typed(reference: str, action: str, form) -> None:
+    """What the staff member typed into a refused action, for the page they are sent back to
+    (once: :func:`_typed` takes it)."""
+    fields, room = {}, TYPED_LIMIT
+    for name in TYPED_FIELDS:
+        value = (form.get(name) or "")[:room]
+        if value.strip():
+            fields[name], room = value, room - len(value)
+    if fields:
+        session["typed"] = {"reference": reference, "action": action, "fields": fields}
+
+
+def _typed(reference: str) -> dict:
+    """The text kept from a refused action on this request (``{}`` if none), taken once."""
+    kept = session.pop("typed", None)
+    return kept if kept and kept.get("reference") == reference else {}
 
 
 def _refusal(item: Request, error: Exception) -> Banner:

@@ -228,7 +228,7 @@ def test_staff_restore_from_the_console_and_a_purged_copy_is_said_so(dormant, sh
         data={"csrf_token": token, "email": purged},
         follow_redirects=True,
     )
-    assert "no separated copy" in refused.get_data(as_text=True)
+    assert "분리 보관본이 없습니다" in refused.get_data(as_text=True)  # in the console's Korean
     assert _live(shop, "SELECT * FROM users ORDER BY id") == before
     done = client.post(
         "/admin/retention/restore",

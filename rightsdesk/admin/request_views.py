@@ -445,7 +445,7 @@ def _bring_back_dormant(item: Request, actor: Actor, now: datetime) -> None:
     try:
         restore_account(email, actor=actor, now=now)
     except RestoreError as error:
-        raise FulfilmentError(str(error)) from None
+        raise FulfilmentError(error.message, **error.values) from None
     flash(_("The account was dormant: it was restored from separated storage, then erased."))
 
 

@@ -14,6 +14,7 @@ from rightsdesk.core.actors import Actor
 from rightsdesk.core.clock import utcnow
 from rightsdesk.core.context import settings
 from rightsdesk.extensions import db
+from rightsdesk.i18n import staff_message
 from rightsdesk.retention.jobs import RetentionError, current_schedule
 from rightsdesk.retention.restore import FulfilmentError, RestoreError, restore_account
 from rightsdesk.retention.runner import recent_records
@@ -46,7 +47,7 @@ def dormancy_restore():
         done = restore_account(email, actor=actor, now=utcnow())
     except (RestoreError, FulfilmentError, RetentionError) as error:
         db.session.rollback()
-        flash(_("Not done: %(reason)s", reason=str(error)), "error")
+        flash(_("Not done: %(reason)s", reason=staff_message(error)), "error")
     else:
         place = done.system + "." + done.table
         flash(_("Restored %(count)s row(s) into %(place)s.", count=done.rows, place=place))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
+from rightsdesk.domain.messages import N_, StaffMessageError
 from rightsdesk.domain.retention import Dormancy
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
@@ -32,7 +33,7 @@ from rightsdesk.systems.configured import (
 )
 
 
-class RestoreError(ValueError):
+class RestoreError(StaffMessageError):
     """Nothing restored; the message says why."""
 
 
@@ -49,8 +50,10 @@ def restore_account(email: str, *, actor: Actor, now: datetime) -> Restored:
     records = _records(email, policy)
     if not records:
         raise RestoreError(
-            "no separated copy of that account: it was never separated, or its copy was "
-            "destroyed after the keep period; nothing was changed"
+            N_(
+                "no separated copy of that account: it was never separated, or its copy was "
+                "destroyed after the keep period; nothing was changed"
+            )
         )
     system = configured_datamap().system(policy.system)
     try:
@@ -61,8 +64,10 @@ def restore_account(email: str, *, actor: Actor, now: datetime) -> Restored:
                     connection.execute(_update(table, record, policy, now))
     except (IntegrityError, FulfilmentError):  # system_engine wraps the database's refusal
         raise RestoreError(
-            "the live table refused the restored values (is the address in use by another "
-            "account now?); nothing was changed"
+            N_(
+                "the live table refused the restored values (is the address in use by "
+                "another account now?); nothing was changed"
+            )
         ) from None
     return _forget_copies(records, policy, actor=actor, now=now)
 
@@ -81,7 +86,9 @@ def has_separated_account(email: str | None) -> bool:
 def _policy() -> Dormancy:
     policy = current_schedule().dormancy
     if policy is None or not policy.enabled:
-        raise RestoreError("dormancy is not turned on in the retention file: nothing to restore")
+        raise RestoreError(
+            N_("dormancy is not turned on in the retention file: nothing to restore")
+        )
     return policy
 
 
@@ -89,7 +96,7 @@ def _records(email: str, policy: Dormancy) -> list[RetainedRecord]:
     try:
         lookup = separated.lookup_hash(email)
     except ValueError:
-        raise RestoreError(f"{email!r} is not an e-mail address") from None
+        raise RestoreError(N_("%(email)s is not an e-mail address"), email=repr(email)) from None
     return list(
         db.session.scalars(
             select(RetainedRecord).where(

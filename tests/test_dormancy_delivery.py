@@ -394,3 +394,18 @@ def test_demo_dormancy_is_refused_outside_demo_mode(demo, shop):
     assert refused.exit_code == 2 and "demo mode" in refused.output
     with demo.app_context():
         assert db.session.scalar(select(func.count(NoticeCampaign.id))) == 0
+
+
+def test_the_published_policy_lists_the_dormancy_keep_as_policy(demo):
+    """내부 방침에 따른 보존 names the separated dormant accounts and how long they are kept."""
+    from rightsdesk.domain.policy import generated_sections
+    from rightsdesk.policy.versions import facts
+    from tests.helpers import organisation
+
+    organisation(demo)
+    with demo.app_context():
+        retention = generated_sections(facts(), "ko")["retention"]
+    policy_part = retention.split("### 내부 방침에 따른 보존")[1]
+    assert "| 휴면 계정(장기 미이용) 분리 보관 | 3년 |" in policy_part
+    assert "365일 미이용 시 분리, 30일 전 이메일 안내" in policy_part
+    assert "휴면" not in retention.split("### 내부 방침에 따른 보존")[0]  # not under statute

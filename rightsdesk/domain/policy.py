@@ -313,6 +313,28 @@ def _cell(value: str) -> str:
     return md_escape(value) if value.strip() else "-"
 
 
+#: Words for the data categories maps commonly use; any other category is shown as written
+#: (write it in the policy's own words in the data map, e.g. "주문 정보").
+CATEGORY_WORDS: Mapping[str, tuple[str, str]] = {
+    "identity": ("성명 등 신원 정보", "identity (name, date of birth)"),
+    "contact": ("연락처(이메일·전화번호·주소)", "contact details (e-mail, phone, address)"),
+    "order": ("주문·배송 정보", "orders and deliveries"),
+    "payment": ("결제 정보", "payments"),
+    "marketing": ("마케팅 수신 동의 정보", "marketing consents"),
+    "complaint": ("상담·불만 처리 기록", "complaints and support"),
+    "access_log": ("접속 기록", "access logs"),
+    "device": ("기기 정보", "device data"),
+}
+
+
+def categories_text(categories: Sequence[str], language: str) -> str:
+    """The items provided or entrusted, in the policy's language."""
+    index = 0 if language == "ko" else 1
+    return ", ".join(
+        CATEGORY_WORDS[c][index] if c in CATEGORY_WORDS else c for c in categories
+    )
+
+
 def third_parties_section(recipients: Sequence[Recipient], language: str) -> str:
     """개인정보의 제3자 제공: the recipients that are no processors, with their own purpose,
     the items provided and how long they keep them (PIPA §17②)."""
@@ -322,8 +344,8 @@ def third_parties_section(recipients: Sequence[Recipient], language: str) -> str
         return "\n".join([title, "", _TEXT["no_recipients"][language]])
     rows = [
         f"| {md_escape(r.name)} | {md_escape(r.purpose_in(language))} | "
-        f"{md_escape(', '.join(r.categories))} | {_cell(r.retention_in(language))} | "
-        f"{_cell(r.contact)} |"
+        f"{md_escape(categories_text(r.categories, language))} | "
+        f"{_cell(r.retention_in(language))} | {_cell(r.contact)} |"
         for r in third
     ]
     return "\n".join([title, "", intro, "", _TEXT["recipients_head"][language], *rows])
@@ -337,7 +359,7 @@ def processors_section(recipients: Sequence[Recipient], language: str) -> str:
         return "\n".join([title, "", _TEXT["no_processors"][language]])
     rows = [
         f"| {md_escape(r.name)} | {md_escape(r.purpose_in(language))} | "
-        f"{md_escape(', '.join(r.categories))} | {_cell(r.contact)} |"
+        f"{md_escape(categories_text(r.categories, language))} | {_cell(r.contact)} |"
         for r in processors
     ]
     return "\n".join([title, "", intro, "", _TEXT["processors_head"][language], *rows])

@@ -200,6 +200,25 @@ class Dormancy:
     # no statute sets it).
     keep_days: int = 3 * 365
 
+    def as_rule(self) -> Rule:
+        """The keep as a policy rule, for the published policy's 내부 방침에 따른 보존: whole
+        years when the days make them."""
+        years, rest = divmod(self.keep_days, 365)
+        amount, unit = (years, Unit.YEARS) if years and not rest else (self.keep_days, Unit.DAYS)
+        return Rule(
+            code="dormancy",
+            amount=amount,
+            unit=unit,
+            start=StartEvent.RECORD_DATE,
+            basis=(
+                f"장기 미이용 계정 분리 보관: {self.days}일 미이용 시 분리, "
+                f"{self.notice_days}일 전 이메일 안내 (운영 방침)"
+            ),
+            kind=BasisKind.POLICY,
+            label_ko="휴면 계정(장기 미이용) 분리 보관",
+            label_en="Dormant accounts, kept apart",
+        )
+
 
 @dataclass(frozen=True)
 class Schedule:

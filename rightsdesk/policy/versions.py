@@ -96,6 +96,14 @@ def notice_for(change: ChangeKind, now: datetime) -> NoticePeriod:
     )
 
 
+def _published_rules() -> list:
+    """The schedule's rules, and the dormancy keep when the operator's policy has one."""
+    schedule = current_schedule()
+    dormancy = schedule.dormancy
+    extra = [dormancy.as_rule()] if dormancy is not None and dormancy.enabled else []
+    return [*schedule, *extra]
+
+
 def facts() -> PolicyFacts:
     """What the generated sections are made of, from the data the system runs on."""
 
@@ -115,7 +123,7 @@ def facts() -> PolicyFacts:
             organisation.privacy_officer_title,
             organisation.privacy_officer_department,
         ),
-        rules=list(current_schedule()),
+        rules=_published_rules(),
         recipients=recipients,
         request_url=external_url("public.new_request"),
         periods={

@@ -241,7 +241,7 @@ def test_a_dropped_connection_mid_stop_leaves_nothing_half_done_and_a_retry_fini
     assert len(dropped) == 1  # the first of three deletes ran, then the connection went
     assert response.status_code == 302
     page = client.get(f"/admin/requests/{reference}").get_data(as_text=True)
-    assert "shop failed, nothing was changed" in page
+    assert "shop에서 실패하여 아무것도 바뀌지 않았습니다" in page  # the staff member's Korean
     # Nothing half done: the delete that ran was rolled back with its transaction, the request
     # is still open and untouched, and no audit event claims that anything was stopped.
     assert _consents(shop_url) == list(CHANNELS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,11 +113,20 @@ def file_request(data: IntakeInput, *, now: datetime, actor: Actor = SUBJECT) ->
     Control characters (NUL above all, which PostgreSQL refuses) are dropped from what people
     typed; nothing else is changed.
     """
-    stored: StoredFile | None = None
-    if data.representative and data.representative.proof:
-        stored = store_upload(data.representative.proof)
+    proof = data.representative.proof if data.representative else None
+    return committed_with_proof(
+        proof, lambda stored: _create_request(data, now=now, actor=actor, proof=stored)
+    )
+
+
+def committed_with_proof(
+    proof: bytes | None, create: Callable[[StoredFile | None], Request]
+) -> Request:
+    """Store the representative's proof file, create the request with it and commit; on any
+    failure roll back and delete the file again, so nothing half-stored is left."""
+    stored = store_upload(proof) if proof else None
     try:
-        request = _create_request(data, now=now, actor=actor, proof=stored)
+        request = create(stored)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -17,13 +17,13 @@ from datetime import datetime
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import Actor
-from rightsdesk.core.uploads import StoredFile, delete_upload, store_upload
+from rightsdesk.core.uploads import StoredFile
 from rightsdesk.domain.identity import InvalidEmail, normalise_email, strip_control_characters
 from rightsdesk.domain.kinds import RequestKind
 from rightsdesk.domain.lifecycle import Status
 from rightsdesk.extensions import db
 from rightsdesk.models import Channel, CorrectionItem, RepresentativeRole, Request, Subject
-from rightsdesk.requests.intake import CorrectionInput, queue_first_notice
+from rightsdesk.requests.intake import CorrectionInput, committed_with_proof, queue_first_notice
 from rightsdesk.requests.lifecycle import find_or_create_subject, submit_request
 
 #: How a staff-entered request reached the operator.
@@ -165,18 +165,10 @@ def enter(data: StaffIntake, *, actor: Actor, now: datetime) -> Request:
     and proof, and its first notice (acknowledgement if identity was confirmed, else the
     verification link when there is an e-mail address); one commit."""
     data = cleaned(data)
-    stored: StoredFile | None = None
-    if data.representative and data.representative.proof:
-        stored = store_upload(data.representative.proof)
-    try:
-        request = _create(data, actor=actor, now=now, proof=stored)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        if stored:
-            delete_upload(stored.name)
-        raise
-    return request
+    proof = data.representative.proof if data.representative else None
+    return committed_with_proof(
+        proof, lambda stored: _create(data, actor=actor, now=now, proof=stored)
+    )
 
 
 def _create(data: StaffIntake, *, actor: Actor, now: datetime, proof: StoredFile | None) -> Request:

@@ -22,6 +22,7 @@ from tests.helpers import (
     DEMO_MAP,
     PG_URL,
     SmtpServer,
+    close_open_apps,
     free_port,
     make_app,
     shop_database,
@@ -160,3 +161,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(
             f"screenshots: {count} in {SCREENSHOTS} (axe-core figures: axe-*.txt beside them)"
         )
+
+
+@pytest.fixture(autouse=True)
+def _close_open_apps() -> Iterator[None]:
+    """Apps a test made with ``app_closed_after_test`` lose their connections after it."""
+    yield
+    close_open_apps()

@@ -66,6 +66,24 @@ class CommandRunner(FlaskCliRunner):
         return super().invoke(cli or main, args, **kwargs)
 
 
+#: Apps made by :func:`app_closed_after_test`, closed by conftest after each test.
+OPEN_APPS: list[Flask] = []
+
+
+def app_closed_after_test(database_url: str, **config: object) -> Flask:
+    """An app for one test whose database connections are closed after it (conftest)."""
+    app = make_app(database_url, **config)
+    OPEN_APPS.append(app)
+    return app
+
+
+def close_open_apps() -> None:
+    while OPEN_APPS:
+        with OPEN_APPS.pop().app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def make_app(database_url: str, **config: object) -> Flask:
     app = create_app(
         {

@@ -19,31 +19,15 @@ from rightsdesk.extensions import db
 from rightsdesk.models import OutboxMessage, OutboxState, StaffRole, WorkerHeartbeat
 from tests.helpers import (
     PASSWORD,
+    app_closed_after_test,
     free_port,
-    make_app,
     make_request,
     make_staff,
     organisation,
     sign_in,
 )
 
-_APPS: list = []
-
-
-def _made(database_url: str, **config: object):
-    """An app for this test, its database connections closed after the test."""
-    app = make_app(database_url, **config)
-    _APPS.append(app)
-    return app
-
-
-@pytest.fixture(autouse=True)
-def _close_apps():
-    yield
-    while _APPS:
-        with _APPS.pop().app_context():
-            db.session.remove()
-            db.engine.dispose()
+_made = app_closed_after_test
 
 
 ROOT = Path(__file__).resolve().parent.parent

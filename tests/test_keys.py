@@ -21,25 +21,9 @@ from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
 from rightsdesk.models import Request, RetainedRecord
 from rightsdesk.requests import downloads
-from tests.helpers import make_app, new_request
+from tests.helpers import app_closed_after_test, new_request
 
-_APPS: list = []
-
-
-def _made(database_url: str, **config: object):
-    """An app for this test, its database connections closed after the test."""
-    app = make_app(database_url, **config)
-    _APPS.append(app)
-    return app
-
-
-@pytest.fixture(autouse=True)
-def _close_apps():
-    yield
-    while _APPS:
-        with _APPS.pop().app_context():
-            db.session.remove()
-            db.engine.dispose()
+_made = app_closed_after_test
 
 
 OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()

@@ -8,10 +8,14 @@ from sqlalchemy.engine import Engine
 
 from rightsdesk.extensions import db
 from rightsdesk.models import UTCDateTime
+from rightsdesk.systems.connect import ping_when_idle
 
 
 def init_database(app: Flask) -> None:
     db.init_app(app)
+    if "pool_pre_ping" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:
+        with app.app_context():  # creates the engine object only: nothing connects yet
+            ping_when_idle(db.engine)
 
 
 @event.listens_for(Engine, "connect")

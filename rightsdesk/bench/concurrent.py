@@ -175,9 +175,26 @@ def check_erasures(subjects: list, setup: Setup) -> dict[str, int]:
     return problems
 
 
+def warm(setup: Setup, subjects: list) -> None:
+    """Every subject's rows read once, untimed, in the shop and in the twin: whichever phase
+    runs first would otherwise pay the database's cache misses for the phases after it."""
+    from rightsdesk.bench.subjects import Floor
+
+    for url in (setup.shop, setup.twin):
+        if url is None:
+            continue
+        floor = Floor(url)
+        try:
+            for subject in subjects:
+                floor.select_subject(subject.email)
+        finally:
+            floor.close()
+
+
 def measure(setup: Setup, subjects: list, workers: int, say) -> dict[str, Any]:
     """The four phases and the check; the figures against the issue's targets."""
     result: dict[str, Any] = {"workers": workers, "subjects": len(subjects)}
+    warm(setup, subjects)
     for phase in ("access", "floor-access", "erasure", "floor-erasure"):
         if phase.endswith("erasure") and setup.twin is None:
             continue

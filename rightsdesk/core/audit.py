@@ -87,8 +87,8 @@ def record(
     data = dict(data or {})
     if actor.startswith("staff:"):
         data.setdefault("ip", _client_address())  # staff actions say where they came from
-    head = _lock_head()
-    if _needs_seal(head):
+    head, newest = _lock_head()
+    if _needs_seal(head, newest):
         head = _seal(head, now)
     event = _linked_event(head, action, actor, now, request_ref, canonical(data))
     # One INSERT, without the unit of work's bookkeeping for an object nobody changes again.
@@ -107,11 +107,17 @@ def _seal(head: AuditHead, now: datetime) -> AuditHead:
     return AuditHead(id=1, seq=seal.seq, hash=seal.hash)
 
 
-def _needs_seal(head: AuditHead) -> bool:
-    """Whether the newest event was written before the chain was keyed."""
+def _needs_seal(head: AuditHead, newest: int | None) -> bool:
+    """Whether the newest event was written before the chain was keyed. ``newest`` is its
+    ``mac_version`` as the head's update saw it; ``None`` when that statement's snapshot did
+    not show it (PostgreSQL: the writer we waited for committed it after our statement began),
+    then it is read again."""
     if head.seq == 0:
         return False
-    newest = db.session.scalar(select(AuditEvent.mac_version).where(AuditEvent.seq == head.seq))
+    if newest is None:
+        newest = db.session.scalar(
+            select(AuditEvent.mac_version).where(AuditEvent.seq == head.seq)
+        )
     return newest == UNKEYED
 
 
@@ -153,24 +159,36 @@ def _client_address() -> str | None:
     return request.remote_addr if has_request_context() else None
 
 
-def _lock_head() -> AuditHead:
-    """Advance the head's sequence number, holding its row lock until the caller commits."""
+def _lock_head() -> tuple[AuditHead, int | None]:
+    """Advance the head's sequence number, holding its row lock until the caller commits; the
+    head before, and the ``mac_version`` of the newest event read in the same statement (one
+    round trip less per event than asking after it)."""
     session = db.session
-    bump = (
-        update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(seq=_HEAD.c.seq + 1)
-        .returning(_HEAD.c.seq, _HEAD.c.hash)
-    )
-    row = session.execute(bump).first()
+    row = session.execute(_BUMP).first()
     if row is None:
         try:  # the first event ever: create the head
             with session.begin_nested():
                 session.execute(insert(AuditHead).values(id=1, seq=1, hash=GENESIS))
-            return AuditHead(id=1, seq=0, hash=GENESIS)
+            return AuditHead(id=1, seq=0, hash=GENESIS), None
         except IntegrityError:  # another writer created it first
-            row = session.execute(bump).one()
-    return AuditHead(id=1, seq=row.seq - 1, hash=row.hash)
+            row = session.execute(_BUMP).one()
+    return AuditHead(id=1, seq=row.seq - 1, hash=row.hash), row.newest
+
+
+# RETURNING gives the row as updated: the newest event's number is the new seq minus one.
+_BUMP = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq + 1)
+    .returning(
+        _HEAD.c.seq,
+        _HEAD.c.hash,
+        select(_EVENTS.c.mac_version)
+        .where(_EVENTS.c.seq == _HEAD.c.seq - 1)
+        .scalar_subquery()
+        .label("newest"),
+    )
+)
 
 
 @dataclass(frozen=True)

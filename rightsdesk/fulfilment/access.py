@@ -14,10 +14,10 @@ import os
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, inspect, select
+from sqlalchemy.orm.base import NO_VALUE
 
 from rightsdesk.core.actors import Actor
-from rightsdesk.core.context import current_organisation
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind
 from rightsdesk.domain.kinds import RequestKind
@@ -25,7 +25,7 @@ from rightsdesk.domain.lifecycle import OPEN
 from rightsdesk.domain.messages import N_
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
-from rightsdesk.models import ConnectorJob, Download, Request
+from rightsdesk.models import ConnectorJob, Download, Organisation, Request, Subject
 from rightsdesk.requests.downloads import offer
 from rightsdesk.systems.collect import (
     Collection,
@@ -44,25 +44,39 @@ class AccessWaiting(FulfilmentError):
 def subject_identities(request: Request) -> dict[str, str]:
     """What the subject is known by: the e-mail address; without one, the phone number staff
     took down (never both: a mistyped number must not pull in someone else's account)."""
-    subject = request.subject
-    if subject is None:
-        raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
-    if subject.email:
-        return {"email": subject.email}
-    if subject.phone:
-        return {"phone": subject.phone}
+    email, phone = _contact(request)
+    if email:
+        return {"email": email}
+    if phone:
+        return {"phone": phone}
     raise FulfilmentError(N_("the subject has neither an e-mail address nor a phone number"))
+
+
+def _contact(request: Request) -> tuple[str | None, str | None]:
+    """The subject's e-mail address and phone: from the subject already loaded, else read
+    as two columns (not the whole subject, which fulfilment does not otherwise need)."""
+    loaded = inspect(request).attrs.subject.loaded_value
+    if loaded is not NO_VALUE:
+        row = (loaded.email, loaded.phone) if loaded is not None else None
+    elif request.subject_id is None:
+        row = None
+    else:
+        row = db.session.execute(
+            select(Subject.email, Subject.phone).where(Subject.id == request.subject_id)
+        ).first()
+    if row is None:
+        raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
+    return row[0], row[1]
 
 
 def separated_rows(request: Request) -> list[SeparatedRows]:
     """The subject's rows in separated storage (kept by their erasures, or by dormancy),
     decrypted, marked with their basis and purge date, per table."""
-    subject = request.subject
-    if subject is None:
+    if request.subject_id is None:
         return []
-    references = [r.reference for r in subject.requests]
+    email, _phone = _contact(request)
     tables: dict[tuple[str, str], SeparatedRows] = {}
-    for kept in separated.opened(separated.records_of(references, subject.email)):
+    for kept in separated.of_subject(request.subject_id, email):
         part = tables.setdefault((kept.system, kept.table), SeparatedRows(kept.system, kept.table))
         part.rows.append(
             {
@@ -153,10 +167,7 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
 
 
 def _organisation_name() -> str:
-    try:
-        return current_organisation().name_ko
-    except LookupError:
-        return ""
+    return db.session.scalar(select(Organisation.name_ko).order_by(Organisation.id).limit(1)) or ""
 
 
 def _collected_tables(collection: Collection) -> list[dict]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import filetype
 from cryptography.fernet import InvalidToken
 from flask import current_app
+from sqlalchemy import insert
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import SUBJECT, Actor
@@ -89,8 +90,11 @@ def offer(
             reference=request.reference,
         )
     download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days)
-    db.session.add(download)
-    db.session.flush()
+    # One INSERT, without the unit of work (a flush costs more than the statement): the row
+    # is read back through the request's ``downloads`` like any other after the commit.
+    download.id = db.session.execute(
+        insert(_DOWNLOADS).values(_row(download)).returning(_DOWNLOADS.c.id)
+    ).scalar_one()
     audit.record(
         action,
         actor=actor,
@@ -117,7 +121,7 @@ def _stored(
     stored = store_bytes(package_cipher().encrypt(data), content_type, extension)
     ttl = timedelta(days=int(ttl_days or current_app.config["DOWNLOAD_TTL_DAYS"]))
     return Download(
-        request=request,
+        request_id=request.id,
         file=stored.name,
         filename=safe_filename(filename, request.reference, extension),
         content_type=content_type,
@@ -127,6 +131,13 @@ def _stored(
         created_by=actor,
         expires_at=now + ttl,
     )
+
+
+_DOWNLOADS = Download.__table__
+
+
+def _row(download: Download) -> dict:
+    return {c.key: getattr(download, c.key) for c in _DOWNLOADS.columns if c.key != "id"}
 
 
 def available(request: Request, now: datetime) -> list[Download]:

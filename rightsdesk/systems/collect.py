@@ -8,7 +8,6 @@ with JSON and CSV per table and a Korean/English summary of categories, retentio
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import threading
@@ -24,18 +23,14 @@ from sqlalchemy import (
     Connection,
     MetaData,
     PrimaryKeyConstraint,
-    bindparam,
     inspect,
-    or_,
-    select,
 )
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchTableError
 
 from rightsdesk.domain.datamap import RETENTION_CATEGORIES, DataMap, PurposeAction, System, Table
-
-CHUNK = 500  # parent keys per IN (...) query
+from rightsdesk.systems import statements
 
 
 @dataclass
@@ -117,12 +112,13 @@ def collect_rows(
     # without a BEGIN and a ROLLBACK around the reads.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         described = _reflect(connection, [t.name for t in tables])
+        cursor = statements.cursor_of(connection)
         for table in tables:
-            reflected = described[table.name]
+            sql = statements.table_sql(described[table.name], connection.dialect)
             if table.via is None:
-                rows = _identified_rows(connection, reflected, table, identities)
+                rows = _identified_rows(cursor, sql, table, identities)
             else:
-                rows = _child_rows(connection, reflected, table, found[table.via.table].rows)
+                rows = _child_rows(cursor, sql, table, found[table.via.table].rows)
             found[table.name] = TableRows(system.name, table, rows)
     return found, described
 
@@ -138,7 +134,7 @@ def _chain_to(tables: list[Table], upto: str) -> list[Table]:
 
 
 def _identified_rows(
-    connection: Connection, reflected: SqlTable, table: Table, identities: Mapping[str, str]
+    cursor, sql: statements.TableSQL, table: Table, identities: Mapping[str, str]
 ) -> list[dict]:
     """The rows matching any of the subject's identities the table holds (none without one)."""
     values = {
@@ -146,34 +142,13 @@ def _identified_rows(
     }
     if not values:
         return []
-    query = _by_identity(reflected, tuple(values))
-    return [dict(r) for r in connection.execute(query, values).mappings()]
+    return statements.rows_matching(cursor, sql, values)
 
 
-@functools.lru_cache(maxsize=512)
-def _by_identity(reflected: SqlTable, columns: tuple[str, ...]):
-    """The SELECT of a table's rows by identity columns, built once per table description (a
-    statement built anew each time costs more than the query on an indexed column)."""
-    return select(reflected).where(or_(*(reflected.c[c] == bindparam(c) for c in columns)))
-
-
-@functools.lru_cache(maxsize=512)
-def _by_parent(reflected: SqlTable, column: str):
-    """The SELECT of a table's rows pointing at a list of parent keys, built once."""
-    return select(reflected).where(reflected.c[column].in_(bindparam("keys", expanding=True)))
-
-
-def _child_rows(
-    connection: Connection, reflected: SqlTable, table: Table, parents: list[dict]
-) -> list[dict]:
-    """The rows pointing at the parents' rows, ``CHUNK`` parent keys per query."""
+def _child_rows(cursor, sql: statements.TableSQL, table: Table, parents: list[dict]) -> list[dict]:
+    """The rows pointing at the parents' rows."""
     keys = sorted({r[table.via.parent_column] for r in parents}, key=str)
-    rows: list[dict] = []
-    query = _by_parent(reflected, table.via.column)
-    for start in range(0, len(keys), CHUNK):
-        chunk = {"keys": keys[start : start + CHUNK]}
-        rows += [dict(r) for r in connection.execute(query, chunk).mappings()]
-    return rows
+    return statements.rows_among(cursor, sql, table.via.column, keys) if keys else []
 
 
 def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
@@ -221,12 +196,14 @@ def schema_fingerprint(connection: Connection, names: list[str]) -> object | Non
     versions of the tables (see ``_PG_FINGERPRINT``); ``None`` on other databases (the schema
     is then read every time)."""
     dialect = connection.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    cursor = statements.cursor_of(connection)  # a statement per request: no SQLAlchemy around it
     if dialect == "sqlite":
-        return connection.exec_driver_sql("PRAGMA schema_version").scalar()
-    if dialect == "postgresql":
-        rows = connection.exec_driver_sql(_PG_FINGERPRINT, {"names": list(names)}).all()
-        return tuple(tuple(row) for row in rows)
-    return None
+        cursor.execute("PRAGMA schema_version")
+        return cursor.fetchone()[0]
+    cursor.execute(_PG_FINGERPRINT, {"names": list(names)})
+    return tuple(tuple(row) for row in cursor.fetchall())
 
 
 def _read_schema(connection: Connection, names: list[str]) -> dict[str, SqlTable]:

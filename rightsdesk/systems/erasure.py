@@ -17,16 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Column, String, Text, event, func, literal, tuple_
+from sqlalchemy import Column, String, Text, event
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 
 from rightsdesk.domain.datamap import Erasure, System, Table
 from rightsdesk.domain.retention import Rule, Schedule
+from rightsdesk.systems import statements
 from rightsdesk.systems.collect import TableRows, collect_rows, collection_order, plain_value
 from rightsdesk.systems.connect import checkpoint
-
-BATCH = 500  # rows per DELETE/UPDATE … WHERE key IN (…)
 
 
 @dataclass(frozen=True)
@@ -168,76 +167,56 @@ def _secure_delete(engine: Engine) -> None:
 
 def erase_tables(engine: Engine, collected: Collected, tables: Sequence[Table]) -> None:
     """One transaction of the system: delete or anonymise the subject's rows of ``tables`` (in
-    the order given, children first) by key, a statement per table and ``BATCH`` keys; then the
-    checkpoint. The caller has made what is kept, and the counts, durable before."""
+    the order given, children first) by key, a statement per table (per ``CHUNK`` keys), on
+    the driver's cursor (:mod:`rightsdesk.systems.statements`); then the checkpoint. The
+    caller has made what is kept, and the counts, durable before."""
     _secure_delete(engine)
     found, described = collected
     with engine.begin() as connection:
+        cursor = statements.cursor_of(connection)
         for table in tables:
             rows = found[table.name].rows
             if rows:
-                _erase_in(connection, described[table.name], rows, table)
+                sql = statements.table_sql(described[table.name], connection.dialect)
+                _erase_in(cursor, sql, rows, table)
     checkpoint(engine)
 
 
-def _erase_in(connection, reflected: SqlTable, rows: Sequence[Mapping], table: Table):
+def _erase_in(cursor, sql: statements.TableSQL, rows: Sequence[Mapping], table: Table):
     """Delete or anonymise the rows by key in the connection's transaction: the rows deleted
     and anonymised."""
-    keys = _key_columns(reflected)
-    values = [tuple(row[k.name] for k in keys) for row in rows]
+    _key_columns(sql.table)  # no primary key: refused, nothing erased
+    keys = [tuple(row[k] for k in sql.keys) for row in rows]
     if table.erasure == Erasure.DELETE:
-        return _delete(connection, reflected, keys, values), 0
-    return 0, _anonymise(connection, reflected, keys, values, table)
+        return statements.delete_keys(cursor, sql, keys), 0
+    assignments, params = _replacement(sql, table)
+    return 0, statements.update_keys(cursor, sql, keys, assignments, params)
 
 
-def _where_keys(keys: list[Column], chunk: list[tuple]):
-    if len(keys) == 1:
-        return keys[0].in_([value[0] for value in chunk])
-    return tuple_(*keys).in_(chunk)
-
-
-def _delete(connection, reflected: SqlTable, keys: list[Column], values: list[tuple]) -> int:
-    """Delete the rows with these keys, ``BATCH`` keys per statement."""
-    deleted = 0
-    for start in range(0, len(values), BATCH):
-        statement = reflected.delete().where(_where_keys(keys, values[start : start + BATCH]))
-        deleted += connection.execute(statement).rowcount
-    return deleted
-
-
-def _anonymise(connection, reflected: SqlTable, keys, values, table: Table) -> int:
-    """One UPDATE per ``BATCH`` keys: each ``anonymise`` column becomes a value unique to its
-    row (``erased-<random token of the run>-<key>``) that identifies nobody, ``null`` columns
+def _replacement(sql: statements.TableSQL, table: Table) -> tuple[str, list]:
+    """The SET clause of an anonymising UPDATE and its parameters: each ``anonymise`` column
+    becomes a value unique to its row (``erased-<random token of the run>-<key>``) that
+    identifies nobody (see :func:`_placeholder` for the rules per column), ``null`` columns
     NULL."""
-    replacement = _replacement(reflected, keys, table)
-    changed = 0
-    for start in range(0, len(values), BATCH):
-        statement = (
-            reflected.update()
-            .where(_where_keys(keys, values[start : start + BATCH]))
-            .values(replacement)
-        )
-        changed += connection.execute(statement).rowcount
-    return changed
-
-
-def _replacement(reflected: SqlTable, keys: list[Column], table: Table) -> dict[str, object]:
-    """The SET clause of :func:`_anonymise` (see :func:`_placeholder` for the rules per column)."""
     token = secrets.token_hex(4)
-    key_text = keys[0].cast(String)
-    for key in keys[1:]:
-        key_text = key_text + literal("-") + key.cast(String)
-    values: dict[str, object] = {
-        c: _placeholder(reflected.c[c], table.identity) for c in table.anonymise
-    }
-    for name, value in list(values.items()):
-        if value is None:
+    key_text = " || '-' || ".join(f"CAST({sql.quote(k)} AS VARCHAR)" for k in sql.keys)
+    assignments, params = [], []
+    for name in table.anonymise:
+        column = sql.table.c[name]
+        target = sql.quote(name)
+        if _placeholder(column, table.identity) is None:
+            assignments.append(f"{target} = NULL")
             continue
-        column = reflected.c[name]
-        unique = literal(f"erased-{token}-") + key_text
+        unique = f"{sql.mark} || {key_text}"
+        params.append(f"erased-{token}-")
         if table.identity.get("email") == name:
-            values[name] = unique + literal("@erased.invalid")
+            assignments.append(f"{target} = {unique} || {sql.mark}")
+            params.append("@erased.invalid")
             continue
         length = getattr(column.type, "length", None)
-        values[name] = func.substr(unique, 1, length) if length else unique
-    return values | {c: None for c in table.null}
+        if length:
+            assignments.append(f"{target} = substr({unique}, 1, {int(length)})")
+        else:
+            assignments.append(f"{target} = {unique}")
+    assignments += [f"{sql.quote(name)} = NULL" for name in table.null]
+    return ", ".join(assignments), params

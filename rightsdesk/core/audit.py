@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core.actors import Actor
@@ -92,8 +92,8 @@ def record(
         head = _seal(head, now)
     event = _linked_event(head, action, actor, now, request_ref, canonical(data))
     # One INSERT, without the unit of work's bookkeeping for an object nobody changes again.
-    db.session.execute(insert(_EVENTS).values(_columns(event)))
-    db.session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(hash=event.hash))
+    db.session.execute(_INSERT_EVENT, _columns(event))
+    db.session.execute(_MOVE_HEAD, {"new_hash": event.hash})
     return event
 
 
@@ -174,6 +174,10 @@ def _lock_head() -> tuple[AuditHead, int | None]:
             row = session.execute(_BUMP).one()
     return AuditHead(id=1, seq=row.seq - 1, hash=row.hash), row.newest
 
+
+# Built once: a statement built per event costs more than running it.
+_INSERT_EVENT = insert(_EVENTS)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
 
 # RETURNING gives the row as updated: the newest event's number is the new seq minus one.
 _BUMP = (

@@ -14,7 +14,7 @@ import os
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import case, func, inspect, select
+from sqlalchemy import bindparam, case, func, inspect, select
 from sqlalchemy.orm.base import NO_VALUE
 
 from rightsdesk.core.actors import Actor
@@ -61,20 +61,21 @@ def _contact(request: Request) -> tuple[str | None, str | None]:
     elif request.subject_id is None:
         row = None
     else:
-        row = db.session.execute(
-            select(Subject.email, Subject.phone).where(Subject.id == request.subject_id)
-        ).first()
+        row = db.session.execute(_CONTACT, {"subject": request.subject_id}).first()
     if row is None:
         raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
     return row[0], row[1]
 
 
-def separated_rows(request: Request) -> list[SeparatedRows]:
-    """The subject's rows in separated storage (kept by their erasures, or by dormancy),
-    decrypted, marked with their basis and purge date, per table."""
+_CONTACT = select(Subject.email, Subject.phone).where(Subject.id == bindparam("subject"))
+
+
+def separated_rows(request: Request, email: str | None) -> list[SeparatedRows]:
+    """The subject's rows in separated storage (kept by their erasures, or by dormancy; the
+    latter found by ``email``, the subject's address), decrypted, marked with their basis and
+    purge date, per table."""
     if request.subject_id is None:
         return []
-    email, _phone = _contact(request)
     tables: dict[tuple[str, str], SeparatedRows] = {}
     for kept in separated.of_subject(request.subject_id, email):
         part = tables.setdefault((kept.system, kept.table), SeparatedRows(kept.system, kept.table))
@@ -89,8 +90,12 @@ def separated_rows(request: Request) -> list[SeparatedRows]:
     return list(tables.values())
 
 
-def collect(datamap: DataMap, request: Request) -> Collection:
-    identities = subject_identities(request)
+def collect(
+    datamap: DataMap, request: Request, identities: dict[str, str] | None = None
+) -> Collection:
+    """The subject's rows in every system of the map, and in separated storage; ``identities``
+    when the caller has read them already."""
+    identities = identities or subject_identities(request)
     collection = Collection()
     webhooks = any(s.kind == SystemKind.WEBHOOK for s in datamap.systems)
     answers = connectors.access_results(request) if webhooks else {}
@@ -109,7 +114,7 @@ def collect(datamap: DataMap, request: Request) -> Collection:
             continue
         with system_engine(system) as engine:
             collection.tables += collect_sql(system, engine, identities)
-    collection.separated = separated_rows(request)
+    collection.separated = separated_rows(request, identities.get("email"))
     return collection
 
 
@@ -143,10 +148,10 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
     """Collect, package and offer the subject's data for an access request."""
     if request.kind is not RequestKind.ACCESS:
         raise FulfilmentError(N_("an access package is for access requests"))
-    subject_identities(request)
+    identities = subject_identities(request)
     datamap = configured_datamap()
     _await_connectors(request, datamap, "access", now)
-    collection = collect(datamap, request)
+    collection = collect(datamap, request, identities)
     package = build_package(
         collection,
         datamap,
@@ -167,7 +172,10 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
 
 
 def _organisation_name() -> str:
-    return db.session.scalar(select(Organisation.name_ko).order_by(Organisation.id).limit(1)) or ""
+    return db.session.scalar(_ORGANISATION_NAME) or ""
+
+
+_ORGANISATION_NAME = select(Organisation.name_ko).order_by(Organisation.id).limit(1)
 
 
 def _collected_tables(collection: Collection) -> list[dict]:

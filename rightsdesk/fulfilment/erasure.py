@@ -140,24 +140,64 @@ def steps_of(request: Request) -> list[ErasureStep]:
     )
 
 
-def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[ErasureStep]:
+@dataclass
+class _Step:
+    """A step as the run sees it: plain values, read or written in one statement each (the
+    ORM's objects cost more than the statements on this path). A step is known by its request,
+    system and table (the table's unique key)."""
+
+    request_id: int
+    position: int
+    system: str
+    table_name: str
+    kind: str
+    state: str
+    attempts: int
+    deleted: int
+    anonymised: int
+    retention: str | None
+
+    @classmethod
+    def of(cls, values) -> _Step:
+        return cls(**{name: values[name] for name in _STEP_FIELDS})
+
+    @property
+    def key(self) -> dict:
+        return {"r": self.request_id, "s": self.system, "t": self.table_name}
+
+
+_STEPS = ErasureStep.__table__
+_STEP_FIELDS = [f for f in _Step.__dataclass_fields__]
+_STEP_IS = (
+    (_STEPS.c.request_id == bindparam("r"))
+    & (_STEPS.c.system == bindparam("s"))
+    & (_STEPS.c.table_name == bindparam("t"))
+)
+_PLANNED = (
+    select(*(_STEPS.c[name] for name in _STEP_FIELDS))
+    .where(_STEPS.c.request_id == bindparam("r"))
+    .order_by(_STEPS.c.position)
+)
+
+
+def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[_Step]:
     """The run's steps, stored once: in the session, committed with the first system's record
     of what it keeps (or its failure). The lease keeps a second planner out."""
-    existing = steps_of(request)
+    existing = db.session.execute(_PLANNED, {"r": request.id}).mappings().all()
     if existing:
-        return existing
+        return [_Step.of(row) for row in existing]
     steps, position = [], 0
     for system in datamap.systems:
         tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
         for table in tables:
             steps.append(_new_step(request, position, system, table, rules))
             position += 1
-    try:  # one INSERT … RETURNING the steps as objects: no flush, no second SELECT
-        planned = db.session.scalars(insert(ErasureStep).returning(ErasureStep), steps).all()
+    try:  # one INSERT of every step; the run goes on with the values it wrote
+        db.session.execute(insert(_STEPS), steps)
     except IntegrityError:
         db.session.rollback()
         raise FulfilmentError(N_("another run planned this erasure at once: run again")) from None
-    return sorted(planned, key=lambda step: step.position)
+    return [_Step.of(step) for step in steps]
 
 
 def _new_step(
@@ -213,7 +253,7 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
             if system.kind == SystemKind.SQL:
                 _run_sql(run, system, todo, identities, rules)
             else:
-                _run_remote(request, system, todo[0], actor=actor, now=now)
+                _run_remote(request, system, _loaded(todo[0]), actor=actor, now=now)
         run.finish()
     except BaseException:
         # Nothing half-done is committed with the lease's release: what failed is rolled back
@@ -221,13 +261,12 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
         db.session.rollback()
         run.release()
         raise
-    return list(
-        db.session.scalars(
-            select(ErasureStep)
-            .where(ErasureStep.request_id == run.request_id)
-            .order_by(ErasureStep.position)
-        )
-    )
+    return steps_of(request)
+
+
+def _loaded(step: _Step) -> ErasureStep:
+    """The step as an object, for the webhook and manual systems' slower path."""
+    return db.session.scalars(select(ErasureStep).where(_STEP_IS), step.key).one()
 
 
 @dataclass
@@ -238,7 +277,7 @@ class _Run:
     reference: str
     actor: Actor
     now: datetime
-    done: list[dict] = field(default_factory=list)  # per erased table: id and counts
+    done: list[dict] = field(default_factory=list)  # per erased table: its key and counts
     lease: str | None = None  # while held
 
     def __post_init__(self) -> None:
@@ -253,11 +292,7 @@ class _Run:
         data), and free the lease: one commit."""
         if self.done:
             db.session.execute(
-                update(_STEPS).where(_STEPS.c.id == bindparam("step")),
-                [
-                    {"step": d["step"], "state": "done", "error": None, "finished_at": self.now}
-                    for d in self.done
-                ],
+                _DONE, [d["step"] | {"finished": self.now} for d in self.done]
             )
             audit.record(
                 "fulfilment.erasure",
@@ -271,17 +306,22 @@ class _Run:
     def release(self) -> None:
         if self.lease is None:
             return
-        db.session.execute(
-            delete(JobLock).where(JobLock.name == self.lease, JobLock.holder == self.holder)
-        )
+        db.session.execute(_RELEASE, {"name": self.lease, "holder": self.holder})
         db.session.commit()
         self.lease = None
 
 
-_STEPS = ErasureStep.__table__
+_DONE = (
+    update(_STEPS)
+    .where(_STEP_IS)
+    .values(state="done", error=None, finished_at=bindparam("finished", type_=UTCDateTime()))
+)
+_RELEASE = delete(JobLock).where(
+    JobLock.name == bindparam("name"), JobLock.holder == bindparam("holder")
+)
 
 
-def _run_sql(run: _Run, system: System, steps, identities, rules: Schedule) -> None:
+def _run_sql(run: _Run, system: System, steps: list[_Step], identities, rules: Schedule) -> None:
     """The system's tables: read once, kept rows stored and counts recorded (one commit), then
     erased children first in one transaction of the operator's database."""
     tables = {t.name: t for t in system.tables}
@@ -291,7 +331,7 @@ def _run_sql(run: _Run, system: System, steps, identities, rules: Schedule) -> N
     collected = _collect_once(system, steps[0], identities, run.now) if steps else None
     if collected is None:
         return
-    order = [tables[s.table_name] for s in steps]  # read before the commit expires the steps
+    order = [tables[s.table_name] for s in steps]
     try:
         plans = _plans(collected, steps, rules, local_today(run.now))
         recorded = _before(run, system, steps, plans)
@@ -310,7 +350,7 @@ def _plans(collected: Collected, steps, rules: Schedule, today: date) -> list[Ta
 
 
 def _collect_once(
-    system: System, first: ErasureStep, identities: dict[str, str], now: datetime
+    system: System, first: _Step, identities: dict[str, str], now: datetime
 ) -> Collected | None:
     """The subject's rows of every table of the system; ``None`` when the database cannot be
     read (the first step is marked failed, the attempt counted)."""
@@ -322,7 +362,7 @@ def _collect_once(
         return None
 
 
-def _before(run: _Run, system: System, steps: list[ErasureStep], plans: list[TablePlan]):
+def _before(run: _Run, system: System, steps: list[_Step], plans: list[TablePlan]):
     """Before the live rows go: store the rows to keep, encrypted, once each, and per step the
     attempt, the counts about to be erased (a repeat after a crash finds the erased rows gone
     and keeps them) and what is kept until when; one commit. Returns the audit entries."""
@@ -351,8 +391,8 @@ def _before(run: _Run, system: System, steps: list[ErasureStep], plans: list[Tab
         deleted, anonymised = (erased, plan.rows - erased) if plan.rows else (None, None)
         count, until = kept.get(step.table_name, (0, None))
         values.append(
-            {
-                "step": step.id,
+            step.key
+            | {
                 "p_deleted": deleted,
                 "p_anonymised": anonymised,
                 "p_kept": count,
@@ -362,7 +402,7 @@ def _before(run: _Run, system: System, steps: list[ErasureStep], plans: list[Tab
         )
         entries.append(
             {
-                "step": step.id,
+                "step": step.key,
                 "system": step.system,
                 "table": step.table_name,
                 "deleted": step.deleted if deleted is None else deleted,
@@ -379,7 +419,7 @@ def _before(run: _Run, system: System, steps: list[ErasureStep], plans: list[Tab
 
 _RECORD_PLAN = (
     update(_STEPS)
-    .where(_STEPS.c.id == bindparam("step"))
+    .where(_STEP_IS)
     .values(
         attempts=_STEPS.c.attempts + 1,
         started_at=func.coalesce(_STEPS.c.started_at, bindparam("p_now", type_=UTCDateTime())),
@@ -439,12 +479,31 @@ def _finish_step(
     db.session.commit()
 
 
-def _fail(step: ErasureStep, reason: str, now: datetime, *, attempted: bool = False) -> None:
+def _fail(step: _Step | ErasureStep, reason: str, now: datetime, *, attempted: bool = False):
     """``attempted``: the attempt failed before it was counted (the database was down)."""
-    step.attempts += 1 if attempted else 0
-    step.started_at = step.started_at or now
-    step.state, step.error, step.finished_at = "failed", reason[:500], None
+    if isinstance(step, ErasureStep):
+        step.attempts += 1 if attempted else 0
+        step.started_at = step.started_at or now
+        step.state, step.error, step.finished_at = "failed", reason[:500], None
+    else:
+        db.session.execute(
+            _FAILED,
+            step.key | {"tried": 1 if attempted else 0, "reason": reason[:500], "now": now},
+        )
     db.session.commit()
+
+
+_FAILED = (
+    update(_STEPS)
+    .where(_STEP_IS)
+    .values(
+        attempts=_STEPS.c.attempts + bindparam("tried", type_=Integer),
+        started_at=func.coalesce(_STEPS.c.started_at, bindparam("now", type_=UTCDateTime())),
+        state="failed",
+        error=bindparam("reason"),
+        finished_at=None,
+    )
+)
 
 
 def _run_remote(request, system: System, step: ErasureStep, *, actor: Actor, now: datetime) -> None:

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from rightsdesk.core.keys import retained_cipher
 from rightsdesk.domain.identity import normalise_email
@@ -92,7 +92,10 @@ def keep_all(
     Returns the table and purge date of each row stored now (``None``: not known here)."""
     sealer = cipher()
     dialect = db.session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
+    if dialect == "postgresql":
+        values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
+        return _insert_new_arrays(values) if values else []
+    if dialect == "sqlite":
         # One statement; a key kept already is left as it is (the unique key).
         values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
         if not values:
@@ -106,6 +109,35 @@ def keep_all(
             if kept.key not in known:
                 db.session.add(RetainedRecord(**_sealed_values(kept, sealer), **shared))
     return None
+
+
+_COLUMNS = (
+    ("request_ref", "varchar"),
+    ("system", "varchar"),
+    ("table_name", "varchar"),
+    ("row_key", "varchar"),
+    ("category", "varchar"),
+    ("basis", "varchar"),
+    ("purge_after", "date"),
+    ("ciphertext", "bytea"),
+    ("stored_at", "timestamptz"),
+    ("lookup_hash", "varchar"),
+)
+# PostgreSQL: the rows as one array per column, so the text is the same whatever their number
+# (parsed and planned once, a prepared statement), where a multi-row VALUES differs each time.
+_INSERT_ARRAYS = (
+    f"INSERT INTO retained_records ({', '.join(name for name, _ in _COLUMNS)})"
+    f" SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for _, kind in _COLUMNS)})"
+    " ON CONFLICT (system, table_name, row_key) DO NOTHING"
+    " RETURNING table_name, purge_after"
+)
+
+
+def _insert_new_arrays(values: list[dict[str, Any]]) -> list[tuple[str, date]]:
+    """:func:`_insert_new` on PostgreSQL, in the session's transaction, on its driver's cursor."""
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    cursor.execute(_INSERT_ARRAYS, [[row[name] for row in values] for name, _ in _COLUMNS])
+    return [tuple(row) for row in cursor.fetchall()]
 
 
 def _insert_new(dialect: str):
@@ -167,19 +199,12 @@ def records_of(references: Sequence[str], email: str | None) -> list[RetainedRec
 def of_subject(subject_id: int, email: str | None) -> list[Opened]:
     """:func:`records_of` all the subject's requests and their account's address, decrypted:
     one statement (the requests are a subquery) and no objects, as every access asks."""
-    references = select(Request.reference).where(Request.subject_id == subject_id)
-    condition = RetainedRecord.request_ref.in_(references)
     if email:
-        condition = or_(condition, RetainedRecord.lookup_hash == lookup_hash(email))
-    t = RetainedRecord.__table__
-    rows = db.session.execute(
-        select(
-            t.c.system, t.c.table_name, t.c.category, t.c.basis, t.c.purge_after,
-            t.c.request_ref, t.c.ciphertext,
-        )
-        .where(condition)
-        .order_by(t.c.system, t.c.table_name, t.c.id)
-    ).all()
+        rows = db.session.execute(
+            _SUBJECTS_OR_ACCOUNTS, {"subject": subject_id, "lookup": lookup_hash(email)}
+        ).all()
+    else:
+        rows = db.session.execute(_SUBJECTS, {"subject": subject_id}).all()
     if not rows:
         return []
     sealer = cipher()
@@ -195,6 +220,24 @@ def of_subject(subject_id: int, email: str | None) -> list[Opened]:
         )
         for r in rows
     ]
+
+
+def _of_subject(*, by_account: bool):
+    t = RetainedRecord.__table__
+    references = select(Request.reference).where(Request.subject_id == bindparam("subject"))
+    condition = t.c.request_ref.in_(references)
+    if by_account:
+        condition = or_(condition, t.c.lookup_hash == bindparam("lookup"))
+    columns = (t.c.system, t.c.table_name, t.c.category, t.c.basis, t.c.purge_after)
+    return (
+        select(*columns, t.c.request_ref, t.c.ciphertext)
+        .where(condition)
+        .order_by(t.c.system, t.c.table_name, t.c.id)
+    )
+
+
+_SUBJECTS = _of_subject(by_account=False)
+_SUBJECTS_OR_ACCOUNTS = _of_subject(by_account=True)
 
 
 def opened(records: Sequence[RetainedRecord]) -> list[Opened]:

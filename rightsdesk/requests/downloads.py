@@ -92,9 +92,7 @@ def offer(
     download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days)
     # One INSERT, without the unit of work (a flush costs more than the statement): the row
     # is read back through the request's ``downloads`` like any other after the commit.
-    download.id = db.session.execute(
-        insert(_DOWNLOADS).values(_row(download)).returning(_DOWNLOADS.c.id)
-    ).scalar_one()
+    download.id = db.session.execute(_INSERT_DOWNLOAD, _row(download)).scalar_one()
     audit.record(
         action,
         actor=actor,
@@ -134,6 +132,7 @@ def _stored(
 
 
 _DOWNLOADS = Download.__table__
+_INSERT_DOWNLOAD = insert(_DOWNLOADS).returning(_DOWNLOADS.c.id)
 
 
 def _row(download: Download) -> dict:

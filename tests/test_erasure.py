@@ -296,7 +296,7 @@ def test_a_run_killed_between_its_commits_resumes_with_the_right_counts(
         system = datamap.system("shop")
         dead = erasure._Run(request.id, reference, "staff:dead", NOW)
         assert leases.take(dead.lease, dead.holder, now=NOW, ttl=erasure.LEASE_TTL)
-        steps = [s for s in erasure._plan_steps(request, datamap, DEFAULT_SCHEDULE)]
+        steps = [s for s in erasure._plan_steps(request.id, datamap, DEFAULT_SCHEDULE)]
         with system_engine(system) as engine:
             collected = collect_all(system, engine, {"email": SUBJECT})
             plans = erasure._plans(collected, steps, DEFAULT_SCHEDULE, TODAY)

@@ -173,6 +173,11 @@ _STEP_IS = (
     & (_STEPS.c.system == bindparam("s"))
     & (_STEPS.c.table_name == bindparam("t"))
 )
+_STEPS_OF = (
+    select(ErasureStep).where(ErasureStep.request_id == bindparam("r")).order_by(
+        ErasureStep.position
+    )
+)
 _PLANNED = (
     select(*(_STEPS.c[name] for name in _STEP_FIELDS))
     .where(_STEPS.c.request_id == bindparam("r"))
@@ -180,17 +185,17 @@ _PLANNED = (
 )
 
 
-def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[_Step]:
+def _plan_steps(request_id: int, datamap: DataMap, rules: Schedule) -> list[_Step]:
     """The run's steps, stored once: in the session, committed with the first system's record
     of what it keeps (or its failure). The lease keeps a second planner out."""
-    existing = db.session.execute(_PLANNED, {"r": request.id}).mappings().all()
+    existing = db.session.execute(_PLANNED, {"r": request_id}).mappings().all()
     if existing:
         return [_Step.of(row) for row in existing]
     steps, position = [], 0
     for system in datamap.systems:
         tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
         for table in tables:
-            steps.append(_new_step(request, position, system, table, rules))
+            steps.append(_new_step(request_id, position, system, table, rules))
             position += 1
     try:  # one INSERT of every step; the run goes on with the values it wrote
         db.session.execute(insert(_STEPS), steps)
@@ -201,12 +206,12 @@ def _plan_steps(request: Request, datamap: DataMap, rules: Schedule) -> list[_St
 
 
 def _new_step(
-    request: Request, position: int, system: System, table: Table | None, rules: Schedule
+    request_id: int, position: int, system: System, table: Table | None, rules: Schedule
 ) -> dict:
     """A pending step's row: one SQL table (with its retention rule), or a whole other system."""
     rule = rules.rule(table.retention).on_deletion_request() if table is not None else None
     return {
-        "request_id": request.id,
+        "request_id": request_id,
         "position": position,
         "system": system.name,
         "table_name": table.name if table is not None else "",
@@ -245,7 +250,7 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.commit()  # SQLite locks the whole file until commit: not while we read
     try:
-        steps = _plan_steps(request, datamap, rules)
+        steps = _plan_steps(run.request_id, datamap, rules)
         for system in datamap.systems:
             todo = [s for s in steps if s.system == system.name and s.state != "done"]
             if not todo:
@@ -261,7 +266,8 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
         db.session.rollback()
         run.release()
         raise
-    return steps_of(request)
+    # By id: the request object expired with the commits, and reading it again costs a query.
+    return list(db.session.scalars(_STEPS_OF, {"r": run.request_id}))
 
 
 def _loaded(step: _Step) -> ErasureStep:

@@ -385,8 +385,10 @@ def _destroyed_by(
     plan: dict, connection: Connection, statement: _Statement, cutoff: datetime
 ) -> int:
     """What the killed run destroyed: its confirmed batches plus the batch in flight if that
-    one committed (none of its rows is still there, or still due for an anonymisation). A
-    plan written before progress was journalled: planned minus still due, as then."""
+    one committed (no row due by the plan's cutoff is left in its span; journalled by keys, as
+    runs before spans were: none of its keys is still there, or still due for an
+    anonymisation). A plan written before progress was journalled: planned minus still due,
+    as then."""
     journal = progress.of_run(plan["run"], plan["system"], plan["table"])
     if journal is None:
         still = connection.execute(

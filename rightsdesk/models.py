@@ -653,9 +653,10 @@ class DestructionRecord(db.Model):
 
 class PurgeProgress(db.Model):
     """What one run has destroyed so far in one table of the operator's, kept in rightsdesk's
-    database batch by batch: ``done`` rows confirmed, and the keys of the batch in flight
-    (JSON) until the operator's database confirms it. A killed run is credited with exactly
-    this, never with rows that something else (an erasure) deleted meanwhile."""
+    database batch by batch: ``done`` rows confirmed, and the batch in flight (JSON: its key
+    span and count; a list of keys in runs before spans) until the operator's database
+    confirms it. A killed run is credited with exactly this, never with rows that something
+    else (an erasure) deleted meanwhile (:mod:`rightsdesk.retention.progress`)."""
 
     __tablename__ = "purge_progress"
     __table_args__ = (UniqueConstraint("run_id", "system", "table_name"),)

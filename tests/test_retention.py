@@ -452,6 +452,48 @@ def test_an_anonymising_rule_clears_columns_once_instead_of_deleting(mapped, sho
     assert "shop.orders" not in again.output
 
 
+@pytest.mark.parametrize("committed", [True, False])
+def test_a_killed_run_journalled_by_keys_before_spans_is_settled_as_then(mapped, shop, committed):
+    """A run killed while the journal still listed a batch's keys (before spans) is credited
+    with its confirmed rows, plus that batch if none of its keys is still there."""
+    from rightsdesk.core import audit
+    from rightsdesk.core.actors import Actor
+    from rightsdesk.models import PurgeProgress
+    from rightsdesk.retention.runner import PLANNED
+    from tests.helpers import shop_rows
+
+    cutoff = local_cutoff("access_log")
+    first = "SELECT id FROM access_logs WHERE at < :c ORDER BY id LIMIT 3"
+    keys = [row[0] for row in shop_rows(shop, first, c=cutoff.replace(tzinfo=None))]
+    if committed:
+        engine = create_engine(shop)
+        with engine.begin() as connection:
+            connection.execute(text(f"DELETE FROM access_logs WHERE id IN {tuple(keys)}"))
+        engine.dispose()
+    due = due_logs(shop)
+    place = {"system": "shop", "table": "access_logs"}
+    with mapped.app_context():
+        plan = {"run": "killed", "job": "purge-operator", "rule": "access_log", **place}
+        plan |= {"method": "delete", "cutoff": cutoff.isoformat(), "due": due, "holder": "gone"}
+        audit.record(PLANNED, actor=Actor("cli:x"), now=datetime.now(UTC), data=plan)
+        inflight = json.dumps([[key] for key in keys])
+        journal = PurgeProgress(run_id="killed", system="shop", table_name="access_logs")
+        db.session.add(journal)
+        journal.done, journal.inflight = 17, inflight  # 17 confirmed, 3 keys in flight
+        db.session.commit()
+
+    result = mapped.test_cli_runner().invoke(args=["jobs", "run", "--only", "purge-operator"])
+
+    assert result.exit_code == 0, result.output
+    with mapped.app_context():
+        found = db.session.scalars(
+            select(DestructionRecord).where(DestructionRecord.table_name == "access_logs")
+        ).all()
+        counts = {record.run_id: record.count for record in found}
+    assert counts.pop("killed") == 17 + (3 if committed else 0)
+    assert list(counts.values()) == [due]
+
+
 # --- rightsdesk's own data ----------------------------------------------------------------
 
 

@@ -134,3 +134,70 @@ def test_a_runner_killed_mid_run_is_finished_by_the_next_with_exact_totals(
         assert db.session.scalar(select(func.count()).select_from(JobLock)) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+# A runner that dies at a chosen point of its fourth access-log batch: that batch's delete has
+# run in the shop but not committed, and the journal either already holds it as in flight (with
+# the third, committed, not yet added to ``done``) or still holds the third as in flight.
+KILLED_AT = """
+import os, sys
+from rightsdesk.cli import main
+from rightsdesk.extensions import db
+from rightsdesk.models import PurgeProgress
+from rightsdesk.retention import progress
+
+where, at = sys.argv[1], int(sys.argv[2])
+real, calls = progress.step, 0
+
+def step(progress_id, confirmed, span):
+    global calls
+    calls += db.session.get(PurgeProgress, progress_id).table_name == "access_logs"
+    if where == "before" and calls == at:
+        os._exit(9)
+    real(progress_id, confirmed, span)
+    if where == "after" and calls == at:
+        os._exit(9)
+
+progress.step = step
+main(["jobs", "run", "--only", "purge-operator"])
+"""
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_runner_killed_either_side_of_its_journal_write_is_credited_exactly(
+    database_url, big_shop, tmp_path, where
+):
+    """Killed after a batch's delete ran, before its transaction committed: "after" its span
+    was journalled the batch must not be credited (it rolled back, its rows are all there);
+    "before", the batch before it committed while the journal still has it in flight, so it
+    must be (none of its due rows is left). Each wrong guess is off by a batch of 50."""
+    env = environment(database_url, big_shop, tmp_path) | {"RIGHTSDESK_RETENTION_BATCH_PAUSE": "0"}
+    due = due_logs(big_shop)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AT, where, "4"], env=env, capture_output=True, timeout=120
+    )
+    assert killed.returncode == 9, killed.stderr
+    left = due_logs(big_shop)
+    assert due - left == 3 * 50  # the fourth batch rolled back with the process
+
+    app = make_app(database_url)
+    with app.app_context():  # the killed runner's lease runs out
+        db.session.execute(
+            update(JobLock).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    finished = subprocess.run(
+        [SCRIPT, "jobs", "run", "--only", "purge-operator"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert due_logs(big_shop) == 0
+    logs = [r for r in records(database_url) if r.table_name == "access_logs"]
+    interrupted = [r.count for r in logs if "interrupted" in r.actor]
+    assert interrupted == [3 * 50]
+    assert sum(r.count for r in logs) == due

@@ -206,26 +206,48 @@ def _batch(
     statement: _Statement,
     after: tuple | None,
     size: int,
-    journal: Callable[[list[tuple]], None],
+    journal: Callable[[progress.Span], None],
 ) -> tuple[int, tuple | None]:
-    """One short transaction: choose up to ``size`` due rows with keys after ``after`` (locked
-    on PostgreSQL), ``journal`` their keys, destroy them; return how many and the last key
-    (the keyset cursor, so no batch scans what the last one kept)."""
-    keys = statement.keys
-    key = keys[0] if len(keys) == 1 else tuple_(*keys)
-    where = statement.due
-    if after is not None:
-        where = and_(where, key > (after[0] if len(keys) == 1 else tuple_(*map(literal, after))))
-    chosen = select(*keys).where(where).order_by(*keys).limit(size)
-    if engine.dialect.name == "postgresql":
-        chosen = chosen.with_for_update()
+    """One short transaction: the key of the ``size``-th due row after ``after`` bounds the
+    batch (no such row: the batch is the rest); the due rows in that span are destroyed and,
+    before the transaction commits, the span and their count are journalled. Returns how many
+    and the span's last key, the keyset cursor (``None`` after the last batch). Nothing crosses
+    the wire but the bound and the count, and no batch scans what the last one kept."""
     with engine.begin() as connection:
-        picked = [tuple(row) for row in connection.execute(chosen)]
-        if not picked:
-            return 0, None
-        journal(picked)
-        done = connection.execute(_change(statement, picked).returning(*keys)).all()
-    return len(done), max(picked)
+        found = connection.execute(_nth_due(statement, after, size)).first()
+        upto = tuple(found) if found is not None else None
+        span = _within(statement.keys, after, upto)
+        count = connection.execute(_change(statement, span)).rowcount
+        if count:
+            journal(progress.Span(after, upto, count))
+    return count, upto
+
+
+def _nth_due(statement: _Statement, after: tuple | None, size: int) -> Any:
+    keys = statement.keys
+    return (
+        select(*keys)
+        .where(statement.due, *_within(keys, after, None))
+        .order_by(*keys)
+        .offset(size - 1)
+        .limit(1)
+    )
+
+
+def _within(keys: list[Column], after: tuple | None, upto: tuple | None) -> list[Any]:
+    """The conditions of keys after ``after`` up to and including ``upto`` (``None``: open)."""
+    key = keys[0] if len(keys) == 1 else tuple_(*keys)
+
+    def bound(values: tuple) -> Any:
+        bounds = [literal(value, column.type) for column, value in zip(keys, values, strict=True)]
+        return bounds[0] if len(keys) == 1 else tuple_(*bounds)
+
+    conditions = []
+    if after is not None:
+        conditions.append(key > bound(after))
+    if upto is not None:
+        conditions.append(key <= bound(upto))
+    return conditions
 
 
 def _matching(keys: list[Column], picked: list[tuple]) -> Any:
@@ -234,8 +256,8 @@ def _matching(keys: list[Column], picked: list[tuple]) -> Any:
     return tuple_(*keys).in_(picked)
 
 
-def _change(statement: _Statement, picked: list[tuple]) -> Any:
-    match = and_(_matching(statement.keys, picked), statement.due)
+def _change(statement: _Statement, span: list[Any]) -> Any:
+    match = and_(statement.due, *span)
     if statement.method == "delete":
         return delete(statement.table).where(match)
     return update(statement.table).where(match).values(**statement.values)
@@ -285,29 +307,33 @@ def purge_table(ctx: RunContext, target: Target, engine: Engine) -> Item:
 def _destroy(
     ctx: RunContext, engine: Engine, statement: _Statement, item: Item, due: int, progress_id: int
 ) -> None:
-    """Destroy the due rows batch after batch, each journalled (:mod:`.progress`); what was
-    destroyed is recorded and committed even when a batch fails."""
+    """Destroy the due rows batch after batch, each journalled (:mod:`.progress`: one commit of
+    rightsdesk's per batch); what was destroyed is recorded and committed even when a batch
+    fails."""
     started = datetime.now(UTC)
     ctx.reporter.start(f"{item.system}.{item.table}", due)
     after: tuple | None = None
+    confirmed = 0  # the rows of the last journalled batch, committed since
 
-    def journal(keys: list[tuple]) -> None:
-        progress.begin_batch(progress_id, keys)
+    def journal(span: progress.Span) -> None:
+        progress.step(progress_id, confirmed, span)
 
     try:
         while True:
             count, after = _batch(engine, statement, after, ctx.batch_size, journal)
+            if count:
+                confirmed = count
+                item.count += count
+                ctx.reporter.advance(count)
             if after is None:
                 break
-            progress.end_batch(progress_id, count)
-            item.count += count
-            ctx.reporter.advance(count)
             ctx.renew()
             if ctx.pause:
                 time.sleep(ctx.pause)
     finally:
         ctx.reporter.finish()
         if item.count:  # also after a failure: what was destroyed is recorded
+            progress.finish(progress_id, item.count)
             ctx.record(item, started)
             db.session.commit()
 
@@ -359,24 +385,33 @@ def _destroyed_by(
     plan: dict, connection: Connection, statement: _Statement, cutoff: datetime
 ) -> int:
     """What the killed run destroyed: its confirmed batches plus the batch in flight if that
-    one committed (none of its rows is still there, or still due for an anonymisation). A
-    plan written before progress was journalled: planned minus still due, as then."""
+    one committed (no row due by the plan's cutoff is left in its span; journalled by keys, as
+    runs before spans were: none of its keys is still there, or still due for an
+    anonymisation). A plan written before progress was journalled: planned minus still due,
+    as then."""
     journal = progress.of_run(plan["run"], plan["system"], plan["table"])
     if journal is None:
         still = connection.execute(
             select(func.count()).select_from(statement.table).where(statement.due_by(cutoff))
         ).scalar_one()
         return max(plan["due"] - still, 0)
-    keys = progress.inflight_keys(journal)
-    if not keys:
+    batch = progress.inflight(journal)
+    if batch is None:
         return journal.done
-    present = _matching(statement.keys, keys)
+    if isinstance(batch, progress.Span):
+        left = connection.execute(
+            select(*statement.keys)
+            .where(statement.due_by(cutoff), *_within(statement.keys, batch.after, batch.upto))
+            .limit(1)
+        ).first()
+        return journal.done + (batch.count if left is None else 0)
+    present = _matching(statement.keys, batch)
     if statement.method != "delete":
         present = and_(present, statement.due_by(cutoff))
     left = connection.execute(
         select(func.count()).select_from(statement.table).where(present)
     ).scalar_one()
-    return journal.done + (len(keys) if left == 0 else 0)
+    return journal.done + (len(batch) if left == 0 else 0)
 
 
 def _latest_plan(target: Target) -> tuple[AuditEvent, dict] | None:

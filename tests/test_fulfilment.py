@@ -407,3 +407,62 @@ def test_the_package_json_is_exactly_what_json_dumps_writes_indented():
             for r in rows
         ]
         assert written == json.dumps(plain, ensure_ascii=False, indent=2)
+
+
+@pytest.mark.parametrize("any_shop", ["postgresql"], indirect=True)
+def test_a_connection_lost_inside_the_erasure_transaction_fails_its_steps_and_a_retry_finishes(
+    mapped_app, any_shop
+):
+    """The erasure's statements run on the driver's cursor (systems.statements): a connection
+    the server terminates while the shop transaction waits on a row lock still arrives as
+    "failed, nothing was changed" (not a crash), the shop keeps every row, the lost connection
+    is not handed out again, and the next run finishes."""
+    import threading
+    import time
+
+    from rightsdesk.fulfilment import erasure
+
+    reference = new_request(mapped_app, kind=RequestKind.DELETION, email=SUBJECT, name=None)
+    holding = create_engine(any_shop)
+    holder = holding.connect()
+    holder.execute(text("SELECT 1 FROM users WHERE email = :e FOR UPDATE"), {"e": SUBJECT})
+    killed: list[int] = []
+
+    def terminate_the_waiting_backend() -> None:
+        admin = create_engine(any_shop, isolation_level="AUTOCOMMIT")  # a fresh view each time
+        with admin.connect() as connection:
+            deadline = time.monotonic() + 30
+            while not killed and time.monotonic() < deadline:
+                pids = connection.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE users%'"
+                    )
+                ).scalars().all()
+                for pid in pids:
+                    connection.execute(text("SELECT pg_terminate_backend(:p, 5000)"), {"p": pid})
+                    killed.append(pid)
+                time.sleep(0.05)
+        admin.dispose()
+
+    killer = threading.Thread(target=terminate_the_waiting_backend)
+    killer.start()
+    try:
+        with mapped_app.app_context():
+            found = db.session.scalar(select(Request).where(Request.reference == reference))
+            steps = erasure.run(found, actor="staff:test", now=datetime.now(UTC))
+    finally:
+        killer.join(timeout=60)
+        holder.rollback()
+        holder.close()
+        holding.dispose()
+    assert killed
+    sql_steps = [s for s in steps if s.kind == "sql"]
+    assert sql_steps and all(s.state == "failed" for s in sql_steps)
+    assert all("shop failed, nothing was changed" in s.error for s in sql_steps)
+    assert shop_rows(any_shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        again = erasure.run(found, actor="staff:test", now=datetime.now(UTC))
+    assert all(s.state == "done" for s in again if s.kind == "sql")
+    assert not shop_rows(any_shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)

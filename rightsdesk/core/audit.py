@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core.actors import Actor
+from rightsdesk.core.direct import Direct
 from rightsdesk.core.keys import audit_key
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, AuditHead
@@ -92,12 +93,12 @@ def record(
         head = _seal(head, now)
     event = _linked_event(head, action, actor, now, request_ref, canonical(data))
     # One INSERT, without the unit of work's bookkeeping for an object nobody changes again.
+    values = {name: getattr(event, name) for name in _EVENT_COLUMNS}
     if db.session.get_bind().dialect.name == "postgresql":  # one statement for both
-        values = {name: getattr(event, name) for name in _EVENT_COLUMNS}
-        db.session.execute(_INSERT_EVENT_MOVING_HEAD, values | {"new_hash": event.hash})
+        _INSERT_EVENT_MOVING_HEAD.execute(values | {"new_hash": event.hash})
     else:
-        db.session.execute(_INSERT_EVENT, _columns(event))
-        db.session.execute(_MOVE_HEAD, {"new_hash": event.hash})
+        _INSERT_EVENT.execute(values)
+        _MOVE_HEAD.execute({"new_hash": event.hash})
     return event
 
 
@@ -154,10 +155,6 @@ _HEAD = AuditHead.__table__
 _EVENTS = AuditEvent.__table__
 
 
-def _columns(event: AuditEvent) -> dict[str, Any]:
-    return {c.key: getattr(event, c.key) for c in _EVENTS.columns}
-
-
 def _client_address() -> str | None:
 
     return request.remote_addr if has_request_context() else None
@@ -168,31 +165,34 @@ def _lock_head() -> tuple[AuditHead, int | None]:
     head before, and the ``mac_version`` of the newest event read in the same statement (one
     round trip less per event than asking after it)."""
     session = db.session
-    row = session.execute(_BUMP).first()
+    row = _BUMP.first()
     if row is None:
         try:  # the first event ever: create the head
             with session.begin_nested():
                 session.execute(insert(AuditHead).values(id=1, seq=1, hash=GENESIS))
             return AuditHead(id=1, seq=0, hash=GENESIS), None
         except IntegrityError:  # another writer created it first
-            row = session.execute(_BUMP).one()
-    return AuditHead(id=1, seq=row.seq - 1, hash=row.hash), row.newest
+            row = _BUMP.first()
+    seq, digest, newest = row
+    return AuditHead(id=1, seq=seq - 1, hash=digest), newest
 
 
-# Built once: a statement built per event costs more than running it.
-_INSERT_EVENT = insert(_EVENTS)
-_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
+# Built once and run on the driver's cursor (core.direct): every event pays for these.
+_EVENT_COLUMNS = [c.key for c in _EVENTS.columns if c.key != "id"]
+_INSERT_EVENT = Direct(insert(_EVENTS).values({name: bindparam(name) for name in _EVENT_COLUMNS}))
+_MOVE_HEAD = Direct(update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash")))
 # PostgreSQL runs a data-modifying WITH once whether or not it is referenced. Written out: a
 # compiled UPDATE would also SET any of its columns named in the parameters (seq, hash).
-_EVENT_COLUMNS = [c.key for c in _EVENTS.columns if c.key != "id"]
-_INSERT_EVENT_MOVING_HEAD = text(
-    "WITH moved_head AS (UPDATE audit_head SET hash = :new_hash WHERE id = 1)"
-    f" INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)})"
-    f" VALUES ({', '.join(':' + name for name in _EVENT_COLUMNS)})"
-).bindparams(*(bindparam(c.key, type_=c.type) for c in _EVENTS.columns if c.key != "id"))
+_INSERT_EVENT_MOVING_HEAD = Direct(
+    text(
+        "WITH moved_head AS (UPDATE audit_head SET hash = :new_hash WHERE id = 1)"
+        f" INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)})"
+        f" VALUES ({', '.join(':' + name for name in _EVENT_COLUMNS)})"
+    ).bindparams(*(bindparam(c.key, type_=c.type) for c in _EVENTS.columns if c.key != "id"))
+)
 
 # RETURNING gives the row as updated: the newest event's number is the new seq minus one.
-_BUMP = (
+_BUMP = Direct(
     update(_HEAD)
     .where(_HEAD.c.id == 1)
     .values(seq=_HEAD.c.seq + 1)

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from rightsdesk.core import audit, leases
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
+from rightsdesk.core.direct import Direct
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind, Table
 from rightsdesk.domain.kinds import RequestKind
@@ -178,19 +179,24 @@ _STEPS_OF = (
         ErasureStep.position
     )
 )
-_PLANNED = (
+_PLANNED = Direct(
     select(*(_STEPS.c[name] for name in _STEP_FIELDS))
     .where(_STEPS.c.request_id == bindparam("r"))
     .order_by(_STEPS.c.position)
 )
+_STEP_COLUMNS = (
+    "request_id", "position", "system", "table_name", "kind", "state", "deleted", "anonymised",
+    "retained", "attempts", "retention", "basis", "basis_kind",
+)
+_INSERT_STEPS = Direct(insert(_STEPS).values({c: bindparam(c) for c in _STEP_COLUMNS}))
 
 
 def _plan_steps(request_id: int, datamap: DataMap, rules: Schedule) -> list[_Step]:
     """The run's steps, stored once: in the session, committed with the first system's record
     of what it keeps (or its failure). The lease keeps a second planner out."""
-    existing = db.session.execute(_PLANNED, {"r": request_id}).mappings().all()
+    existing = _PLANNED.all({"r": request_id})
     if existing:
-        return [_Step.of(row) for row in existing]
+        return [_Step(*row) for row in existing]
     steps, position = [], 0
     for system in datamap.systems:
         tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
@@ -198,7 +204,7 @@ def _plan_steps(request_id: int, datamap: DataMap, rules: Schedule) -> list[_Ste
             steps.append(_new_step(request_id, position, system, table, rules))
             position += 1
     try:  # one INSERT of every step; the run goes on with the values it wrote
-        db.session.execute(insert(_STEPS), steps)
+        _INSERT_STEPS.many(steps)
     except IntegrityError:
         db.session.rollback()
         raise FulfilmentError(N_("another run planned this erasure at once: run again")) from None
@@ -297,9 +303,7 @@ class _Run:
         """Mark the erased tables' steps done, one audit event with their counts (never the
         data), and free the lease: one commit."""
         if self.done:
-            db.session.execute(
-                _DONE, [d["step"] | {"finished": self.now} for d in self.done]
-            )
+            _DONE.many([d["step"] | {"finished": self.now} for d in self.done])
             audit.record(
                 "fulfilment.erasure",
                 actor=self.actor,
@@ -312,18 +316,18 @@ class _Run:
     def release(self) -> None:
         if self.lease is None:
             return
-        db.session.execute(_RELEASE, {"name": self.lease, "holder": self.holder})
+        _RELEASE.execute({"name": self.lease, "holder": self.holder})
         db.session.commit()
         self.lease = None
 
 
-_DONE = (
+_DONE = Direct(
     update(_STEPS)
     .where(_STEP_IS)
     .values(state="done", error=None, finished_at=bindparam("finished", type_=UTCDateTime()))
 )
-_RELEASE = delete(JobLock).where(
-    JobLock.name == bindparam("name"), JobLock.holder == bindparam("holder")
+_RELEASE = Direct(
+    delete(JobLock).where(JobLock.name == bindparam("name"), JobLock.holder == bindparam("holder"))
 )
 
 
@@ -418,12 +422,12 @@ def _before(run: _Run, system: System, steps: list[_Step], plans: list[TablePlan
                 "until": until.isoformat() if until else None,
             }
         )
-    db.session.execute(_RECORD_PLAN, values)
+    _RECORD_PLAN.many(values)
     db.session.commit()
     return entries
 
 
-_RECORD_PLAN = (
+_RECORD_PLAN = Direct(
     update(_STEPS)
     .where(_STEP_IS)
     .values(
@@ -492,14 +496,13 @@ def _fail(step: _Step | ErasureStep, reason: str, now: datetime, *, attempted: b
         step.started_at = step.started_at or now
         step.state, step.error, step.finished_at = "failed", reason[:500], None
     else:
-        db.session.execute(
-            _FAILED,
-            step.key | {"tried": 1 if attempted else 0, "reason": reason[:500], "now": now},
+        _FAILED.execute(
+            step.key | {"tried": 1 if attempted else 0, "reason": reason[:500], "now": now}
         )
     db.session.commit()
 
 
-_FAILED = (
+_FAILED = Direct(
     update(_STEPS)
     .where(_STEP_IS)
     .values(

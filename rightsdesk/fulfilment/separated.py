@@ -22,6 +22,7 @@ from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
 from rightsdesk.models import Request, RetainedRecord
 from rightsdesk.requests.host_apps import subject_hash_key
+from rightsdesk.systems.statements import cursor_of
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ _INSERT_ARRAYS = (
 
 def _insert_new_arrays(values: list[dict[str, Any]]) -> list[tuple[str, date]]:
     """:func:`_insert_new` on PostgreSQL, in the session's transaction, on its driver's cursor."""
-    cursor = db.session.connection().connection.driver_connection.cursor()
+    cursor = cursor_of(db.session.connection())
     cursor.execute(_INSERT_ARRAYS, [[row[name] for row in values] for name, _ in _COLUMNS])
     return [tuple(row) for row in cursor.fetchall()]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table as SqlTable
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 
 CHUNK = 500  # keys per statement (SQLite's older builds allow 999 parameters)
@@ -110,9 +111,61 @@ def table_sql(table: SqlTable, dialect: Dialect) -> TableSQL:
     return TableSQL(table, dialect)
 
 
-def cursor_of(connection: Connection):
-    """The driver's cursor of ``connection``, in its transaction (if one is open)."""
-    return connection.connection.driver_connection.cursor()
+class DriverCursor:
+    """The driver's cursor of an SQLAlchemy connection, in its transaction (if one is open),
+    whose errors arrive as SQLAlchemy's (``IntegrityError``, ``OperationalError``, …) as they
+    would through SQLAlchemy: callers catch one kind of error whichever way a statement ran. A
+    lost connection is invalidated, so the pool does not hand it out again."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.cursor = connection.connection.driver_connection.cursor()
+
+    def execute(self, sql: str, params: Any = None):
+        try:
+            if params is None:
+                self.cursor.execute(sql)
+            else:
+                self.cursor.execute(sql, params)
+        except self.connection.dialect.loaded_dbapi.Error as error:
+            raise self._translated(error, sql, params) from error
+        return self
+
+    def executemany(self, sql: str, rows: Sequence) -> None:
+        try:
+            self.cursor.executemany(sql, rows)
+        except self.connection.dialect.loaded_dbapi.Error as error:
+            raise self._translated(error, sql, rows) from error
+
+    def _translated(self, error: Exception, sql: str, params: Any) -> exc.DBAPIError:
+        dialect = self.connection.dialect
+        raw = self.connection.connection.dbapi_connection
+        lost = dialect.is_disconnect(error, raw, self.cursor)
+        if lost:
+            self.connection.invalidate(error)
+        return exc.DBAPIError.instance(
+            sql, params, error, dialect.loaded_dbapi.Error,
+            connection_invalidated=lost, dialect=dialect,
+        )
+
+    def fetchone(self):
+        return self.cursor.fetchone()
+
+    def fetchall(self):
+        return self.cursor.fetchall()
+
+    @property
+    def description(self):
+        return self.cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self.cursor.rowcount
+
+
+def cursor_of(connection: Connection) -> DriverCursor:
+    """The driver's cursor of ``connection`` (see :class:`DriverCursor`)."""
+    return DriverCursor(connection)
 
 
 def fetch(cursor, sql: TableSQL, where: str, params: Sequence) -> list[dict]:

@@ -559,3 +559,31 @@ def test_a_run_killed_with_sigkill_mid_transaction_is_resumed_keeping_each_row_o
         assert done[table].deleted == len(expected[table])
     assert done["payments"].retained == len(_still_kept(expected["payments"], "payment"))
     assert not shop_rows(shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
+
+
+def test_a_plan_stored_twice_arrives_as_an_integrity_error_and_the_first_stands(
+    no_remote_map, shop
+):
+    """The plan is written on the driver's cursor (core.direct), yet a second planner's
+    duplicate arrives as SQLAlchemy's IntegrityError (which the run turns into "another run
+    planned this erasure at once"), and the first plan stands."""
+    from sqlalchemy.exc import IntegrityError
+
+    from rightsdesk.systems.configured import configured_datamap
+
+    reference = _deletion_request(no_remote_map)
+    with no_remote_map.app_context():
+        request = _load(reference)
+        datamap = configured_datamap()
+        planned = erasure._plan_steps(request.id, datamap, DEFAULT_SCHEDULE)
+        db.session.commit()
+        rows = [
+            erasure._new_step(request.id, s.position, datamap.system(s.system),
+                              datamap.system(s.system).table(s.table_name), DEFAULT_SCHEDULE)
+            for s in planned
+        ]
+        with pytest.raises(IntegrityError):
+            erasure._INSERT_STEPS.many(rows)
+        db.session.rollback()
+    with no_remote_map.app_context():  # the first plan stands, alone
+        assert len(erasure.steps_of(_load(reference))) == len(planned)

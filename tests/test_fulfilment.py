@@ -19,8 +19,8 @@ from rightsdesk.fulfilment.access import prepare_access_package
 from rightsdesk.models import AuditEvent, Request, StaffRole
 from rightsdesk.requests.downloads import fetch
 from rightsdesk.systems.configured import FulfilmentError
+from tests.helpers import DEMO_MAP, act, new_request, shop_rows, sign_in
 from tests.helpers import DEMO_SUBJECT as SUBJECT
-from tests.helpers import act, new_request, shop_rows, sign_in
 
 
 def _access_request(app, email: str = SUBJECT) -> str:
@@ -466,3 +466,44 @@ def test_a_connection_lost_inside_the_erasure_transaction_fails_its_steps_and_a_
         again = erasure.run(found, actor="staff:test", now=datetime.now(UTC))
     assert all(s.state == "done" for s in again if s.kind == "sql")
     assert not shop_rows(any_shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
+
+
+@pytest.mark.parametrize("any_shop", ["sqlite", "postgresql"], indirect=True)
+def test_every_kind_of_schema_change_is_seen_by_the_next_read(mapped_app, any_shop):
+    """The cached description of the mapped tables is replaced after each kind of DDL that
+    changes what erasure and access rely on: columns added, renamed, dropped, retyped, made
+    NOT NULL, and the primary key dropped and made again."""
+    from rightsdesk.domain.datamap import load_datamap
+    from rightsdesk.systems.collect import collect_rows
+    from rightsdesk.systems.connect import shared_engine, sql_url
+
+    datamap = load_datamap(DEMO_MAP.read_text(encoding="utf-8"), "demo")
+    system = next(s for s in datamap.systems if s.name == "shop")
+    engine = shared_engine(sql_url(any_shop))
+
+    def users():
+        _found, described = collect_rows(system, engine, {"email": SUBJECT})
+        table = described["users"]
+        return (
+            {c.name: (str(c.type).split("(")[0], c.nullable) for c in table.columns},
+            [c.name for c in table.primary_key.columns],
+        )
+
+    columns, keys = users()
+    assert "nickname" not in columns and keys == ["id"]
+    _ddl(any_shop, "ALTER TABLE users ADD COLUMN nickname VARCHAR(40)")
+    assert "nickname" in users()[0]
+    _ddl(any_shop, "ALTER TABLE users RENAME COLUMN nickname TO handle")
+    assert "handle" in users()[0] and "nickname" not in users()[0]
+    if any_shop.startswith("postgresql"):  # SQLite has no ALTER COLUMN
+        _ddl(any_shop, "ALTER TABLE users ALTER COLUMN handle TYPE TEXT")
+        assert users()[0]["handle"][0] == "TEXT"
+        _ddl(any_shop, "UPDATE users SET handle = 'x'")
+        _ddl(any_shop, "ALTER TABLE users ALTER COLUMN handle SET NOT NULL")
+        assert users()[0]["handle"][1] is False
+        _ddl(any_shop, "ALTER TABLE users DROP CONSTRAINT users_pkey CASCADE")
+        assert users()[1] == []
+        _ddl(any_shop, "ALTER TABLE users ADD PRIMARY KEY (id)")
+        assert users()[1] == ["id"]
+    _ddl(any_shop, "ALTER TABLE users DROP COLUMN handle")
+    assert "handle" not in users()[0]

@@ -153,57 +153,70 @@ def _child_rows(cursor, sql: statements.TableSQL, table: Table, parents: list[di
 
 def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
     """The named tables as :func:`_read_schema` describes them, read once per process and
-    reused while the database's :func:`schema_fingerprint` of them is unchanged (a column added,
-    a table dropped or a key changed since is seen before the next read, never used stale)."""
-    fingerprint = schema_fingerprint(connection, names)
-    if fingerprint is None:
-        return _read_schema(connection, names)
+    reused while the database's fingerprint of them (:func:`_probe_for`) is unchanged: a column
+    added, a table dropped or a key changed since is seen before the next read, never used
+    stale. The fingerprint is read before the schema, so a change in between shows next time."""
+    if connection.dialect.name not in ("sqlite", "postgresql"):
+        return _read_schema(connection, names)  # no fingerprint: read every time
     key = (connection.engine.url.render_as_string(hide_password=False), tuple(names))
     with _SCHEMA_LOCK:
-        cached = _SCHEMAS.get(key)
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
+        known = _SCHEMAS.get(key)
+    cursor = statements.cursor_of(connection)  # a statement per request: no SQLAlchemy around it
+    if known is not None and _fingerprint(cursor, known.probe) == known.fingerprint:
+        return known.tables
+    probe = _probe_for(cursor, connection.dialect.name, names)
+    fingerprint = _fingerprint(cursor, probe)
     tables = _read_schema(connection, names)
     with _SCHEMA_LOCK:
-        _SCHEMAS[key] = (fingerprint, tables)
+        _SCHEMAS[key] = _Known(probe, fingerprint, tables)
     return tables
 
 
-_SCHEMAS: dict[tuple[str, tuple[str, ...]], tuple[object, dict[str, SqlTable]]] = {}
+@dataclass(frozen=True)
+class _Known:
+    probe: str  # the statement that reads the fingerprint
+    fingerprint: object
+    tables: dict[str, SqlTable]
+
+
+_SCHEMAS: dict[tuple[str, tuple[str, ...]], _Known] = {}
 _SCHEMA_LOCK = threading.Lock()
 
-# Per mapped table: its oid, and the transaction ids (xmin) that last wrote its pg_class row,
-# each of its pg_attribute rows and its primary-key pg_index row. Any DDL that changes what
-# _read_schema reads (ADD/DROP/RENAME COLUMN, ALTER TYPE, SET/DROP NOT NULL, a new primary key,
-# DROP and CREATE of the table) rewrites one of those catalogue rows, so a new xmin (or oid,
-# or NULL for a table that is gone) shows up: cheaper than reading the columns and keys, and
-# exact where a catalogue-version counter for single tables does not exist.
-_PG_FINGERPRINT = """
-SELECT n.name, c.oid::bigint, c.xmin::text,
-       (SELECT string_agg(a.attnum::text || ':' || a.xmin::text, ',' ORDER BY a.attnum)
-          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),
-       (SELECT string_agg(i.xmin::text || ':' || i.indkey::text, ',')
-          FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
-FROM unnest(CAST(%(names)s AS text[])) WITH ORDINALITY AS n(name, position)
-LEFT JOIN pg_class c ON c.oid = to_regclass(quote_ident(n.name))
-ORDER BY n.position
-"""
+
+def _fingerprint(cursor: statements.DriverCursor, probe: str) -> object:
+    return tuple(cursor.execute(probe).fetchall())
 
 
-def schema_fingerprint(connection: Connection, names: list[str]) -> object | None:
-    """A cheap value that changes whenever the named tables' columns or keys change: SQLite's
-    ``schema_version`` (bumped by every schema change of the file), PostgreSQL's catalogue row
-    versions of the tables (see ``_PG_FINGERPRINT``); ``None`` on other databases (the schema
-    is then read every time)."""
-    dialect = connection.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        return None
-    cursor = statements.cursor_of(connection)  # a statement per request: no SQLAlchemy around it
+def _probe_for(cursor: statements.DriverCursor, dialect: str, names: list[str]) -> str:
+    """The statement whose answer changes whenever the named tables' columns or keys change.
+
+    SQLite: ``schema_version``, bumped by every schema change of the file. PostgreSQL: the
+    number and the sum of the transaction ids (``xmin``) that last wrote the tables' rows in
+    ``pg_class``, ``pg_attribute`` and their primary key's ``pg_index``, for the tables' oids
+    as resolved now (written into the text: the same text each time, a prepared statement,
+    0.17 ms against 0.44 ms for resolving the names every time). Any DDL that changes what
+    :func:`_read_schema` reads (ADD/DROP/RENAME COLUMN, ALTER TYPE, SET/DROP NOT NULL, a new
+    or dropped primary key, DROP and CREATE of the table) writes one of those rows with a newer
+    transaction id or removes it, so the sum or the number changes. Not seen: a new table of
+    the same name created in a schema earlier on the search path (the old one is still read)."""
     if dialect == "sqlite":
-        cursor.execute("PRAGMA schema_version")
-        return cursor.fetchone()[0]
-    cursor.execute(_PG_FINGERPRINT, {"names": list(names)})
-    return tuple(tuple(row) for row in cursor.fetchall())
+        return "PRAGMA schema_version"
+    cursor.execute(_PG_OIDS, {"names": list(names)})
+    oids = [oid for (oid,) in cursor.fetchall() if oid is not None]
+    listed = "'{" + ",".join(str(int(oid)) for oid in oids) + "}'::oid[]"
+    return _PG_PROBE.replace(":oids", listed)
+
+
+_PG_OIDS = (
+    "SELECT to_regclass(quote_ident(n))::oid FROM unnest(CAST(%(names)s AS text[])) AS n"
+)
+_PG_PROBE = """
+SELECT count(*), sum(xmin::text::bigint) FROM (
+  SELECT xmin FROM pg_class WHERE oid = ANY(:oids)
+  UNION ALL SELECT xmin FROM pg_attribute WHERE attrelid = ANY(:oids) AND attnum > 0
+  UNION ALL SELECT xmin FROM pg_index WHERE indrelid = ANY(:oids) AND indisprimary
+) AS catalogue_rows
+"""
 
 
 def _read_schema(connection: Connection, names: list[str]) -> dict[str, SqlTable]:

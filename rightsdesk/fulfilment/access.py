@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, case, func, inspect, select
 from sqlalchemy.orm.base import NO_VALUE
 
 from rightsdesk.core.actors import Actor
+from rightsdesk.core.direct import Direct
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind
 from rightsdesk.domain.kinds import RequestKind
@@ -61,13 +62,15 @@ def _contact(request: Request) -> tuple[str | None, str | None]:
     elif request.subject_id is None:
         row = None
     else:
-        row = db.session.execute(_CONTACT, {"subject": request.subject_id}).first()
+        row = _CONTACT.first({"subject": request.subject_id})
     if row is None:
         raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
     return row[0], row[1]
 
 
-_CONTACT = select(Subject.email, Subject.phone).where(Subject.id == bindparam("subject"))
+_CONTACT = Direct(
+    select(Subject.email, Subject.phone).where(Subject.id == bindparam("subject"))
+)
 
 
 def separated_rows(request: Request, email: str | None) -> list[SeparatedRows]:
@@ -172,10 +175,11 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
 
 
 def _organisation_name() -> str:
-    return db.session.scalar(_ORGANISATION_NAME) or ""
+    row = _ORGANISATION_NAME.first()
+    return (row[0] if row else None) or ""
 
 
-_ORGANISATION_NAME = select(Organisation.name_ko).order_by(Organisation.id).limit(1)
+_ORGANISATION_NAME = Direct(select(Organisation.name_ko).order_by(Organisation.id).limit(1))
 
 
 def _collected_tables(collection: Collection) -> list[dict]:

@@ -15,10 +15,11 @@ from pathlib import Path
 import filetype
 from cryptography.fernet import InvalidToken
 from flask import current_app
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import SUBJECT, Actor
+from rightsdesk.core.direct import Direct
 from rightsdesk.core.keys import package_cipher
 from rightsdesk.core.uploads import delete_upload, store_bytes, stored_path
 from rightsdesk.domain.lifecycle import OPEN
@@ -92,7 +93,7 @@ def offer(
     download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days)
     # One INSERT, without the unit of work (a flush costs more than the statement): the row
     # is read back through the request's ``downloads`` like any other after the commit.
-    download.id = db.session.execute(_INSERT_DOWNLOAD, _row(download)).scalar_one()
+    download.id = _INSERT_DOWNLOAD.first(_row(download))[0]
     audit.record(
         action,
         actor=actor,
@@ -132,11 +133,16 @@ def _stored(
 
 
 _DOWNLOADS = Download.__table__
-_INSERT_DOWNLOAD = insert(_DOWNLOADS).returning(_DOWNLOADS.c.id)
+_DOWNLOAD_COLUMNS = [c.key for c in _DOWNLOADS.columns if c.key != "id"]
+_INSERT_DOWNLOAD = Direct(
+    insert(_DOWNLOADS)
+    .values({name: bindparam(name) for name in _DOWNLOAD_COLUMNS})
+    .returning(_DOWNLOADS.c.id)
+)
 
 
 def _row(download: Download) -> dict:
-    return {c.key: getattr(download, c.key) for c in _DOWNLOADS.columns if c.key != "id"}
+    return {name: getattr(download, name) for name in _DOWNLOAD_COLUMNS}
 
 
 def available(request: Request, now: datetime) -> list[Download]:

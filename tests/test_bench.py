@@ -122,7 +122,8 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
     for phase in ("access", "erasure"):
         assert re.search(
             rf"^{phase}\s+rightsdesk\s+{NUMBER}/s \(80 in {NUMBER} s, worker RSS max {NUMBER} "
-            rf"MiB\)\s+equal-work floor\s+{NUMBER}/s\s+ratio {NUMBER}$",
+            rf"MiB, {NUMBER} ms CPU each\)\s+equal-work floor\s+{NUMBER}/s \({NUMBER} ms CPU "
+            rf"each\)\s+ratio {NUMBER}$",
             result.output,
             re.MULTILINE,
         ), result.output

@@ -57,9 +57,11 @@ def _worker(setup: Setup, phase: str, subjects: list, barrier, results) -> None:
         do = _phase(setup, phase)
         _each(do, subjects[:1], errors)  # warm-up, as a long-running worker is: not timed
         barrier.wait()
+        cpu = time.process_time()
         _each(do, subjects[1:], errors)
         ended = time.time()
-    results.put((ended, len(subjects) - 1 - len(errors), peak_rss_mib(), errors[:3]))
+        cpu = time.process_time() - cpu
+    results.put((ended, len(subjects) - 1 - len(errors), peak_rss_mib(), errors[:3], cpu))
 
 
 def _each(do, subjects: list, errors: list[str]) -> None:
@@ -131,6 +133,10 @@ def run_phase(setup: Setup, phase: str, subjects: list, workers: int) -> dict[st
         "seconds": round(wall, 3),
         "per_second": round(done / wall, 1) if wall > 0 else None,
         "max_rss_mib": round(max(report[2] for report in reports), 1),
+        # The workers' own CPU time (not the database's) per subject.
+        "cpu_ms_per_subject": round(sum(report[4] for report in reports) / done * 1000, 2)
+        if done
+        else None,
     }
 
 
@@ -238,8 +244,10 @@ def echo(result: dict[str, Any]) -> None:
         share = (ours["per_second"] or 0) / floor["per_second"] if floor["per_second"] else 0
         click.echo(
             f"{phase:<10} rightsdesk {ours['per_second']:>8.1f}/s ({ours['done']} in "
-            f"{ours['seconds']:.2f} s, worker RSS max {ours['max_rss_mib']:.0f} MiB)   "
-            f"equal-work floor {floor['per_second']:>8.1f}/s   ratio {share:.2f}"
+            f"{ours['seconds']:.2f} s, worker RSS max {ours['max_rss_mib']:.0f} MiB, "
+            f"{ours['cpu_ms_per_subject']:.1f} ms CPU each)   equal-work floor "
+            f"{floor['per_second']:>8.1f}/s ({floor['cpu_ms_per_subject']:.1f} ms CPU each)   "
+            f"ratio {share:.2f}"
         )
     if "check" in result:
         click.echo(

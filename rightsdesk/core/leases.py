@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 
+from rightsdesk.core.direct import Direct
 from rightsdesk.extensions import db
-from rightsdesk.models import JobLock
+from rightsdesk.models import JobLock, UTCDateTime
 
 
 def acquire(
@@ -51,19 +52,31 @@ def take(name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
     the caller commits with its own work: ``INSERT … ON CONFLICT DO UPDATE`` only where the
     lease is free, expired or already ours. A second taker at once waits for the first's
     commit (PostgreSQL's row lock; SQLite's write lock) and then finds the lease held."""
+    statement = _TAKE.get(db.session.get_bind().dialect.name)
+    if statement is None:  # pragma: no cover - rightsdesk's own database is SQLite or PostgreSQL
+        return acquire(name, holder, now=now, ttl=ttl)
+    # RETURNING, not rowcount: drivers report an insert's rowcount differently.
+    values = {"name": name, "holder": holder, "until": now + ttl, "now": now}
+    return statement.first(values) is not None
+
+
+def _take(dialect: str) -> Direct:
+    """:func:`take`'s statement, built once per dialect (erasure takes a lease per run)."""
     table = JobLock.__table__
-    dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
+    else:
         from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - rightsdesk's own database is SQLite or PostgreSQL
-        return acquire(name, holder, now=now, ttl=ttl)
-    statement = insert(table).values(name=name, holder=holder, lease_until=now + ttl)
+    until = bindparam("until", type_=UTCDateTime())
+    statement = insert(table).values(name=bindparam("name"), holder=bindparam("holder"),
+                                     lease_until=until)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.name],
-        set_={"holder": holder, "lease_until": now + ttl},
-        where=(table.c.lease_until < now) | (table.c.holder == holder),
+        set_={"holder": bindparam("holder"), "lease_until": until},
+        where=(table.c.lease_until < bindparam("now", type_=UTCDateTime()))
+        | (table.c.holder == bindparam("holder")),
     )
-    # RETURNING, not rowcount: drivers report an insert's rowcount differently.
-    return db.session.execute(statement.returning(table.c.name)).first() is not None
+    return Direct(statement.returning(table.c.name))
+
+
+_TAKE = {dialect: _take(dialect) for dialect in ("postgresql", "sqlite")}

@@ -174,10 +174,32 @@ _STEP_IS = (
     & (_STEPS.c.system == bindparam("s"))
     & (_STEPS.c.table_name == bindparam("t"))
 )
-_STEPS_OF = (
-    select(ErasureStep).where(ErasureStep.request_id == bindparam("r")).order_by(
-        ErasureStep.position
-    )
+
+
+@dataclass(frozen=True)
+class StepState:
+    """A step as a run leaves it: what staff are told on the spot (the console shows the steps
+    themselves, :func:`steps_of`)."""
+
+    position: int
+    system: str
+    table_name: str
+    kind: str
+    state: str
+    error: str | None
+    attempts: int
+    deleted: int
+    anonymised: int
+    retained: int
+    retention: str | None
+    basis: str | None
+    basis_kind: str | None
+
+
+_OUTCOME = Direct(
+    select(*(_STEPS.c[name] for name in StepState.__dataclass_fields__))
+    .where(_STEPS.c.request_id == bindparam("r"))
+    .order_by(_STEPS.c.position)
 )
 _PLANNED = Direct(
     select(*(_STEPS.c[name] for name in _STEP_FIELDS))
@@ -233,7 +255,7 @@ def _new_step(
     }
 
 
-def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
+def run(request: Request, *, actor: Actor, now: datetime) -> list[StepState]:
     """Do every step not done yet; returns the steps. A system that fails marks its steps failed
     with the reason (the run goes on with the other systems); run again to retry.
 
@@ -273,7 +295,7 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[ErasureStep]:
         run.release()
         raise
     # By id: the request object expired with the commits, and reading it again costs a query.
-    return list(db.session.scalars(_STEPS_OF, {"r": run.request_id}))
+    return [StepState(*row) for row in _OUTCOME.all({"r": run.request_id})]
 
 
 def _loaded(step: _Step) -> ErasureStep:
@@ -303,7 +325,8 @@ class _Run:
         """Mark the erased tables' steps done, one audit event with their counts (never the
         data), and free the lease: one commit."""
         if self.done:
-            _DONE.many([d["step"] | {"finished": self.now} for d in self.done])
+            for system in dict.fromkeys(d["system"] for d in self.done):
+                _DONE.execute({"r": self.request_id, "s": system, "finished": self.now})
             audit.record(
                 "fulfilment.erasure",
                 actor=self.actor,
@@ -321,9 +344,15 @@ class _Run:
         self.lease = None
 
 
+# A system's steps its run recorded (and erased) are exactly its steps still pending: the
+# others were done before, or failed (not in the map any more, or the system failed).
 _DONE = Direct(
     update(_STEPS)
-    .where(_STEP_IS)
+    .where(
+        _STEPS.c.request_id == bindparam("r"),
+        _STEPS.c.system == bindparam("s"),
+        _STEPS.c.state == "pending",
+    )
     .values(state="done", error=None, finished_at=bindparam("finished", type_=UTCDateTime()))
 )
 _RELEASE = Direct(

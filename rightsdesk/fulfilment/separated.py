@@ -95,7 +95,7 @@ def keep_all(
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
-        return _insert_new_arrays(values) if values else []
+        return _insert_new_rows(values) if values else []
     if dialect == "sqlite":
         # One statement; a key kept already is left as it is (the unique key).
         values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
@@ -113,32 +113,27 @@ def keep_all(
 
 
 _COLUMNS = (
-    ("request_ref", "varchar"),
-    ("system", "varchar"),
-    ("table_name", "varchar"),
-    ("row_key", "varchar"),
-    ("category", "varchar"),
-    ("basis", "varchar"),
-    ("purge_after", "date"),
-    ("ciphertext", "bytea"),
-    ("stored_at", "timestamptz"),
-    ("lookup_hash", "varchar"),
+    "request_ref", "system", "table_name", "row_key", "category", "basis", "purge_after",
+    "ciphertext", "stored_at", "lookup_hash",
 )
-# PostgreSQL: the rows as one array per column, so the text is the same whatever their number
-# (parsed and planned once, a prepared statement), where a multi-row VALUES differs each time.
-_INSERT_ARRAYS = (
-    f"INSERT INTO retained_records ({', '.join(name for name, _ in _COLUMNS)})"
-    f" SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for _, kind in _COLUMNS)})"
+# PostgreSQL: one row per execution of the same text (a prepared statement, pipelined by the
+# driver's executemany), the stored rows returned: cheaper than one array per column (whose
+# conversion is Python work per value) or a multi-row VALUES whose text changes with the count.
+_INSERT_ROW = (
+    f"INSERT INTO retained_records ({', '.join(_COLUMNS)})"
+    f" VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
     " ON CONFLICT (system, table_name, row_key) DO NOTHING"
     " RETURNING table_name, purge_after"
 )
 
 
-def _insert_new_arrays(values: list[dict[str, Any]]) -> list[tuple[str, date]]:
+def _insert_new_rows(values: list[dict[str, Any]]) -> list[tuple[str, date]]:
     """:func:`_insert_new` on PostgreSQL, in the session's transaction, on its driver's cursor."""
     cursor = cursor_of(db.session.connection())
-    cursor.execute(_INSERT_ARRAYS, [[row[name] for row in values] for name, _ in _COLUMNS])
-    return [tuple(row) for row in cursor.fetchall()]
+    cursor.executemany(
+        _INSERT_ROW, [tuple(row[name] for name in _COLUMNS) for row in values], returning=True
+    )
+    return cursor.returned()
 
 
 def _insert_new(dialect: str):

@@ -244,6 +244,12 @@ def _read_schema(connection: Connection, names: list[str]) -> dict[str, SqlTable
 
 
 def plain_value(value: object) -> object:
+    """``value`` as JSON and CSV write it: dates in ISO form, decimals as text, bytes in hex."""
+    convert = _PLAIN.get(type(value))  # one lookup for the common types, not three checks
+    if convert is not None:
+        return convert(value)
+    if type(value) in _NATIVE:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -251,6 +257,15 @@ def plain_value(value: object) -> object:
     if isinstance(value, bytes):
         return value.hex()
     return value
+
+
+_PLAIN = {
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    Decimal: str,
+    bytes: bytes.hex,
+}
+_NATIVE = frozenset((str, int, float, bool, type(None)))
 
 
 def build_package(
@@ -283,33 +298,30 @@ def _write_table(archive: zipfile.ZipFile, base: str, rows: list[dict]) -> None:
     archive.writestr(f"{base}.csv", _csv(plain))
 
 
-_SCALAR = json.JSONEncoder(ensure_ascii=False).encode  # C-encoded: no indent, no nesting
+# The C encoder writes a flat row with the separators ``indent=2`` puts inside an object.
+_ROW = json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": ")).encode
 
 
 def _json(rows: list[dict]) -> str:
-    """``json.dumps(rows, ensure_ascii=False, indent=2)``, the same text, each value encoded
-    by the C encoder (``indent`` alone makes json use its pure-Python one: a quarter of an
-    access export's time). Rows holding a list or object (a JSON column) take the slow path."""
+    """``json.dumps(rows, ensure_ascii=False, indent=2)``, the same text, each row encoded by
+    the C encoder (``indent`` alone makes json use its pure-Python one: a quarter of an access
+    export's time), then framed as ``indent`` frames it. Rows holding a list or object (a JSON
+    column) take the slow path."""
     if any(isinstance(v, dict | list) for row in rows for v in row.values()):
         return json.dumps(rows, ensure_ascii=False, indent=2)
     if not rows:
         return "[]"
-    parts = [
-        "  {\n" + ",\n".join(f"    {_SCALAR(k)}: {_SCALAR(v)}" for k, v in row.items()) + "\n  }"
-        if row
-        else "  {}"
-        for row in rows
-    ]
+    parts = [f"  {{\n    {_ROW(row)[1:-1]}\n  }}" if row else "  {}" for row in rows]
     return "[\n" + ",\n".join(parts) + "\n]"
 
 
 def _csv(rows: list[dict]) -> str:
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+        names = list(rows[0])
+        writer = csv.writer(out)
+        writer.writerow(names)
+        writer.writerows([_cell(row.get(name)) for name in names] for row in rows)
     return "\ufeff" + out.getvalue()
 
 

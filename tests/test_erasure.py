@@ -115,6 +115,8 @@ def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_
         steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
         sql_steps = {s.table_name: s for s in steps if s.kind == "sql"}
         assert all(s.state == "done" for s in sql_steps.values())
+        # With the webhook and manual systems still pending: returned as written.
+        assert _as_stored(steps) == _as_stored(erasure.steps_of(_load(reference)))
         # Children first: payments before orders before users.
         order = [s.table_name for s in steps if s.kind == "sql"]
         assert order.index("payments") < order.index("orders") < order.index("users")
@@ -264,6 +266,7 @@ def test_a_database_that_is_down_fails_the_step_and_a_rerun_resumes(
         steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
         assert steps[0].state == "failed" and "shop" in steps[0].error
         assert all(s.state == "pending" for s in steps[1:])
+        assert _as_stored(steps) == _as_stored(erasure.steps_of(_load(reference)))
         with pytest.raises(FulfilmentError):
             erasure.outcome(_load(reference))
     assert _expected(shop, user_id) == expected  # nothing half done
@@ -272,7 +275,15 @@ def test_a_database_that_is_down_fails_the_step_and_a_rerun_resumes(
         steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
         assert all(s.state == "done" for s in steps)
         assert steps[0].attempts == 2
+        # What the run returns is what it wrote (it is not read back).
+        assert _as_stored(steps) == _as_stored(erasure.steps_of(_load(reference)))
     assert _expected(shop, user_id)["payments"] == []
+
+
+def _as_stored(steps) -> list[tuple]:
+    fields = ("system", "table_name", "kind", "state", "error", "attempts", "deleted",
+              "anonymised", "retained", "retention", "basis", "basis_kind")
+    return [tuple(getattr(s, f) for f in fields) for s in steps]
 
 
 @pytest.mark.parametrize("killed", ["before the operator's transaction", "after it"])
@@ -296,7 +307,8 @@ def test_a_run_killed_between_its_commits_resumes_with_the_right_counts(
         system = datamap.system("shop")
         dead = erasure._Run(request.id, reference, "staff:dead", NOW)
         assert leases.take(dead.lease, dead.holder, now=NOW, ttl=erasure.LEASE_TTL)
-        steps = [s for s in erasure._plan_steps(request.id, datamap, DEFAULT_SCHEDULE)]
+        steps, new = erasure._plan_steps(request.id, datamap, DEFAULT_SCHEDULE)
+        dead.unstored = steps if new else None  # stored with the first record, as run() does
         with system_engine(system) as engine:
             collected = collect_all(system, engine, {"email": SUBJECT})
             plans = erasure._plans(collected, steps, DEFAULT_SCHEDULE, TODAY)
@@ -575,11 +587,15 @@ def test_a_plan_stored_twice_arrives_as_an_integrity_error_and_the_first_stands(
     with no_remote_map.app_context():
         request = _load(reference)
         datamap = configured_datamap()
-        planned = erasure._plan_steps(request.id, datamap, DEFAULT_SCHEDULE)
+        run = erasure._Run(request.id, reference, "staff:test", NOW)
+        planned, _new = erasure._plan_steps(request.id, datamap, DEFAULT_SCHEDULE)
+        run.unstored = planned
+        assert run.store_plan()
         db.session.commit()
         rows = [
             erasure._new_step(request.id, s.position, datamap.system(s.system),
                               datamap.system(s.system).table(s.table_name), DEFAULT_SCHEDULE)
+            | {"started_at": None, "retained_until": None}
             for s in planned
         ]
         with pytest.raises(IntegrityError):

@@ -153,14 +153,21 @@ class _Step:
     table_name: str
     kind: str
     state: str
+    error: str | None
     attempts: int
     deleted: int
     anonymised: int
+    retained: int
     retention: str | None
+    basis: str | None
+    basis_kind: str | None
 
     @classmethod
     def of(cls, values) -> _Step:
-        return cls(**{name: values[name] for name in _STEP_FIELDS})
+        return cls(**{name: values.get(name) for name in _STEP_FIELDS})
+
+    def state_now(self) -> StepState:
+        return StepState(**{name: getattr(self, name) for name in StepState.__dataclass_fields__})
 
     @property
     def key(self) -> dict:
@@ -196,11 +203,6 @@ class StepState:
     basis_kind: str | None
 
 
-_OUTCOME = Direct(
-    select(*(_STEPS.c[name] for name in StepState.__dataclass_fields__))
-    .where(_STEPS.c.request_id == bindparam("r"))
-    .order_by(_STEPS.c.position)
-)
 _PLANNED = Direct(
     select(*(_STEPS.c[name] for name in _STEP_FIELDS))
     .where(_STEPS.c.request_id == bindparam("r"))
@@ -210,27 +212,31 @@ _STEP_COLUMNS = (
     "request_id", "position", "system", "table_name", "kind", "state", "deleted", "anonymised",
     "retained", "attempts", "retention", "basis", "basis_kind",
 )
-_INSERT_STEPS = Direct(insert(_STEPS).values({c: bindparam(c) for c in _STEP_COLUMNS}))
+_PLAN_COLUMNS = (*_STEP_COLUMNS, "started_at", "retained_until")
+_INSERT_STEPS = Direct(
+    insert(_STEPS).values(
+        {c: bindparam(c) for c in _STEP_COLUMNS}
+        | {
+            "started_at": bindparam("started_at", type_=UTCDateTime()),
+            "retained_until": bindparam("retained_until", type_=Date()),
+        }
+    )
+)
 
 
-def _plan_steps(request_id: int, datamap: DataMap, rules: Schedule) -> list[_Step]:
-    """The run's steps, stored once: in the session, committed with the first system's record
-    of what it keeps (or its failure). The lease keeps a second planner out."""
+def _plan_steps(request_id: int, datamap: DataMap, rules: Schedule) -> tuple[list[_Step], bool]:
+    """The run's steps: those planned by an earlier run, else a new plan (True), not stored yet
+    (see :meth:`_Run.store_plan`). The lease keeps a second planner out."""
     existing = _PLANNED.all({"r": request_id})
     if existing:
-        return [_Step(*row) for row in existing]
+        return [_Step(*row) for row in existing], False
     steps, position = [], 0
     for system in datamap.systems:
         tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
         for table in tables:
-            steps.append(_new_step(request_id, position, system, table, rules))
+            steps.append(_Step.of(_new_step(request_id, position, system, table, rules)))
             position += 1
-    try:  # one INSERT of every step; the run goes on with the values it wrote
-        _INSERT_STEPS.many(steps)
-    except IntegrityError:
-        db.session.rollback()
-        raise FulfilmentError(N_("another run planned this erasure at once: run again")) from None
-    return [_Step.of(step) for step in steps]
+    return steps, True
 
 
 def _new_step(
@@ -245,6 +251,7 @@ def _new_step(
         "table_name": table.name if table is not None else "",
         "kind": str(system.kind),
         "state": "pending",
+        "error": None,
         "deleted": 0,
         "anonymised": 0,
         "retained": 0,
@@ -278,7 +285,8 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[StepState]:
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.commit()  # SQLite locks the whole file until commit: not while we read
     try:
-        steps = _plan_steps(run.request_id, datamap, rules)
+        steps, new = _plan_steps(run.request_id, datamap, rules)
+        run.unstored = steps if new else None
         for system in datamap.systems:
             todo = [s for s in steps if s.system == system.name and s.state != "done"]
             if not todo:
@@ -286,7 +294,9 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[StepState]:
             if system.kind == SystemKind.SQL:
                 _run_sql(run, system, todo, identities, rules)
             else:
-                _run_remote(request, system, _loaded(todo[0]), actor=actor, now=now)
+                run.store_plan()
+                _remote_step(request, system, todo[0], actor=actor, now=now)
+        run.store_plan()
         run.finish()
     except BaseException:
         # Nothing half-done is committed with the lease's release: what failed is rolled back
@@ -294,13 +304,17 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[StepState]:
         db.session.rollback()
         run.release()
         raise
-    # By id: the request object expired with the commits, and reading it again costs a query.
-    return [StepState(*row) for row in _OUTCOME.all({"r": run.request_id})]
+    # As written: the request expired with the commits, and reading the steps again costs a
+    # query (the console reads them afresh, steps_of).
+    return [step.state_now() for step in steps]
 
 
-def _loaded(step: _Step) -> ErasureStep:
-    """The step as an object, for the webhook and manual systems' slower path."""
-    return db.session.scalars(select(ErasureStep).where(_STEP_IS), step.key).one()
+def _remote_step(request, system: System, step: _Step, *, actor: Actor, now: datetime) -> None:
+    """A webhook or manual system's step, on its object (the slower path), then as it is now."""
+    loaded = db.session.scalars(select(ErasureStep).where(_STEP_IS), step.key).one()
+    _run_remote(request, system, loaded, actor=actor, now=now)
+    for name in ("state", "error", "attempts", "deleted", "anonymised"):
+        setattr(step, name, getattr(loaded, name))
 
 
 @dataclass
@@ -313,6 +327,28 @@ class _Run:
     now: datetime
     done: list[dict] = field(default_factory=list)  # per erased table: its key and counts
     lease: str | None = None  # while held
+    unstored: list[_Step] | None = None  # a new plan, until its first durable record
+    erased: list[_Step] = field(default_factory=list)  # the steps marked done by finish
+
+    def store_plan(self, recorded: dict[tuple[str, str], dict] | None = None) -> bool:
+        """Store a new plan once, in the transaction of its first record (a system's counts,
+        ``recorded`` per (system, table), or a failure): one INSERT. False if it was stored."""
+        if self.unstored is None:
+            return False
+        rows = []
+        for step in self.unstored:
+            row = {c: getattr(step, c, None) for c in _STEP_COLUMNS}
+            rows.append(row | {"started_at": None, "retained_until": None}
+                        | (recorded or {}).get((step.system, step.table_name), {}))
+        try:
+            _INSERT_STEPS.many(rows)
+        except IntegrityError:
+            db.session.rollback()
+            raise FulfilmentError(
+                N_("another run planned this erasure at once: run again")
+            ) from None
+        self.unstored = None
+        return True
 
     def __post_init__(self) -> None:
         self.lease = f"erasure:{self.reference}"
@@ -327,6 +363,8 @@ class _Run:
         if self.done:
             for system in dict.fromkeys(d["system"] for d in self.done):
                 _DONE.execute({"r": self.request_id, "s": system, "finished": self.now})
+            for step in self.erased:
+                step.state, step.error = "done", None
             audit.record(
                 "fulfilment.erasure",
                 actor=self.actor,
@@ -365,9 +403,10 @@ def _run_sql(run: _Run, system: System, steps: list[_Step], identities, rules: S
     erased children first in one transaction of the operator's database."""
     tables = {t.name: t for t in system.tables}
     for step in [s for s in steps if s.table_name not in tables]:
+        run.store_plan()
         _fail(step, f"{system.name}.{step.table_name} is no longer in the data map", run.now)
     steps = [s for s in steps if s.table_name in tables]
-    collected = _collect_once(system, steps[0], identities, run.now) if steps else None
+    collected = _collect_once(run, system, steps[0], identities) if steps else None
     if collected is None:
         return
     order = [tables[s.table_name] for s in steps]
@@ -377,10 +416,12 @@ def _run_sql(run: _Run, system: System, steps: list[_Step], identities, rules: S
         with system_engine(system) as engine:
             erase_tables(engine, collected, order)
     except (FulfilmentError, ValueError) as error:  # the operator's database: ours is intact
+        run.store_plan()
         for step in steps:
             _fail(step, str(error), run.now)
         return
     run.done += recorded
+    run.erased += steps
 
 
 def _plans(collected: Collected, steps, rules: Schedule, today: date) -> list[TablePlan]:
@@ -389,7 +430,7 @@ def _plans(collected: Collected, steps, rules: Schedule, today: date) -> list[Ta
 
 
 def _collect_once(
-    system: System, first: _Step, identities: dict[str, str], now: datetime
+    run: _Run, system: System, first: _Step, identities: dict[str, str]
 ) -> Collected | None:
     """The subject's rows of every table of the system; ``None`` when the database cannot be
     read (the first step is marked failed, the attempt counted)."""
@@ -397,7 +438,8 @@ def _collect_once(
         with system_engine(system) as engine:
             return collect_all(system, engine, identities)
     except (FulfilmentError, ValueError) as error:  # the operator's database: ours is intact
-        _fail(first, str(error), now, attempted=True)
+        run.store_plan()
+        _fail(first, str(error), run.now, attempted=True)
         return None
 
 
@@ -451,7 +493,24 @@ def _before(run: _Run, system: System, steps: list[_Step], plans: list[TablePlan
                 "until": until.isoformat() if until else None,
             }
         )
-    _RECORD_PLAN.many(values)
+    for step, value in zip(steps, values, strict=True):  # as written, in memory too
+        step.attempts += 1
+        step.state = "pending"
+        step.deleted = step.deleted if value["p_deleted"] is None else value["p_deleted"]
+        step.anonymised = (
+            step.anonymised if value["p_anonymised"] is None else value["p_anonymised"]
+        )
+        step.retained = value["p_kept"]
+    recorded = {
+        (step.system, step.table_name): {
+            "attempts": step.attempts, "deleted": step.deleted, "anonymised": step.anonymised,
+            "retained": step.retained, "retained_until": value["p_until"],
+            "started_at": run.now,
+        }
+        for step, value in zip(steps, values, strict=True)
+    }
+    if not run.store_plan(recorded):  # a new plan is stored with these counts, in one INSERT
+        _RECORD_PLAN.many(values)
     db.session.commit()
     return entries
 
@@ -528,6 +587,8 @@ def _fail(step: _Step | ErasureStep, reason: str, now: datetime, *, attempted: b
         _FAILED.execute(
             step.key | {"tried": 1 if attempted else 0, "reason": reason[:500], "now": now}
         )
+        step.attempts += 1 if attempted else 0
+        step.state, step.error = "failed", reason[:500]
     db.session.commit()
 
 

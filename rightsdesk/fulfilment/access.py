@@ -45,7 +45,10 @@ class AccessWaiting(FulfilmentError):
 def subject_identities(request: Request) -> dict[str, str]:
     """What the subject is known by: the e-mail address; without one, the phone number staff
     took down (never both: a mistyped number must not pull in someone else's account)."""
-    email, phone = _contact(request)
+    return _identities(*_contact(request))
+
+
+def _identities(email: str | None, phone: str | None) -> dict[str, str]:
     if email:
         return {"email": email}
     if phone:
@@ -151,7 +154,7 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
     """Collect, package and offer the subject's data for an access request."""
     if request.kind is not RequestKind.ACCESS:
         raise FulfilmentError(N_("an access package is for access requests"))
-    identities = subject_identities(request)
+    identities, organisation = _identities_and_organisation(request)
     datamap = configured_datamap()
     _await_connectors(request, datamap, "access", now)
     collection = collect(datamap, request, identities)
@@ -159,7 +162,7 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
         collection,
         datamap,
         reference=request.reference,
-        organisation=_organisation_name(),
+        organisation=organisation,
         generated=now,
     )
     return offer(
@@ -174,12 +177,31 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
     )
 
 
+def _identities_and_organisation(request: Request) -> tuple[dict[str, str], str]:
+    """:func:`subject_identities` and the organisation's name (for the package's summary), in
+    one statement unless the subject is loaded already."""
+    if request.subject_id is None or inspect(request).attrs.subject.loaded_value is not NO_VALUE:
+        return subject_identities(request), _organisation_name()
+    row = _CONTACT_AND_ORGANISATION.first({"subject": request.subject_id})
+    if row is None:
+        raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
+    email, phone, organisation = row
+    return _identities(email, phone), organisation or ""
+
+
 def _organisation_name() -> str:
     row = _ORGANISATION_NAME.first()
     return (row[0] if row else None) or ""
 
 
 _ORGANISATION_NAME = Direct(select(Organisation.name_ko).order_by(Organisation.id).limit(1))
+_CONTACT_AND_ORGANISATION = Direct(
+    select(
+        Subject.email,
+        Subject.phone,
+        select(Organisation.name_ko).order_by(Organisation.id).limit(1).scalar_subquery(),
+    ).where(Subject.id == bindparam("subject"))
+)
 
 
 def _collected_tables(collection: Collection) -> list[dict]:

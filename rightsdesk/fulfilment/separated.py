@@ -17,6 +17,7 @@ from typing import Any
 from cryptography.fernet import MultiFernet
 from sqlalchemy import bindparam, or_, select
 
+from rightsdesk.core.direct import Direct
 from rightsdesk.core.keys import retained_cipher
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
@@ -196,25 +197,23 @@ def of_subject(subject_id: int, email: str | None) -> list[Opened]:
     """:func:`records_of` all the subject's requests and their account's address, decrypted:
     one statement (the requests are a subquery) and no objects, as every access asks."""
     if email:
-        rows = db.session.execute(
-            _SUBJECTS_OR_ACCOUNTS, {"subject": subject_id, "lookup": lookup_hash(email)}
-        ).all()
+        rows = _SUBJECTS_OR_ACCOUNTS.all({"subject": subject_id, "lookup": lookup_hash(email)})
     else:
-        rows = db.session.execute(_SUBJECTS, {"subject": subject_id}).all()
+        rows = _SUBJECTS.all({"subject": subject_id})
     if not rows:
         return []
     sealer = cipher()
     return [
         Opened(
-            system=r.system,
-            table=r.table_name,
-            category=r.category,
-            basis=r.basis,
-            purge_after=r.purge_after,
-            request_ref=r.request_ref,
-            row=json.loads(sealer.decrypt(r.ciphertext)),
+            system=system,
+            table=table,
+            category=category,
+            basis=basis,
+            purge_after=purge_after,
+            request_ref=request_ref,
+            row=json.loads(sealer.decrypt(ciphertext)),
         )
-        for r in rows
+        for system, table, category, basis, purge_after, request_ref, ciphertext in rows
     ]
 
 
@@ -232,8 +231,8 @@ def _of_subject(*, by_account: bool):
     )
 
 
-_SUBJECTS = _of_subject(by_account=False)
-_SUBJECTS_OR_ACCOUNTS = _of_subject(by_account=True)
+_SUBJECTS = Direct(_of_subject(by_account=False))
+_SUBJECTS_OR_ACCOUNTS = Direct(_of_subject(by_account=True))
 
 
 def opened(records: Sequence[RetainedRecord]) -> list[Opened]:

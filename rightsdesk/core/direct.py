@@ -52,7 +52,7 @@ class Direct:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._forms: dict[str, _Form] = {}
-        self._readers: dict[tuple, list[tuple[int, Callable[[Any], Any]]]] = {}
+        self._readers: dict[str, list[tuple[int, Callable[[Any], Any]]]] = {}
 
     def _form(self, dialect: Dialect) -> _Form:
         form = self._forms.get(dialect.name)
@@ -79,7 +79,7 @@ class Direct:
         rows = cursor.fetchall()
         if not rows:
             return []
-        readers = self._readers_for(cursor.connection.dialect, cursor.description)
+        readers = self._readers_for(cursor.connection.dialect, cursor)
         if not readers:
             return rows
         converted = []
@@ -91,19 +91,20 @@ class Direct:
             converted.append(tuple(values_))
         return converted
 
-    def _readers_for(self, dialect: Dialect, description) -> list:
-        """The result processors its columns' types need, for these driver type codes."""
-        codes = (dialect.name, tuple(d[1] for d in description))
-        readers = self._readers.get(codes)
+    def _readers_for(self, dialect: Dialect, cursor: DriverCursor) -> list:
+        """The result processors its columns' types need, for the driver's types of the first
+        answer on this dialect (the statement's columns do not change)."""
+        readers = self._readers.get(dialect.name)
         if readers is None:
             columns: Sequence = getattr(self.statement, "exported_columns", ())
+            codes = [d[1] for d in cursor.description]
             readers = []
-            for position, (column, code) in enumerate(zip(columns, codes[1], strict=True)):
+            for position, (column, code) in enumerate(zip(columns, codes, strict=True)):
                 impl = column.type.dialect_impl(dialect)
                 processor = impl.result_processor(dialect, code)
                 if processor is not None:
                     readers.append((position, processor))
-            self._readers[codes] = readers
+            self._readers[dialect.name] = readers
         return readers
 
     def many(self, rows: Iterable[Mapping[str, Any]]) -> None:

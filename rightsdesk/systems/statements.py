@@ -39,7 +39,7 @@ class TableSQL:
     columns: tuple[str, ...] = field(init=False)
     keys: tuple[str, ...] = field(init=False)
     mark: str = field(init=False)  # the driver's placeholder
-    _readers: dict[tuple, list[tuple[int, Processor]]] = field(init=False, default_factory=dict)
+    _readers: list[tuple[int, Processor]] | None = field(init=False, default=None)
     _writers: dict[str, Processor | None] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,19 +65,20 @@ class TableSQL:
             self._writers[column] = impl.bind_processor(self.dialect)
         return self._writers[column]
 
-    def readers(self, description: Sequence) -> list[tuple[int, Processor]]:
-        """The result processors of the columns that need one, for this cursor's types."""
-        codes = tuple(d[1] for d in description)
-        found = self._readers.get(codes)
-        if found is None:
+    def readers(self, cursor: DriverCursor) -> list[tuple[int, Processor]]:
+        """The result processors of the columns that need one, for the driver's types of the
+        first answer (a description is the same table's; reading the cursor's description
+        costs the driver an object per column each time)."""
+        if self._readers is None:
             found = []
+            codes = [d[1] for d in cursor.description]
             for position, (column, code) in enumerate(zip(self.columns, codes, strict=True)):
                 impl = self.table.c[column].type.dialect_impl(self.dialect)
                 processor = impl.result_processor(self.dialect, code)
                 if processor is not None:
                     found.append((position, processor))
-            self._readers[codes] = found
-        return found
+            self._readers = found
+        return self._readers
 
     def in_list(self, column: str, count: int) -> str:
         """``column`` among a list of ``count`` values."""
@@ -119,7 +120,7 @@ class DriverCursor:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.cursor = connection.connection.driver_connection.cursor()
+        self.cursor = _reused_cursor(connection)
 
     def execute(self, sql: str, params: Any = None):
         try:
@@ -175,6 +176,17 @@ class DriverCursor:
         return self.cursor.rowcount
 
 
+def _reused_cursor(connection: Connection):
+    """One driver cursor per driver connection, kept with it (a new cursor costs the driver a
+    copy of its adapters): SQLAlchemy clears ``info`` when it replaces the connection."""
+    proxied = connection.connection
+    cursor = proxied.info.get("rightsdesk.cursor")
+    stale = cursor is None or getattr(cursor, "closed", False)
+    if stale or cursor.connection is not proxied.driver_connection:
+        cursor = proxied.info["rightsdesk.cursor"] = proxied.driver_connection.cursor()
+    return cursor
+
+
 def cursor_of(connection: Connection) -> DriverCursor:
     """The driver's cursor of ``connection`` (see :class:`DriverCursor`)."""
     return DriverCursor(connection)
@@ -186,7 +198,7 @@ def fetch(cursor, sql: TableSQL, where: str, params: Sequence) -> list[dict]:
     rows = cursor.fetchall()
     if not rows:
         return []
-    readers = sql.readers(cursor.description)
+    readers = sql.readers(cursor)
     columns = sql.columns
     if not readers:
         return [dict(zip(columns, row, strict=True)) for row in rows]

@@ -117,11 +117,11 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
     assert re.search(rf"peak memory per request .* access {NUMBER} KiB, erasure", result.output)
     assert "target erasure: services.erasure.run: p50 <= 2x equal-work floor" in result.output
     assert "target access: + encrypt, offer, audit: p50 <= 7 ms" in result.output
-    # Two workers over 2 x 41 distinct subjects (the first of each a warm-up): throughput
+    # Two workers over 2 x 101 distinct subjects (the first of each a warm-up): throughput
     # beside the floor's, and every one erased once, none missed.
     for phase in ("access", "erasure"):
         assert re.search(
-            rf"^{phase}\s+rightsdesk\s+{NUMBER}/s \(80 in {NUMBER} s, worker RSS max {NUMBER} "
+            rf"^{phase}\s+rightsdesk\s+{NUMBER}/s \(200 in {NUMBER} s, worker RSS max {NUMBER} "
             rf"MiB, {NUMBER} ms CPU each\)\s+equal-work floor\s+{NUMBER}/s \({NUMBER} ms CPU "
             rf"each\)\s+ratio {NUMBER}$",
             result.output,
@@ -134,7 +134,7 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
     assert "target nothing erased twice, nothing missed: met" in result.output
     # The timed subjects, the warm-up ones, those measured for memory and the workers' ones
     # were erased.
-    assert _erased_users(shop) == 5 + 3 + 3 + 2 * 41
+    assert _erased_users(shop) == 5 + 3 + 3 + 2 * 101
 
     # Again on the existing database: without --allow-erasure nothing is erased.
     again = app.test_cli_runner().invoke(
@@ -148,7 +148,7 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
     assert all(line["floor_p50_ms"] > 0 for line in report["operations"])
     assert report["erasure"] is False and "not timed" in report["erasure_note"]
     assert report["shop"]["generated_seconds"] is None
-    assert _erased_users(shop) == 11 + 2 * 41
+    assert _erased_users(shop) == 11 + 2 * 101
 
 
 def test_bench_fulfilment_refuses_a_shop_that_exists_already(tmp_path):

@@ -21,6 +21,10 @@ database (``subjects`` and ``equal_work``):
   the set-based DELETEs/UPDATEs in one shop transaction, one commit of the outcome with its
   audit event. Its tables in rightsdesk's own database are dropped at the end.
 
+Before either side is timed, the subject's rows are read once (in the shop and in the twin):
+the side timed first would otherwise pay the database's cache misses for the one after it
+(rightsdesk's access ran first and was measured on a cold cache, the floors on a warm one).
+
 A generated shop gets an identical twin (a file copy, or ``CREATE DATABASE … TEMPLATE``) on
 which the equal-work floor erases, so it and rightsdesk erase the same rows once each. With
 ``--no-generate`` nothing is erased unless ``--allow-erasure`` is given; then the floors'
@@ -450,7 +454,8 @@ def _echo_setup(report: dict[str, Any]) -> None:
     click.echo(f"rightsdesk's own database: {report['database']}")
     click.echo(
         f"\n{report['subjects']} random subjects after {WARMUP} warm-up ones; per subject: "
-        "access (the service, then collect + ZIP alone), floor SELECTs, "
+        "its rows read once untimed (so neither side pays the database's cache misses for the "
+        "other), access (the service, then collect + ZIP alone), floor SELECTs, "
         + ("bare floor erasure (rolled back), equal-work floor erasure, then ours"
            if report["erasure"] else "no erasure")
         + f"; floors = hand-written SQL through {report['floor_driver']}, one connection per"

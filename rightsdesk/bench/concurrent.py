@@ -71,6 +71,9 @@ def _each(do, subjects: list, errors: list[str]) -> None:
             do(subject)
         except Exception as error:  # reported, and the run fails: nothing is hidden
             errors.append(f"{subject.email}: {error}")
+            from rightsdesk.extensions import db
+
+            db.session.rollback()  # the worker's session goes on with the next subject
 
 
 def peak_rss_mib() -> float:
@@ -89,10 +92,12 @@ def _phase(setup: Setup, phase: str):
     from rightsdesk.bench.subjects import Floor, ours_access_service, ours_erasure
     from rightsdesk.fulfilment.erasure import local_today, schedule
 
+    # rightsdesk's workers go through their subjects in one session, as the worker goes through
+    # its queue in one app context (the request of each is loaded: its service needs it).
     if phase == "access":
-        return ours_access_service
+        return lambda s: ours_access_service(s, keep_session=True)
     if phase == "erasure":
-        return ours_erasure
+        return lambda s: ours_erasure(s, keep_session=True)
     shop = Floor(setup.twin or setup.shop if phase == "floor-erasure" else setup.shop)
     own = Floor(setup.own)
     keys = equal_work.Keys(Path(setup.workdir) / f"floor-packages-{os.getpid()}")

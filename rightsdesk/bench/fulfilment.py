@@ -8,7 +8,7 @@ database of the same schema is used (an operator's staging copy). For each of N 
   (collect over the data map, ZIP, Fernet encryption at rest, the offer on the status page and
   the audit records), and apart from it the fulfilment-level part alone (collect + ZIP);
 * **erasure**: ``services.erasure.run`` for a deletion request of the user (steps recorded,
-  children first, kept rows encrypted into separated storage, audited per table).
+  children first, kept rows encrypted into separated storage, one audit event for the run).
 
 Two floors, hand-written SQL through the bare driver (sqlite3 / psycopg), one connection per
 database (``subjects`` and ``equal_work``):

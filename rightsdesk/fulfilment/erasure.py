@@ -3,8 +3,9 @@
 1. **Preview**: per table, how many of the subject's rows will be deleted, anonymised, or kept
    separately, under which statute and until when; webhook and manual systems are listed.
 2. **Run**: the steps (one per SQL table, children first, and one per webhook or manual system)
-   are planned once and stored; each is done in its own transaction on the operator's database
-   and then marked done here. Rows a statute makes the operator keep are first copied,
+   are planned once and stored with the first record of the run (what it keeps and the counts,
+   or a failure); each database is erased in one transaction of its own and the steps are then
+   marked done here. Rows a statute makes the operator keep are first copied,
    encrypted, to separated storage (PIPA §21③). A run that crashed, or met a database that was
    down, is simply run again: steps done stay done, and a step is safe to repeat. A lease keeps
    two runs of one request from overlapping.
@@ -212,7 +213,6 @@ _STEP_COLUMNS = (
     "request_id", "position", "system", "table_name", "kind", "state", "deleted", "anonymised",
     "retained", "attempts", "retention", "basis", "basis_kind",
 )
-_PLAN_COLUMNS = (*_STEP_COLUMNS, "started_at", "retained_until")
 _INSERT_STEPS = Direct(
     insert(_STEPS).values(
         {c: bindparam(c) for c in _STEP_COLUMNS}
@@ -330,6 +330,13 @@ class _Run:
     unstored: list[_Step] | None = None  # a new plan, until its first durable record
     erased: list[_Step] = field(default_factory=list)  # the steps marked done by finish
 
+    def __post_init__(self) -> None:
+        self.lease = f"erasure:{self.reference}"
+
+    @property
+    def holder(self) -> str:
+        return f"{socket.gethostname()}:{os.getpid()}:{self.actor}"
+
     def store_plan(self, recorded: dict[tuple[str, str], dict] | None = None) -> bool:
         """Store a new plan once, in the transaction of its first record (a system's counts,
         ``recorded`` per (system, table), or a failure): one INSERT. False if it was stored."""
@@ -349,13 +356,6 @@ class _Run:
             ) from None
         self.unstored = None
         return True
-
-    def __post_init__(self) -> None:
-        self.lease = f"erasure:{self.reference}"
-
-    @property
-    def holder(self) -> str:
-        return f"{socket.gethostname()}:{os.getpid()}:{self.actor}"
 
     def finish(self) -> None:
         """Mark the erased tables' steps done, one audit event with their counts (never the

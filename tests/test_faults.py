@@ -319,3 +319,32 @@ def test_a_dropped_connection_mid_correction_leaves_the_item_open_and_a_retry_ap
         assert (decided.decision, decided.rows_changed) == ("approved", 1)
     assert phone() == "010-5555-0101"
     assert len(_events(mapped_app, "fulfilment.correction")) == 1
+
+
+@pytest.mark.skipif(not PG_URL, reason="a server to drop connections needs PostgreSQL")
+def test_a_connection_the_server_dropped_while_it_rested_is_replaced_by_the_ping():
+    """``ping_when_idle`` (instead of a ping on every checkout): a pooled connection that
+    rested longer than ``idle`` is pinged first, and one the server dropped meanwhile (here:
+    terminated) is replaced, so the next statement succeeds; a connection used a moment ago
+    is not pinged."""
+    from rightsdesk.systems.connect import ping_when_idle
+
+    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    ping_when_idle(engine, idle=0.2)
+    try:
+        with engine.connect() as connection:
+            first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as connection:  # at once: the same connection, alive
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() == first
+        killer = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        with killer.connect() as other:
+            assert other.execute(
+                text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": first}
+            ).scalar_one()
+        killer.dispose()
+        time.sleep(0.3)  # it rested: the next checkout pings, finds it gone, replaces it
+        with engine.connect() as connection:
+            again = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert again != first
+    finally:
+        engine.dispose()

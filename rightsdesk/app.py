@@ -63,6 +63,11 @@ def register_extensions(app: Flask) -> None:
     from rightsdesk.extensions import csrf, db, limiter, mail, migrate
 
     init_database(app)
+    if "pool_pre_ping" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:
+        from rightsdesk.core.driver import ping_when_idle
+
+        with app.app_context():  # creates the engine object only: nothing connects yet
+            ping_when_idle(db.engine)
     migrate.init_app(
         app,
         db,

@@ -8,14 +8,12 @@ from sqlalchemy.engine import Engine
 
 from rightsdesk.extensions import db
 from rightsdesk.models import UTCDateTime
-from rightsdesk.systems.connect import ping_when_idle
 
 
 def init_database(app: Flask) -> None:
+    """The extension, and (unless ``pool_pre_ping`` is configured) a connection check only for
+    connections that rested (``core.driver.ping_when_idle``, wired by the app factory)."""
     db.init_app(app)
-    if "pool_pre_ping" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]:
-        with app.app_context():  # creates the engine object only: nothing connects yet
-            ping_when_idle(db.engine)
 
 
 @event.listens_for(Engine, "connect")

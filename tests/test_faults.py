@@ -327,7 +327,7 @@ def test_a_connection_the_server_dropped_while_it_rested_is_replaced_by_the_ping
     rested longer than ``idle`` is pinged first, and one the server dropped meanwhile (here:
     terminated) is replaced, so the next statement succeeds; a connection used a moment ago
     is not pinged."""
-    from rightsdesk.systems.connect import ping_when_idle
+    from rightsdesk.core.driver import ping_when_idle
 
     engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     ping_when_idle(engine, idle=0.2)

@@ -10,7 +10,7 @@ bind processors SQLAlchemy would apply (e.g. SQLite's dates as text), and what i
 result processors of its columns' types.
 
 Statements run this way are not seen by SQLAlchemy's cursor events; their errors arrive as
-SQLAlchemy's (:class:`rightsdesk.systems.statements.DriverCursor`).
+SQLAlchemy's (:class:`rightsdesk.core.driver.DriverCursor`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
+from rightsdesk.core.driver import DriverCursor
 from rightsdesk.extensions import db
-from rightsdesk.systems.statements import DriverCursor
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from cryptography.fernet import MultiFernet
 from sqlalchemy import bindparam, or_, select
 
 from rightsdesk.core.direct import Direct
+from rightsdesk.core.driver import cursor_of
 from rightsdesk.core.keys import retained_cipher
 from rightsdesk.domain.identity import normalise_email
 from rightsdesk.extensions import db
 from rightsdesk.models import Request, RetainedRecord
 from rightsdesk.requests.host_apps import subject_hash_key
-from rightsdesk.systems.statements import cursor_of
 
 
 @dataclass(frozen=True)

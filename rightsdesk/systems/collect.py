@@ -29,6 +29,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchTableError
 
+from rightsdesk.core.driver import DriverCursor, cursor_of
 from rightsdesk.domain.datamap import RETENTION_CATEGORIES, DataMap, PurposeAction, System, Table
 from rightsdesk.systems import statements
 
@@ -112,7 +113,7 @@ def collect_rows(
     # without a BEGIN and a ROLLBACK around the reads.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         described = _reflect(connection, [t.name for t in tables])
-        cursor = statements.cursor_of(connection)
+        cursor = cursor_of(connection)
         for table in tables:
             sql = statements.table_sql(described[table.name], connection.dialect)
             if table.via is None:
@@ -161,7 +162,7 @@ def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
     key = (connection.engine.url.render_as_string(hide_password=False), tuple(names))
     with _SCHEMA_LOCK:
         known = _SCHEMAS.get(key)
-    cursor = statements.cursor_of(connection)  # a statement per request: no SQLAlchemy around it
+    cursor = cursor_of(connection)  # a statement per request: no SQLAlchemy around it
     if known is not None and _fingerprint(cursor, known.probe) == known.fingerprint:
         return known.tables
     probe = _probe_for(cursor, connection.dialect.name, names)
@@ -183,11 +184,11 @@ _SCHEMAS: dict[tuple[str, tuple[str, ...]], _Known] = {}
 _SCHEMA_LOCK = threading.Lock()
 
 
-def _fingerprint(cursor: statements.DriverCursor, probe: str) -> object:
+def _fingerprint(cursor: DriverCursor, probe: str) -> object:
     return tuple(cursor.execute(probe).fetchall())
 
 
-def _probe_for(cursor: statements.DriverCursor, dialect: str, names: list[str]) -> str:
+def _probe_for(cursor: DriverCursor, dialect: str, names: list[str]) -> str:
     """The statement whose answer changes whenever the named tables' columns or keys change.
 
     SQLite: ``schema_version``, bumped by every schema change of the file. PostgreSQL: the

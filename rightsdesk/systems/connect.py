@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
-from sqlalchemy import create_engine, event, exc
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-# A connection back from the pool after resting longer than this is pinged first.
-IDLE_BEFORE_PING = 10.0
+from rightsdesk.core.driver import ping_when_idle
 
 
 def sql_url(url: str) -> str:
@@ -41,30 +39,6 @@ def shared_engine(url: str) -> Engine:
             ping_when_idle(engine)
             _SHARED[url] = engine
         return engine
-
-
-def ping_when_idle(engine: Engine, idle: float = IDLE_BEFORE_PING) -> None:
-    """SQLAlchemy's ``pool_pre_ping``, only for a connection that rested in the pool longer
-    than ``idle`` seconds: a round trip per checkout is a tenth of an access's time, while a
-    connection used a moment ago is alive. A failed ping makes the pool replace the connection
-    (``DisconnectionError``). A database restarted within ``idle`` seconds of the last use fails
-    that one statement; SQLAlchemy then renews the whole pool, and the step can be retried."""
-
-    @event.listens_for(engine, "checkin")
-    def _rested(dbapi_connection, record) -> None:
-        record.info["rested_at"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping_if_rested(dbapi_connection, record, proxy) -> None:
-        rested = record.info.get("rested_at")
-        if rested is None or time.monotonic() - rested < idle:
-            return
-        try:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("SELECT 1")
-            cursor.close()
-        except Exception as error:  # the driver's own error, whatever the driver
-            raise exc.DisconnectionError(str(error)) from error
 
 
 def dispose_shared() -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import Column, String, Text, event
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 
+from rightsdesk.core.driver import cursor_of
 from rightsdesk.domain.datamap import Erasure, System, Table
 from rightsdesk.domain.retention import Rule, Schedule
 from rightsdesk.systems import statements
@@ -173,7 +174,7 @@ def erase_tables(engine: Engine, collected: Collected, tables: Sequence[Table]) 
     _secure_delete(engine)
     found, described = collected
     with engine.begin() as connection:
-        cursor = statements.cursor_of(connection)
+        cursor = cursor_of(connection)
         for table in tables:
             rows = found[table.name].rows
             if rows:

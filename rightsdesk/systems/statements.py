@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table as SqlTable
-from sqlalchemy import exc
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Dialect
+
+from rightsdesk.core.driver import DriverCursor
 
 CHUNK = 500  # keys per statement (SQLite's older builds allow 999 parameters)
 
@@ -110,86 +111,6 @@ def table_sql(table: SqlTable, dialect: Dialect) -> TableSQL:
     """The statements of a described table (cached with the description, which is itself
     replaced when the table's schema changes)."""
     return TableSQL(table, dialect)
-
-
-class DriverCursor:
-    """The driver's cursor of an SQLAlchemy connection, in its transaction (if one is open),
-    whose errors arrive as SQLAlchemy's (``IntegrityError``, ``OperationalError``, …) as they
-    would through SQLAlchemy: callers catch one kind of error whichever way a statement ran. A
-    lost connection is invalidated, so the pool does not hand it out again."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.cursor = _reused_cursor(connection)
-
-    def execute(self, sql: str, params: Any = None):
-        try:
-            if params is None:
-                self.cursor.execute(sql)
-            else:
-                self.cursor.execute(sql, params)
-        except self.connection.dialect.loaded_dbapi.Error as error:
-            raise self._translated(error, sql, params) from error
-        return self
-
-    def executemany(self, sql: str, rows: Sequence, *, returning: bool = False) -> None:
-        """``returning`` (psycopg): keep each execution's rows, for :meth:`returned`."""
-        try:
-            if returning:
-                self.cursor.executemany(sql, rows, returning=True)
-            else:
-                self.cursor.executemany(sql, rows)
-        except self.connection.dialect.loaded_dbapi.Error as error:
-            raise self._translated(error, sql, rows) from error
-
-    def returned(self) -> list[tuple]:
-        """Every row an ``executemany(…, returning=True)`` returned, in order."""
-        rows: list[tuple] = []
-        while True:
-            rows += [tuple(row) for row in self.cursor.fetchall()]
-            if not self.cursor.nextset():
-                return rows
-
-    def _translated(self, error: Exception, sql: str, params: Any) -> exc.DBAPIError:
-        dialect = self.connection.dialect
-        raw = self.connection.connection.dbapi_connection
-        lost = dialect.is_disconnect(error, raw, self.cursor)
-        if lost:
-            self.connection.invalidate(error)
-        return exc.DBAPIError.instance(
-            sql, params, error, dialect.loaded_dbapi.Error,
-            connection_invalidated=lost, dialect=dialect,
-        )
-
-    def fetchone(self):
-        return self.cursor.fetchone()
-
-    def fetchall(self):
-        return self.cursor.fetchall()
-
-    @property
-    def description(self):
-        return self.cursor.description
-
-    @property
-    def rowcount(self) -> int:
-        return self.cursor.rowcount
-
-
-def _reused_cursor(connection: Connection):
-    """One driver cursor per driver connection, kept with it (a new cursor costs the driver a
-    copy of its adapters): SQLAlchemy clears ``info`` when it replaces the connection."""
-    proxied = connection.connection
-    cursor = proxied.info.get("rightsdesk.cursor")
-    stale = cursor is None or getattr(cursor, "closed", False)
-    if stale or cursor.connection is not proxied.driver_connection:
-        cursor = proxied.info["rightsdesk.cursor"] = proxied.driver_connection.cursor()
-    return cursor
-
-
-def cursor_of(connection: Connection) -> DriverCursor:
-    """The driver's cursor of ``connection`` (see :class:`DriverCursor`)."""
-    return DriverCursor(connection)
 
 
 def fetch(cursor, sql: TableSQL, where: str, params: Sequence) -> list[dict]:

@@ -95,7 +95,6 @@ def cursor_of(connection: Connection) -> DriverCursor:
     return DriverCursor(connection)
 
 
-
 def ping_when_idle(engine: Engine, idle: float = IDLE_BEFORE_PING) -> None:
     """SQLAlchemy's ``pool_pre_ping``, only for a connection that rested in the pool longer
     than ``idle`` seconds: a round trip per checkout is a tenth of an access's time, while a

@@ -13,6 +13,7 @@ changes with the secret key and would make every stored record unreadable.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -55,7 +56,13 @@ def keys_of(kind: KeyKind) -> list[str]:
 
 def cipher_of(kind: KeyKind) -> MultiFernet:
     """Encrypts under the current key, decrypts under any key in force."""
-    return MultiFernet([Fernet(key.encode()) for key in keys_of(kind)])
+    return _cipher(tuple(keys_of(kind)))
+
+
+@functools.lru_cache(maxsize=16)
+def _cipher(keys: tuple[str, ...]) -> MultiFernet:
+    """Built once per set of keys (every package and kept row asks for one)."""
+    return MultiFernet([Fernet(key.encode()) for key in keys])
 
 
 def package_cipher() -> MultiFernet:

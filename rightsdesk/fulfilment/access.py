@@ -174,6 +174,7 @@ def prepare_access_package(request: Request, *, actor: Actor, now: datetime) -> 
         ttl_days=int(current_app.config["PACKAGE_TTL_DAYS"]),
         action="fulfilment.access",
         details={"tables": _collected_tables(collection)},
+        kind=("application/zip", "zip"),
     )
 
 

@@ -44,12 +44,7 @@ class DownloadRejected(StaffMessageError):
 
 def _kind_of(data: bytes, filename: str) -> tuple[str, str]:
     """(content type, extension) judged by content; UTF-8 text only as CSV, JSON or TXT."""
-    if not data:
-        raise DownloadRejected(N_("the file is empty"))
-    if len(data) > int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024:
-        raise DownloadRejected(
-            N_("the file is larger than %(size)s MB"), size=current_app.config["MAX_UPLOAD_MB"]
-        )
+    _check_size(data)
     guessed = filetype.guess(data)
     if guessed is not None and guessed.mime in BINARY_TYPES:
         return guessed.mime, BINARY_TYPES[guessed.mime]
@@ -61,6 +56,21 @@ def _kind_of(data: bytes, filename: str) -> tuple[str, str]:
             raise DownloadRejected(N_("a text file must be UTF-8")) from None
         return TEXT_EXTENSIONS[suffix], suffix.lstrip(".")
     raise DownloadRejected(N_("offer a PDF, ZIP, PNG, JPEG, or a UTF-8 CSV, JSON or TXT file"))
+
+
+def _sized(data: bytes, kind: tuple[str, str]) -> tuple[str, str]:
+    """``kind``, for a file the caller made, once it is within the size limit."""
+    _check_size(data)
+    return kind
+
+
+def _check_size(data: bytes) -> None:
+    if not data:
+        raise DownloadRejected(N_("the file is empty"))
+    if len(data) > int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024:
+        raise DownloadRejected(
+            N_("the file is larger than %(size)s MB"), size=current_app.config["MAX_UPLOAD_MB"]
+        )
 
 
 def safe_filename(filename: str, reference: str, extension: str) -> str:
@@ -80,17 +90,19 @@ def offer(
     ttl_days: int | None = None,
     action: str = "request.download_offered",
     details: dict | None = None,
+    kind: tuple[str, str] | None = None,
 ) -> Download:
     """Offer ``data`` to the subject until it expires: stored encrypted, audited, one commit.
 
     ``action`` and ``details`` let a caller that made the file (the access package) record
-    what it did and the offer as one event."""
+    what it did and the offer as one event; ``kind`` (content type, extension) when the caller
+    made the file itself (the access package: a ZIP), so its content need not be sniffed."""
     if request.status not in OPEN:
         raise DownloadRejected(
             N_("%(reference)s is closed: offer files before completing it"),
             reference=request.reference,
         )
-    download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days)
+    download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days, kind=kind)
     # One INSERT, without the unit of work (a flush costs more than the statement): the row
     # is read back through the request's ``downloads`` like any other after the commit.
     download.id = _INSERT_DOWNLOAD.first(_row(download))[0]
@@ -114,9 +126,10 @@ def _stored(
     actor: Actor,
     now: datetime,
     ttl_days: int | None,
+    kind: tuple[str, str] | None = None,
 ) -> Download:
     """The file checked and stored encrypted; its download row, for the caller to add."""
-    content_type, extension = _kind_of(data, filename)
+    content_type, extension = _kind_of(data, filename) if kind is None else _sized(data, kind)
     stored = store_bytes(package_cipher().encrypt(data), content_type, extension)
     ttl = timedelta(days=int(ttl_days or current_app.config["DOWNLOAD_TTL_DAYS"]))
     return Download(

@@ -248,3 +248,18 @@ def test_bench_intake_files_every_accepted_submission_and_prints_the_ratio():
         assert result.exit_code == (0 if verdict == "meets the target" else 1)
     finally:
         admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_fulfilment_bench_refuses_too_few_users_before_generating_anything(tmp_path):
+    """Each worker takes concurrent.PER_WORKER subjects: a shop too small for them is refused
+    at once, with what it needs and why, not after minutes of generating."""
+    app = make_app(f"sqlite:///{tmp_path / 'unused.db'}")
+    shop = tmp_path / "shop.db"
+    result = app.test_cli_runner().invoke(
+        bench_group,
+        ["fulfilment", "--shop-url", f"sqlite:///{shop}", "--users", "100",
+         "--subjects", "3", "--concurrency", "2"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "needs 213 (3 timed, 5 warm-up, 3 memory, 202 for 2 workers" in result.output
+    assert not shop.exists()

@@ -106,21 +106,7 @@ def test_a_runner_killed_mid_run_is_finished_by_the_next_with_exact_totals(
     assert again.returncode == 0, again.stderr
     assert "skipped\tpurge-operator" in again.stdout  # its lease still holds
 
-    app = make_app(database_url)
-    with app.app_context():  # let the killed runner's lease run out (instead of waiting)
-        db.session.execute(
-            update(JobLock).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
-        )
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
-    finished = subprocess.run(
-        [SCRIPT, "jobs", "run", "--only", "purge-operator"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    finished = _after_the_lease_ran_out(database_url, env)
 
     assert finished.returncode == 0, finished.stderr
     assert due_logs(big_shop) == 0
@@ -134,6 +120,25 @@ def test_a_runner_killed_mid_run_is_finished_by_the_next_with_exact_totals(
         assert db.session.scalar(select(func.count()).select_from(JobLock)) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+def _after_the_lease_ran_out(database_url: str, env: dict) -> subprocess.CompletedProcess:
+    """Let the killed runner's lease run out (instead of waiting), then run the purge again."""
+    app = make_app(database_url)
+    with app.app_context():
+        db.session.execute(
+            update(JobLock).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return subprocess.run(
+        [SCRIPT, "jobs", "run", "--only", "purge-operator"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # A runner that dies at a chosen point of its fourth access-log batch: that batch's delete has
@@ -180,21 +185,7 @@ def test_a_runner_killed_either_side_of_its_journal_write_is_credited_exactly(
     left = due_logs(big_shop)
     assert due - left == 3 * 50  # the fourth batch rolled back with the process
 
-    app = make_app(database_url)
-    with app.app_context():  # the killed runner's lease runs out
-        db.session.execute(
-            update(JobLock).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
-        )
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
-    finished = subprocess.run(
-        [SCRIPT, "jobs", "run", "--only", "purge-operator"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    finished = _after_the_lease_ran_out(database_url, env)
     assert finished.returncode == 0, finished.stderr
     assert due_logs(big_shop) == 0
     logs = [r for r in records(database_url) if r.table_name == "access_logs"]

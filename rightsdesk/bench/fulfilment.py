@@ -626,21 +626,34 @@ def _prepare_shop(
     stack: ExitStack, shop: Shop, workdir: Path, options: Options, say: Callable[[str], None]
 ) -> list[str]:
     """Generate the shop (with the floor's twin) or check the existing one; the subjects'
-    e-mail addresses, warm-up and memory ones included."""
+    e-mail addresses, warm-up and memory ones included. Too few users is refused before
+    anything is generated."""
+    needed = WARMUP + options.subjects + MEMORY_SUBJECTS + options.concurrent_subjects
+    if options.generate and options.users < needed:
+        raise BenchError(_too_few(options.users, needed, options))
     if options.generate:
         generate_shop(shop, options.users, say)
     check_schema(shop)
     count_rows(shop)
-    needed = WARMUP + options.subjects + MEMORY_SUBJECTS + options.concurrent_subjects
     emails = pick_subjects(shop, needed)
     if len(emails) < needed:
-        raise BenchError(
-            f"the shop has {len(emails)} users with an e-mail address; the bench needs "
-            f"{needed} ({WARMUP} warm-up, {MEMORY_SUBJECTS} memory)"
-        )
+        raise BenchError(_too_few(len(emails), needed, options))
     if options.generate:
         stack.enter_context(twin(shop, workdir, say))
     return emails
+
+
+def _too_few(users: int, needed: int, options: Options) -> str:
+    workers = (
+        f", {options.concurrent_subjects} for {options.concurrency} workers: use a larger "
+        "--users or a smaller --concurrency"
+        if options.concurrency
+        else ""
+    )
+    return (
+        f"the shop has {users:,} users with an e-mail address; the bench needs {needed:,} "
+        f"({options.subjects} timed, {WARMUP} warm-up, {MEMORY_SUBJECTS} memory{workers})"
+    )
 
 
 def _start_app(stack: ExitStack, own: str, workdir: Path, shop: Shop) -> None:

@@ -143,10 +143,11 @@ def steps_of(request: Request) -> list[ErasureStep]:
 
 
 @dataclass
-class _Step:
-    """A step as the run sees it: plain values, read or written in one statement each (the
-    ORM's objects cost more than the statements on this path). A step is known by its request,
-    system and table (the table's unique key)."""
+class StepState:
+    """A step as a run sees it and leaves it: plain values, read or written in one statement
+    each (the ORM's objects cost more than the statements on this path), and what
+    :func:`run` returns (the console reads the steps themselves afresh, :func:`steps_of`).
+    A step is known by its request, system and table (the table's unique key)."""
 
     request_id: int
     position: int
@@ -164,11 +165,8 @@ class _Step:
     basis_kind: str | None
 
     @classmethod
-    def of(cls, values) -> _Step:
+    def of(cls, values) -> StepState:
         return cls(**{name: values.get(name) for name in _STEP_FIELDS})
-
-    def state_now(self) -> StepState:
-        return StepState(**{name: getattr(self, name) for name in StepState.__dataclass_fields__})
 
     @property
     def key(self) -> dict:
@@ -176,32 +174,12 @@ class _Step:
 
 
 _STEPS = ErasureStep.__table__
-_STEP_FIELDS = [f for f in _Step.__dataclass_fields__]
+_STEP_FIELDS = list(StepState.__dataclass_fields__)
 _STEP_IS = (
     (_STEPS.c.request_id == bindparam("r"))
     & (_STEPS.c.system == bindparam("s"))
     & (_STEPS.c.table_name == bindparam("t"))
 )
-
-
-@dataclass(frozen=True)
-class StepState:
-    """A step as a run leaves it: what staff are told on the spot (the console shows the steps
-    themselves, :func:`steps_of`)."""
-
-    position: int
-    system: str
-    table_name: str
-    kind: str
-    state: str
-    error: str | None
-    attempts: int
-    deleted: int
-    anonymised: int
-    retained: int
-    retention: str | None
-    basis: str | None
-    basis_kind: str | None
 
 
 _PLANNED = Direct(
@@ -224,17 +202,17 @@ _INSERT_STEPS = Direct(
 )
 
 
-def _plan_steps(request_id: int, datamap: DataMap, rules: Schedule) -> tuple[list[_Step], bool]:
+def _plan_steps(request_id: int, datamap: DataMap, rules: Schedule) -> tuple[list[StepState], bool]:
     """The run's steps: those planned by an earlier run, else a new plan (True), not stored yet
     (see :meth:`_Run.store_plan`). The lease keeps a second planner out."""
     existing = _PLANNED.all({"r": request_id})
     if existing:
-        return [_Step(*row) for row in existing], False
+        return [StepState(*row) for row in existing], False
     steps, position = [], 0
     for system in datamap.systems:
         tables = erasure_order(system) if system.kind == SystemKind.SQL else [None]
         for table in tables:
-            steps.append(_Step.of(_new_step(request_id, position, system, table, rules)))
+            steps.append(StepState.of(_new_step(request_id, position, system, table, rules)))
             position += 1
     return steps, True
 
@@ -306,10 +284,10 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[StepState]:
         raise
     # As written: the request expired with the commits, and reading the steps again costs a
     # query (the console reads them afresh, steps_of).
-    return [step.state_now() for step in steps]
+    return steps
 
 
-def _remote_step(request, system: System, step: _Step, *, actor: Actor, now: datetime) -> None:
+def _remote_step(request, system: System, step: StepState, *, actor: Actor, now: datetime) -> None:
     """A webhook or manual system's step, on its object (the slower path), then as it is now."""
     loaded = db.session.scalars(select(ErasureStep).where(_STEP_IS), step.key).one()
     _run_remote(request, system, loaded, actor=actor, now=now)
@@ -327,8 +305,8 @@ class _Run:
     now: datetime
     done: list[dict] = field(default_factory=list)  # per erased table: its key and counts
     lease: str | None = None  # while held
-    unstored: list[_Step] | None = None  # a new plan, until its first durable record
-    erased: list[_Step] = field(default_factory=list)  # the steps marked done by finish
+    unstored: list[StepState] | None = None  # a new plan, until its first durable record
+    erased: list[StepState] = field(default_factory=list)  # the steps marked done by finish
 
     def __post_init__(self) -> None:
         self.lease = f"erasure:{self.reference}"
@@ -398,7 +376,9 @@ _RELEASE = Direct(
 )
 
 
-def _run_sql(run: _Run, system: System, steps: list[_Step], identities, rules: Schedule) -> None:
+def _run_sql(
+    run: _Run, system: System, steps: list[StepState], identities, rules: Schedule
+) -> None:
     """The system's tables: read once, kept rows stored and counts recorded (one commit), then
     erased children first in one transaction of the operator's database."""
     tables = {t.name: t for t in system.tables}
@@ -430,7 +410,7 @@ def _plans(collected: Collected, steps, rules: Schedule, today: date) -> list[Ta
 
 
 def _collect_once(
-    run: _Run, system: System, first: _Step, identities: dict[str, str]
+    run: _Run, system: System, first: StepState, identities: dict[str, str]
 ) -> Collected | None:
     """The subject's rows of every table of the system; ``None`` when the database cannot be
     read (the first step is marked failed, the attempt counted)."""
@@ -443,7 +423,7 @@ def _collect_once(
         return None
 
 
-def _before(run: _Run, system: System, steps: list[_Step], plans: list[TablePlan]):
+def _before(run: _Run, system: System, steps: list[StepState], plans: list[TablePlan]):
     """Before the live rows go: store the rows to keep, encrypted, once each, and per step the
     attempt, the counts about to be erased (a repeat after a crash finds the erased rows gone
     and keeps them) and what is kept until when; one commit. Returns the audit entries."""
@@ -577,7 +557,7 @@ def _finish_step(
     db.session.commit()
 
 
-def _fail(step: _Step | ErasureStep, reason: str, now: datetime, *, attempted: bool = False):
+def _fail(step: StepState | ErasureStep, reason: str, now: datetime, *, attempted: bool = False):
     """``attempted``: the attempt failed before it was counted (the database was down)."""
     if isinstance(step, ErasureStep):
         step.attempts += 1 if attempted else 0

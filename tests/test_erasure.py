@@ -307,7 +307,8 @@ def test_a_run_killed_between_its_commits_resumes_with_the_right_counts(
         system = datamap.system("shop")
         dead = erasure._Run(request.id, reference, "staff:dead", NOW)
         assert leases.take(dead.lease, dead.holder, now=NOW, ttl=erasure.LEASE_TTL)
-        steps, new = erasure._plan_steps(request.id, datamap, DEFAULT_SCHEDULE)
+        planned = erasure._PLANNED.all({"r": request.id})
+        steps, new = erasure._plan_steps(request.id, planned, datamap, DEFAULT_SCHEDULE)
         dead.unstored = steps if new else None  # stored with the first record, as run() does
         with system_engine(system) as engine:
             collected = collect_all(system, engine, {"email": SUBJECT})
@@ -588,7 +589,7 @@ def test_a_plan_stored_twice_arrives_as_an_integrity_error_and_the_first_stands(
         request = _load(reference)
         datamap = configured_datamap()
         run = erasure._Run(request.id, reference, "staff:test", NOW)
-        planned, _new = erasure._plan_steps(request.id, datamap, DEFAULT_SCHEDULE)
+        planned, _new = erasure._plan_steps(request.id, [], datamap, DEFAULT_SCHEDULE)
         run.unstored = planned
         assert run.store_plan()
         db.session.commit()

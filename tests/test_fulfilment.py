@@ -507,3 +507,43 @@ def test_every_kind_of_schema_change_is_seen_by_the_next_read(mapped_app, any_sh
         assert users()[1] == ["id"]
     _ddl(any_shop, "ALTER TABLE users DROP COLUMN handle")
     assert "handle" not in users()[0]
+
+
+@pytest.mark.parametrize("any_shop", ["sqlite", "postgresql"], indirect=True)
+def test_a_statement_refused_midway_through_the_erasure_leaves_the_shop_as_it_was(
+    mapped_app, any_shop
+):
+    """The shop's statements are one transaction: on PostgreSQL one pipeline in autocommit
+    (one implicit transaction), elsewhere BEGIN … COMMIT. The last of them (the users row's
+    anonymisation) refused by a trigger undoes the deletions before it; the steps fail with
+    the database's reason, and a run after the trigger is gone erases everything."""
+    from rightsdesk.fulfilment import erasure
+
+    payments = "SELECT p.id FROM payments p JOIN orders o ON o.id = p.order_id" \
+        " JOIN users u ON u.id = o.user_id WHERE u.email = :e"
+    before = shop_rows(any_shop, payments, e=SUBJECT)
+    assert before  # the subject has payments, deleted before the users row is touched
+    if any_shop.startswith("postgresql"):
+        _ddl(any_shop, "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN"
+                       " RAISE EXCEPTION 'users are frozen'; END $$ LANGUAGE plpgsql")
+        _ddl(any_shop, "CREATE TRIGGER frozen BEFORE UPDATE ON users"
+                       " FOR EACH ROW EXECUTE FUNCTION refuse()")
+    else:
+        _ddl(any_shop, "CREATE TRIGGER frozen BEFORE UPDATE ON users"
+                       " BEGIN SELECT RAISE(ABORT, 'users are frozen'); END")
+    reference = new_request(mapped_app, kind=RequestKind.DELETION, email=SUBJECT, name=None)
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        steps = [s for s in erasure.run(found, actor="staff:test", now=datetime.now(UTC))
+                 if s.kind == "sql"]
+    assert steps and all(s.state == "failed" for s in steps)
+    assert all("users are frozen" in s.error for s in steps)
+    assert shop_rows(any_shop, payments, e=SUBJECT) == before  # the deletions undone
+    assert shop_rows(any_shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)
+    _ddl(any_shop, "DROP TRIGGER frozen" + (" ON users" if "postgresql" in any_shop else ""))
+    with mapped_app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        again = erasure.run(found, actor="staff:test", now=datetime.now(UTC))
+    assert all(s.state == "done" for s in again if s.kind == "sql")
+    assert not shop_rows(any_shop, payments, e=SUBJECT)
+    assert not shop_rows(any_shop, "SELECT 1 FROM users WHERE email = :e", e=SUBJECT)

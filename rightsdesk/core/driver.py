@@ -1,11 +1,13 @@
 """The database driver under SQLAlchemy, where the hot paths use it directly: its cursor (with
-SQLAlchemy's errors) and a connection check only after a connection rested.
+SQLAlchemy's errors), its pipeline (several statements in one round trip) and a connection check
+only after a connection rested.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, exc
@@ -23,7 +25,10 @@ class DriverCursor:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.cursor = _reused_cursor(connection)
+        self.pipelined = in_pipeline(connection)
+        # In a pipeline each statement needs a cursor of its own: a cursor keeps only the
+        # answer that reached it last, and answers arrive later than their statements.
+        self.cursor = _new_cursor(connection) if self.pipelined else _reused_cursor(connection)
 
     def execute(self, sql: str, params: Any = None):
         try:
@@ -54,21 +59,19 @@ class DriverCursor:
                 return rows
 
     def _translated(self, error: Exception, sql: str, params: Any) -> exc.DBAPIError:
-        dialect = self.connection.dialect
-        raw = self.connection.connection.dbapi_connection
-        lost = dialect.is_disconnect(error, raw, self.cursor)
-        if lost:
-            self.connection.invalidate(error)
-        return exc.DBAPIError.instance(
-            sql, params, error, dialect.loaded_dbapi.Error,
-            connection_invalidated=lost, dialect=dialect,
-        )
+        return _translated(self.connection, error, sql, params, self.cursor)
 
     def fetchone(self):
-        return self.cursor.fetchone()
+        try:
+            return self.cursor.fetchone()
+        except self.connection.dialect.loaded_dbapi.Error as error:  # a pipeline's answer
+            raise self._translated(error, "(fetch)", None) from error
 
     def fetchall(self):
-        return self.cursor.fetchall()
+        try:
+            return self.cursor.fetchall()
+        except self.connection.dialect.loaded_dbapi.Error as error:  # a pipeline's answer
+            raise self._translated(error, "(fetch)", None) from error
 
     @property
     def description(self):
@@ -77,6 +80,25 @@ class DriverCursor:
     @property
     def rowcount(self) -> int:
         return self.cursor.rowcount
+
+
+def _translated(
+    connection: Connection, error: Exception, sql: str, params: Any, cursor: Any = None
+) -> exc.DBAPIError:
+    """The driver's ``error`` as SQLAlchemy would raise it; a lost connection invalidated."""
+    dialect = connection.dialect
+    raw = connection.connection.dbapi_connection
+    lost = dialect.is_disconnect(error, raw, cursor)
+    if lost:
+        connection.invalidate(error)
+    return exc.DBAPIError.instance(
+        sql, params, error, dialect.loaded_dbapi.Error,
+        connection_invalidated=lost, dialect=dialect,
+    )
+
+
+def _new_cursor(connection: Connection):
+    return connection.connection.driver_connection.cursor()
 
 
 def _reused_cursor(connection: Connection):
@@ -93,6 +115,43 @@ def _reused_cursor(connection: Connection):
 def cursor_of(connection: Connection) -> DriverCursor:
     """The driver's cursor of ``connection`` (see :class:`DriverCursor`)."""
     return DriverCursor(connection)
+
+
+def can_pipeline(connection: Connection) -> bool:
+    """Whether :func:`pipelined` sends statements together on this connection (psycopg)."""
+    return connection.dialect.driver == "psycopg"
+
+
+def in_pipeline(connection: Connection) -> bool:
+    if not can_pipeline(connection):
+        return False
+    raw = connection.connection.driver_connection
+    return raw.pgconn.pipeline_status != 0  # psycopg.pq.PipelineStatus.OFF
+
+
+@contextmanager
+def pipelined(connection: Connection) -> Iterator[bool]:
+    """Statements run on ``connection``'s driver cursors in the block go to PostgreSQL without
+    waiting for each answer; the answers arrive together, in one round trip, when the block
+    ends or when one is read (psycopg's pipeline mode). Read each answer after the block, or
+    only where the next statement needs it. Yields whether the statements are pipelined: on
+    other drivers nothing changes, each statement is answered as it runs.
+
+    In autocommit, PostgreSQL runs the statements of one round trip as one implicit
+    transaction: all of them or, if one fails, none (libpq, "Pipeline Mode"). Errors arrive
+    as SQLAlchemy's, as from :class:`DriverCursor`."""
+    if not can_pipeline(connection):
+        yield False
+        return
+    if in_pipeline(connection):  # within an outer block: its round trip
+        yield True
+        return
+    raw = connection.connection.driver_connection
+    try:
+        with raw.pipeline():
+            yield True
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _translated(connection, error, "(pipeline)", None) from error
 
 
 def ping_when_idle(engine: Engine, idle: float = IDLE_BEFORE_PING) -> None:

@@ -6,6 +6,7 @@ holder that dies (SIGKILL) loses the lease when it expires, and the next runner 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, update
@@ -52,12 +53,20 @@ def take(name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:
     the caller commits with its own work: ``INSERT … ON CONFLICT DO UPDATE`` only where the
     lease is free, expired or already ours. A second taker at once waits for the first's
     commit (PostgreSQL's row lock; SQLite's write lock) and then finds the lease held."""
+    return take_later(name, holder, now=now, ttl=ttl)()
+
+
+def take_later(name: str, holder: str, *, now: datetime, ttl: timedelta) -> Callable[[], bool]:
+    """:func:`take`, its statement sent now (in a pipeline, with others), whether it was taken
+    read when the result is called."""
     statement = _TAKE.get(db.session.get_bind().dialect.name)
     if statement is None:  # pragma: no cover - rightsdesk's own database is SQLite or PostgreSQL
-        return acquire(name, holder, now=now, ttl=ttl)
+        taken = acquire(name, holder, now=now, ttl=ttl)
+        return lambda: taken
     # RETURNING, not rowcount: drivers report an insert's rowcount differently.
     values = {"name": name, "holder": holder, "until": now + ttl, "now": now}
-    return statement.first(values) is not None
+    answer = statement.send(values)
+    return lambda: answer.first() is not None
 
 
 def _take(dialect: str) -> Direct:

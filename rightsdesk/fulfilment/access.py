@@ -11,6 +11,7 @@ package as checked separately.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import current_app
@@ -45,7 +46,27 @@ class AccessWaiting(FulfilmentError):
 def subject_identities(request: Request) -> dict[str, str]:
     """What the subject is known by: the e-mail address; without one, the phone number staff
     took down (never both: a mistyped number must not pull in someone else's account)."""
-    return _identities(*_contact(request))
+    return identities_later(request)()
+
+
+def identities_later(request: Request) -> Callable[[], dict[str, str]]:
+    """:func:`subject_identities`, its statement sent now (in a pipeline, with others) and its
+    answer read when the result is called. From the subject already loaded, else read as two
+    columns (not the whole subject, which fulfilment does not otherwise need)."""
+    loaded = inspect(request).attrs.subject.loaded_value
+    if loaded is not NO_VALUE:
+        row = (loaded.email, loaded.phone) if loaded is not None else None
+        return lambda: _identities_of(row)
+    if request.subject_id is None:
+        return lambda: _identities_of(None)
+    answer = _CONTACT.send({"subject": request.subject_id})
+    return lambda: _identities_of(answer.first())
+
+
+def _identities_of(contact: tuple[str | None, str | None] | None) -> dict[str, str]:
+    if contact is None:
+        raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
+    return _identities(contact[0], contact[1])
 
 
 def _identities(email: str | None, phone: str | None) -> dict[str, str]:
@@ -54,21 +75,6 @@ def _identities(email: str | None, phone: str | None) -> dict[str, str]:
     if phone:
         return {"phone": phone}
     raise FulfilmentError(N_("the subject has neither an e-mail address nor a phone number"))
-
-
-def _contact(request: Request) -> tuple[str | None, str | None]:
-    """The subject's e-mail address and phone: from the subject already loaded, else read
-    as two columns (not the whole subject, which fulfilment does not otherwise need)."""
-    loaded = inspect(request).attrs.subject.loaded_value
-    if loaded is not NO_VALUE:
-        row = (loaded.email, loaded.phone) if loaded is not None else None
-    elif request.subject_id is None:
-        row = None
-    else:
-        row = _CONTACT.first({"subject": request.subject_id})
-    if row is None:
-        raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
-    return row[0], row[1]
 
 
 _CONTACT = Direct(

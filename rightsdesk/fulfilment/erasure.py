@@ -33,6 +33,7 @@ from rightsdesk.core import audit, leases
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.context import settings
 from rightsdesk.core.direct import Direct
+from rightsdesk.core.driver import pipelined
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind, Table
 from rightsdesk.domain.kinds import RequestKind
@@ -41,7 +42,7 @@ from rightsdesk.domain.messages import N_
 from rightsdesk.domain.retention import Schedule
 from rightsdesk.extensions import db
 from rightsdesk.fulfilment import separated
-from rightsdesk.fulfilment.access import subject_identities
+from rightsdesk.fulfilment.access import identities_later, subject_identities
 from rightsdesk.models import ErasureStep, JobLock, Request, RetainedRecord, UTCDateTime
 from rightsdesk.requests import decisions
 from rightsdesk.systems.configured import (
@@ -202,10 +203,11 @@ _INSERT_STEPS = Direct(
 )
 
 
-def _plan_steps(request_id: int, datamap: DataMap, rules: Schedule) -> tuple[list[StepState], bool]:
-    """The run's steps: those planned by an earlier run, else a new plan (True), not stored yet
-    (see :meth:`_Run.store_plan`). The lease keeps a second planner out."""
-    existing = _PLANNED.all({"r": request_id})
+def _plan_steps(
+    request_id: int, existing: list[tuple], datamap: DataMap, rules: Schedule
+) -> tuple[list[StepState], bool]:
+    """The run's steps: ``existing``, those planned by an earlier run, else a new plan (True),
+    not stored yet (see :meth:`_Run.store_plan`). The lease keeps a second planner out."""
     if existing:
         return [StepState(*row) for row in existing], False
     steps, position = [], 0
@@ -251,11 +253,20 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[StepState]:
     frees the lease. A crash anywhere is resumed by running again: kept rows are stored once,
     erased rows are no longer found, and the counts recorded before erasing stand."""
     _require_erasure(request)
-    identities = subject_identities(request)
     datamap = configured_datamap()
     rules = schedule()
     run = _Run(request.id, request.reference, actor, now)
-    if not leases.take(run.lease, run.holder, now=now, ttl=LEASE_TTL):
+    # Three independent statements, one round trip on PostgreSQL.
+    with pipelined(db.session.connection()):
+        identities_of = identities_later(request)
+        taken = leases.take_later(run.lease, run.holder, now=now, ttl=LEASE_TTL)
+        planned = _PLANNED.send({"r": run.request_id})
+    try:
+        identities = identities_of()
+    except FulfilmentError:
+        db.session.rollback()  # the lease taken with it
+        raise
+    if not taken():
         db.session.rollback()
         raise FulfilmentError(
             N_("an erasure of this request is running already: try again shortly")
@@ -263,7 +274,7 @@ def run(request: Request, *, actor: Actor, now: datetime) -> list[StepState]:
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.commit()  # SQLite locks the whole file until commit: not while we read
     try:
-        steps, new = _plan_steps(run.request_id, datamap, rules)
+        steps, new = _plan_steps(run.request_id, planned.all(), datamap, rules)
         run.unstored = steps if new else None
         for system in datamap.systems:
             todo = [s for s in steps if s.system == system.name and s.state != "done"]
@@ -338,26 +349,35 @@ class _Run:
     def finish(self) -> None:
         """Mark the erased tables' steps done, one audit event with their counts (never the
         data), and free the lease: one commit."""
-        if self.done:
+        if not self.done:
+            self.release()
+            return
+        with pipelined(db.session.connection()):  # one round trip on PostgreSQL
             for system in dict.fromkeys(d["system"] for d in self.done):
                 _DONE.execute({"r": self.request_id, "s": system, "finished": self.now})
-            for step in self.erased:
-                step.state, step.error = "done", None
-            audit.record(
-                "fulfilment.erasure",
-                actor=self.actor,
-                now=self.now,
-                request_ref=self.reference,
-                data={"tables": [{k: v for k, v in d.items() if k != "step"} for d in self.done]},
-            )
-        self.release()
-
-    def release(self) -> None:
-        if self.lease is None:
-            return
-        _RELEASE.execute({"name": self.lease, "holder": self.holder})
+            self._unlease()
+        for step in self.erased:
+            step.state, step.error = "done", None
+        audit.record(
+            "fulfilment.erasure",
+            actor=self.actor,
+            now=self.now,
+            request_ref=self.reference,
+            data={"tables": [{k: v for k, v in d.items() if k != "step"} for d in self.done]},
+        )
         db.session.commit()
         self.lease = None
+
+    def release(self) -> None:
+        """Free the lease, in a commit of its own."""
+        if self.lease is not None:
+            self._unlease()
+            db.session.commit()
+            self.lease = None
+
+    def _unlease(self) -> None:
+        """The lease's release, in the transaction (still held until it commits)."""
+        _RELEASE.execute({"name": self.lease, "holder": self.holder})
 
 
 # A system's steps its run recorded (and erased) are exactly its steps still pending: the

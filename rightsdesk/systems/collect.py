@@ -13,6 +13,7 @@ import json
 import threading
 import zipfile
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,9 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import NoSuchTableError
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
-from rightsdesk.core.driver import DriverCursor, cursor_of
+from rightsdesk.core.driver import DriverCursor, can_pipeline, cursor_of, pipelined
 from rightsdesk.domain.datamap import RETENTION_CATEGORIES, DataMap, PurposeAction, System, Table
 from rightsdesk.systems import statements
 
@@ -112,16 +113,96 @@ def collect_rows(
     # Autocommit: each SELECT sees what is committed (as under READ COMMITTED in a transaction),
     # without a BEGIN and a ROLLBACK around the reads.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        described = _reflect(connection, [t.name for t in tables])
-        cursor = cursor_of(connection)
-        for table in tables:
-            sql = statements.table_sql(described[table.name], connection.dialect)
-            if table.via is None:
-                rows = _identified_rows(cursor, sql, table, identities)
-            else:
-                rows = _child_rows(cursor, sql, table, found[table.via.table].rows)
-            found[table.name] = TableRows(system.name, table, rows)
+        levels = _levels(tables)
+        names = [t.name for t in tables]
+        described, sent = _described_and_first_level(connection, names, levels[0], identities)
+        for level in levels[1:]:
+            _receive(system, sent, found)
+            sent = _send_level(connection, described, level, identities, found)
+        _receive(system, sent, found)
     return found, described
+
+
+def _described_and_first_level(
+    connection: Connection, names: list[str], level: list[Table], identities: Mapping[str, str]
+) -> tuple[dict[str, SqlTable], list[tuple[Table, list[statements.Sent]]]]:
+    """The tables as the database describes them (:func:`_reflect`), and the SELECTs of the
+    tables found by identity sent. With the description read before, on PostgreSQL, its
+    fingerprint and those SELECTs (built from it) go in one round trip: if the fingerprint
+    changed, or a SELECT failed, the description is read again (a real failure fails again)
+    and the SELECTs sent again."""
+    known = _cached(connection, names)
+    if known is not None and can_pipeline(connection):
+        try:
+            with pipelined(connection):
+                check = cursor_of(connection).execute(known.probe)
+                sent = _send_level(connection, known.tables, level, identities, {})
+            if tuple(check.fetchall()) == known.fingerprint:
+                return known.tables, sent
+        except SQLAlchemyError:
+            pass  # perhaps a SELECT of a table that changed: see below
+    described = _reflect(connection, names)
+    return described, _send_level(connection, described, level, identities, {})
+
+
+def _send_level(
+    connection: Connection,
+    described: dict[str, SqlTable],
+    level: list[Table],
+    identities: Mapping[str, str],
+    found: dict[str, TableRows],
+) -> list[tuple[Table, list[statements.Sent]]]:
+    """The SELECTs of one level's tables sent: they need only rows found before it, so they
+    go together (one round trip on PostgreSQL)."""
+    queries = [(table, *_queries(connection, described, table, identities, found))
+               for table in level]
+    several = sum(len(parts) for _table, _sql, parts in queries) > 1
+    with pipelined(connection) if several else nullcontext():
+        return [(table, [statements.send(connection, sql, q) for q in parts])
+                for table, sql, parts in queries]
+
+
+def _receive(
+    system: System, sent: list[tuple[Table, list[statements.Sent]]], found: dict[str, TableRows]
+) -> None:
+    for table, parts in sent:
+        found[table.name] = TableRows(system.name, table, statements.received(parts))
+
+
+def _levels(tables: list[Table]) -> list[list[Table]]:
+    """``tables`` (parents first) grouped by depth: those found by identity, then their
+    children, then theirs."""
+    depth: dict[str, int] = {}
+    levels: list[list[Table]] = []
+    for table in tables:
+        level = depth[table.via.table] + 1 if table.via is not None else 0
+        depth[table.name] = level
+        if level == len(levels):
+            levels.append([])
+        levels[level].append(table)
+    return levels
+
+
+def _queries(
+    connection: Connection,
+    described: dict[str, SqlTable],
+    table: Table,
+    identities: Mapping[str, str],
+    found: dict[str, TableRows],
+) -> tuple[statements.TableSQL, list[statements.Query]]:
+    """The table's statement text and its queries: by the subject's identities the table
+    holds, or by its parents' keys (none without them)."""
+    sql = statements.table_sql(described[table.name], connection.dialect)
+    if table.via is None:
+        values = {
+            column: identities[kind]
+            for kind, column in table.identity.items()
+            if identities.get(kind)
+        }
+        return sql, statements.matching(sql, values) if values else []
+    parents = found[table.via.table].rows
+    keys = sorted({r[table.via.parent_column] for r in parents}, key=str)
+    return sql, statements.among(sql, table.via.column, keys) if keys else []
 
 
 def _chain_to(tables: list[Table], upto: str) -> list[Table]:
@@ -134,24 +215,6 @@ def _chain_to(tables: list[Table], upto: str) -> list[Table]:
     return [t for t in tables if t.name in chain]
 
 
-def _identified_rows(
-    cursor, sql: statements.TableSQL, table: Table, identities: Mapping[str, str]
-) -> list[dict]:
-    """The rows matching any of the subject's identities the table holds (none without one)."""
-    values = {
-        column: identities[kind] for kind, column in table.identity.items() if identities.get(kind)
-    }
-    if not values:
-        return []
-    return statements.rows_matching(cursor, sql, values)
-
-
-def _child_rows(cursor, sql: statements.TableSQL, table: Table, parents: list[dict]) -> list[dict]:
-    """The rows pointing at the parents' rows."""
-    keys = sorted({r[table.via.parent_column] for r in parents}, key=str)
-    return statements.rows_among(cursor, sql, table.via.column, keys) if keys else []
-
-
 def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
     """The named tables as :func:`_read_schema` describes them, read once per process and
     reused while the database's fingerprint of them (:func:`_probe_for`) is unchanged: a column
@@ -159,9 +222,7 @@ def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
     stale. The fingerprint is read before the schema, so a change in between shows next time."""
     if connection.dialect.name not in ("sqlite", "postgresql"):
         return _read_schema(connection, names)  # no fingerprint: read every time
-    key = (connection.engine.url.render_as_string(hide_password=False), tuple(names))
-    with _SCHEMA_LOCK:
-        known = _SCHEMAS.get(key)
+    known = _cached(connection, names)
     cursor = cursor_of(connection)  # a statement per request: no SQLAlchemy around it
     if known is not None and _fingerprint(cursor, known.probe) == known.fingerprint:
         return known.tables
@@ -169,8 +230,20 @@ def _reflect(connection: Connection, names: list[str]) -> dict[str, SqlTable]:
     fingerprint = _fingerprint(cursor, probe)
     tables = _read_schema(connection, names)
     with _SCHEMA_LOCK:
-        _SCHEMAS[key] = _Known(probe, fingerprint, tables)
+        _SCHEMAS[_schema_key(connection, names)] = _Known(probe, fingerprint, tables)
     return tables
+
+
+def _schema_key(connection: Connection, names: list[str]) -> tuple[str, tuple[str, ...]]:
+    return (connection.engine.url.render_as_string(hide_password=False), tuple(names))
+
+
+def _cached(connection: Connection, names: list[str]) -> _Known | None:
+    """The description read before, with its fingerprint (not checked here)."""
+    if connection.dialect.name not in ("sqlite", "postgresql"):
+        return None
+    with _SCHEMA_LOCK:
+        return _SCHEMAS.get(_schema_key(connection, names))
 
 
 @dataclass(frozen=True)

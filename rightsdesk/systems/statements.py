@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table as SqlTable
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 
-from rightsdesk.core.driver import DriverCursor
+from rightsdesk.core.driver import DriverCursor, cursor_of
 
 CHUNK = 500  # keys per statement (SQLite's older builds allow 999 parameters)
 
@@ -113,67 +113,100 @@ def table_sql(table: SqlTable, dialect: Dialect) -> TableSQL:
     return TableSQL(table, dialect)
 
 
-def fetch(cursor, sql: TableSQL, where: str, params: Sequence) -> list[dict]:
-    """The rows of ``SELECT <every column> … WHERE <where>``, as dicts with converted values."""
+class Sent:
+    """A SELECT sent on its own driver cursor; :meth:`rows` reads its answer. Outside a
+    pipeline the answer is read at once (the connection's cursor is reused by the next
+    statement); in one, when asked for, after the pipeline's answers arrived."""
+
+    __slots__ = ("_answer", "_cursor", "_readers", "_sql")
+
+    def __init__(self, cursor: DriverCursor, sql: TableSQL) -> None:
+        self._cursor, self._sql = cursor, sql
+        self._answer: list | None = None
+        self._readers: list[tuple[int, Processor]] | None = None
+        if not cursor.pipelined:
+            self._read()
+
+    def _read(self) -> None:
+        self._answer = self._cursor.fetchall()
+        if self._answer:
+            self._readers = self._sql.readers(self._cursor)
+
+    def rows(self) -> list[dict]:
+        """The rows as dicts, with the column types' values (the result processors)."""
+        if self._answer is None:
+            self._read()
+        columns, readers = self._sql.columns, self._readers
+        if not self._answer:
+            return []
+        if not readers:
+            return [dict(zip(columns, row, strict=True)) for row in self._answer]
+        found = []
+        for row in self._answer:
+            values = list(row)
+            for position, reader in readers:
+                values[position] = reader(values[position])
+            found.append(dict(zip(columns, values, strict=True)))
+        return found
+
+
+Query = tuple[str, list]  # the WHERE clause and its parameters
+
+
+def send(connection: Connection, sql: TableSQL, query: Query) -> Sent:
+    """``SELECT <every column> … WHERE <query>`` sent on the connection's driver."""
+    cursor = cursor_of(connection)
+    where, params = query
     cursor.execute(sql.select + where, params)
-    rows = cursor.fetchall()
-    if not rows:
-        return []
-    readers = sql.readers(cursor)
-    columns = sql.columns
-    if not readers:
-        return [dict(zip(columns, row, strict=True)) for row in rows]
-    found = []
-    for row in rows:
-        values = list(row)
-        for position, reader in readers:
-            values[position] = reader(values[position])
-        found.append(dict(zip(columns, values, strict=True)))
-    return found
+    return Sent(cursor, sql)
 
 
-def rows_matching(cursor, sql: TableSQL, values: Mapping[str, object]) -> list[dict]:
-    """The rows where any of ``values``' columns equals its value."""
+def received(sent: Sequence[Sent]) -> list[dict]:
+    """The rows of every statement ``sent`` (a table's chunks), in order."""
+    if len(sent) == 1:
+        return sent[0].rows()
+    return [row for part in sent for row in part.rows()]
+
+
+def matching(sql: TableSQL, values: Mapping[str, object]) -> list[Query]:
+    """The rows where any of ``values``' columns equals its value: one query."""
     where = " OR ".join(f"{sql.quote(c)} = {sql.mark}" for c in values)
     params = []
     for column, value in values.items():
         writer = sql.writer(column)
         params.append(writer(value) if writer else value)
-    return fetch(cursor, sql, where, params)
+    return [(where, params)]
 
 
-def rows_among(cursor, sql: TableSQL, column: str, values: Sequence) -> list[dict]:
-    """The rows whose ``column`` is among ``values``, ``CHUNK`` values per statement."""
-    rows: list[dict] = []
-    for start in range(0, len(values), CHUNK):
-        chunk = values[start : start + CHUNK]
-        rows += fetch(cursor, sql, sql.in_list(column, len(chunk)), sql.list_params(column, chunk))
-    return rows
+def among(sql: TableSQL, column: str, values: Sequence) -> list[Query]:
+    """The rows whose ``column`` is among ``values``: a query per ``CHUNK`` values."""
+    return [
+        (sql.in_list(column, len(chunk)), sql.list_params(column, chunk))
+        for chunk in (values[i : i + CHUNK] for i in range(0, len(values), CHUNK))
+    ]
 
 
-def delete_keys(cursor, sql: TableSQL, keys: Sequence[tuple]) -> int:
-    """Delete the rows with these primary keys, ``CHUNK`` per statement; the rows deleted."""
-    deleted = 0
+def delete_keys(connection: Connection, sql: TableSQL, keys: Sequence[tuple]) -> None:
+    """Delete the rows with these primary keys, ``CHUNK`` per statement."""
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
-        cursor.execute(
+        cursor_of(connection).execute(
             f"DELETE FROM {sql.name} WHERE {sql.keys_where(len(chunk))}", sql.keys_params(chunk)
         )
-        deleted += cursor.rowcount
-    return deleted
 
 
 def update_keys(
-    cursor, sql: TableSQL, keys: Sequence[tuple], assignments: str, params: Sequence
-) -> int:
+    connection: Connection,
+    sql: TableSQL,
+    keys: Sequence[tuple],
+    assignments: str,
+    params: Sequence,
+) -> None:
     """``UPDATE … SET <assignments>`` (with its ``params``) on the rows with these primary
-    keys, ``CHUNK`` per statement; the rows changed."""
-    changed = 0
+    keys, ``CHUNK`` per statement."""
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
-        cursor.execute(
+        cursor_of(connection).execute(
             f"UPDATE {sql.name} SET {assignments} WHERE {sql.keys_where(len(chunk))}",
             [*params, *sql.keys_params(chunk)],
         )
-        changed += cursor.rowcount
-    return changed

@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core.actors import Actor
-from rightsdesk.core.direct import Direct
+from rightsdesk.core.direct import Answer, Direct
 from rightsdesk.core.keys import audit_key
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, AuditHead
@@ -80,15 +80,18 @@ def record(
     now: datetime,
     request_ref: str | None = None,
     data: dict[str, Any] | None = None,
+    head: Answer | None = None,
 ) -> AuditEvent:
     """Append an event to the session's transaction; the caller commits.
 
     ``data`` says what happened, never to whom: no names, e-mails or free text of the subject.
+    ``head``: the chain's head already advanced by :func:`advance_later` (sent with the
+    caller's statements, in one round trip), else it is advanced here.
     """
     data = dict(data or {})
     if actor.startswith("staff:"):
         data.setdefault("ip", _client_address())  # staff actions say where they came from
-    head, newest = _lock_head()
+    head, newest = _lock_head(head)
     if _needs_seal(head, newest):
         head = _seal(head, now)
     event = _linked_event(head, action, actor, now, request_ref, canonical(data))
@@ -160,12 +163,19 @@ def _client_address() -> str | None:
     return request.remote_addr if has_request_context() else None
 
 
-def _lock_head() -> tuple[AuditHead, int | None]:
+def advance_later() -> Answer:
+    """The statement that advances the chain's head (holding its row lock until the caller
+    commits), sent now: in a pipeline (:func:`rightsdesk.core.driver.pipelined`) it goes with
+    the caller's statements. Pass it to :func:`record`, after the pipeline."""
+    return _BUMP.send()
+
+
+def _lock_head(sent: Answer | None = None) -> tuple[AuditHead, int | None]:
     """Advance the head's sequence number, holding its row lock until the caller commits; the
     head before, and the ``mac_version`` of the newest event read in the same statement (one
-    round trip less per event than asking after it)."""
+    round trip less per event than asking after it). ``sent``: that statement sent before."""
     session = db.session
-    row = _BUMP.first()
+    row = (sent or _BUMP.send()).first()
     if row is None:
         try:  # the first event ever: create the head
             with session.begin_nested():

@@ -356,6 +356,7 @@ class _Run:
             for system in dict.fromkeys(d["system"] for d in self.done):
                 _DONE.execute({"r": self.request_id, "s": system, "finished": self.now})
             self._unlease()
+            head = audit.advance_later()
         for step in self.erased:
             step.state, step.error = "done", None
         audit.record(
@@ -364,6 +365,7 @@ class _Run:
             now=self.now,
             request_ref=self.reference,
             data={"tables": [{k: v for k, v in d.items() if k != "step"} for d in self.done]},
+            head=head,
         )
         db.session.commit()
         self.lease = None

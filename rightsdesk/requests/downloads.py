@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, insert
 from rightsdesk.core import audit
 from rightsdesk.core.actors import SUBJECT, Actor
 from rightsdesk.core.direct import Direct
+from rightsdesk.core.driver import pipelined
 from rightsdesk.core.keys import package_cipher
 from rightsdesk.core.uploads import delete_upload, store_bytes, stored_path
 from rightsdesk.domain.lifecycle import OPEN
@@ -104,8 +105,12 @@ def offer(
         )
     download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days, kind=kind)
     # One INSERT, without the unit of work (a flush costs more than the statement): the row
-    # is read back through the request's ``downloads`` like any other after the commit.
-    download.id = _INSERT_DOWNLOAD.first(_row(download))[0]
+    # is read back through the request's ``downloads`` like any other after the commit. It
+    # and the audit chain's advance go in one round trip (PostgreSQL).
+    with pipelined(db.session.connection()):
+        inserted = _INSERT_DOWNLOAD.send(_row(download))
+        head = audit.advance_later()
+    download.id = inserted.first()[0]
     audit.record(
         action,
         actor=actor,
@@ -113,6 +118,7 @@ def offer(
         request_ref=request.reference,
         data={"download": download.id, "size": len(data), "sha256": download.sha256}
         | (details or {}),
+        head=head,
     )
     db.session.commit()
     return download

@@ -20,6 +20,7 @@ from sqlalchemy.orm.base import NO_VALUE
 
 from rightsdesk.core.actors import Actor
 from rightsdesk.core.direct import Direct
+from rightsdesk.core.driver import pipelined
 from rightsdesk.delivery import connectors
 from rightsdesk.domain.datamap import DataMap, System, SystemKind
 from rightsdesk.domain.kinds import RequestKind
@@ -86,20 +87,33 @@ def separated_rows(request: Request, email: str | None) -> list[SeparatedRows]:
     """The subject's rows in separated storage (kept by their erasures, or by dormancy; the
     latter found by ``email``, the subject's address), decrypted, marked with their basis and
     purge date, per table."""
+    return separated_rows_later(request, email)()
+
+
+def separated_rows_later(
+    request: Request, email: str | None
+) -> Callable[[], list[SeparatedRows]]:
+    """:func:`separated_rows`, its statement sent now, read when the result is called."""
     if request.subject_id is None:
-        return []
-    tables: dict[tuple[str, str], SeparatedRows] = {}
-    for kept in separated.of_subject(request.subject_id, email):
-        part = tables.setdefault((kept.system, kept.table), SeparatedRows(kept.system, kept.table))
-        part.rows.append(
-            {
-                **kept.row,
-                "_separated": True,
-                "_basis": kept.basis,
-                "_purge_after": kept.purge_after.isoformat(),
-            }
-        )
-    return list(tables.values())
+        return list
+    opened = separated.of_subject_later(request.subject_id, email)
+
+    def rows() -> list[SeparatedRows]:
+        tables: dict[tuple[str, str], SeparatedRows] = {}
+        for kept in opened():
+            key = (kept.system, kept.table)
+            part = tables.setdefault(key, SeparatedRows(kept.system, kept.table))
+            part.rows.append(
+                {
+                    **kept.row,
+                    "_separated": True,
+                    "_basis": kept.basis,
+                    "_purge_after": kept.purge_after.isoformat(),
+                }
+            )
+        return list(tables.values())
+
+    return rows
 
 
 def collect(
@@ -111,23 +125,35 @@ def collect(
     collection = Collection()
     webhooks = any(s.kind == SystemKind.WEBHOOK for s in datamap.systems)
     answers = connectors.access_results(request) if webhooks else {}
-    for system in datamap.systems:
-        if system.kind == SystemKind.WEBHOOK and system.name in answers:
-            collection.remote += _remote(system, answers[system.name])
-            continue
-        if system.kind == SystemKind.WEBHOOK and not connectors.secret_env_set(system):
-            collection.unreached.append((system.name, f"{system.secret_env} is not set"))
-            continue
-        if system.kind != SystemKind.SQL:
-            collection.unreached.append((system.name, system.description or system.kind))
-            continue
-        if not os.environ.get(system.url_env):
-            collection.unreached.append((system.name, f"{system.url_env} is not set"))
-            continue
-        with system_engine(system) as engine:
-            collection.tables += collect_sql(system, engine, identities)
-    collection.separated = separated_rows(request, identities.get("email"))
+    # Separated storage is in rightsdesk's own database: its statement goes first, and its
+    # answer arrives while the operator's databases are read (PostgreSQL's pipeline).
+    with pipelined(db.session.connection()):
+        separated_later = separated_rows_later(request, identities.get("email"))
+        for system in datamap.systems:
+            _collect_system(collection, system, identities, answers)
+    collection.separated = separated_later()
     return collection
+
+
+def _collect_system(
+    collection: Collection, system: System, identities: dict[str, str], answers: dict
+) -> None:
+    """The system's part of the collection: its rows, or why it was not reached. Nothing here
+    runs a statement in rightsdesk's own database (:func:`collect` pipelines one there)."""
+    if system.kind == SystemKind.WEBHOOK and system.name in answers:
+        collection.remote += _remote(system, answers[system.name])
+        return
+    if system.kind == SystemKind.WEBHOOK and not connectors.secret_env_set(system):
+        collection.unreached.append((system.name, f"{system.secret_env} is not set"))
+        return
+    if system.kind != SystemKind.SQL:
+        collection.unreached.append((system.name, system.description or system.kind))
+        return
+    if not os.environ.get(system.url_env):
+        collection.unreached.append((system.name, f"{system.url_env} is not set"))
+        return
+    with system_engine(system) as engine:
+        collection.tables += collect_sql(system, engine, identities)
 
 
 def _remote(system: System, tables: dict[str, list[dict]]) -> list[RemoteRows]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -196,10 +196,20 @@ def records_of(references: Sequence[str], email: str | None) -> list[RetainedRec
 def of_subject(subject_id: int, email: str | None) -> list[Opened]:
     """:func:`records_of` all the subject's requests and their account's address, decrypted:
     one statement (the requests are a subquery) and no objects, as every access asks."""
+    return of_subject_later(subject_id, email)()
+
+
+def of_subject_later(subject_id: int, email: str | None) -> Callable[[], list[Opened]]:
+    """:func:`of_subject`, its statement sent now (in a pipeline, its answer arrives while the
+    caller reads elsewhere) and the rows read and decrypted when the result is called."""
     if email:
-        rows = _SUBJECTS_OR_ACCOUNTS.all({"subject": subject_id, "lookup": lookup_hash(email)})
+        answer = _SUBJECTS_OR_ACCOUNTS.send({"subject": subject_id, "lookup": lookup_hash(email)})
     else:
-        rows = _SUBJECTS.all({"subject": subject_id})
+        answer = _SUBJECTS.send({"subject": subject_id})
+    return lambda: _opened_rows(answer.all())
+
+
+def _opened_rows(rows: list[tuple]) -> list[Opened]:
     if not rows:
         return []
     sealer = cipher()

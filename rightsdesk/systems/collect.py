@@ -113,7 +113,7 @@ def collect_rows(
     # Autocommit: each SELECT sees what is committed (as under READ COMMITTED in a transaction),
     # without a BEGIN and a ROLLBACK around the reads.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        levels = _levels(tables)
+        levels = _levels(tables) or [[]]
         names = [t.name for t in tables]
         described, sent = _described_and_first_level(connection, names, levels[0], identities)
         for level in levels[1:]:

@@ -11,8 +11,8 @@ from rightsdesk.models import UTCDateTime
 
 
 def init_database(app: Flask) -> None:
-    """The extension, and (unless ``pool_pre_ping`` is configured) a connection check only for
-    connections that rested (``core.driver.ping_when_idle``, wired by the app factory)."""
+    """The extension. (The app factory adds the connection check for connections that rested,
+    ``core.driver.ping_when_idle``, unless ``pool_pre_ping`` is configured.)"""
     db.init_app(app)
 
 

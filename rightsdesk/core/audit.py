@@ -30,7 +30,8 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.core.actors import Actor
-from rightsdesk.core.direct import Answer, Direct
+from rightsdesk.core.direct import Direct
+from rightsdesk.core.driver import Answer
 from rightsdesk.core.keys import audit_key
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, AuditHead

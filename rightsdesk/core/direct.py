@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
-from rightsdesk.core.driver import DriverCursor
+from rightsdesk.core.driver import Answer, DriverCursor
 from rightsdesk.extensions import db
 
 
@@ -79,7 +79,7 @@ class Direct:
     def send(self, values: Mapping[str, Any] | None = None) -> Answer:
         """Run once; its rows when asked for: at once outside a pipeline, after the
         pipeline's answers arrived inside one (:func:`rightsdesk.core.driver.pipelined`)."""
-        return Answer(self, self.execute(values))
+        return Answer(self.execute(values), self._converted)
 
     def _converted(self, cursor: DriverCursor, rows: list) -> list[tuple]:
         if not rows:
@@ -116,27 +116,6 @@ class Direct:
         """Run once per row (the driver's ``executemany``: pipelined on PostgreSQL)."""
         cursor, form = self._cursor()
         cursor.executemany(form.sql, [form.parameters(row) for row in rows])
-
-
-class Answer:
-    """What a :class:`Direct` statement returned, read once."""
-
-    __slots__ = ("_cursor", "_direct", "_rows")
-
-    def __init__(self, direct: Direct, cursor: DriverCursor) -> None:
-        self._direct, self._cursor = direct, cursor
-        self._rows: list[tuple] | None = None
-        if not cursor.pipelined:  # the connection's cursor runs the next statement
-            self.all()
-
-    def all(self) -> list[tuple]:
-        if self._rows is None:
-            self._rows = self._direct._converted(self._cursor, self._cursor.fetchall())
-        return self._rows
-
-    def first(self) -> tuple | None:
-        rows = self.all()
-        return rows[0] if rows else None
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:

@@ -6,7 +6,7 @@ only after a connection rested.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,6 +80,29 @@ class DriverCursor:
     @property
     def rowcount(self) -> int:
         return self.cursor.rowcount
+
+
+class Answer:
+    """A statement's rows, converted by ``convert(cursor, rows)`` and read once: at once
+    outside a pipeline (the connection's cursor runs the next statement), when asked for
+    inside one (after the pipeline's answers arrived)."""
+
+    __slots__ = ("_convert", "_cursor", "_rows")
+
+    def __init__(self, cursor: DriverCursor, convert: Callable[[DriverCursor, list], list]):
+        self._cursor, self._convert = cursor, convert
+        self._rows: list | None = None
+        if not cursor.pipelined:
+            self.all()
+
+    def all(self) -> list:
+        if self._rows is None:
+            self._rows = self._convert(self._cursor, self._cursor.fetchall())
+        return self._rows
+
+    def first(self):
+        rows = self.all()
+        return rows[0] if rows else None
 
 
 def _translated(

@@ -216,10 +216,7 @@ def _identities_and_organisation(request: Request) -> tuple[dict[str, str], str]
     if request.subject_id is None or inspect(request).attrs.subject.loaded_value is not NO_VALUE:
         return subject_identities(request), _organisation_name()
     row = _CONTACT_AND_ORGANISATION.first({"subject": request.subject_id})
-    if row is None:
-        raise FulfilmentError(N_("the subject's identity is no longer known (purged)"))
-    email, phone, organisation = row
-    return _identities(email, phone), organisation or ""
+    return _identities_of(row[:2] if row else None), (row[2] or "")
 
 
 def _organisation_name() -> str:
@@ -227,13 +224,13 @@ def _organisation_name() -> str:
     return (row[0] if row else None) or ""
 
 
-_ORGANISATION_NAME = Direct(select(Organisation.name_ko).order_by(Organisation.id).limit(1))
+# The organisation's name as core.context.current_organisation finds it (the first one).
+_FIRST_ORGANISATION = select(Organisation.name_ko).order_by(Organisation.id).limit(1)
+_ORGANISATION_NAME = Direct(_FIRST_ORGANISATION)
 _CONTACT_AND_ORGANISATION = Direct(
-    select(
-        Subject.email,
-        Subject.phone,
-        select(Organisation.name_ko).order_by(Organisation.id).limit(1).scalar_subquery(),
-    ).where(Subject.id == bindparam("subject"))
+    select(Subject.email, Subject.phone, _FIRST_ORGANISATION.scalar_subquery()).where(
+        Subject.id == bindparam("subject")
+    )
 )
 
 

@@ -94,12 +94,12 @@ def keep_all(
     Returns the table and purge date of each row stored now (``None``: not known here)."""
     sealer = cipher()
     dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if dialect in ("postgresql", "sqlite"):
         values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
+    if dialect == "postgresql":
         return _insert_new_rows(values) if values else []
     if dialect == "sqlite":
         # One statement; a key kept already is left as it is (the unique key).
-        values = [_sealed_values(k, sealer) | shared for rows, shared in batches for k in rows]
         if not values:
             return []
         table = RetainedRecord.__table__
@@ -210,6 +210,8 @@ def of_subject_later(subject_id: int, email: str | None) -> Callable[[], list[Op
 
 
 def _opened_rows(rows: list[tuple]) -> list[Opened]:
+    """Rows of (system, table, category, basis, purge_after, request_ref, ciphertext),
+    decrypted."""
     if not rows:
         return []
     sealer = cipher()
@@ -247,16 +249,10 @@ _SUBJECTS_OR_ACCOUNTS = Direct(_of_subject(by_account=True))
 
 def opened(records: Sequence[RetainedRecord]) -> list[Opened]:
     """The records decrypted, in the caller's hands only (an access package, a restore)."""
-    sealer = cipher()
-    return [
-        Opened(
-            system=r.system,
-            table=r.table_name,
-            category=r.category,
-            basis=r.basis,
-            purge_after=r.purge_after,
-            request_ref=r.request_ref,
-            row=json.loads(sealer.decrypt(r.ciphertext)),
-        )
-        for r in records
-    ]
+    return _opened_rows(
+        [
+            (r.system, r.table_name, r.category, r.basis, r.purge_after, r.request_ref,
+             r.ciphertext)
+            for r in records
+        ]
+    )

@@ -30,7 +30,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
-from rightsdesk.core.driver import DriverCursor, can_pipeline, cursor_of, pipelined
+from rightsdesk.core.driver import Answer, DriverCursor, can_pipeline, cursor_of, pipelined
 from rightsdesk.domain.datamap import RETENTION_CATEGORIES, DataMap, PurposeAction, System, Table
 from rightsdesk.systems import statements
 
@@ -125,7 +125,7 @@ def collect_rows(
 
 def _described_and_first_level(
     connection: Connection, names: list[str], level: list[Table], identities: Mapping[str, str]
-) -> tuple[dict[str, SqlTable], list[tuple[Table, list[statements.Sent]]]]:
+) -> tuple[dict[str, SqlTable], list[tuple[Table, list[Answer]]]]:
     """The tables as the database describes them (:func:`_reflect`), and the SELECTs of the
     tables found by identity sent. With the description read before, on PostgreSQL, its
     fingerprint and those SELECTs (built from it) go in one round trip: if the fingerprint
@@ -151,7 +151,7 @@ def _send_level(
     level: list[Table],
     identities: Mapping[str, str],
     found: dict[str, TableRows],
-) -> list[tuple[Table, list[statements.Sent]]]:
+) -> list[tuple[Table, list[Answer]]]:
     """The SELECTs of one level's tables sent: they need only rows found before it, so they
     go together (one round trip on PostgreSQL)."""
     queries = [(table, *_queries(connection, described, table, identities, found))
@@ -163,7 +163,7 @@ def _send_level(
 
 
 def _receive(
-    system: System, sent: list[tuple[Table, list[statements.Sent]]], found: dict[str, TableRows]
+    system: System, sent: list[tuple[Table, list[Answer]]], found: dict[str, TableRows]
 ) -> None:
     for table, parts in sent:
         found[table.name] = TableRows(system.name, table, statements.received(parts))

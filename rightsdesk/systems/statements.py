@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Table as SqlTable
 from sqlalchemy.engine import Connection, Dialect
 
-from rightsdesk.core.driver import DriverCursor, cursor_of
+from rightsdesk.core.driver import Answer, DriverCursor, cursor_of
 
 CHUNK = 500  # keys per statement (SQLite's older builds allow 999 parameters)
 
@@ -81,6 +81,21 @@ class TableSQL:
             self._readers = found
         return self._readers
 
+    def dicts(self, cursor: DriverCursor, rows: list) -> list[dict]:
+        """The rows of a SELECT of every column as dicts, with the column types' values."""
+        if not rows:
+            return []
+        columns, readers = self.columns, self.readers(cursor)
+        if not readers:
+            return [dict(zip(columns, row, strict=True)) for row in rows]
+        found = []
+        for row in rows:
+            values = list(row)
+            for position, reader in readers:
+                values[position] = reader(values[position])
+            found.append(dict(zip(columns, values, strict=True)))
+        return found
+
     def in_list(self, column: str, count: int) -> str:
         """``column`` among a list of ``count`` values."""
         return f"{self.quote(column)} IN ({', '.join([self.mark] * count)})"
@@ -113,59 +128,23 @@ def table_sql(table: SqlTable, dialect: Dialect) -> TableSQL:
     return TableSQL(table, dialect)
 
 
-class Sent:
-    """A SELECT sent on its own driver cursor; :meth:`rows` reads its answer. Outside a
-    pipeline the answer is read at once (the connection's cursor is reused by the next
-    statement); in one, when asked for, after the pipeline's answers arrived."""
-
-    __slots__ = ("_answer", "_cursor", "_readers", "_sql")
-
-    def __init__(self, cursor: DriverCursor, sql: TableSQL) -> None:
-        self._cursor, self._sql = cursor, sql
-        self._answer: list | None = None
-        self._readers: list[tuple[int, Processor]] | None = None
-        if not cursor.pipelined:
-            self._read()
-
-    def _read(self) -> None:
-        self._answer = self._cursor.fetchall()
-        if self._answer:
-            self._readers = self._sql.readers(self._cursor)
-
-    def rows(self) -> list[dict]:
-        """The rows as dicts, with the column types' values (the result processors)."""
-        if self._answer is None:
-            self._read()
-        columns, readers = self._sql.columns, self._readers
-        if not self._answer:
-            return []
-        if not readers:
-            return [dict(zip(columns, row, strict=True)) for row in self._answer]
-        found = []
-        for row in self._answer:
-            values = list(row)
-            for position, reader in readers:
-                values[position] = reader(values[position])
-            found.append(dict(zip(columns, values, strict=True)))
-        return found
-
-
 Query = tuple[str, list]  # the WHERE clause and its parameters
 
 
-def send(connection: Connection, sql: TableSQL, query: Query) -> Sent:
-    """``SELECT <every column> … WHERE <query>`` sent on the connection's driver."""
+def send(connection: Connection, sql: TableSQL, query: Query) -> Answer:
+    """``SELECT <every column> … WHERE <query>`` sent on the connection's driver; its rows as
+    dicts (:meth:`TableSQL.dicts`)."""
     cursor = cursor_of(connection)
     where, params = query
     cursor.execute(sql.select + where, params)
-    return Sent(cursor, sql)
+    return Answer(cursor, sql.dicts)
 
 
-def received(sent: Sequence[Sent]) -> list[dict]:
+def received(sent: Sequence[Answer]) -> list[dict]:
     """The rows of every statement ``sent`` (a table's chunks), in order."""
     if len(sent) == 1:
-        return sent[0].rows()
-    return [row for part in sent for row in part.rows()]
+        return sent[0].all()
+    return [row for part in sent for row in part.all()]
 
 
 def matching(sql: TableSQL, values: Mapping[str, object]) -> list[Query]:

@@ -53,6 +53,7 @@ from rightsdesk.requests.decisions import DecisionError
 from rightsdesk.requests.downloads import DownloadRejected
 from rightsdesk.requests.downloads import offer as offer_download
 from rightsdesk.requests.intake import answer_question
+from rightsdesk.requests.lookup import by_reference
 from rightsdesk.retention.restore import RestoreError, has_separated_account, restore_account
 
 
@@ -61,7 +62,7 @@ def _actor() -> Actor:
 
 
 def load_request(reference: str) -> Request:
-    found = db.session.scalar(select(Request).where(Request.reference == reference))
+    found = by_reference(reference)
     if found is None:
         abort(404)
     return found

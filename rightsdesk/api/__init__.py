@@ -360,11 +360,9 @@ def _vouched(key, assertion: str | None, email: str) -> bool:
 @bp.get("/requests/<reference>")
 @requires("requests:read")
 def get_request(reference: str):
-    from sqlalchemy import select
+    from rightsdesk.requests.lookup import by_reference
 
-    from rightsdesk.models import Request
-
-    item = db.session.scalar(select(Request).where(Request.reference == reference))
+    item = by_reference(reference)
     if item is None or item.api_key_id != g.api_key.id:
         raise ApiError(404, "not_found", "no request with this reference for this key")
     timeline = [

@@ -312,12 +312,9 @@ def make_requests(emails: list[str]) -> list[Subject]:
 
 
 def _request(reference: str):
-    from sqlalchemy import select
+    from rightsdesk.requests.lookup import by_reference
 
-    from rightsdesk.extensions import db
-    from rightsdesk.models import Request
-
-    return db.session.scalar(select(Request).where(Request.reference == reference))
+    return by_reference(reference)
 
 
 def ours_access(subject: Subject) -> tuple[float, dict[str, int]]:

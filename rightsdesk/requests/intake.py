@@ -55,6 +55,7 @@ from rightsdesk.models import (
 from rightsdesk.requests.deadlines import answer_without_delay
 from rightsdesk.requests.host_apps import remember_response, stored_response
 from rightsdesk.requests.lifecycle import change_status, submit_request
+from rightsdesk.requests.lookup import by_reference
 from rightsdesk.requests.tokens import issue_verification, new_status_secret, status_token
 
 RESEND_AT_MOST = 3  # requests whose link is re-sent by one resend
@@ -444,7 +445,7 @@ def _replayed(api_key, idempotency: tuple[str, str] | None) -> tuple[Request, di
     if earlier is None:
         return None
     answer = json.loads(earlier.body)
-    found = db.session.scalar(select(Request).where(Request.reference == answer["reference"]))
+    found = by_reference(answer["reference"])
     return found, answer
 
 
@@ -597,7 +598,7 @@ def withdraw(request: Request, *, now: datetime) -> None:
 
 def revoke_status_links(reference: str, *, send_new: bool, actor: Actor, now: datetime) -> Request:
     """Rotate the request's status secret, so every link sent so far stops working."""
-    request = db.session.scalar(select(Request).where(Request.reference == reference))
+    request = by_reference(reference)
     if request is None or request.personal_data_purged_at is not None:
         raise LookupError(f"no request {reference!r}")
     request.status_secret = new_status_secret()

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from rightsdesk.extensions import db
 from rightsdesk.models import Request, VerificationNonce
+from rightsdesk.requests.lookup import by_reference
 
 VERIFY_SALT = "rightsdesk.verify"
 STATUS_SALT = "rightsdesk.status"
@@ -122,7 +123,7 @@ def resolve_status(token: str) -> Request | None:
         return None
     if not isinstance(payload, dict):
         return None
-    request = db.session.scalar(select(Request).where(Request.reference == payload.get("r")))
+    request = by_reference(payload.get("r"))
     if request is None or not isinstance(payload.get("k"), str):
         return None
     if not hmac.compare_digest(request.status_secret, payload["k"]):

@@ -12,13 +12,16 @@ from this module and never from one another or from ``conftest.py``.
 - the console: :data:`PASSWORD`, :func:`make_staff`, :func:`sign_in`, :func:`organisation`,
   :func:`act`;
 - the demo shop: :data:`DEMO_MAP`, :data:`DEMO_SUBJECT`, :func:`shop_database`,
-  :func:`shop_rows`, :func:`shop_count`, :func:`local_cutoff`, :func:`due_logs`.
+  :func:`shop_rows`, :func:`shop_count`, :func:`local_cutoff`, :func:`due_logs`;
+- the browser: :data:`CHROMIUM`, :func:`needs_chromium` (a module's skip mark),
+  :func:`chromium` (launched), :func:`open_action`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import create_engine, inspect, text
@@ -441,3 +445,45 @@ def open_action(page, selector: str) -> str:
     unfold = "e => { const d = e.closest('details'); if (d) d.open = true; }"
     page.eval_on_selector(selector, unfold)
     return selector
+
+
+# --- the browser ----------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def needs_chromium(what: str) -> pytest.MarkDecorator:
+    """A browser test module's mark: skipped without Chromium, except where
+    ``RIGHTSDESK_REQUIRE_BROWSER`` is set (CI), where a missing browser is an error at once
+    rather than tests that quietly did not run."""
+    missing = not Path(CHROMIUM).exists()
+    if missing and os.environ.get("RIGHTSDESK_REQUIRE_BROWSER"):
+        raise RuntimeError(
+            f"RIGHTSDESK_REQUIRE_BROWSER is set but there is no Chromium at {CHROMIUM}"
+        )
+    return pytest.mark.skipif(
+        missing, reason=f"{what} need Chromium at {CHROMIUM}: apt-get install chromium"
+    )
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium through Playwright (it downloads no browser of its own here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -7,9 +7,7 @@ A failing journey leaves a screenshot in test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,18 +27,12 @@ from rightsdesk.models import StaffRole
 from rightsdesk.organisation.setup import set_up_organisation
 from rightsdesk.organisation.staff import create_staff
 from rightsdesk.requests.intake import process_submissions
-from tests.helpers import free_port, make_app, open_action
+from tests.helpers import chromium, free_port, make_app, needs_chromium, open_action
 
-CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PASSWORD = "correct horse battery"
 
-if os.environ.get("RIGHTSDESK_REQUIRE_BROWSER") and not Path(CHROMIUM).exists():
-    raise RuntimeError(f"RIGHTSDESK_REQUIRE_BROWSER is set but there is no Chromium at {CHROMIUM}")
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"browser journeys need Chromium at {CHROMIUM}: apt-get install chromium",
-)
+pytestmark = needs_chromium("browser journeys")
 
 
 @contextmanager
@@ -113,22 +105,8 @@ def served_with_shop(database_url, smtp_port, tmp_path, shop_url) -> Iterator[di
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @contextmanager

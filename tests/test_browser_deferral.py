@@ -5,9 +5,7 @@ test-artifacts/."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,21 +20,19 @@ from rightsdesk.organisation.setup import set_up_organisation
 from rightsdesk.organisation.staff import create_staff
 from tests.helpers import (
     body_of,
+    chromium,
     free_port,
     make_app,
     make_request,
+    needs_chromium,
     open_action,
     send_mail,
 )
 
-CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PASSWORD = "correct horse battery"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"browser journeys need Chromium at {CHROMIUM}: apt-get install chromium",
-)
+pytestmark = needs_chromium("browser journeys")
 
 
 @pytest.fixture
@@ -85,20 +81,8 @@ def served(database_url, smtp_port) -> Iterator[dict]:
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield browser.new_page()
-        browser.close()
+    with chromium() as launched:
+        yield launched.new_page()
 
 
 def test_a_korean_access_postponed_until_its_ground_ends(served, smtp, page):

@@ -9,9 +9,7 @@ Skipped, saying so, where Chromium is not installed.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,18 +25,12 @@ from rightsdesk.demo.loader import DEMO_HANDLER, DEMO_LOGIN, load_demo
 from rightsdesk.extensions import db
 from rightsdesk.models import Request
 from rightsdesk.requests.tokens import status_token
-from tests.helpers import DEMO_MAP, free_port, make_app
+from tests.helpers import DEMO_MAP, chromium, free_port, make_app, needs_chromium
 
-CHROMIUM = os.environ.get("RIGHTSDESK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 
-if os.environ.get("RIGHTSDESK_REQUIRE_BROWSER") and not Path(CHROMIUM).exists():
-    raise RuntimeError(f"RIGHTSDESK_REQUIRE_BROWSER is set but there is no Chromium at {CHROMIUM}")
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"browser pages need Chromium at {CHROMIUM}: apt-get install chromium",
-)
+pytestmark = needs_chromium("browser pages")
 
 
 @pytest.fixture
@@ -83,22 +75,8 @@ def demo(database_url, smtp_port, tmp_path, monkeypatch) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def staff_page(browser, base: str, viewport: str, login: tuple[str, str] = DEMO_HANDLER):

@@ -15,6 +15,7 @@ from rightsdesk.domain.lifecycle import IllegalTransition, Status
 from rightsdesk.extensions import db
 from rightsdesk.models import AuditEvent, Channel, RepresentativeRole, Request, Subject
 from rightsdesk.requests.lifecycle import change_status, submit_request
+from rightsdesk.requests.lookup import by_reference
 from tests.helpers import make_app, utc
 
 
@@ -43,6 +44,19 @@ def test_a_request_gets_a_yearly_reference_its_due_dates_and_an_audit_event(ctx)
     events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     assert [e.action for e in events] == ["request.received", "request.received"]
     assert "example.com" not in events[0].data and "김민지" not in events[0].data
+
+
+def test_a_request_is_found_by_its_reference_and_only_by_a_string(ctx):
+    first, second = submit(), submit(K.DELETION, when="2025-09-25T01:00:00Z")
+    db.session.commit()
+    known = {r.reference: (r.id, r.kind) for r in (first, second)}
+    db.session.expunge_all()  # found by the statement, not from the session's memory
+    for reference, (request_id, kind) in known.items():
+        found = by_reference(reference)
+        assert (found.id, found.kind, found.reference) == (request_id, kind, reference)
+    assert by_reference("RD-2025-999999") is None
+    assert by_reference(None) is None  # a status token whose payload names no reference
+    assert by_reference(["RD-2025-000001"]) is None
 
 
 def test_the_reference_year_is_the_seoul_year(ctx):

@@ -216,7 +216,8 @@ def _identities_and_organisation(request: Request) -> tuple[dict[str, str], str]
     if request.subject_id is None or inspect(request).attrs.subject.loaded_value is not NO_VALUE:
         return subject_identities(request), _organisation_name()
     row = _CONTACT_AND_ORGANISATION.first({"subject": request.subject_id})
-    return _identities_of(row[:2] if row else None), (row[2] or "")
+    identities = _identities_of(row[:2] if row else None)  # raises when no row: purged
+    return identities, row[2] or ""
 
 
 def _organisation_name() -> str:

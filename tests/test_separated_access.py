@@ -118,3 +118,51 @@ def test_dormancy_rows_are_found_by_the_accounts_address_not_by_anyone_elses(map
     archive = _package(mapped_app, _request(mapped_app, RequestKind.ACCESS))
     rows = json.loads(archive.read("separated/shop/dormant_users.json"))
     assert [(r["id"], r["email"], r["_basis"][:5]) for r in rows] == [(1, SUBJECT, "운영 방침")]
+
+
+def test_a_row_kept_both_by_an_erasure_and_by_dormancy_is_in_the_package_once(mapped_app, shop):
+    """The subject's separated rows are found by their requests and by their account's
+    address apart, then joined: a row found both ways is still one row."""
+    access = _request(mapped_app, RequestKind.ACCESS)
+    with mapped_app.app_context():
+        separated.keep(
+            [separated.Kept("[7]", {"id": 7}, NOW.date(), separated.lookup_hash(SUBJECT))],
+            system="shop",
+            table="dormant_users",
+            category="dormancy",
+            basis="운영 방침: 장기 미이용 계정 분리 보관",
+            request_ref=access,  # one of the subject's requests: found that way too
+            now=NOW,
+        )
+        db.session.commit()
+    rows = json.loads(_package(mapped_app, access).read("separated/shop/dormant_users.json"))
+    assert [r["id"] for r in rows] == [7]
+
+
+def test_a_subjects_separated_rows_are_looked_up_by_index_not_by_reading_the_table(mapped_app):
+    """Every access reads the subject's separated rows, by their requests or their account:
+    through the indexes of both, never by reading the whole table, which grows with every
+    erasure (written as one condition with OR, PostgreSQL read all of it: 5 ms a request at
+    24,000 kept rows)."""
+    with mapped_app.app_context():
+        connection = db.session.connection()
+        form = separated._SUBJECTS_OR_ACCOUNTS._form(connection.dialect)
+        params = form.parameters({"subject": 1, "lookup": "0" * 64})
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + form.sql, params)
+            scans = _scans_of(plan.scalar()[0]["Plan"], "retained_records")
+            assert scans and all("Index Cond" in s or "Recheck Cond" in s for s in scans), scans
+        else:
+            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + form.sql, params)
+            steps = [row[3] for row in plan]
+            assert any("retained_records" in s for s in steps), steps
+            assert not [s for s in steps if s.startswith("SCAN")], steps
+        db.session.rollback()
+
+
+def _scans_of(node: dict, table: str) -> list[dict]:
+    """The nodes of a PostgreSQL plan that read ``table`` (the node's own fields only)."""
+    reads = node.get("Relation Name") == table
+    own = [{k: v for k, v in node.items() if k != "Plans"}] if reads else []
+    return own + [scan for child in node.get("Plans", []) for scan in _scans_of(child, table)]

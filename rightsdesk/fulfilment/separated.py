@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, or_, select, union
 
 from rightsdesk.core.direct import Direct
 from rightsdesk.core.driver import cursor_of
@@ -230,11 +230,20 @@ def _opened_rows(rows: list[tuple]) -> list[Opened]:
 
 
 def _of_subject(*, by_account: bool):
+    """The subject's separated rows: kept by their requests' erasures or, ``by_account``, by
+    the dormancy of their account. The two ways are found apart, by their own indexes, and
+    joined by id: written as one condition with OR, PostgreSQL read the whole table for every
+    access (5 ms at 24,000 kept rows, growing with every erasure)."""
     t = RetainedRecord.__table__
     references = select(Request.reference).where(Request.subject_id == bindparam("subject"))
     condition = t.c.request_ref.in_(references)
     if by_account:
-        condition = or_(condition, t.c.lookup_hash == bindparam("lookup"))
+        by_request, by_lookup = t.alias("by_request"), t.alias("by_lookup")
+        kept = union(
+            select(by_request.c.id).where(by_request.c.request_ref.in_(references)),
+            select(by_lookup.c.id).where(by_lookup.c.lookup_hash == bindparam("lookup")),
+        )
+        condition = t.c.id.in_(kept)
     columns = (t.c.system, t.c.table_name, t.c.category, t.c.basis, t.c.purge_after)
     return (
         select(*columns, t.c.request_ref, t.c.ciphertext)

@@ -95,10 +95,12 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
             "--shop-url",
             shop,
             "--users",
-            "300",
+            "500",
             "--subjects",
             "3",
             "--concurrency",
+            "2",
+            "--rounds",
             "2",
         ],
     )
@@ -109,7 +111,7 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
             operation,
             result.output,
         )
-    assert "shop on sqlite: 300 users" in result.output
+    assert "shop on sqlite: 500 users" in result.output
     assert "floors = hand-written SQL through sqlite3, one connection per database" in (
         result.output
     )
@@ -117,16 +119,24 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
     assert re.search(rf"peak memory per request .* access {NUMBER} KiB, erasure", result.output)
     assert "target erasure: services.erasure.run: p50 <= 2x equal-work floor" in result.output
     assert "target access: + encrypt, offer, audit: p50 <= 7 ms" in result.output
-    # Two workers over 2 x 101 distinct subjects (the first of each a warm-up): throughput
-    # beside the floor's, and every one erased once, none missed.
+    # Two workers over 2 x 101 distinct subjects (the first of each a warm-up) per round, in two
+    # rounds (the floor's phase first in the second): median throughput beside the floor's,
+    # each round's ratio, and every one erased once, none missed.
+    assert "medians of 2 rounds" in result.output
     for phase in ("access", "erasure"):
         assert re.search(
-            rf"^{phase}\s+rightsdesk\s+{NUMBER}/s \(200 in {NUMBER} s, worker RSS max {NUMBER} "
+            rf"^{phase}\s+rightsdesk\s+{NUMBER}/s \(400 in 2 rounds, worker RSS max {NUMBER} "
             rf"MiB, {NUMBER} ms CPU each\)\s+equal-work floor\s+{NUMBER}/s \({NUMBER} ms CPU "
-            rf"each\)\s+ratio {NUMBER}$",
+            rf"each\)\s+ratio {NUMBER} \(rounds: {NUMBER} {NUMBER}\)$",
             result.output,
             re.MULTILINE,
         ), result.output
+        for floor_first, order in ((False, (phase, f"floor-{phase}")),
+                                   (True, (f"floor-{phase}", phase))):
+            round_number = 2 if floor_first else 1
+            said = [result.output.index(f"round {round_number} of 2: {p} of 202 subjects")
+                    for p in order]
+            assert said == sorted(said), result.output
     assert (
         "erasure check: steps_not_done 0, steps_tried_twice 0, requests_without_one_event 0, "
         "left_in_shop 0, left_in_twin 0"
@@ -134,7 +144,7 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
     assert "target nothing erased twice, nothing missed: met" in result.output
     # The timed subjects, the warm-up ones, those measured for memory and the workers' ones
     # were erased.
-    assert _erased_users(shop) == 5 + 3 + 3 + 2 * 101
+    assert _erased_users(shop) == 5 + 3 + 3 + 2 * 101 * 2
 
     # Again on the existing database: without --allow-erasure nothing is erased.
     again = app.test_cli_runner().invoke(
@@ -148,7 +158,7 @@ def test_bench_fulfilment_prints_each_operation_against_the_floor_on_sqlite(tmp_
     assert all(line["floor_p50_ms"] > 0 for line in report["operations"])
     assert report["erasure"] is False and "not timed" in report["erasure_note"]
     assert report["shop"]["generated_seconds"] is None
-    assert _erased_users(shop) == 11 + 2 * 101
+    assert _erased_users(shop) == 11 + 2 * 101 * 2
 
 
 def test_bench_fulfilment_refuses_a_shop_that_exists_already(tmp_path):
@@ -261,5 +271,7 @@ def test_the_fulfilment_bench_refuses_too_few_users_before_generating_anything(t
          "--subjects", "3", "--concurrency", "2"],
     )
     assert result.exit_code == 2, result.output
-    assert "needs 213 (3 timed, 5 warm-up, 3 memory, 202 for 2 workers" in result.output
+    assert (
+        "needs 617 (3 timed, 5 warm-up, 3 memory, 606 for 2 workers in 3 rounds" in result.output
+    )
     assert not shop.exists()

@@ -4,9 +4,15 @@ Each phase (rightsdesk's access, the equal-work floor's access, rightsdesk's era
 floor's erasure) starts N fresh processes (spawned, so each is a worker's size, not a copy of
 the bench), lets each set itself up, then starts them together and times until the last one
 ends: throughput is the subjects done per second of that wall time. rightsdesk erases in the
-shop, the floor in its identical twin, each subject once. Afterwards the bench checks that
-nothing was erased twice (one attempt and one audit event per request, every step done) and
-nothing was missed (no subject is left in either database).
+shop, the floor in its identical twin, each subject once.
+
+The phases run in rounds (``--rounds``, 3 by default), each round on subjects of its own, the
+floor's phase right beside rightsdesk's and first in every other round: a round's ratio is
+taken between two phases a few seconds apart, whichever ran first, and the figures printed are
+the medians of the rounds (one phase of a few seconds on a shared machine moves by ±0.05 in
+ratio from one run to the next). Afterwards the bench checks that nothing was erased twice
+(one attempt and one audit event per request, every step done) and nothing was missed (no
+subject is left in either database).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import statistics
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +35,8 @@ TARGET_ACCESS_PER_S = 150.0
 TARGET_ERASURE_PER_S = 60.0
 TARGET_FLOOR_SHARE = 0.5
 TARGET_RSS_MIB = 150.0
+ROUNDS = 3  # the default of --rounds
+KINDS = ("access", "erasure")
 
 
 @dataclass(frozen=True)
@@ -203,19 +212,63 @@ def warm(setup: Setup, subjects: list) -> None:
             floor.close()
 
 
-def measure(setup: Setup, subjects: list, workers: int, say) -> dict[str, Any]:
-    """The four phases and the check; the figures against the issue's targets."""
-    result: dict[str, Any] = {"workers": workers, "subjects": len(subjects)}
+def measure(setup: Setup, subjects: list, workers: int, rounds: int, say) -> dict[str, Any]:
+    """The rounds of the four phases, their medians and the check; the figures against the
+    issue's targets."""
+    result: dict[str, Any] = {"workers": workers, "subjects": len(subjects), "rounds": []}
     warm(setup, subjects)
-    for phase in ("access", "floor-access", "erasure", "floor-erasure"):
-        if phase.endswith("erasure") and setup.twin is None:
-            continue
-        say(f"{workers} workers: {phase} of {len(subjects)} subjects …")
-        result[phase] = run_phase(setup, phase, subjects, workers)
+    size = len(subjects) // rounds
+    for number in range(rounds):
+        group = subjects[number * size : (number + 1) * size]
+        result["rounds"].append(_round(setup, group, workers, number, rounds, say))
+    for kind in KINDS:
+        if kind in result["rounds"][0]:
+            result |= _medians(kind, result["rounds"])
     if "erasure" in result:
         result["check"] = check_erasures(subjects, setup)
     result["targets"] = targets(result)
     return result
+
+
+def _round(
+    setup: Setup, subjects: list, workers: int, number: int, rounds: int, say
+) -> dict[str, Any]:
+    """One round: rightsdesk's phase and the floor's beside it, per kind; the floor's first in
+    every other round."""
+    figures: dict[str, Any] = {}
+    for kind in KINDS:
+        if kind == "erasure" and setup.twin is None:
+            continue
+        pair = (kind, f"floor-{kind}")
+        for phase in reversed(pair) if number % 2 else pair:
+            say(f"{workers} workers, round {number + 1} of {rounds}: {phase} of "
+                f"{len(subjects)} subjects …")
+            figures[phase] = run_phase(setup, phase, subjects, workers)
+        figures[f"{kind}-ratio"] = _share(figures[kind], figures[f"floor-{kind}"])
+    return figures
+
+
+def _share(ours: dict[str, Any], floor: dict[str, Any]) -> float:
+    """rightsdesk's throughput as a share of the floor's."""
+    return round((ours["per_second"] or 0) / floor["per_second"], 3) if floor["per_second"] else 0.0
+
+
+def _medians(kind: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per phase of ``kind``: the subjects done in all rounds, the median throughput and CPU,
+    the largest RSS; and the median of the rounds' ratios."""
+    summary: dict[str, Any] = {}
+    for phase in (kind, f"floor-{kind}"):
+        runs = [r[phase] for r in rounds]
+        summary[phase] = {
+            "done": sum(run["done"] for run in runs),
+            "per_second": statistics.median(run["per_second"] or 0 for run in runs),
+            "max_rss_mib": max(run["max_rss_mib"] for run in runs),
+            "cpu_ms_per_subject": statistics.median(
+                run["cpu_ms_per_subject"] or 0 for run in runs
+            ),
+        }
+    summary[f"{kind}-ratio"] = statistics.median(r[f"{kind}-ratio"] for r in rounds)
+    return summary
 
 
 def targets(result: dict[str, Any]) -> dict[str, bool]:
@@ -224,11 +277,10 @@ def targets(result: dict[str, Any]) -> dict[str, bool]:
     for phase, target in pairs:
         if phase not in result:
             continue
-        ours, floor = result[phase]["per_second"] or 0, result[f"floor-{phase}"]["per_second"]
         name = f"{result['workers']} workers: {phase}"
-        checked[f"{name} >= {target:g}/s"] = ours >= target
-        checked[f"{name} >= {TARGET_FLOOR_SHARE:g}x the equal-work floor's"] = bool(
-            floor and ours >= TARGET_FLOOR_SHARE * floor
+        checked[f"{name} >= {target:g}/s"] = result[phase]["per_second"] >= target
+        checked[f"{name} >= {TARGET_FLOOR_SHARE:g}x the equal-work floor's"] = (
+            result[f"{phase}-ratio"] >= TARGET_FLOOR_SHARE
         )
         checked[f"{name}: worker RSS < {TARGET_RSS_MIB:g} MiB"] = (
             result[phase]["max_rss_mib"] < TARGET_RSS_MIB
@@ -239,21 +291,23 @@ def targets(result: dict[str, Any]) -> dict[str, bool]:
 
 
 def echo(result: dict[str, Any]) -> None:
+    rounds = result["rounds"]
     click.echo(
         f"\nconcurrency: {result['workers']} worker processes, {result['subjects']} distinct "
-        "subjects (rightsdesk in the shop, the equal-work floor in its twin)"
+        "subjects (rightsdesk in the shop, the equal-work floor in its twin), "
+        f"medians of {len(rounds)} rounds"
     )
-    for phase in ("access", "erasure"):
+    for phase in KINDS:
         if phase not in result:
             continue
         ours, floor = result[phase], result[f"floor-{phase}"]
-        share = (ours["per_second"] or 0) / floor["per_second"] if floor["per_second"] else 0
+        each = " ".join(f"{r[f'{phase}-ratio']:.2f}" for r in rounds)
         click.echo(
             f"{phase:<10} rightsdesk {ours['per_second']:>8.1f}/s ({ours['done']} in "
-            f"{ours['seconds']:.2f} s, worker RSS max {ours['max_rss_mib']:.0f} MiB, "
+            f"{len(rounds)} rounds, worker RSS max {ours['max_rss_mib']:.0f} MiB, "
             f"{ours['cpu_ms_per_subject']:.1f} ms CPU each)   equal-work floor "
             f"{floor['per_second']:>8.1f}/s ({floor['cpu_ms_per_subject']:.1f} ms CPU each)   "
-            f"ratio {share:.2f}"
+            f"ratio {result[f'{phase}-ratio']:.2f} (rounds: {each})"
         )
     if "check" in result:
         click.echo(

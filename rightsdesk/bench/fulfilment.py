@@ -29,7 +29,7 @@ A generated shop gets an identical twin (a file copy, or ``CREATE DATABASE … T
 which the equal-work floor erases, so it and rightsdesk erase the same rows once each. With
 ``--no-generate`` nothing is erased unless ``--allow-erasure`` is given; then the floors'
 transactions in the shop are rolled back and rightsdesk's erasure is real. ``--concurrency N``
-then times N worker processes over further distinct subjects (``concurrent``).
+then times N worker processes over further distinct subjects, in rounds (``concurrent``).
 
 Rightsdesk's own database is a new SQLite file unless ``--database-url`` names an empty one.
 Only the bench's data map is used: the demo map's SQL systems (webhook and manual systems have
@@ -544,7 +544,15 @@ def _echo_per_subject(report: dict[str, Any]) -> None:
     type=click.IntRange(min=0, max=64),
     help="Afterwards, N worker processes over distinct subjects: throughput of access and "
     f"erasure beside the equal-work floor's at the same concurrency ({concurrent.PER_WORKER} "
-    "subjects per worker). 0: none.",
+    "subjects per worker and round). 0: none.",
+)
+@click.option(
+    "--rounds",
+    default=concurrent.ROUNDS,
+    show_default=True,
+    type=click.IntRange(min=1, max=9),
+    help="With --concurrency: rounds of the workers' phases, each on subjects of its own, the "
+    "floor's phase beside rightsdesk's (first in every other round); the medians are printed.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 def fulfilment_command(
@@ -555,6 +563,7 @@ def fulfilment_command(
     allow_erasure: bool,
     database_url: str | None,
     concurrency: int,
+    rounds: int,
     as_json: bool,
 ) -> None:
     """Time access export and erasure per subject against the raw-SQL floor.
@@ -573,6 +582,7 @@ def fulfilment_command(
         database_url,
         as_json,
         concurrency,
+        rounds,
     )
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rd-bench-")))
@@ -593,10 +603,11 @@ class Options:
     database_url: str | None
     as_json: bool
     concurrency: int = 0
+    rounds: int = concurrent.ROUNDS
 
     @property
     def concurrent_subjects(self) -> int:
-        return self.concurrency * concurrent.PER_WORKER
+        return self.concurrency * concurrent.PER_WORKER * self.rounds
 
 
 def _bench(stack: ExitStack, workdir: Path, options: Options) -> dict[str, Any]:
@@ -617,7 +628,9 @@ def _bench(stack: ExitStack, workdir: Path, options: Options) -> dict[str, Any]:
             own, str(workdir), str(workdir / "datamap.toml"), shop.url,
             shop.twin if options.erase else None, SHOP_URL_ENV,
         )
-        report["concurrency"] = concurrent.measure(setup, parallel, options.concurrency, say)
+        report["concurrency"] = concurrent.measure(
+            setup, parallel, options.concurrency, options.rounds, say
+        )
         report["targets"] |= report["concurrency"]["targets"]
     return report
 
@@ -645,8 +658,8 @@ def _prepare_shop(
 
 def _too_few(users: int, needed: int, options: Options) -> str:
     workers = (
-        f", {options.concurrent_subjects} for {options.concurrency} workers: use a larger "
-        "--users or a smaller --concurrency"
+        f", {options.concurrent_subjects} for {options.concurrency} workers in "
+        f"{options.rounds} rounds: use a larger --users, or a smaller --concurrency or --rounds"
         if options.concurrency
         else ""
     )

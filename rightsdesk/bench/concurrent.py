@@ -9,8 +9,8 @@ shop, the floor in its identical twin, each subject once.
 The phases run in rounds (``--rounds``, 3 by default), each round on subjects of its own, the
 floor's phase right beside rightsdesk's and first in every other round: a round's ratio is
 taken between two phases a few seconds apart, whichever ran first, and the figures printed are
-the medians of the rounds (one phase of a few seconds on a shared machine moves by ±0.05 in
-ratio from one run to the next). Afterwards the bench checks that nothing was erased twice
+the medians of the rounds (on a shared machine one round's ratio differs from the next by
+several hundredths, at times by a tenth). Afterwards the bench checks that nothing was erased twice
 (one attempt and one audit event per request, every step done) and nothing was missed (no
 subject is left in either database).
 """

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import bindparam, or_, select, union
+from sqlalchemy import bindparam, select, union
 
 from rightsdesk.core.direct import Direct
 from rightsdesk.core.driver import cursor_of
@@ -174,34 +174,11 @@ def _sealed_values(kept: Kept, sealer: MultiFernet) -> dict[str, Any]:
     }
 
 
-def records_of(references: Sequence[str], email: str | None) -> list[RetainedRecord]:
-    """The separated rows of a person: kept by their requests' erasures, or (dormancy) by
-    their account's address."""
-    conditions = []
-    if references:
-        conditions.append(RetainedRecord.request_ref.in_(list(references)))
-    if email:
-        conditions.append(RetainedRecord.lookup_hash == lookup_hash(email))
-    if not conditions:
-        return []
-    return list(
-        db.session.scalars(
-            select(RetainedRecord)
-            .where(or_(*conditions))
-            .order_by(RetainedRecord.system, RetainedRecord.table_name, RetainedRecord.id)
-        )
-    )
-
-
-def of_subject(subject_id: int, email: str | None) -> list[Opened]:
-    """:func:`records_of` all the subject's requests and their account's address, decrypted:
-    one statement (the requests are a subquery) and no objects, as every access asks."""
-    return of_subject_later(subject_id, email)()
-
-
 def of_subject_later(subject_id: int, email: str | None) -> Callable[[], list[Opened]]:
-    """:func:`of_subject`, its statement sent now (in a pipeline, its answer arrives while the
-    caller reads elsewhere) and the rows read and decrypted when the result is called."""
+    """The subject's separated rows, kept by their requests' erasures or (dormancy) by their
+    account's address ``email``, decrypted: one statement, no objects, as every access asks.
+    It is sent now (in a pipeline, its answer arrives while the caller reads elsewhere); the
+    rows are read and decrypted when the result is called."""
     if email:
         answer = _SUBJECTS_OR_ACCOUNTS.send({"subject": subject_id, "lookup": lookup_hash(email)})
     else:
@@ -236,7 +213,6 @@ def _of_subject(*, by_account: bool):
     access (5 ms at 24,000 kept rows, growing with every erasure)."""
     t = RetainedRecord.__table__
     references = select(Request.reference).where(Request.subject_id == bindparam("subject"))
-    condition = t.c.request_ref.in_(references)
     if by_account:
         by_request, by_lookup = t.alias("by_request"), t.alias("by_lookup")
         kept = union(
@@ -244,6 +220,8 @@ def _of_subject(*, by_account: bool):
             select(by_lookup.c.id).where(by_lookup.c.lookup_hash == bindparam("lookup")),
         )
         condition = t.c.id.in_(kept)
+    else:
+        condition = t.c.request_ref.in_(references)
     columns = (t.c.system, t.c.table_name, t.c.category, t.c.basis, t.c.purge_after)
     return (
         select(*columns, t.c.request_ref, t.c.ciphertext)
@@ -254,14 +232,3 @@ def _of_subject(*, by_account: bool):
 
 _SUBJECTS = Direct(_of_subject(by_account=False))
 _SUBJECTS_OR_ACCOUNTS = Direct(_of_subject(by_account=True))
-
-
-def opened(records: Sequence[RetainedRecord]) -> list[Opened]:
-    """The records decrypted, in the caller's hands only (an access package, a restore)."""
-    return _opened_rows(
-        [
-            (r.system, r.table_name, r.category, r.basis, r.purge_after, r.request_ref,
-             r.ciphertext)
-            for r in records
-        ]
-    )

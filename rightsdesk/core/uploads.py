@@ -56,13 +56,24 @@ def store_upload(data: bytes) -> StoredFile:
     return store_bytes(data, content_type, ALLOWED_TYPES[content_type])
 
 
+def new_stored_name(extension: str) -> str:
+    """A fresh random name for a stored file."""
+    return f"{secrets.token_hex(16)}.{extension}"
+
+
 def store_bytes(data: bytes, content_type: str, extension: str) -> StoredFile:
     """Write ``data`` under a fresh random name, readable by this process only."""
-    name = f"{secrets.token_hex(16)}.{extension}"
+    name = new_stored_name(extension)
+    write_stored(name, data)
+    return StoredFile(name=name, content_type=content_type, size=len(data))
+
+
+def write_stored(name: str, data: bytes) -> None:
+    """Write ``data`` as the stored file ``name`` (:func:`new_stored_name`), readable by this
+    process only; never over an existing file."""
     fd = os.open(upload_dir() / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-    return StoredFile(name=name, content_type=content_type, size=len(data))
 
 
 def stored_path(name: str) -> Path | None:

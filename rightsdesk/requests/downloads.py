@@ -22,7 +22,7 @@ from rightsdesk.core.actors import SUBJECT, Actor
 from rightsdesk.core.direct import Direct
 from rightsdesk.core.driver import pipelined
 from rightsdesk.core.keys import package_cipher
-from rightsdesk.core.uploads import delete_upload, store_bytes, stored_path
+from rightsdesk.core.uploads import delete_upload, new_stored_name, stored_path, write_stored
 from rightsdesk.domain.lifecycle import OPEN
 from rightsdesk.domain.messages import N_, StaffMessageError
 from rightsdesk.extensions import db
@@ -103,13 +103,17 @@ def offer(
             N_("%(reference)s is closed: offer files before completing it"),
             reference=request.reference,
         )
-    download = _stored(request, data, filename, actor=actor, now=now, ttl_days=ttl_days, kind=kind)
+    download = _download_row(
+        request, data, filename, actor=actor, now=now, ttl_days=ttl_days, kind=kind
+    )
     # One INSERT, without the unit of work (a flush costs more than the statement): the row
     # is read back through the request's ``downloads`` like any other after the commit. It
-    # and the audit chain's advance go in one round trip (PostgreSQL).
+    # and the audit chain's advance go in one round trip (PostgreSQL), and the file is
+    # encrypted and written while the database answers: it exists before the row commits.
     with pipelined(db.session.connection()):
         inserted = _INSERT_DOWNLOAD.send(_row(download))
         head = audit.advance_later()
+        write_stored(download.file, package_cipher().encrypt(data))
     download.id = inserted.first()[0]
     audit.record(
         action,
@@ -124,7 +128,7 @@ def offer(
     return download
 
 
-def _stored(
+def _download_row(
     request: Request,
     data: bytes,
     filename: str,
@@ -134,13 +138,13 @@ def _stored(
     ttl_days: int | None,
     kind: tuple[str, str] | None = None,
 ) -> Download:
-    """The file checked and stored encrypted; its download row, for the caller to add."""
+    """The file checked, and its download row (under a fresh name, for the file to be stored
+    under), for the caller to add."""
     content_type, extension = _kind_of(data, filename) if kind is None else _sized(data, kind)
-    stored = store_bytes(package_cipher().encrypt(data), content_type, extension)
     ttl = timedelta(days=int(ttl_days or current_app.config["DOWNLOAD_TTL_DAYS"]))
     return Download(
         request_id=request.id,
-        file=stored.name,
+        file=new_stored_name(extension),
         filename=safe_filename(filename, request.reference, extension),
         content_type=content_type,
         size=len(data),

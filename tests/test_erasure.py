@@ -176,6 +176,43 @@ def test_a_run_erases_the_subject_keeps_the_statutory_rows_apart_and_touches_no_
     assert all(SUBJECT not in e.data and "erased-" not in e.data for e in events)
 
 
+def test_a_row_kept_already_is_kept_once_and_counted_only_where_it_was_kept(mapped_app, shop):
+    """A payment the subject's earlier request already keeps apart (the same row of the same
+    table) is not stored again: the run counts only the rows it stored itself, and says so
+    in its audit event."""
+    reference = _deletion_request(mapped_app)
+    user_id = _user_id(shop)
+    still_kept = _still_kept(_expected(shop, user_id)["payments"], "payment")
+    assert len(still_kept) >= 2
+    earlier = still_kept[0]
+    with mapped_app.app_context():
+        separated.keep(
+            [separated.Kept(json.dumps([earlier.id]), {"id": earlier.id}, TODAY)],
+            system="shop",
+            table="payments",
+            category="payment",
+            basis="an earlier request",
+            request_ref="EARLIER-REF",
+            now=NOW,
+        )
+        db.session.commit()
+        steps = erasure.run(_load(reference), actor="staff:test", now=NOW)
+        payments = next(s for s in steps if s.table_name == "payments")
+        stored = db.session.scalars(
+            select(RetainedRecord.request_ref).where(
+                RetainedRecord.table_name == "payments",
+                RetainedRecord.row_key == json.dumps([earlier.id]),
+            )
+        ).all()
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "fulfilment.erasure")
+        ).one()
+    assert stored == ["EARLIER-REF"]  # kept once, where it was kept first
+    assert payments.state == "done" and payments.retained == len(still_kept) - 1
+    tables = {t["table"]: t for t in json.loads(event.data)["tables"]}
+    assert tables["payments"]["kept_separately"] == len(still_kept) - 1
+
+
 def test_a_second_run_changes_nothing_and_the_finish_notice_names_what_was_kept(mapped_app, shop):
     reference = _deletion_request(mapped_app)
     with mapped_app.app_context():

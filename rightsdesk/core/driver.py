@@ -40,23 +40,11 @@ class DriverCursor:
             raise self._translated(error, sql, params) from error
         return self
 
-    def executemany(self, sql: str, rows: Sequence, *, returning: bool = False) -> None:
-        """``returning`` (psycopg): keep each execution's rows, for :meth:`returned`."""
+    def executemany(self, sql: str, rows: Sequence) -> None:
         try:
-            if returning:
-                self.cursor.executemany(sql, rows, returning=True)
-            else:
-                self.cursor.executemany(sql, rows)
+            self.cursor.executemany(sql, rows)
         except self.connection.dialect.loaded_dbapi.Error as error:
             raise self._translated(error, sql, rows) from error
-
-    def returned(self) -> list[tuple]:
-        """Every row an ``executemany(…, returning=True)`` returned, in order."""
-        rows: list[tuple] = []
-        while True:
-            rows += [tuple(row) for row in self.cursor.fetchall()]
-            if not self.cursor.nextset():
-                return rows
 
     def _translated(self, error: Exception, sql: str, params: Any) -> exc.DBAPIError:
         return _translated(self.connection, error, sql, params, self.cursor)

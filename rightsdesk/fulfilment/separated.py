@@ -118,23 +118,25 @@ _COLUMNS = (
     "ciphertext", "stored_at", "lookup_hash",
 )
 # PostgreSQL: one row per execution of the same text (a prepared statement, pipelined by the
-# driver's executemany), the stored rows returned: cheaper than one array per column (whose
-# conversion is Python work per value) or a multi-row VALUES whose text changes with the count.
+# driver's executemany): cheaper than one array per column (whose conversion is Python work per
+# value) or a multi-row VALUES whose text changes with the count. Without RETURNING: the driver
+# keeps no answer per row, and the sum of the rows inserted says whether every one was new.
 _INSERT_ROW = (
     f"INSERT INTO retained_records ({', '.join(_COLUMNS)})"
     f" VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
     " ON CONFLICT (system, table_name, row_key) DO NOTHING"
-    " RETURNING table_name, purge_after"
 )
 
 
-def _insert_new_rows(values: list[dict[str, Any]]) -> list[tuple[str, date]]:
-    """:func:`_insert_new` on PostgreSQL, in the session's transaction, on its driver's cursor."""
+def _insert_new_rows(values: list[dict[str, Any]]) -> list[tuple[str, date]] | None:
+    """:func:`_insert_new` on PostgreSQL, in the session's transaction, on its driver's cursor:
+    the table and purge date of each row, when all of them were stored now; ``None`` when some
+    were kept before (which ones is not known here)."""
     cursor = cursor_of(db.session.connection())
-    cursor.executemany(
-        _INSERT_ROW, [tuple(row[name] for name in _COLUMNS) for row in values], returning=True
-    )
-    return cursor.returned()
+    cursor.executemany(_INSERT_ROW, [tuple(row[name] for name in _COLUMNS) for row in values])
+    if cursor.rowcount != len(values):
+        return None
+    return [(row["table_name"], row["purge_after"]) for row in values]
 
 
 def _insert_new(dialect: str):

@@ -8,6 +8,7 @@ import json
 import zipfile
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from rightsdesk.core.actors import Actor
@@ -158,6 +159,39 @@ def test_a_subjects_separated_rows_are_looked_up_by_index_not_by_reading_the_tab
             steps = [row[3] for row in plan]
             assert any("retained_records" in s for s in steps), steps
             assert not [s for s in steps if s.startswith("SCAN")], steps
+        db.session.rollback()
+
+
+def test_the_separated_rows_are_read_by_index_whatever_join_the_planner_prefers(mapped_app):
+    """Without statistics (autovacuum off, or not yet run since the table grew) PostgreSQL
+    joined the subject's requests to the kept rows by hashing, reading every kept row: 7.5 ms
+    an access at 46,000 rows. The references and the ids are index conditions instead (the
+    subqueries run first), so no join is left to choose: told to avoid nested loops, as the
+    missing statistics made it, the plan still reads the table only through its indexes."""
+    _request(mapped_app, RequestKind.DELETION)
+    with mapped_app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            db.session.rollback()
+            pytest.skip("PostgreSQL's planner (SQLite's: the test above)")
+        connection.exec_driver_sql(  # others' kept rows: a table worth an index
+            "INSERT INTO retained_records (request_ref, system, table_name, row_key, category,"
+            " basis, purge_after, ciphertext, stored_at) SELECT 'R-OTHER-' || g, 'shop',"
+            " 'payments', g::text, 'payment', 'statute', current_date, '\\x00', now()"
+            " FROM generate_series(1, 20000) AS g"
+        )
+        connection.exec_driver_sql("SET LOCAL enable_nestloop = off")
+        subject = db.session.scalar(select(Request.subject_id).limit(1))
+        for statement, values in (
+            (separated._SUBJECTS, {"subject": subject}),
+            (separated._SUBJECTS_OR_ACCOUNTS, {"subject": subject, "lookup": "0" * 64}),
+        ):
+            form = statement._form(connection.dialect)
+            plan = connection.exec_driver_sql(
+                "EXPLAIN (FORMAT JSON) " + form.sql, form.parameters(values)
+            ).scalar()[0]["Plan"]
+            scans = _scans_of(plan, "retained_records")
+            assert scans and all("Index Cond" in s or "Recheck Cond" in s for s in scans), scans
         db.session.rollback()
 
 

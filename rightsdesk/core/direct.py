@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from sqlalchemy import Boolean
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ClauseElement, ColumnElement
+from sqlalchemy.sql.selectable import SelectBase
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from rightsdesk.core.driver import Answer, DriverCursor
 from rightsdesk.extensions import db
@@ -133,3 +137,36 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:
         name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
     }
     return _Form(compiled.string, order, defaults, tuple(converters))
+
+
+class AmongSelected(ColumnElement[bool]):
+    """``column IN (SELECT …)``, read through ``column``'s index whatever the statistics say.
+
+    PostgreSQL plans ``IN (SELECT …)`` as a join, and without statistics (a table not yet
+    analysed: autovacuum off, or a table that grew since) it may hash the subquery's few rows
+    and read the whole other table to probe them: 7.5 ms at 46,000 kept rows against 0.03 ms.
+    As ``column = ANY(ARRAY(SELECT …))`` the subquery runs once, first, and its list is an
+    index condition on ``column``. Other databases get the plain ``IN``."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is: no ``= 1`` where booleans are not native
+    _traverse_internals: ClassVar = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("selected", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement, selected: SelectBase) -> None:
+        self.column = column
+        self.selected = selected
+
+
+@compiles(AmongSelected)
+def _among_selected(element: AmongSelected, compiler, **kw) -> str:
+    return compiler.process(element.column.in_(element.selected), **kw)
+
+
+@compiles(AmongSelected, "postgresql")
+def _among_selected_postgresql(element: AmongSelected, compiler, **kw) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} = ANY(ARRAY({compiler.process(element.selected, **kw)}))"

@@ -932,6 +932,30 @@ def test_offered_files_are_encrypted_at_rest(app):
         assert data == secret
 
 
+def test_a_file_that_cannot_be_written_offers_nothing_and_holds_no_lock(app, tmp_path):
+    """The file is written while the database answers the offer's statements: when writing
+    fails, the offer is rolled back at once, so the audit chain's head (locked by the offer)
+    is free for the next writer, and no download points at a missing file."""
+    from rightsdesk.core import audit
+    from rightsdesk.models import AuditHead, Download
+    from rightsdesk.requests.downloads import offer
+
+    reference = new_request(app)
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the upload folder should be")
+    app.config["UPLOAD_DIR"] = str(blocked)
+    with app.app_context():
+        found = db.session.scalar(select(Request).where(Request.reference == reference))
+        head = db.session.get(AuditHead, 1).seq
+        with pytest.raises(OSError):
+            offer(found, b"%PDF-1.4 data", "copy.pdf", actor="test", now=datetime.now(UTC))
+        assert not db.session().in_transaction()
+        assert db.session.scalars(select(Download)).all() == []
+        assert db.session.get(AuditHead, 1).seq == head
+        audit.record("test.after", actor="test", now=datetime.now(UTC))  # not blocked
+        db.session.commit()
+
+
 def test_a_refused_action_keeps_what_the_staff_member_typed(app):
     """Refused for a missing explanation, the partial refusal's form comes back with the text
     typed into it, once; another request's page does not show it."""

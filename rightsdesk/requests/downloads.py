@@ -110,10 +110,14 @@ def offer(
     # is read back through the request's ``downloads`` like any other after the commit. It
     # and the audit chain's advance go in one round trip (PostgreSQL), and the file is
     # encrypted and written while the database answers: it exists before the row commits.
-    with pipelined(db.session.connection()):
-        inserted = _INSERT_DOWNLOAD.send(_row(download))
-        head = audit.advance_later()
-        write_stored(download.file, package_cipher().encrypt(data))
+    try:
+        with pipelined(db.session.connection()):
+            inserted = _INSERT_DOWNLOAD.send(_row(download))
+            head = audit.advance_later()
+            write_stored(download.file, package_cipher().encrypt(data))
+    except OSError:
+        db.session.rollback()  # nothing offered, and the audit chain's head is not held
+        raise
     download.id = inserted.first()[0]
     audit.record(
         action,

@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from rightsdesk.domain.deadlines import ExtensionNotAllowed
 from rightsdesk.domain.identity import InvalidEmail
@@ -57,6 +57,53 @@ def test_a_request_is_found_by_its_reference_and_only_by_a_string(ctx):
     assert by_reference("RD-2025-999999") is None
     assert by_reference(None) is None  # a status token whose payload names no reference
     assert by_reference(["RD-2025-000001"]) is None
+
+
+def _columns(request: Request) -> dict:
+    return {c.key: getattr(request, c.key) for c in inspect(Request).column_attrs}
+
+
+def test_a_request_found_by_reference_is_the_one_the_orm_loads_and_the_session_tracks_it(ctx):
+    request = submit(scope={"tables": ["orders"]}, details="주문 내역")
+    change_status(request, Status.VERIFIED, actor="test", now=utc("2025-09-24T02:00:00Z"))
+    db.session.commit()
+    reference = request.reference
+    db.session.expunge_all()
+    by_orm = _columns(db.session.scalars(select(Request).where(Request.id == request.id)).one())
+    db.session.expunge_all()
+
+    found = by_reference(reference)
+    assert _columns(found) == by_orm  # every column, with its type (enums, UTC times, JSON)
+    assert found.received_at.tzinfo is not None and found.kind is K.ACCESS
+    state = inspect(found)
+    assert state.persistent and not state.modified and found not in db.session.dirty
+    assert found.subject.email == "kim.minji@example.com"  # relationships load on access
+    found.status_reason = "checked"
+    db.session.commit()  # an UPDATE of the changed column, as for any loaded object
+    db.session.expunge_all()
+    again = by_reference(reference)
+    assert again.status_reason == "checked" and _columns(again) | {"status_reason": None} == (
+        by_orm | {"status_reason": None}
+    )
+
+
+def test_a_request_found_by_reference_sees_the_sessions_unflushed_changes_and_instances(ctx):
+    request = submit()
+    db.session.commit()
+    request.status_reason = "not yet flushed"
+    # The ORM's query flushes first: so does the lookup, and returns the very instance.
+    assert by_reference(request.reference) is request
+    assert db.session.scalar(select(Request.status_reason)) == "not yet flushed"
+    db.session.commit()
+    db.session.expire(request)
+    assert by_reference(request.reference) is request  # the session's instance, reloaded
+    assert request.status_reason == "not yet flushed"
+    added = Request(
+        **{k: v for k, v in _columns(request).items() if k != "id"}
+        | {"reference": "RD-2025-000099", "status_secret": "s" * 64}
+    )
+    db.session.add(added)  # not flushed: the ORM's query flushes it, and so finds it
+    assert by_reference("RD-2025-000099") is added
 
 
 def test_the_reference_year_is_the_seoul_year(ctx):

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Boolean
+from sqlalchemy import Boolean, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql import ClauseElement, ColumnElement
 from sqlalchemy.sql.selectable import SelectBase
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -120,6 +122,49 @@ class Direct:
         """Run once per row (the driver's ``executemany``: pipelined on PostgreSQL)."""
         cursor, form = self._cursor()
         cursor.executemany(form.sql, [form.parameters(row) for row in rows])
+
+
+Model = TypeVar("Model")
+
+
+class DirectLoad(Generic[Model]):
+    """One mapped object by a unique condition, its row read as a :class:`Direct` statement and
+    made the session's own, as the ORM's load makes it: persistent, clean, its relationships
+    loaded lazily. About half the Python time of ``session.scalar(select(Model)…)`` (0.12 ms
+    against 0.24 ms for a request's 36 columns), which builds its row processors per query.
+
+    Where the ORM's answer could differ, the ORM answers: when the session holds unflushed
+    changes (its query would flush them first), and when the object is in the session already
+    (its query returns that instance). Load events are not fired (nothing here listens)."""
+
+    def __init__(self, model: type[Model], condition: ColumnElement[bool]) -> None:
+        mapper = inspect(model)
+        loaded = [p for p in mapper.column_attrs if not p.deferred]
+        if any(len(p.columns) != 1 for p in loaded):
+            raise TypeError("a direct load reads plain columns only")
+        columns = [p.columns[0] for p in loaded]
+        self._mapper = mapper
+        self._keys = [p.key for p in loaded]
+        positions = {id(column): i for i, column in enumerate(columns)}
+        self._primary = [positions[id(key)] for key in mapper.primary_key]
+        self._row = Direct(select(*columns).where(condition))
+        self._orm = select(model).where(condition)
+
+    def first(self, values: Mapping[str, Any]) -> Model | None:
+        session = db.session()
+        if session.new or session.dirty or session.deleted:
+            return session.scalar(self._orm, values)
+        row = self._row.first(values)
+        if row is None:
+            return None
+        key = self._mapper.identity_key_from_primary_key([row[i] for i in self._primary])
+        if key in session.identity_map:
+            return session.scalar(self._orm, values)
+        instance = self._mapper.class_manager.new_instance()
+        instance_state(instance).dict.update(zip(self._keys, row, strict=True))
+        make_transient_to_detached(instance)  # clean, with an identity; the rest unloaded
+        session.add(instance)
+        return instance
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from rightsdesk.delivery.outbox import deliver_due
 from rightsdesk.domain.kinds import RequestKind as K
@@ -954,6 +955,23 @@ def test_a_file_that_cannot_be_written_offers_nothing_and_holds_no_lock(app, tmp
         assert db.session.get(AuditHead, 1).seq == head
         audit.record("test.after", actor="test", now=datetime.now(UTC))  # not blocked
         db.session.commit()
+
+
+def test_an_offer_the_database_refuses_leaves_no_file_and_holds_no_lock(app, tmp_path):
+    """On PostgreSQL the file is written before the refused INSERT's error arrives: it is
+    deleted again, so no encrypted copy of the subject's data is left without its record."""
+    from rightsdesk.models import Download
+    from rightsdesk.requests.downloads import offer
+
+    new_request(app)
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    missing = Request(id=10**6, reference="RD-2025-999999", status=Status.VERIFIED)
+    with app.app_context():
+        with pytest.raises(IntegrityError):  # no such request: the foreign key refuses it
+            offer(missing, b"%PDF-1.4 data", "copy.pdf", actor="test", now=datetime.now(UTC))
+        assert not db.session().in_transaction()
+        assert db.session.scalars(select(Download)).all() == []
+        assert list((tmp_path / "uploads").glob("*")) == []  # (SQLite: never written)
 
 
 def test_a_refused_action_keeps_what_the_staff_member_typed(app):

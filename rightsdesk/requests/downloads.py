@@ -16,6 +16,7 @@ import filetype
 from cryptography.fernet import InvalidToken
 from flask import current_app
 from sqlalchemy import bindparam, insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from rightsdesk.core import audit
 from rightsdesk.core.actors import SUBJECT, Actor
@@ -115,8 +116,11 @@ def offer(
             inserted = _INSERT_DOWNLOAD.send(_row(download))
             head = audit.advance_later()
             write_stored(download.file, package_cipher().encrypt(data))
-    except OSError:
-        db.session.rollback()  # nothing offered, and the audit chain's head is not held
+    except (OSError, SQLAlchemyError):
+        # Nothing offered, the audit chain's head not held, and no file left behind: on
+        # PostgreSQL a failed INSERT is known only after the file was written.
+        db.session.rollback()
+        delete_upload(download.file)
         raise
     download.id = inserted.first()[0]
     audit.record(
